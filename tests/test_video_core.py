@@ -199,6 +199,20 @@ def test_flow_cache_key_and_reuse(tmp_path):
     assert vflow.cache_key(p) != k1  # a touched file is recomputed
 
 
+def test_cache_flows_in_processes_equals_direct(tmp_path):
+    from clip2frame.video.synth import VideoSynthConfig, render_video
+
+    paths = [tmp_path / f"v{i}.mp4" for i in range(2)]
+    for i, p in enumerate(paths):
+        render_video(VideoSynthConfig(duration_s=1.2, fps=10), i, "violin", p)
+    cache = tmp_path / "cache"
+    assert vflow.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 2
+    assert vflow.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 0  # all cached
+    for p in paths:
+        with np.load(vflow.flow_cache_file(p, cache)) as z:
+            np.testing.assert_array_equal(z["flow"], vflow.video_flow(p).astype(np.float16))
+
+
 def test_average_movements_hand_computed():
     from clip2frame.video.movements import average_movements, draw_movements
 
@@ -264,3 +278,19 @@ def test_oracle_object_maps():
     k = 1  # cello
     assert O[0, k].tolist() == [[1, 0, 0, 0], [0, 0, 0, 0]]
     assert O[1].sum() == 0 and O[0].sum() == 1
+
+
+def test_demo_verdicts_state_both_claims_either_way():
+    from clip2frame.video.demo import verdicts
+    from clip2frame.video.evaluate import ResultRow
+
+    def row(m, auc, px=float("nan")):
+        return ResultRow(m, "NA", "NA", auc, px, float("nan"), {})
+
+    rows = [row("VT A", 0.60, 40.0), row("VT A*O*S", 0.58), row("SOT0503 A", 0.70, 30.0), row("SOT0503 A*O*S", 0.90)]
+    v = verdicts(rows)
+    assert v[0] == "SOT0503 beats VT temporally (0.700 vs 0.600 AUC) and beats it spatially (30.0 vs 40.0 px)."
+    assert v[1].startswith("A·O·S beats A temporally for 1 of 2 action models (VT 0.580 vs 0.600")
+    rows[2] = row("SOT0503 A", 0.52, 50.0)
+    rows[0] = row("VT A", 0.50, 40.0)
+    assert "not conclusive" in verdicts(rows)[0]

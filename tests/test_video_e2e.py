@@ -14,7 +14,7 @@ from clip2frame.video import synth
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("vcorpus")
     rc = main(["synth", "video", "--out", str(out), "--train", "2", "--validation", "1", "--test", "1",
-               "--seconds", "3", "--fps", "15", "--seed", "3", "--no-progress"])
+               "--seconds", "3", "--fps", "15", "--seed", "3", "--jobs", "2", "--no-progress"])
     assert rc == 0
     return out
 
@@ -45,6 +45,18 @@ def test_render_is_deterministic(tmp_path):
     b = synth.render_video(cfg, 1, "violin", tmp_path / "b.mp4")
     assert a == b
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
+
+
+def test_corpus_does_not_depend_on_jobs(corpus, tmp_path):
+    """The fixture corpus was rendered by 2 processes; one video rendered here in-process is identical."""
+    from clip2frame.config import from_dict
+
+    cfg = from_dict(synth.VideoSynthConfig, json.loads((corpus / "metadata.json").read_text())["config"])
+    tr = synth.load_truth(corpus, "validation")[0]
+    idx, main_inst = int(tr["id"].split("_")[1]), tr["id"].split("_")[2]
+    truth = synth.render_video(cfg, idx, main_inst, tmp_path / "v.mp4")
+    assert (tmp_path / "v.mp4").read_bytes() == (corpus / tr["file"]).read_bytes()
+    assert truth["frames"] == tr["frames"]
 
 
 @pytest.mark.slow

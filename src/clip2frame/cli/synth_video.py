@@ -15,6 +15,7 @@ def add_synth_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same scenes)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any VideoSynthConfig field, e.g. --set p_offscreen=0.5")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (the corpus does not depend on it)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -46,6 +47,8 @@ def run(args) -> int:
     base = to_dict(VideoSynthConfig(n_train=args.train, n_validation=args.validation, n_test=args.test,
                                     duration_s=args.seconds, fps=args.fps, width=w, height=h, seed=args.seed))
     cfg = from_dict(VideoSynthConfig, apply_overrides(base, args.set))
-    out = render_corpus(args.out, cfg, progress=not args.no_progress)
+    if args.jobs < 1:
+        raise ConfigError(f"--jobs {args.jobs}: expected at least 1")
+    out = render_corpus(args.out, cfg, progress=not args.no_progress, jobs=args.jobs)
     print(f"wrote {cfg.n_train + cfg.n_validation + cfg.n_test} videos to {out}")
     return 0

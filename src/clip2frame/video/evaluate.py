@@ -56,7 +56,7 @@ def _row(name: str, sc: Scores, v="NA", u="NA") -> ResultRow:
 
 def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] = (), object_run=None,
                     sound_run=None, split: str = "test", fusions: Sequence[str] = ("A", "A*O", "A*S", "A*O*S"),
-                    limit: int = 0) -> list[ResultRow]:
+                    limit: int = 0, jobs: int = 1) -> list[ResultRow]:
     """Evaluate the given runs on ``split``; returns the table rows."""
     from .train import load_item, load_sound_run, load_visual, predict_sound, predict_visual, _cache_dir
     from .synth import load_truth
@@ -93,6 +93,10 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
         if name not in names:
             names.append(name)
 
+    if "flow" in need:
+        from .flow import cache_flows
+
+        cache_flows([(tr["path"], tr["duration_s"]) for tr in truths], cache_dir=_cache_dir(root), jobs=jobs)
     for tr in truths:
         item = load_item(tr["path"], need=need, cache_dir=_cache_dir(root), tags=tr["tags"], truth=tr)
         T = len(tr["frames"])

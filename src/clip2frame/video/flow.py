@@ -89,6 +89,32 @@ def cache_key(path: str | Path, params: FlowParams = FlowParams(), *, long_side:
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
+def flow_cache_file(path: str | Path, cache_dir: str | Path, params: FlowParams = FlowParams()) -> Path:
+    """Where :func:`video_flow` caches the flow of ``path`` under ``cache_dir``."""
+    return Path(cache_dir) / f"{Path(path).stem}.{cache_key(path, params)}.flow.npz"
+
+
+def _cache_flow_task(task: tuple) -> None:
+    path, cache_dir, params, duration_s = task
+    video_flow(path, cache_dir=cache_dir, params=params, duration_s=duration_s)
+
+
+def cache_flows(videos: list[tuple[str | Path, float | None]], *, cache_dir: str | Path,
+                params: FlowParams = FlowParams(), jobs: int = 1) -> int:
+    """Compute and cache the flow of every ``(path, duration_s or None)`` not cached yet, in ``jobs``
+    processes (flow is the costliest step of action training: ~1 s per 8-s video on one core).
+    Returns the number of videos computed."""
+    from ..data.synth.render import run_tasks
+
+    todo = [(str(p), str(cache_dir), params, d) for p, d in videos
+            if not flow_cache_file(p, cache_dir, params).is_file()]
+    if todo:
+        log.info("computing optical flow of %d videos (%d processes)", len(todo), jobs)
+    for _ in run_tasks(_cache_flow_task, todo, max(1, min(jobs, len(todo)))):
+        pass
+    return len(todo)
+
+
 def video_flow(path: str | Path, *, cache_dir: str | Path | None = None, params: FlowParams = FlowParams(),
                duration_s: float | None = None) -> np.ndarray:
     """Flow stacks [T, 10, H, W] (float32) of a video file, read from / written to ``cache_dir``."""
@@ -96,7 +122,7 @@ def video_flow(path: str | Path, *, cache_dir: str | Path | None = None, params:
 
     cache_file = None
     if cache_dir is not None:
-        cache_file = Path(cache_dir) / f"{Path(path).stem}.{cache_key(path, params)}.flow.npz"
+        cache_file = flow_cache_file(path, cache_dir, params)
         if cache_file.is_file():
             try:
                 with np.load(cache_file) as z:

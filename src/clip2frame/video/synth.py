@@ -96,7 +96,9 @@ class VideoSynthConfig:
     p_offscreen: float = 0.25
     p_walker: float = 0.5
     p_swinger: float = 0.4
-    shake_px: float = 2.0
+    shake_px: float = 1.0
+    # scales the amplitude of every playing motion (bow, strum, sticks, fingers, bellows): lower is harder
+    motion_gain: float = 1.5
     zoom: float = 0.04
     sr: int = 16000
     crf: int = 20
@@ -327,7 +329,7 @@ def make_scene(cfg: VideoSynthConfig, index: int, main: str) -> Scene:
         if s.played:
             s.notes = _notes(rng, s.inst, dur)
         elif rng.random() < 0.7:
-            t = float(rng.uniform(0, dur - 2))
+            t = float(rng.uniform(0, max(0.0, dur - 2)))  # short clips: waving may start at 0
             s.waves = [(t, t + float(rng.uniform(1.0, 3.0)))]
     walkers = []
     if rng.random() < cfg.p_walker:
@@ -375,7 +377,7 @@ class SourceState:
     draw: list[tuple]  # drawing commands after the glyph
 
 
-def _state(s: Source, t: float) -> SourceState:
+def _state(s: Source, t: float, gain: float = 1.0) -> SourceState:
     """Positions of the instrument and its contact parts at time t (playing motions are functions of
     the played clock or of note onsets, so they stop when the instrument is silent)."""
     g, anchors = glyph(s.inst)
@@ -389,7 +391,7 @@ def _state(s: Source, t: float) -> SourceState:
     sounding = ni is not None
     stretch = 1.0
     if s.inst == "accordion" and s.played:
-        stretch = 1.0 + 0.12 * _tri(clock / 1.6)  # bellows in and out while sounding
+        stretch = 1.0 + 0.12 * gain * _tri(clock / 1.6)  # bellows in and out while sounding
     w *= stretch
     x0, y0 = cx - w / 2, cy - h / 2
 
@@ -398,6 +400,7 @@ def _state(s: Source, t: float) -> SourceState:
         return np.array([x0 + u * w, y0 + v * h])
 
     u_px = s.size / 100.0
+    m_px = u_px * gain  # playing-motion unit
     draw: list[tuple] = []
     kps: list[np.ndarray] = []
     pitch = s.notes[s.last_onset(t)[0]][2] if (s.played and s.last_onset(t)) else None
@@ -411,14 +414,14 @@ def _state(s: Source, t: float) -> SourceState:
         ax = ax / np.linalg.norm(ax)
         perp = np.array([ax[1], -ax[0]])
         contact = P("bow")
-        off = 22 * u_px * _tri(clock / 1.2)
+        off = 22 * m_px * _tri(clock / 1.2)
         bc = contact + perp * off
         draw.append(("line", bc - perp * 34 * u_px, bc + perp * 34 * u_px, (0.35, 0.2, 0.1), max(1, int(2 * u_px))))
-        finger = P("finger") + ax * (12 * u_px) * (prel - 0.5) * 2 + ax * 1.5 * u_px * math.sin(2 * math.pi * 6 * clock)
+        finger = P("finger") + ax * (12 * u_px) * (prel - 0.5) * 2 + ax * 1.5 * m_px * math.sin(2 * math.pi * 6 * clock)
         hands = [bc + perp * 20 * u_px, finger]
         kps = [contact, finger]
     elif base == "guitar":
-        strum = P("strum") + np.array([0, 1.0]) * 12 * u_px * _tri(clock / 0.5)
+        strum = P("strum") + np.array([0, 1.0]) * 12 * m_px * _tri(clock / 0.5)
         ax = np.array(AXIS["guitar"]) * [w, h]
         ax = ax / np.linalg.norm(ax)
         finger = P("finger") + ax * (14 * u_px) * (prel - 0.5) * 2
@@ -436,7 +439,7 @@ def _state(s: Source, t: float) -> SourceState:
                         last_hit = s.notes[i][0]
                         break
             lift = 1.0 if last_hit is None else min(1.0, (t - last_hit) / 0.12)
-            tip = P(name) + np.array([0, -1.0]) * 16 * u_px * lift
+            tip = P(name) + np.array([0, -1.0]) * 16 * m_px * lift
             hand = tip + np.array([(-1 if k == 0 else 1) * 22 * u_px, -14 * u_px])
             draw.append(("line", hand, tip, (0.9, 0.85, 0.6), max(2, int(3 * u_px))))
             hands.append(hand)
@@ -449,7 +452,7 @@ def _state(s: Source, t: float) -> SourceState:
             hands.append(hx - np.array([0, 8 * u_px]))
             for f in range(3):
                 pressed = sounding and pitch is not None and (pitch + k) % 3 == f
-                fp = hx + np.array([(f - 1) * 6 * u_px, (4 * u_px if pressed else -2 * u_px)])
+                fp = hx + np.array([(f - 1) * 6 * u_px, (4 * m_px if pressed else -2 * m_px)])
                 draw.append(("circle", fp, max(2, int(3 * u_px)), s.skin))
                 if pressed:
                     kps.append(fp)
@@ -457,7 +460,7 @@ def _state(s: Source, t: float) -> SourceState:
             kps = [hands[0] + np.array([0, 8 * u_px]), hands[1] + np.array([0, 8 * u_px])]
     elif base == "accordion":
         hands = [P("hand_l"), P("hand_r")]
-        trem = 2 * u_px * math.sin(2 * math.pi * 5 * clock)
+        trem = 2 * m_px * math.sin(2 * math.pi * 5 * clock)
         hands[1] = hands[1] + np.array([0, trem])
         kps = [hands[0], hands[1], P("centre")]
     else:  # flute, saxophone, trumpet: fingers on keys (pattern from the pitch), mouth at the mouthpiece
@@ -469,7 +472,7 @@ def _state(s: Source, t: float) -> SourceState:
         hands = []
         for f in range(3):
             down = sounding and pitch is not None and ((pitch >> f) & 1 or (s.note_at(t) or 0) % 3 == f)
-            fp = centre + ax * (f - 1) * 9 * u_px + perp * (5 * u_px if down else -3 * u_px)
+            fp = centre + ax * (f - 1) * 9 * u_px + perp * (5 * m_px if down else -3 * m_px)
             draw.append(("circle", fp, max(2, int(3.5 * u_px)), s.skin))
             hands.append(fp)
         mouth = P("mouth")
@@ -534,7 +537,7 @@ def render_frame(scene: Scene, cfg: VideoSynthConfig, t: float) -> tuple[np.ndar
         cv2.line(img, _pt((sw["x"], sw["y"])), _pt(end), sw["col"], 2)
         cv2.circle(img, _pt(end), 6, sw["col"], -1)
     truth = {"boxes": {}, "keypoints": {}, "playing": []}
-    states = [(s, _state(s, t)) for s in scene.sources if s.onscreen]
+    states = [(s, _state(s, t, cfg.motion_gain)) for s in scene.sources if s.onscreen]
     for s, st in states:
         for cmd in st.draw:
             if cmd[0] == "body":
@@ -728,11 +731,28 @@ def render_video(cfg: VideoSynthConfig, index: int, main: str, out_mp4: str | Pa
     }
 
 
-def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(), *, progress: bool = False) -> Path:
+def _render_task(task: tuple) -> dict:
+    """Render one video of the corpus (or read its truth when already rendered): a worker's unit of work."""
+    cfg, out, split, idx, main = task
+    vid = f"{split}_{idx:04d}_{main}"
+    mp4, tj = out / "videos" / f"{vid}.mp4", out / "truth" / f"{vid}.json"
+    if mp4.is_file() and tj.is_file():
+        return json.loads(tj.read_text())
+    truth = render_video(cfg, idx, main, mp4)
+    truth = {"id": vid, "split": split, "file": f"videos/{vid}.mp4", **truth}
+    atomic_write_text(tj, json.dumps(truth))
+    return truth
+
+
+def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(), *, progress: bool = False,
+                  jobs: int = 1) -> Path:
     """Render the whole corpus (train / validation / test) into ``out_dir``; returns ``out_dir``.
 
-    Videos already present with their truth are kept (resume); the result is deterministic from the seed.
+    Videos already present with their truth are kept (resume); the result is deterministic from the seed
+    and does not depend on ``jobs`` (each video is seeded by its index).
     """
+    from ..data.synth.render import run_tasks
+
     for inst in cfg.instruments:
         if inst not in VIDEO_INSTRUMENTS:
             raise ConfigError(f"config key 'instruments': unknown instrument '{inst}' (known: {VIDEO_INSTRUMENTS})")
@@ -740,33 +760,22 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
     splits = [("train", cfg.n_train), ("validation", cfg.n_validation), ("test", cfg.n_test)]
-    index = 0
     todo = []
     for split, count in splits:
         for j in range(count):
-            main = cfg.instruments[j % len(cfg.instruments)]
-            todo.append((split, index, main))
-            index += 1
-    it = todo
+            todo.append((cfg, out, split, len(todo), cfg.instruments[j % len(cfg.instruments)]))
+    results = run_tasks(_render_task, todo, max(1, jobs))
     if progress:
         from tqdm import tqdm
 
-        it = tqdm(todo, desc="render", unit="video")
+        results = tqdm(results, total=len(todo), desc="render", unit="video")
     rows_weak: dict[str, list[str]] = {s: [] for s, _ in splits}
     rows_strong: dict[str, list[str]] = {s: [] for s, _ in splits}
-    for split, idx, main in it:
-        vid = f"{split}_{idx:04d}_{main}"
-        mp4, tj = out / "videos" / f"{vid}.mp4", out / "truth" / f"{vid}.json"
-        if mp4.is_file() and tj.is_file():
-            truth = json.loads(tj.read_text())
-        else:
-            truth = render_video(cfg, idx, main, mp4)
-            truth = {"id": vid, "split": split, "file": f"videos/{vid}.mp4", **truth}
-            atomic_write_text(tj, json.dumps(truth))
-        rows_weak[split].append(f"videos/{vid}.mp4\t{','.join(truth['tags'])}")
+    for (_, _, split, _, _), truth in zip(todo, results):
+        rows_weak[split].append(f"{truth['file']}\t{','.join(truth['tags'])}")
         for src in truth["sources"]:
             for on, off, _ in src["notes"]:
-                rows_strong[split].append(f"videos/{vid}.mp4\t{on:.3f}\t{off:.3f}\t{src['instrument']}")
+                rows_strong[split].append(f"{truth['file']}\t{on:.3f}\t{off:.3f}\t{src['instrument']}")
     for split, _ in splits:
         atomic_write_text(out / f"{split}.weak.tsv", "filename\tevent_labels\n" + "".join(r + "\n" for r in rows_weak[split]))
         atomic_write_text(out / f"{split}.strong.tsv",

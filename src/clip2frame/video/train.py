@@ -153,9 +153,10 @@ def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=
     return item
 
 
-def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int = 0) -> list[VideoItem]:
+def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int = 0, jobs: int = 1) -> list[VideoItem]:
     """Every video of ``split`` of a corpus written by :func:`clip2frame.video.synth.render_corpus`
-    (or any manifest directory of videos with ``<split>.weak.tsv``)."""
+    (or any manifest directory of videos with ``<split>.weak.tsv``); missing flow is computed in ``jobs``
+    processes first."""
     from .synth import load_truth
 
     root = Path(data_dir)
@@ -163,7 +164,7 @@ def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int =
     if not weak.is_file():
         raise DatasetError(f"{weak}: split file not found (is {root} a video corpus from 'clip2frame video synth'?)")
     truths = {Path(d["path"]).stem: d for d in load_truth(root, split)} if (root / "truth").is_dir() else {}
-    items = []
+    rows = []
     for line in weak.read_text().splitlines()[1:]:
         if not line.strip():
             continue
@@ -172,10 +173,14 @@ def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int =
         for t in tags:
             if t not in VIDEO_INSTRUMENTS:
                 raise DatasetError(f"{weak}: unknown tag '{t}' for {fn} (known: {', '.join(VIDEO_INSTRUMENTS)})")
-        items.append(load_item(root / fn, need=need, cache_dir=_cache_dir(root), tags=tags,
-                               truth=truths.get(Path(fn).stem)))
-        if limit and len(items) >= limit:
-            break
+        rows.append((root / fn, tags, truths.get(Path(fn).stem)))
+    rows = rows[:limit] if limit else rows
+    if "flow" in need:
+        from .flow import cache_flows
+
+        cache_flows([(p, tr["duration_s"] if tr else None) for p, _, tr in rows], cache_dir=_cache_dir(root),
+                    jobs=jobs)
+    items = [load_item(p, need=need, cache_dir=_cache_dir(root), tags=tags, truth=tr) for p, tags, tr in rows]
     if not items:
         raise DatasetError(f"{weak}: no videos listed")
     return items
@@ -473,9 +478,9 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
         need.add("rgb")
     if target.needs_sound:
         need.add("wave")
-    train = load_split(data_dir, "train", need=need, limit=cfg.max_train_videos)
+    train = load_split(data_dir, "train", need=need, limit=cfg.max_train_videos, jobs=cfg.threads)
     val = load_split(data_dir, "validation", need=need - {"wave", "rgb"} | ({"rgb"} if kind == "object" else set()),
-                     limit=cfg.max_validation_videos)
+                     limit=cfg.max_validation_videos, jobs=cfg.threads)
     # Auxiliary predictions that make the targets (computed once).
     O_tr: list[np.ndarray | None] = [None] * len(train)
     S_tr: list[np.ndarray | None] = [None] * len(train)
