@@ -27,7 +27,7 @@ def demo_settings(quick: bool) -> dict:
 
     The full demo's sizes were chosen by measurement (2026-12-03, 2-core CPU): with 48 training videos the
     object model only memorised its scenes; with 240 it localises instruments. The action models learn from
-    flow slowly, hence the higher learning rate and ~1,200 mini-batches each.
+    flow slowly, hence the higher learning rate and 1,500 mini-batches each.
     """
     from .synth import VideoSynthConfig
 
@@ -37,7 +37,7 @@ def demo_settings(quick: bool) -> dict:
         batches = 0
     else:
         synth = VideoSynthConfig(n_train=240, n_validation=16, n_test=18, duration_s=8.0, seed=2)
-        ep = {"sound": 6, "object": 20, "freeze": 2, "action": 12}
+        ep = {"sound": 6, "object": 20, "freeze": 2, "action": 15}
         batches = 100
     return {"synth": synth, "epochs": ep, "width": 0.125, "optimizer": "adam",
             "lr": {"object": 1e-3, "action": 3e-3}, "batch_norm": True,

@@ -91,12 +91,12 @@ def cache_key(path: str | Path, params: FlowParams = FlowParams(), *, long_side:
 
 def flow_cache_file(path: str | Path, cache_dir: str | Path, params: FlowParams = FlowParams()) -> Path:
     """Where :func:`video_flow` caches the flow of ``path`` under ``cache_dir``."""
-    return Path(cache_dir) / f"{Path(path).stem}.{cache_key(path, params)}.flow.npz"
+    return Path(cache_dir) / f"{Path(path).stem}.{cache_key(path, params)}.flow.npy"
 
 
 def _cache_flow_task(task: tuple) -> None:
     path, cache_dir, params, duration_s = task
-    video_flow(path, cache_dir=cache_dir, params=params, duration_s=duration_s)
+    cached_flow(path, cache_dir=cache_dir, params=params, duration_s=duration_s)
 
 
 def cache_flows(videos: list[tuple[str | Path, float | None]], *, cache_dir: str | Path,
@@ -118,20 +118,33 @@ def cache_flows(videos: list[tuple[str | Path, float | None]], *, cache_dir: str
 def video_flow(path: str | Path, *, cache_dir: str | Path | None = None, params: FlowParams = FlowParams(),
                duration_s: float | None = None) -> np.ndarray:
     """Flow stacks [T, 10, H, W] (float32) of a video file, read from / written to ``cache_dir``."""
-    from ..fileio import atomic_save_npz
+    return cached_flow(path, cache_dir=cache_dir, params=params, duration_s=duration_s).astype(np.float32)
+
+
+def cached_flow(path: str | Path, *, cache_dir: str | Path | None = None, params: FlowParams = FlowParams(),
+                duration_s: float | None = None) -> np.ndarray:
+    """Flow stacks [T, 10, H, W] as float16, the cache's precision. A cached file is memory-mapped
+    (``.npy``, read-only): training several action models over one corpus then costs no reloading."""
+    import io as _io
+
+    from ..fileio import atomic_write_bytes
 
     cache_file = None
     if cache_dir is not None:
         cache_file = flow_cache_file(path, cache_dir, params)
         if cache_file.is_file():
             try:
-                with np.load(cache_file) as z:
-                    return z["flow"].astype(np.float32)
-            except (OSError, ValueError, KeyError) as e:
+                flow = np.load(cache_file, mmap_mode="r")
+                if flow.ndim == 4 and flow.shape[1] == FLOW_CHANNELS and flow.dtype == np.float16:
+                    return flow
+                log.warning("%s: flow cache has shape %s %s, recomputing", cache_file, flow.shape, flow.dtype)
+            except (OSError, ValueError) as e:
                 log.warning("%s: unreadable flow cache (%s), recomputing", cache_file, e)
     dv = decode_video(path, with_flow_frames=True, duration_s=duration_s)
-    flow = flow_stacks(dv.flow_frames, dv.n_frames, params=params)
+    flow = flow_stacks(dv.flow_frames, dv.n_frames, params=params).astype(np.float16)
     if cache_file is not None:
         os.makedirs(cache_file.parent, exist_ok=True)
-        atomic_save_npz(cache_file, flow=flow.astype(np.float16))
+        buf = _io.BytesIO()
+        np.save(buf, flow)
+        atomic_write_bytes(cache_file, buf.getvalue())
     return flow

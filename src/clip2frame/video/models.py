@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -157,4 +158,6 @@ def rgb_to_input(rgb) -> torch.Tensor:
 
 def flow_to_input(flow) -> torch.Tensor:
     """Flow stacks [T, 10, H, W] -> float input [T, 10, H, W] (scaled)."""
+    if isinstance(flow, np.ndarray):
+        flow = np.asarray(flow, np.float32)  # float16 (maybe a read-only memory map) -> a new float32 array
     return torch.as_tensor(flow).float() * FLOW_SCALE

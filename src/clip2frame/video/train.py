@@ -123,7 +123,7 @@ def _cache_dir(data_dir: Path) -> Path:
 def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=(), truth: dict | None = None,
               vid: str | None = None) -> VideoItem:
     """Decode what ``need`` asks for (``rgb``, ``flow``, ``wave``) using the on-disk caches."""
-    from .flow import cache_key, video_flow
+    from .flow import cache_key, cached_flow
     from .io import SAMPLE_RATE, decode_video, load_video_audio, n_output_frames
 
     p = Path(path)
@@ -149,7 +149,7 @@ def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=
                 f.parent.mkdir(parents=True, exist_ok=True)
                 atomic_save_npz(f, rgb=item.rgb)
     if "flow" in need:
-        item.flow = video_flow(p, cache_dir=cache_dir, duration_s=dur).astype(np.float16)
+        item.flow = cached_flow(p, cache_dir=cache_dir, duration_s=dur)
     return item
 
 
