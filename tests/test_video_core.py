@@ -293,3 +293,24 @@ def test_demo_verdicts_state_both_claims_either_way():
     rows[2] = row("SOT0503 A", 0.52, 50.0)
     rows[0] = row("VT A", 0.50, 40.0)
     assert "not conclusive" in verdicts(rows)[0]
+
+
+def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
+    from clip2frame.video.detect import Detection, events_of, frame_scores
+
+    T, K = 4, 9
+    A = np.full((T, K, 2, 2), 0.01, np.float32)
+    O = np.full((T, K, 2, 2), 0.9, np.float32)
+    S = np.full((T, K), 0.01, np.float32)
+    A[1:3, 2, 0, 1], S[1:3, 2] = 0.4, 0.95  # drum plays in frames 1-2 (A 0.4 at one cell)
+    fused = A * O * S[:, :, None, None]
+    det = Detection("v.mp4", np.arange(T) * 0.512, (64, 64), np.zeros((T, 64, 64, 3), np.uint8), A, O, S,
+                    fused, "A*O*S")
+    sc = frame_scores(det)
+    assert sc[1, 2] == pytest.approx((0.4 * 0.9 * 0.95) ** (1 / 3), rel=1e-5)  # 0.70, the product is 0.34
+    assert sc[0, 2] == pytest.approx((0.01 * 0.9 * 0.01) ** (1 / 3), rel=1e-5)
+    rows = events_of(det, threshold=0.5)
+    assert [(r[1], r[3]) for r in rows] == [(pytest.approx(0.512), "drum")]
+    assert rows[0][2] == pytest.approx(3 * 0.512)
+    det.fusion = "A"
+    assert frame_scores(det)[1, 2] == pytest.approx(0.4 * 0.9 * 0.95, rel=1e-5)

@@ -113,3 +113,20 @@ def test_detect_bad_video_is_clean_error(tmp_path, capsys, corpus):
     rc = main(["detect", str(bad), "--out", str(tmp_path / "d"), "--action", str(tmp_path / "norun")])
     assert rc == 2
     assert "error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_video_demo_quick_writes_a_report(tmp_path, capsys):
+    out = tmp_path / "vdemo"
+    assert main(["demo", "--video", "--quick", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    for row in ("Center", "Sound model", "Object model", "VT A", "ST05 A", "OT03 A", "SOT0503 A*O*S"):
+        assert f"| {row} |" in report
+    assert "A·O·S beats A temporally for" in report  # the fusion claim is stated either way
+    rows = json.loads((out / "evaluation" / "results.json").read_text())["rows"]
+    assert all(0.0 <= r["temporal_auc"] <= 1.0 for r in rows if r["temporal_auc"] == r["temporal_auc"])
+    assert (out / "detections").is_dir() and json.loads((out / "demo.json").read_text())["settings"]["lr"]
+    # a second run resumes every model (nothing retrained) and gives the same table
+    first = (out / "evaluation" / "results.md").read_text()
+    assert main(["demo", "--video", "--quick", "--out", str(out)]) == 0
+    assert (out / "evaluation" / "results.md").read_text() == first

@@ -236,6 +236,12 @@ def test_video_detection_result(client, results_dir):
     assert res["events"] == [{"onset": 0.0, "offset": 1.536, "label": "cello"}]
     assert res["media"]["url"] == "/files/duet.mp4" and res["media"]["video"] is True
     assert res["overlay_url"] == "/files/duet.overlay.mp4"
+    # a fused product of three streams is shown on the probability scale, as detect thresholds it
+    np.savez_compressed(results_dir / "trio.heatmaps.npz", times=np.arange(T) * 0.512,
+                        labels=np.array(VIDEO_INSTRUMENTS), fused=fused, fusion=np.array("A*O*S"),
+                        frame_size=np.array([192, 256], np.int32))
+    probs = np.array(client.get("/api/results/trio").json()["probs"])
+    assert probs[0, VIDEO_INSTRUMENTS.index("cello")] == pytest.approx(0.75 ** (1 / 3), rel=1e-3)
     (results_dir / "broken.heatmaps.npz").write_bytes(b"PK nonsense")
     r = client.get("/api/results/broken")
     assert r.status_code == 422 and "broken.heatmaps.npz" in r.json()["detail"]

@@ -145,7 +145,7 @@ def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
         if not vals:
             return "n/a"
         v, m = (min if low else max)(vals)
-        return f"{m.split(' ')[0]} ({v:.3f})"
+        return f"{m.split(' ')[0]} ({v:.1f} px)" if low else f"{m.split(' ')[0]} ({v:.3f})"
 
     verdict = " ".join(verdicts(rows))
     synth = st["synth"]

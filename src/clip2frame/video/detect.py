@@ -5,8 +5,8 @@ Per video ``<stem>``:
 * ``<stem>.heatmaps.npz`` — ``times`` [T] (frame onsets, s), ``labels`` [K], ``action``/``object``/``fused``
   [T, K, h, w] float16, ``sound`` [T, K] float16 (absent streams are left out), ``frame_size`` (H, W) of
   the 256-long-side frames, ``fusion`` (the method of ``fused``);
-* ``<stem>.events.tsv`` — DCASE ``filename onset offset event_label`` from the fused map's spatial max
-  thresholded per frame;
+* ``<stem>.events.tsv`` — DCASE ``filename onset offset event_label``: a frame is "playing" when its
+  :func:`frame_scores` reach the threshold;
 * ``<stem>.overlay.mp4`` — the frames at 1.953 fps with the heat map of the top instrument over them
   (colours relative to the video's maximum) and the top labels with their scores written on top.
 """
@@ -78,11 +78,23 @@ class Detector:
         return Detection(str(p), np.arange(T) * FRAME_DURATION_S, dv.frame_size, dv.rgb, A, O, S, M, self.fusion)
 
 
+def frame_scores(det: Detection) -> np.ndarray:
+    """Per-frame score [T, K] of each instrument: the fused map's spatial max, as the geometric mean of its
+    streams (the m-th root of a product of m streams).
+
+    A product of m probabilities shrinks with m (three streams at 0.8 give 0.51), so one event threshold
+    would mean something else for A, A·O and A·O·S; the root keeps the probability scale and the ranking
+    (temporal AUC is unchanged)."""
+    n_streams = det.fusion.count("*") + 1
+    peak = det.fused.reshape(det.fused.shape[0], det.fused.shape[1], -1).max(-1).astype(np.float64)
+    return np.power(np.clip(peak, 0.0, 1.0), 1.0 / n_streams)
+
+
 def events_of(det: Detection, *, threshold: float = 0.5, filename: str | None = None) -> list[tuple]:
-    """DCASE rows (filename, onset, offset, label) from the fused map's per-frame spatial max."""
+    """DCASE rows (filename, onset, offset, label) from :func:`frame_scores` >= ``threshold``."""
     from ..infer.activations import binary_to_events
 
-    score = det.fused.reshape(det.fused.shape[0], det.fused.shape[1], -1).max(-1)  # [T, K]
+    score = frame_scores(det)  # [T, K]
     T = score.shape[0]
     bounds = np.arange(T + 1) * FRAME_DURATION_S
     rows = []
@@ -98,7 +110,7 @@ def overlay_frames(det: Detection, *, threshold: float = 0.5) -> list[np.ndarray
     import cv2
 
     out = []
-    score = det.fused.reshape(det.fused.shape[0], det.fused.shape[1], -1).max(-1)
+    score = frame_scores(det)
     # colours relative to the video's strongest response, so weak models still show where they look
     norm = max(float(det.fused.max()), 0.05)
     for t in range(len(det.fused)):

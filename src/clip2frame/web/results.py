@@ -185,7 +185,8 @@ def _find_media(rf: ResultFiles, root_resolved: Path, meta: dict, media_root: Pa
 
 def read_heatmaps_npz(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     """A video detection's ``<stem>.heatmaps.npz`` (``clip2frame detect``) -> (labels, boundaries [T+1],
-    probs [T, K]): per frame, the spatial maximum of the fused map, as its events are thresholded."""
+    probs [T, K]): per frame, the spatial maximum of the fused map as the geometric mean of its streams,
+    the score ``clip2frame detect`` thresholds (:func:`clip2frame.video.detect.frame_scores`)."""
     from ..errors import OutputError
     from ..video.io import FRAME_DURATION_S
 
@@ -194,11 +195,13 @@ def read_heatmaps_npz(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
             labels = [str(x) for x in z["labels"]]
             times = np.asarray(z["times"], dtype=np.float64)
             fused = np.asarray(z["fused"], dtype=np.float32)
+            fusion = str(z["fusion"]) if "fusion" in z.files else "A"
     except Exception as e:  # noqa: BLE001 - zip, npy and key errors alike: the file is not readable
         raise OutputError(f"{path}: not a heat-map file of clip2frame detect ({type(e).__name__}: {e})") from None
     if fused.ndim < 2 or fused.shape[:2] != (len(times), len(labels)):
         raise OutputError(f"{path}: fused maps {fused.shape} do not match {len(times)} times x {len(labels)} labels")
     probs = fused.reshape(len(times), len(labels), -1).max(-1) if fused.size else np.zeros((0, len(labels)))
+    probs = np.power(np.clip(probs, 0.0, 1.0), 1.0 / (fusion.count("*") + 1))
     boundaries = np.concatenate([times, times[-1:] + FRAME_DURATION_S]) if len(times) else np.zeros(1)
     return labels, boundaries, probs
 
