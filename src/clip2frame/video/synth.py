@@ -13,6 +13,11 @@ Distractors: idle visible instruments (whose players sometimes wave), a slow bod
 (non-playing motion, always on), walkers crossing the scene, a swinging shape, camera shake and zoom,
 2–3 instruments in one scene, varied scale and position, and instruments heard but off-screen.
 
+Difficulty knobs (``VideoSynthConfig``): ``motion_gain`` scales every playing motion and ``shake_px`` the
+camera shake. The defaults (1.5 and 1 px; 1.0 and 2 px before 2026-12-03) were set by measurement: at the
+old ones the flow at the contact points (2–3 px per flow step) was hardly above the camera's (1.3–1.7 px
+over the whole frame) and no action model learned in a CPU budget.
+
 Truth per output frame ``t`` (1.953 fps, taken on the picture shown at ``(t + 0.5)·0.512 s``, in pixels
 of the written frame, which is already 256 on its long side): sound fraction per instrument,
 on-screen playing instruments, contact key points of the instruments being played, and boxes of every
