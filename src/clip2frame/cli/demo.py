@@ -7,16 +7,17 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo", help="render the embedded corpus, train on clip tags, evaluate per frame, write a report",
-        description="The thesis' weak-to-frame experiment on the embedded music corpus: about 20 minutes on a "
-                    "2-core CPU (--quick: about 3 minutes).",
+        description="The thesis' weak-to-frame experiment on the embedded music corpus: 1.3-3 minutes on a "
+                    "2-core CPU (--quick: under 1.5 minutes).",
     )
     p.add_argument("--out", default="demo_report", help="report directory (default: demo_report)")
-    p.add_argument("--quick", action="store_true", help="a small corpus and a few epochs (~3 minutes)")
+    p.add_argument("--quick", action="store_true", help="a small corpus and a few epochs (smoke run)")
     p.add_argument("--hours", type=float, help="hours of audio to render")
     p.add_argument("--epochs", type=int, help="max training epochs of the weak model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2, help="render processes")
-    p.add_argument("--video", action="store_true", help="the video demo (thesis ch. 4) instead")
+    p.add_argument("--video", action="store_true",
+                   help="the video demo (thesis ch. 4) instead: about 24 minutes on a 2-core CPU (--quick: under 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
 
