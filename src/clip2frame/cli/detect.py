@@ -17,7 +17,8 @@ def register(subparsers) -> None:
     p.add_argument("--sound", dest="sound_run", default=None, metavar="RUN")
     p.add_argument("--fusion", default=None, choices=("A", "A*O", "A*S", "A*O*S"),
                    help="fusion of the streams (default: every stream given)")
-    p.add_argument("--threshold", type=float, default=0.5, help="event threshold on the frame score (geometric mean of the fused streams at the best cell)")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="event threshold on the frame score (geometric mean of the fused streams at the best cell)")
     p.add_argument("--no-overlay", action="store_true", help="skip the overlay MP4")
     p.set_defaults(handler=run)
 

@@ -168,8 +168,9 @@ def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
         f"* Mini-batches of 10 frames, batch mode `{st['batch_mode']}`, "
         f"{st['batches_per_epoch'] or 'one per training video'} batches per epoch, random flips {st['flip']}.",
         "* Deviations from the thesis: narrow nets and few epochs for a 2-core CPU; Adam instead of SGD "
-        "(momentum 0.9, lr 0.001) and batch norm in the visual models; frames drawn across videos per mini-batch (thesis: "
-        "one video's 5-s sub-clip) and random flips; conv6 padded 1 (map on the stride-32 grid).", "",
+        "(momentum 0.9, lr 0.001) and batch norm in the visual models; frames drawn across videos per "
+        "mini-batch (thesis: one video's 5-s sub-clip) and random flips; conv6 padded 1 (map on the stride-32 "
+        "grid).", "",
         "## Results (test split)", "", format_table(rows), "",
         verdict, "",
         f"Best action target (no fusion): temporal {best('temporal_auc')}, spatial {best('spatial_px', low=True)}.", "",
