@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=2, help="render processes")
     p.add_argument("--video", action="store_true",
-                   help="the video demo (thesis ch. 4) instead: about 24 minutes on a 2-core CPU (--quick: under 1)")
+                   help="the video demo (thesis ch. 4) instead: 22-24 minutes on a 2-core CPU (--quick: under 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
 
