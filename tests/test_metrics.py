@@ -366,6 +366,34 @@ def test_events_to_frames_merges_same_label_events():
     assert events_to_frames([Event(0.5, 0.5, "x")], ["x"], b, min_overlap=0.0).sum() == 0
 
 
+def test_events_to_frames_overlapping_same_label_events_count_once():
+    # The case where the readers' former copy (which summed the events' overlaps) and this one differed:
+    # [0, 0.3) and [0.1, 0.3) together cover 0.3 s of the 1-s frame, not 0.5 s -> off at half overlap.
+    ev = [Event(0.0, 0.3, "x"), Event(0.1, 0.3, "x")]
+    assert events_to_frames(ev, ["x"], [0.0, 1.0]).tolist() == [[False]]
+    assert events_to_frames(ev, ["x"], n_frames=1, frame_duration_s=1.0).tolist() == [[False]]
+    assert events_to_frames(ev, ["x"], [0.0, 1.0], min_overlap=0.3).tolist() == [[True]]
+    # the readers' documented entry point is this same function
+    from clip2frame.data.readers import events_to_frames as readers_events_to_frames
+
+    assert readers_events_to_frames is events_to_frames
+
+
+def test_events_to_frames_regular_grid_equals_boundaries():
+    ev = [Event(0.04, 0.24, "x"), Event(0.3, 0.41, "y"), Event(0.36, 0.5, "x")]
+    grid = events_to_frames(ev, ["x", "y"], n_frames=5, frame_duration_s=0.1)
+    edges = events_to_frames(ev, ["x", "y"], np.arange(6) * 0.1)
+    np.testing.assert_array_equal(grid, edges)
+    assert grid[:, 0].tolist() == [True, True, False, False, True]
+    assert grid[:, 1].tolist() == [False, False, False, True, False]
+    with pytest.raises(MetricInputError, match="frame_duration_s"):
+        events_to_frames(ev, ["x", "y"], n_frames=5, frame_duration_s=0.0)
+    with pytest.raises(MetricInputError, match="not both"):
+        events_to_frames(ev, ["x", "y"], [0.0, 1.0], n_frames=1, frame_duration_s=1.0)
+    with pytest.raises(MetricInputError, match="boundaries"):
+        events_to_frames(ev, ["x", "y"])
+
+
 def test_events_to_frames_inverts_to_events():
     rng = np.random.default_rng(4)
     T, labels = 80, ["a", "b", "c"]

@@ -396,15 +396,18 @@ def _merged_spans(events: Iterable[Event], label: str) -> list[tuple[float, floa
     return [(a, b) for a, b in merged]
 
 
-def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries, *,
+def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries=None, *,
+                     n_frames: int | None = None, frame_duration_s: float | None = None,
                      min_overlap: float = 0.5) -> np.ndarray:
-    """Rasterise events onto a frame grid (the inverse of ``FrameActivations.to_events``).
+    """Rasterise events onto a frame grid (the inverse of ``FrameActivations.to_events``); the one
+    events → frame-truth conversion of the project (``clip2frame.data.readers`` re-exports it).
 
     Frame ``t`` covers ``[boundaries[t], boundaries[t+1])`` of duration ``d_t``. For each label the
     events are first merged (their union), then frame ``t`` is active when the union overlaps it by at
     least ``min_overlap · d_t`` seconds (default: half the frame, so a frame takes the majority state).
-    ``min_overlap=0`` means *any* overlap: active when the overlap is > 0. Zero-length events never
-    activate a frame.
+    Two overlapping events of one label count once: together ``[0, 0.3)`` and ``[0.1, 0.3)`` cover
+    0.3 s of a 1-s frame, not 0.5 s. ``min_overlap=0`` means *any* overlap: active when the overlap is
+    > 0. Zero-length events never activate a frame.
 
     Parameters
     ----------
@@ -413,7 +416,9 @@ def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries,
     labels : sequence of str [K]
         Column order of the result.
     boundaries : array-like [T+1]
-        Non-decreasing frame edges in seconds.
+        Non-decreasing frame edges in seconds. Or, instead, a regular grid:
+    n_frames, frame_duration_s : int, float
+        ``T`` frames of ``d`` seconds, frame ``t`` spanning ``[t·d, (t+1)·d)``.
     min_overlap : float in [0, 1]
         Fraction of a frame the events must cover.
 
@@ -421,6 +426,16 @@ def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries,
     -------
     np.ndarray [T, K] of bool
     """
+    if boundaries is None:
+        if n_frames is None or frame_duration_s is None:
+            raise MetricInputError("boundaries: give the frame edges, or n_frames and frame_duration_s")
+        if not (frame_duration_s > 0 and math.isfinite(frame_duration_s)):
+            raise MetricInputError(f"frame_duration_s: must be > 0, got {frame_duration_s}")
+        if n_frames < 0:
+            raise MetricInputError(f"n_frames: must be >= 0, got {n_frames}")
+        boundaries = np.arange(int(n_frames) + 1) * float(frame_duration_s)
+    elif n_frames is not None or frame_duration_s is not None:
+        raise MetricInputError("boundaries: give either the frame edges or n_frames/frame_duration_s, not both")
     b = np.asarray(boundaries, dtype=np.float64)
     if b.ndim != 1 or b.size < 1:
         raise MetricInputError(f"boundaries: expected shape [T+1] with T >= 0, got {b.shape}")
