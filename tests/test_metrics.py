@@ -580,3 +580,22 @@ def test_fixture_segment():
     ref = {f: [Event(*e) for e in evs] for f, evs in inp["reference"].items()}
     est = {f: [Event(*e) for e in evs] for f, evs in inp["estimated"].items()}
     _assert_expected(segment_f1(ref, est, labels=inp["labels"], durations=inp["durations"]), exp)
+
+
+def test_evaluation_protocol_reports_segment_scores():
+    # segment_f1 is part of the evaluation: one 4-s clip, truth 'a' on [0, 2), frames of 0.5 s active for
+    # 'a' on [0, 3) -> 1-s segments: TP 2, FP 1, FN 0 -> F1 0.8; one insertion in 2 reference segments
+    # -> error rate 0.5. Label 'b' is never present nor predicted (undefined, left out of the macro mean).
+    from types import SimpleNamespace
+
+    from clip2frame.eval.protocol import segment_scores
+
+    data = SimpleNamespace(events=[(Event(0.0, 2.0, "a"),)], feats=[np.zeros((1, 4, 125))])
+    frames = [np.zeros((8, 2), np.float32)]
+    frames[0][:6, 0] = 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        got = segment_scores(data, ["a", "b"], frames, np.array([0.5, 0.5]), 0.5, clip_s=0.032)
+    assert got["segment_f1"] == pytest.approx(0.8)
+    assert got["segment_macro_f1"] == pytest.approx(0.8)
+    assert got["segment_error_rate"] == pytest.approx(0.5)

@@ -25,7 +25,6 @@ Speed (measured by ``benchmarks/bench_features.py``; 60 s, one thread, 2-core Xe
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
@@ -454,7 +453,3 @@ def fit_standardizer(batches: Iterable[Tensor], *, std_floor: float = STD_FLOOR)
         raise ValueError("fit_standardizer: no frames in the given batches")
     std = torch.sqrt(m2 / count).clamp_min(std_floor)
     return Standardizer(mean.to(torch.float32), std.to(torch.float32))
-
-
-def _spec_fields() -> list[str]:  # used by tests to check the documented field list
-    return [f.name for f in dataclasses.fields(FeatureSpec)]

@@ -6,8 +6,9 @@ Every metric validates its input first (mir_eval style) and returns plain floats
 Conventions
 -----------
 * **Errors.** Malformed input (wrong shapes, NaN/inf scores, non-binary truth, unknown labels, negative
-  event times) raises :class:`MetricInputError`. It subclasses both :class:`clip2frame.errors.Clip2FrameError`
-  (the CLI prints it as ``error: ...`` and exits 2 when a user's file caused it) and :class:`ValueError`
+  event times) raises :class:`clip2frame.errors.MetricInputError` (re-exported here). It subclasses both
+  :class:`clip2frame.errors.Clip2FrameError` (the CLI prints it as ``error: ...`` and exits 2 when a
+  user's file caused it) and :class:`ValueError`
   (what numpy/scikit-learn/mir_eval raise, so code written against those keeps working). Its message
   starts with the name of the offending argument.
 * **Degenerate but valid input never raises.** A tag (or clip) whose metric is undefined — e.g. AUC with
@@ -29,7 +30,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from ..data.manifest import Event
-from ..errors import Clip2FrameError
+from ..errors import MetricInputError
 
 __all__ = [
     "MetricInputError", "MetricWarning", "validate_scores", "validate_predictions", "validate_events",
@@ -39,10 +40,6 @@ __all__ = [
 
 # Above this many matrix elements, column-wise metrics work on blocks of columns to bound memory.
 _BLOCK_ELEMENTS = 1 << 22
-
-
-class MetricInputError(Clip2FrameError, ValueError):
-    """Input a metric cannot score: wrong shapes, non-finite scores, non-binary truth, unknown labels."""
 
 
 class MetricWarning(UserWarning):

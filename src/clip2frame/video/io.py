@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioError, Clip2FrameError
+from ..errors import AudioError, Clip2FrameError, VideoError
 from ..timebase import HOP_LENGTH, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,6 @@ OUTPUT_FPS = 1.0 / FRAME_DURATION_S  # 1.953125 frames/s
 FLOW_RATE_FACTOR = 4
 FLOW_FPS = OUTPUT_FPS * FLOW_RATE_FACTOR  # 7.8125 frames/s
 LONG_SIDE = 256
-
-
-class VideoError(AudioError):
-    """A video file cannot be read (missing, corrupt, no video stream, no frames)."""
 
 
 @dataclass(frozen=True)
