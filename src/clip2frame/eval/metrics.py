@@ -25,7 +25,8 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from typing import Iterable, Mapping, Sequence
+from types import FrameType
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -48,7 +49,8 @@ class MetricWarning(UserWarning):
 
 def _warn(message: str) -> None:
     # point the warning at the first caller outside clip2frame.eval (Python 3.12's skip_file_prefixes)
-    level, frame = 2, sys._getframe(1)
+    level = 2
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("clip2frame.eval"):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, MetricWarning, stacklevel=level)
@@ -570,7 +572,7 @@ def segment_f1(reference: Mapping[str, Sequence[Event]], estimated: Mapping[str,
         _warn(f"segment_f1: {REF} reference and {SYS} estimated active segments; micro F1 undefined, NaN")
     per = np.array([prf(int(tp[k]), int(n_sys[k]), int(n_ref[k])) for k in range(K)], dtype=float).reshape(K, 3)
     er_k = (fn + fp) / (n_ref + eps)
-    out = {
+    out: dict[str, Any] = {
         "micro_f1": float(mf), "micro_precision": float(mp), "micro_recall": float(mr),
         "error_rate": float(S / (REF + eps) + D / (REF + eps) + I / (REF + eps)),
         "substitution_rate": float(S / (REF + eps)), "deletion_rate": float(D / (REF + eps)),

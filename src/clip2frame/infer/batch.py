@@ -312,7 +312,7 @@ def tag_files(
         results.append(r)
         if r.status == "failed":
             failures.append((r.path, r.error or "failed"))
-            warn_failure(r.path, r.error)
+            warn_failure(r.path, r.error or "failed")
             # kept (nearly) current so a killed run still lists them; at most one rewrite a second
             if time.monotonic() - last_flush[0] >= 1.0:
                 write_failures_tsv(failures_path, failures)
@@ -421,7 +421,9 @@ def load_backend(model: Any, device: str, load_model_fn: Callable | None, predic
         load_model_fn = load_model_fn or _pred.load_tagger
         predict_fn = predict_fn or _pred.predict
     if load_audio_fn is None:
-        from ..audio.io import load_audio as load_audio_fn
+        from ..audio.io import load_audio
+
+        load_audio_fn = load_audio
     return load_model_fn(model, device=device), predict_fn, load_audio_fn
 
 

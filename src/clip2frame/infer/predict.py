@@ -18,7 +18,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Iterator, Union
+from typing import TYPE_CHECKING, Iterator, Union
 
 import numpy as np
 import torch
@@ -28,7 +28,10 @@ from .activations import FrameActivations
 
 log = logging.getLogger(__name__)
 
-ModelLike = Union[str, Path, "TaggerModel", None]  # noqa: F821
+if TYPE_CHECKING:
+    from ..models.io import TaggerModel
+
+ModelLike = Union[str, Path, "TaggerModel", None]
 
 #: Device names every command accepts (plus ``cuda:N``).
 DEVICES = ("auto", "cpu", "cuda")
@@ -234,6 +237,7 @@ def _pre_accumulation(tagger, samples: _Samples, *, device: torch.device, shifts
             break
         samples.drop_before(max(0, a + chunk - ctx - pad_frames - s) * hop)
         a = b
+    assert n_samples is not None  # the loop ends at the last chunk, known once the source hit its end
     return [torch.cat(o, dim=-1) if o else torch.zeros(tagger.net.n_labels, 0) for o in outs], n_samples
 
 

@@ -160,7 +160,7 @@ def tag_files_ray(
         results.append(r)
         if r.status == "failed":
             failures.append((r.path, r.error or "failed"))
-            _batch.warn_failure(r.path, r.error)
+            _batch.warn_failure(r.path, r.error or "failed")
             if time.monotonic() - last_flush[0] >= 1.0:
                 _batch.write_failures_tsv(failures_path, failures)
                 last_flush[0] = time.monotonic()
@@ -182,8 +182,9 @@ def tag_files_ray(
     if todo:
         started = False
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     **({} if address else {"num_cpus": max(workers * threads_per_worker, 1) if workers else None}))
+            local: dict[str, Any] = {} if address else {
+                "num_cpus": max(workers * threads_per_worker, 1) if workers else None}
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
             started = True
         try:
             _run_pool(ray, todo, out, fmts, model, dev, record, progress=progress, n_items=len(items),

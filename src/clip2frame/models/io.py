@@ -109,7 +109,7 @@ class TaggerModel:
             **({"card": self.card} if self.card else {}),
         }
 
-    def with_thresholds(self, thresholds: Sequence[float], *, source: str) -> "TaggerModel":
+    def with_thresholds(self, thresholds: Sequence[float] | np.ndarray, *, source: str) -> "TaggerModel":
         prov = dict(self.provenance)
         prov.setdefault("threshold_history", []).append(
             {"source": source, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})

@@ -27,7 +27,7 @@ import logging
 import mimetypes
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncGenerator, AsyncIterator, Sequence
 from urllib.parse import quote
 
 import anyio
@@ -237,7 +237,7 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
         if length.isdigit() and int(length) > limit:
             raise too_large()
 
-        async def limited() -> AsyncIterator[bytes]:
+        async def limited() -> AsyncGenerator[bytes, None]:
             n = 0
             async for chunk in request.stream():
                 n += len(chunk)
@@ -291,7 +291,7 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
             await f.aclose()
         return name, dest, mt
 
-    async def _receive_multipart(request: Request, stream: AsyncIterator[bytes], staging: Path,
+    async def _receive_multipart(request: Request, stream: AsyncGenerator[bytes, None], staging: Path,
                                  filename: str | None) -> tuple[str, Path, media.MediaType]:
         try:
             form = await MultiPartParser(request.headers, stream, max_files=1, max_fields=8).parse()

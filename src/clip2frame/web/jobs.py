@@ -134,7 +134,9 @@ class JobManager:
             self._jobs[job_id] = job
             self._trim()
             self._queue.put((job_id, media_path, media_type))
-        return self.get(job_id)
+        info = self.get(job_id)
+        assert info is not None  # only finished jobs are ever trimmed
+        return info
 
     def get(self, job_id: str) -> dict | None:
         with self._lock:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Generator, Iterable, Sequence
 
 import numpy as np
 
@@ -70,7 +70,7 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
         if r > 0:
             x = (x * (10 ** (part.gain_db / 20) / r)).astype(np.float32)
         stems[part.tag] = stems[part.tag] + x if part.tag in stems else x
-    mix = np.zeros(n, dtype=np.float32)
+    mix: np.ndarray = np.zeros(n, dtype=np.float32)
     for x in stems.values():
         mix += x
     m = spec.mix
@@ -142,6 +142,7 @@ def parse_splits(splits: str | Sequence[str] | dict[str, float] | None) -> dict[
     """Split proportions from ``None`` (defaults), names (default proportions, renormalised) or ``name=frac``."""
     if splits is None:
         return dict(DEFAULT_PROPORTIONS)
+    items: list[tuple[str, float | None]]
     if isinstance(splits, dict):
         items = list(splits.items())
     else:
@@ -150,9 +151,9 @@ def parse_splits(splits: str | Sequence[str] | dict[str, float] | None) -> dict[
         items = []
         for s in splits:
             if "=" in s:
-                name, frac = s.split("=", 1)
+                name, text = s.split("=", 1)
                 try:
-                    items.append((name, float(frac)))
+                    items.append((name, float(text)))
                 except ValueError:
                     raise ConfigError(f"splits: '{s}' is not name=fraction") from None
             else:
@@ -297,7 +298,7 @@ def _write(out_dir: Path, records: list[dict], extra: dict, complete: bool) -> N
                    clips=clips, extra={**extra, "complete": complete, "sources": sources})
 
 
-def run_tasks(fn, tasks: list, jobs: int) -> Iterator:
+def run_tasks(fn, tasks: list, jobs: int) -> Generator:
     """``fn`` over ``tasks`` in order: in this process (``jobs == 1``) or in ``jobs`` spawned processes.
 
     A generator: closing it early (an error or Ctrl-C in the caller) terminates the workers; a run that
