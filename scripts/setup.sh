@@ -8,7 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont chromium fonts-noto-color-emoji)
+# Soundfonts and drum kits of the timbre-randomised renderer (synth-music-4); MuseScore General and TimGM6mb
+# are held out (evaluation splits only). See src/clip2frame/data/synth/timbres.py.
+APT_PACKAGES=(fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont fluidr3mono-gm-soundfont
+              csound-soundfont opl3-soundfont musescore-general-soundfont-small hydrogen-drumkits
+              chromium fonts-noto-color-emoji)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

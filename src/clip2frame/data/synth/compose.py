@@ -85,6 +85,10 @@ class Part:
     gain_db: float = 0.0
     eq_low_db: float = 0.0
     eq_high_db: float = 0.0
+    # renderer synth-music-4 (``variety.vary_spec``); None/empty: the clip's soundfont, no controls or effects
+    source: str | None = None             # timbre source name (``timbres.available_sources``)
+    controls: list = field(default_factory=list)   # [time_s, "cc"|"bend", a, b] FluidSynth messages
+    effects: list = field(default_factory=list)    # [[pedalboard plugin, {param: value}], ...]
 
     @property
     def is_drum(self) -> bool:
