@@ -48,7 +48,9 @@ def farneback(prev_grey: np.ndarray, next_grey: np.ndarray, *, params: FlowParam
     """Dense flow from ``prev_grey`` to ``next_grey`` (uint8 [H, W]) -> float32 [H, W, 2] (dx, dy), clipped."""
     import cv2
 
-    flow = cv2.calcOpticalFlowFarneback(prev_grey, next_grey, None, params.pyr_scale, params.levels,  # type: ignore[call-overload]  # None: cv2 allocates the output
+    # None: cv2 allocates the output (its stubs want an array there)
+    flow = cv2.calcOpticalFlowFarneback(prev_grey, next_grey, None,  # type: ignore[call-overload]
+                                        params.pyr_scale, params.levels,
                                         params.winsize, params.iterations, params.poly_n,
                                         params.poly_sigma, 0)
     return np.clip(flow, -params.clip, params.clip).astype(np.float32)

@@ -330,7 +330,8 @@ def _place(cls: EverydayClass, rng: np.random.Generator, duration_s: float, sr: 
 
 def _background(rng: np.random.Generator, duration_s: float, sr: int) -> dict:
     kind = str(rng.choice(["noise", "music", "noise+music"], p=[0.4, 0.25, 0.35]))
-    bg: dict[str, Any] = {"kind": kind, "colour": str(rng.choice(["pink", "brown"])), "noise_seed": int(rng.integers(2 ** 31)),
+    bg: dict[str, Any] = {
+          "kind": kind, "colour": str(rng.choice(["pink", "brown"])), "noise_seed": int(rng.integers(2 ** 31)),
           "bg_dbfs": float(rng.uniform(*BACKGROUND_DBFS)), "music_db": float(rng.uniform(-10.0, 10.0)),
           "program": int(rng.choice(BACKGROUND_PROGRAMS)), "notes": []}
     if kind != "noise":

@@ -80,6 +80,8 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
         if part.tag not in tags:
             continue
         stem_engine = eng if part.source is None else stem_renderer(part.source, sr=sr)
+        if stem_engine is None:
+            raise ConfigError(f"{spec.clip_id}: part '{part.tag}' has no sample source and the clip no soundfont")
         x = stem_engine.render(part.notes, program=part.program, n_samples=n, is_drum=part.is_drum,
                                controls=part.controls)
         if part.effects:  # before the gate: reverb and delay tails end with the part's events
