@@ -510,6 +510,9 @@ def test_token_required_when_configured(results_dir):
         assert client.get("/api/results", headers={"authorization": "Bearer wrong-token-0123456789"}).status_code == 401
         assert client.get("/api/results?token=wrong-token-0123456789").status_code == 401
         assert client.get("/api/results", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+        # an upload with ?token= is taken as it is (no redirect that would drop its body)
+        r = client.post(f"/api/jobs?filename=a.wav&token={TOKEN}", content=wav_bytes(0.5))
+        assert r.status_code == 202, r.text
         # the printed address: ?token= is swapped for an HttpOnly cookie and dropped from the URL
         r = client.get(f"/?token={TOKEN}&x=1", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/?x=1"

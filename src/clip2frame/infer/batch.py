@@ -358,8 +358,8 @@ def tag_files(
                 it, fut = pending.popleft()
                 fill()
                 r = tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts, paths=paths_of(it),
-                             resolution=resolution, device=dev, batch_size=batch_size,
-                             min_duration=min_duration, merge_gap=merge_gap)
+                            resolution=resolution, device=dev, batch_size=batch_size,
+                            min_duration=min_duration, merge_gap=merge_gap)
                 record(r)
                 bar.update(1)
                 if failures:

@@ -128,11 +128,12 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
     app.state.results_dir = results_dir
     app.state.jobs = jobs
     app.state.max_upload_bytes = max_upload_bytes
+
     @app.middleware("http")
     async def _headers(request: Request, call_next):
         if token is not None:
             given = request.query_params.get("token")
-            if given is not None and _same(given, token):
+            if given is not None and _same(given, token) and request.method in ("GET", "HEAD"):
                 # store it in a cookie and drop it from the address bar (and from the Referer)
                 query = "&".join(f"{quote(k)}={quote(v)}" for k, v in request.query_params.multi_items()
                                  if k != "token")
@@ -141,7 +142,8 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
             else:
                 bearer = request.headers.get("authorization", "")
                 cookie = request.cookies.get(TOKEN_COOKIE, "")
-                if not (_same(cookie, token) or (bearer.startswith("Bearer ") and _same(bearer[7:], token))):
+                if not (_same(cookie, token) or (bearer.startswith("Bearer ") and _same(bearer[7:], token))
+                        or (given is not None and _same(given, token))):
                     return JSONResponse({"detail": "token required: open the address `clip2frame serve` "
                                                    "printed (it ends in ?token=...)"}, status_code=401)
                 response = await call_next(request)
