@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import Clip2FrameError
 from ..fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,8 @@ def make_figures(tagger, manifest, fig_dir: Path, results: dict, *, n_taggrams: 
                       run_dir=fig_dir.parent, progress=False)
     sub = min(n_taggrams, len(data))
     _, frames = split_outputs(tagger.net, tagger.standardizer, data)
+    if data.events is None:
+        raise Clip2FrameError(f"{manifest.root}: the test split has no frame truth to draw taggrams against")
     for i in range(sub):
         fr = frames[i]
         bounds = np.arange(fr.shape[0] + 1) * tagger.frame_seconds

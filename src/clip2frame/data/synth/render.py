@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Generator, Iterable, Sequence
 
 import numpy as np
 
@@ -80,6 +80,8 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
         if part.tag not in tags:
             continue
         stem_engine = eng if part.source is None else stem_renderer(part.source, sr=sr)
+        if stem_engine is None:
+            raise ConfigError(f"{spec.clip_id}: part '{part.tag}' has no sample source and the clip no soundfont")
         x = stem_engine.render(part.notes, program=part.program, n_samples=n, is_drum=part.is_drum,
                                controls=part.controls)
         if part.effects:  # before the gate: reverb and delay tails end with the part's events
@@ -90,7 +92,7 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
         if r > 0:
             x = (x * (10 ** (part.gain_db / 20) / r)).astype(np.float32)
         stems[part.tag] = stems[part.tag] + x if part.tag in stems else x
-    mix = np.zeros(n, dtype=np.float32)
+    mix: np.ndarray = np.zeros(n, dtype=np.float32)
     for x in stems.values():
         mix += x
     m = spec.mix
@@ -182,6 +184,7 @@ def parse_splits(splits: str | Sequence[str] | dict[str, float] | None, *,
     """Split proportions from ``None`` (defaults), names (default proportions, renormalised) or ``name=frac``."""
     if splits is None:
         return dict(defaults)
+    items: list[tuple[str, float | None]]
     if isinstance(splits, dict):
         items = list(splits.items())
     else:
@@ -190,9 +193,9 @@ def parse_splits(splits: str | Sequence[str] | dict[str, float] | None, *,
         items = []
         for s in splits:
             if "=" in s:
-                name, frac = s.split("=", 1)
+                name, text = s.split("=", 1)
                 try:
-                    items.append((name, float(frac)))
+                    items.append((name, float(text)))
                 except ValueError:
                     raise ConfigError(f"splits: '{s}' is not name=fraction") from None
             else:
@@ -369,7 +372,7 @@ def _write(out_dir: Path, records: list[dict], extra: dict, complete: bool) -> N
                    clips=clips, extra={**extra, "complete": complete, "sources": sources, **more})
 
 
-def run_tasks(fn, tasks: list, jobs: int) -> Iterator:
+def run_tasks(fn, tasks: list, jobs: int) -> Generator:
     """``fn`` over ``tasks`` in order: in this process (``jobs == 1``) or in ``jobs`` spawned processes.
 
     A generator: closing it early (an error or Ctrl-C in the caller) terminates the workers; a run that

@@ -67,7 +67,7 @@ def draw_instruments(rng: np.random.Generator) -> tuple[str, tuple[str, ...]]:
             tags = [t for t, p in probs.items() if rng.random() < p]
             if tags:
                 break
-        tags = tags or [max(probs, key=probs.get)]
+        tags = tags or [max(probs, key=lambda t: probs[t])]
         if len(tags) > MAX_INSTRUMENTS:
             tags = [str(t) for t in rng.choice(tags, size=MAX_INSTRUMENTS, replace=False)]
     return style, tuple(t for t in INSTRUMENT_TAGS if t in set(tags))
