@@ -64,6 +64,7 @@ def _score_model(tagger, manifest, split, work: Path, max_clips: int):
 def _musicnn_scores(python: str, paths: list[Path], work: Path) -> list:
     import numpy as np
 
+    work.mkdir(parents=True, exist_ok=True)
     lst = work / "musicnn_files.txt"
     lst.write_text("\n".join(str(p) for p in paths))
     out = work / "musicnn"

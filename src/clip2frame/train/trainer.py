@@ -174,7 +174,7 @@ def make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimi
     """Adagrad or Adam at ``cfg.lr``; the Gaussians' log sigma at ``cfg.lr * cfg.sigma_lr_mult``."""
     sigma = [p for n, p in net.named_parameters() if n.endswith("log_sigma")]
     rest = [p for n, p in net.named_parameters() if not n.endswith("log_sigma")]
-    groups = [{"params": rest}]
+    groups: list[dict] = [{"params": rest}]
     if sigma and cfg.sigma_lr_mult == 1.0:   # one group, as before the switch existed (resumable states)
         groups = [{"params": list(net.parameters())}]
     elif sigma:
