@@ -155,17 +155,15 @@ def _cached_length(path: Path, n_scales: int, n_bands: int) -> int | None:
     return int(shape[2])
 
 
-def _compute_clips(jobs: list[tuple[str, str, str]], spec, gain_db: float, n_threads: int = 0) -> list[tuple]:
+def _compute_clips(jobs: list[tuple[str, str, str]], spec, gain_db: float) -> list[tuple]:
     """Features of ``(clip_id, audio_path, out_path)`` written to ``out_path`` (one ``.npy`` per clip).
 
     Returns ``(clip_id, T, None)`` per written clip and ``(clip_id, None, reason)`` per unreadable one (its
-    reason also written as ``<out>.skip``). Runs in the trainer or in a worker process of the cache build.
+    reason also written as ``<out>.skip``).
     """
     from ..audio.features import MultiScaleLogMel
     from ..audio.io import load_audio
 
-    if n_threads:
-        torch.set_num_threads(n_threads)
     front = MultiScaleLogMel(spec)
     gain = 10.0 ** (gain_db / 20.0)
     out = []
@@ -187,32 +185,35 @@ def _compute_clips(jobs: list[tuple[str, str, str]], spec, gain_db: float, n_thr
     return out
 
 
+class _CacheJobs(torch.utils.data.Dataset):
+    """Item ``j``: compute and write clip ``todo[j]``; run by a DataLoader's worker processes."""
+
+    def __init__(self, todo: list[tuple[str, str, str]], spec, gain_db: float):
+        self.todo, self.spec, self.gain_db = todo, spec, gain_db
+
+    def __len__(self) -> int:
+        return len(self.todo)
+
+    def __getitem__(self, j: int):
+        return _compute_clips([self.todo[j]], self.spec, self.gain_db)[0]
+
+
+def _as_is(item):
+    return item
+
+
 def _fill_cache(todo: list[tuple[str, str, str]], spec, gain_db: float, *, jobs: int, progress: bool) -> dict:
-    """Compute the clips of ``todo``, in ``jobs`` processes when > 1: clip_id -> (T, reason)."""
+    """Compute the clips of ``todo``, in ``jobs`` worker processes when > 1: clip_id -> (T, reason)."""
     from tqdm import tqdm
 
+    # A DataLoader runs the workers (forked, one torch thread each) and hands back their results in order.
+    loader = torch.utils.data.DataLoader(_CacheJobs(todo, spec, gain_db), batch_size=None, collate_fn=_as_is,
+                                         num_workers=jobs if jobs > 1 else 0,
+                                         generator=torch.Generator())  # leaves the global RNG alone
     done: dict[str, tuple[int | None, str | None]] = {}
     desc = f"features{'' if not gain_db else f' {gain_db:+g} dB'}"
-    bar = tqdm(total=len(todo), desc=desc, disable=not progress, leave=False)
-    chunk = 4
-    if jobs > 1 and len(todo) > chunk:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        # spawn: a fresh interpreter per worker (a forked torch/OpenMP runtime can hang); one thread each
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-            futs = [pool.submit(_compute_clips, todo[a:a + chunk], spec, gain_db, 1)
-                    for a in range(0, len(todo), chunk)]
-            for fut in as_completed(futs):
-                for cid, T, why in fut.result():
-                    done[cid] = (T, why)
-                    bar.update(1)
-    else:
-        for job in todo:
-            for cid, T, why in _compute_clips([job], spec, gain_db):
-                done[cid] = (T, why)
-            bar.update(1)
-    bar.close()
+    for cid, T, why in tqdm(loader, total=len(todo), desc=desc, disable=not progress, leave=False):
+        done[cid] = (T, why)
     return done
 
 

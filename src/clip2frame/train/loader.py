@@ -104,7 +104,8 @@ def make_loader(dataset: CropDataset, sampler: PlanSampler, *, num_workers: int 
     return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                                        num_workers=num_workers, pin_memory=pin_memory,
                                        persistent_workers=num_workers > 0,
-                                       prefetch_factor=2 if num_workers > 0 else None)
+                                       prefetch_factor=2 if num_workers > 0 else None,
+                                       generator=torch.Generator())  # its base seed leaves the global RNG alone
 
 
 def build_batch(data: SplitData, items: list[Item], std, stride: int, frame_truth: bool = False):
