@@ -142,6 +142,11 @@ def _clip_stem(clip_id: str) -> str:
     return hashlib.sha1(clip_id.encode()).hexdigest()[:20]
 
 
+def clip_cache_path(manifest: Manifest, spec, clip_id: str, *, run_dir: Path, gain_db: float = 0.0) -> Path:
+    """Where the features of ``clip_id`` are cached (a float16 [S, M, T] ``.npy``; it may not exist yet)."""
+    return _cache_dir(manifest, run_dir, _spec_key(spec, gain_db)) / "clips" / f"{_clip_stem(clip_id)}.npy"
+
+
 def _cached_length(path: Path, n_scales: int, n_bands: int) -> int | None:
     """T of a cached clip file, or None when it is missing or not a [S, M, T] float16 array."""
     try:
@@ -222,10 +227,11 @@ def cache_features(manifest: Manifest, clips: list[ClipRecord], spec, *, run_dir
                                                                    list[tuple[str, str]]]:
     """The cached features of ``clips`` (computing those not cached yet): kept clips, their features and
     the skipped ``(clip, reason)``."""
-    base = _cache_dir(manifest, run_dir, _spec_key(spec, gain_db)) / "clips"
+    paths = {c.clip_id: clip_cache_path(manifest, spec, c.clip_id, run_dir=run_dir, gain_db=gain_db)
+             for c in clips}
+    base = clip_cache_path(manifest, spec, "", run_dir=run_dir, gain_db=gain_db).parent
     base.mkdir(parents=True, exist_ok=True)
     S, M = spec.n_scales, spec.n_bands
-    paths = {c.clip_id: base / f"{_clip_stem(c.clip_id)}.npy" for c in clips}
     state: dict[str, tuple[int | None, str | None]] = {}
     todo = []
     for c in clips:
