@@ -69,7 +69,9 @@ def test_killed_cache_build_resumes_and_workers_write_the_same_files(tmp_path, m
     # a build killed after 4 clips: 2 files missing, plus a temp file a kill can leave behind
     for p in files[:2]:
         p.unlink()
-    (files[2].parent / ".x.npy.123.tmp").write_bytes(b"half")
+    stale = files[2].parent / ".x.npy.123.tmp"
+    stale.write_bytes(b"half")
+    os.utime(stale, (1e9, 1e9))  # from a build killed long ago
     computed = []
     real = data_mod._compute_clips
 
@@ -80,6 +82,7 @@ def test_killed_cache_build_resumes_and_workers_write_the_same_files(tmp_path, m
     monkeypatch.setattr(data_mod, "_compute_clips", counting)
     d = _load(m, tmp_path)
     assert len(computed) == 2 and len(d) == 6  # only the missing clips were computed
+    assert not stale.exists()
     assert {p.name: p.read_bytes() for p in _cache_files(m)} == first
     # two worker processes fill a fresh cache with the same bytes
     monkeypatch.setattr(data_mod, "_compute_clips", real)

@@ -222,6 +222,19 @@ def _fill_cache(todo: list[tuple[str, str, str]], spec, gain_db: float, *, jobs:
     return done
 
 
+def _remove_stale_temps(base: Path, age_s: float = 3600.0) -> None:
+    """Temp files of clip writes killed mid-way (an hour old: no live writer, on any node, still owns them)."""
+    import time
+
+    now = time.time()
+    for tmp in base.glob(".*.tmp"):
+        try:
+            if now - tmp.stat().st_mtime > age_s:
+                tmp.unlink()
+        except OSError:
+            continue
+
+
 def cache_features(manifest: Manifest, clips: list[ClipRecord], spec, *, run_dir: Path, gain_db: float = 0.0,
                    jobs: int = 1, progress: bool = True) -> tuple[list[ClipRecord], ClipFeatures,
                                                                    list[tuple[str, str]]]:
@@ -244,6 +257,7 @@ def cache_features(manifest: Manifest, clips: list[ClipRecord], spec, *, run_dir
         else:
             todo.append((c.clip_id, str(c.audio_path), str(p)))
     if todo:
+        _remove_stale_temps(base)
         log.info("%s: computing features of %d clip(s) (%d cached) in %s", manifest.root, len(todo),
                  len(clips) - len(todo), base.parent)
         state.update(_fill_cache(todo, spec, gain_db, jobs=jobs, progress=progress))

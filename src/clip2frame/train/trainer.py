@@ -36,8 +36,8 @@ from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
 from .config import TrainConfig
 from .data import SplitData, load_split, write_skipped
-from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
 from .distributed import init_from_env
+from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
 
 log = logging.getLogger(__name__)
 
