@@ -343,4 +343,3 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         }, indent=1))
     ddp.barrier()  # the model file exists before any rank returns
     return TrainResult(run_dir, model_path, best_epoch, best_score, history, tagger)
-
