@@ -18,8 +18,9 @@ warm-up steps; blocks, not interleaved, since worker processes read ahead while 
 with N worker processes.
 
 ``--rss 1,20`` measures peak memory of ``train()`` (one epoch, thesis-best) on corpora of 1 h and 20 h of
-30-s training clips, each in a fresh process: the main process' peak RSS (``ru_maxrss``) and the peak PSS of
-its process tree (workers included; sampled every 0.1 s from /proc, Linux). The corpora are *synthetic*:
+30-s training clips, each in a fresh process: the main process' peak RSS and the peak PSS of
+its process tree (workers included; sampled every 0.1 s from /proc, Linux). The main process' peak is its
+own ``VmHWM`` (``ru_maxrss`` is not used: Linux carries a forking parent's RSS into it). The corpora are *synthetic*:
 random float16 features of the right shape written straight into the feature cache (``clip_cache_path``),
 random tags; no audio is rendered or read. ``--legacy-src DIR`` also writes the pre-DataLoader cache
 (``<split>.npz``) and runs the same training with the package found in ``DIR`` (e.g. an older checkout's
@@ -65,9 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--legacy-src", default="", help="with --rss: also run the package in this directory")
     ap.add_argument("--work", default="", help="with --rss: where the synthetic corpora go (default: a temp dir)")
     ap.add_argument("--child", nargs=4, metavar=("DATA", "OUT", "WORKERS", "THREADS"), help=argparse.SUPPRESS)
+    ap.add_argument("--make-corpus", nargs=4, metavar=("ROOT", "HOURS", "VAL", "LEGACY"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         return _rss_child(*args.child, preset=args.preset, batch=args.batch, crop=args.crop)
+    if args.make_corpus:
+        root, h, val, legacy = args.make_corpus
+        _write_corpus(Path(root), float(h), int(val), args.preset, legacy=legacy == "1")
+        return 0
     torch.set_num_threads(args.threads)
     print_machine_info()
     if args.rss:
@@ -250,7 +256,6 @@ def _write_corpus(root: Path, hours: float, val_clips: int, preset: str, legacy:
 
 def _rss_child(data: str, out: str, workers: str, threads: str, *, preset: str, batch: int, crop: int) -> int:
     import json
-    import resource
 
     from clip2frame.train.config import resolve_config
     from clip2frame.train.trainer import train
@@ -259,8 +264,10 @@ def _rss_child(data: str, out: str, workers: str, threads: str, *, preset: str, 
             f"crop_frames={crop}", f"num_threads={threads}"] + ([f"num_workers={workers}"] if int(workers) else [])
     t = time.perf_counter()
     res = train(resolve_config(overrides=over), progress=False)
+    with open("/proc/self/status") as fh:  # this process' own high-water mark (ru_maxrss would include the
+        hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))  # parent's RSS at fork)
     print(json.dumps({"seconds": time.perf_counter() - t, "epoch_seconds": res.history[-1]["seconds"],
-                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                      "hwm_kb": hwm}))
     return 0
 
 
@@ -308,13 +315,14 @@ def rss_main(args) -> int:
         runs.append(("legacy (split in RAM)", str(Path(args.legacy_src).resolve()), 0))
     print(f"# peak memory of train(): {args.preset}, 1 epoch, batch {args.batch} x {args.crop} frames, "
           f"{args.val_clips} validation clips, {args.threads} thread(s); synthetic features (random float16)")
-    print(f"{'path':<22} {'workers':>7} {'hours':>6} {'clips':>6} {'cache GB':>8} {'main RSS MB':>11} "
-          f"{'tree PSS MB':>11} {'epoch s':>8}")
+    print(f"{'path':<22} {'workers':>7} {'hours':>6} {'clips':>6} {'cache GB':>8} {'main HWM MB':>11} "
+          f"{'tree PSS MB':>11} {'epoch s':>8} {'total s':>8}")
     try:
         for h in hours:
             root = work / f"corpus-{h:g}h"
-            if not (root / "metadata.json").is_file():
-                _write_corpus(root, h, args.val_clips, args.preset, legacy=bool(args.legacy_src))
+            if not (root / "metadata.json").is_file():  # in its own process, which then ends with its memory
+                subprocess.run([sys.executable, __file__, "--preset", args.preset, "--make-corpus", str(root), str(h),
+                                str(args.val_clips), "1" if args.legacy_src else "0"], check=True)
             n = int(round(h * 3600 / 30))
             gb = sum(p.stat().st_size for p in (root / ".clip2frame-cache").rglob("*.npy")) / 1e9
             for name, path, w in runs:
@@ -333,8 +341,8 @@ def rss_main(args) -> int:
                     print(f"{name}: failed ({proc.returncode})")
                     continue
                 res = json.loads(proc.stdout.read().strip().splitlines()[-1])
-                print(f"{name:<22} {w:>7} {h:>6g} {n:>6} {gb:>8.2f} {res['maxrss_kb'] / 1024:>11.0f} "
-                      f"{peak_pss / 1024:>11.0f} {res['epoch_seconds']:>8.1f}", flush=True)
+                print(f"{name:<22} {w:>7} {h:>6g} {n:>6} {gb:>8.2f} {res['hwm_kb'] / 1024:>11.0f} "
+                      f"{peak_pss / 1024:>11.0f} {res['epoch_seconds']:>8.1f} {res['seconds']:>8.1f}", flush=True)
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)
