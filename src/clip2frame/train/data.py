@@ -37,10 +37,10 @@ class ClipFeatures(Sequence):
 
     ``feats[i]`` is a read-only memory map of clip ``i`` (dropped, and its pages with it, when the caller
     lets go of it); ``feats.lengths[i]`` is its T_i without opening the file; ``feats[a:b]`` and
-    ``feats.take(idx)`` are stores of a subset, ``a + b`` the concatenation.
+    ``feats.take(idx)`` are stores of a subset.
     """
 
-    def __init__(self, paths: Sequence[str | Path], lengths: Sequence[int]):
+    def __init__(self, paths: Sequence[str | Path], lengths: Sequence[int] | np.ndarray):
         self.paths = [str(p) for p in paths]
         self.lengths = np.asarray(lengths, dtype=np.int64)
         if len(self.paths) != len(self.lengths):
@@ -57,9 +57,6 @@ class ClipFeatures(Sequence):
     def take(self, idx) -> "ClipFeatures":
         idx = [int(i) for i in idx]
         return ClipFeatures([self.paths[i] for i in idx], self.lengths[idx] if idx else [])
-
-    def __add__(self, other: "ClipFeatures") -> "ClipFeatures":
-        return ClipFeatures(self.paths + other.paths, np.concatenate([self.lengths, other.lengths]))
 
 
 def feature_lengths(feats: Sequence) -> np.ndarray:
@@ -110,14 +107,14 @@ class SplitData:
         """The clips of every part in turn (skipped: the first part's)."""
         if len(parts) == 1:
             return parts[0]
-        if all(isinstance(p.feats, ClipFeatures) for p in parts):
-            feats = parts[0].feats
-            for p in parts[1:]:
-                feats = feats + p.feats
+        disk = [p.feats for p in parts if isinstance(p.feats, ClipFeatures)]
+        feats: Sequence
+        if len(disk) == len(parts):
+            feats = ClipFeatures([q for f in disk for q in f.paths], np.concatenate([f.lengths for f in disk]))
         else:
             feats = [f for p in parts for f in p.feats]
-        ft = None if any(p.frame_truth is None for p in parts) else [t for p in parts for t in p.frame_truth]
-        ev = None if any(p.events is None for p in parts) else [e for p in parts for e in p.events]
+        ft = None if any(p.frame_truth is None for p in parts) else [t for p in parts for t in p.frame_truth or ()]
+        ev = None if any(p.events is None for p in parts) else [e for p in parts for e in p.events or ()]
         return SplitData([c for p in parts for c in p.clip_ids], feats,
                          np.concatenate([p.clip_labels for p in parts]), ft, parts[0].skipped, ev)
 
@@ -160,7 +157,7 @@ def _cached_length(path: Path, n_scales: int, n_bands: int) -> int | None:
     return int(shape[2])
 
 
-def _compute_clips(jobs: list[tuple[str, str, str]], spec, gain_db: float) -> list[tuple]:
+def _compute_clips(jobs: list[tuple[str, str, str]], spec, gain_db: float) -> list[tuple[str, int | None, str | None]]:
     """Features of ``(clip_id, audio_path, out_path)`` written to ``out_path`` (one ``.npy`` per clip).
 
     Returns ``(clip_id, T, None)`` per written clip and ``(clip_id, None, reason)`` per unreadable one (its
@@ -171,7 +168,7 @@ def _compute_clips(jobs: list[tuple[str, str, str]], spec, gain_db: float) -> li
 
     front = MultiScaleLogMel(spec)
     gain = 10.0 ** (gain_db / 20.0)
-    out = []
+    out: list[tuple[str, int | None, str | None]] = []
     for clip_id, audio_path, path in jobs:
         try:
             wave = load_audio(audio_path, sr=spec.sr)
@@ -262,8 +259,8 @@ def cache_features(manifest: Manifest, clips: list[ClipRecord], spec, *, run_dir
                  len(clips) - len(todo), base.parent)
         state.update(_fill_cache(todo, spec, gain_db, jobs=jobs, progress=progress))
     kept = [c for c in clips if state[c.clip_id][0] is not None]
-    skipped = [(c.clip_id, state[c.clip_id][1]) for c in clips if state[c.clip_id][0] is None]
-    feats = ClipFeatures([paths[c.clip_id] for c in kept], [state[c.clip_id][0] for c in kept])
+    skipped = [(c.clip_id, str(state[c.clip_id][1])) for c in clips if state[c.clip_id][0] is None]
+    feats = ClipFeatures([paths[c.clip_id] for c in kept], [int(state[c.clip_id][0] or 0) for c in kept])
     return kept, feats, skipped
 
 
@@ -299,7 +296,7 @@ def load_split(manifest: Manifest, split: str, spec, labels: list[str], *, total
         for c, T in zip(kept_clips, feats.lengths):
             n_out = -(-int(T) // total_stride)
             bounds = np.arange(n_out + 1) * step
-            frame_truth.append(events_to_frames([e for e in c.events if e.label in index], labels, bounds))
+            frame_truth.append(events_to_frames([e for e in c.events or () if e.label in index], labels, bounds))
     for cid, why in skipped:
         log.warning("skipped %s: %s", cid, why)
     events = [c.events for c in kept_clips] if frame_truth is not None else None

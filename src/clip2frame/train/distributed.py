@@ -144,12 +144,15 @@ class Distributed:
         """
         import torch.distributed as dist
 
+        first = batch[0]
+        if first is None:
+            raise ValueError("backward_shard: the first tensor of the batch is needed (its size shards it)")
         if sharded:
-            share, n_share = list(batch), int(batch[0].shape[0])
+            share, n_share = list(batch), int(first.shape[0])
         else:
-            sl = self.shard(int(batch[0].shape[0]))
+            sl = self.shard(int(first.shape[0]))
             share, n_share = [None if t is None else t[sl] for t in batch], sl.stop - sl.start
-        device = batch[0].device
+        device = first.device
         params = [p for p in params if p.requires_grad]
         if n_share > 0:
             loss, count = loss_fn(*share)

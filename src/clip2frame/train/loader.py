@@ -24,7 +24,7 @@ from .data import SplitData, read_crop
 Item = tuple[int, int, int]  # (clip index, first input frame, crop length L of its batch)
 
 
-def epoch_plan(lengths: Sequence[int], batch_size: int, crop: int, stride: int,
+def epoch_plan(lengths: Sequence[int] | np.ndarray, batch_size: int, crop: int, stride: int,
                gen: torch.Generator) -> list[list[Item]]:
     """The batches of one epoch: clip order and crops drawn from ``gen`` (``crop`` 0: whole clips, each
     batch as long as its longest clip)."""
@@ -82,7 +82,10 @@ class CropDataset(torch.utils.data.Dataset):
         if self.frame_truth:
             n_out = -(-L // self.stride)
             yf = torch.zeros((y.shape[0], n_out))
-            ft = self.data.frame_truth[i][start // self.stride:start // self.stride + n_out]
+            truth = self.data.frame_truth
+            if truth is None:
+                raise ValueError("CropDataset: frame labels asked for a split without frame truth")
+            ft = truth[i][start // self.stride:start // self.stride + n_out]
             yf[:, :ft.shape[0]] = torch.from_numpy(ft.T.astype(np.float32))
         return x, -(-n // self.stride), y, yf
 

@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,6 +59,8 @@ def _config_hash(cfg: TrainConfig) -> str:
         d.pop(k, None)
     if not d.get("amp"):
         d.pop("amp_dtype", None)  # runs without mixed precision keep the hash they had before the key existed
+    if d.get("sigma_lr_mult") == 1.0:  # the default: runs from before the switch keep their hash
+        d.pop("sigma_lr_mult")
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -152,6 +155,19 @@ def fit_model_thresholds(net, std, data: SplitData, cfg: TrainConfig, device) ->
         return fit_thresholds(y, scores, n_steps=cfg.threshold_steps).astype(np.float32)
 
 
+def make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adagrad or Adam at ``cfg.lr``; the Gaussians' log sigma at ``cfg.lr * cfg.sigma_lr_mult``."""
+    sigma = [p for n, p in net.named_parameters() if n.endswith("log_sigma")]
+    rest = [p for n, p in net.named_parameters() if not n.endswith("log_sigma")]
+    groups: list[dict] = [{"params": rest}]
+    if sigma and cfg.sigma_lr_mult == 1.0:   # one group, as before the switch existed (resumable states)
+        groups = [{"params": list(net.parameters())}]
+    elif sigma:
+        groups.append({"params": sigma, "lr": cfg.lr * cfg.sigma_lr_mult})
+    cls = torch.optim.Adagrad if cfg.optimizer == "adagrad" else torch.optim.Adam
+    return cls(groups, lr=cfg.lr)
+
+
 def _write_metrics(run_dir: Path, history: list[dict]) -> None:
     keys: list[str] = []
     for row in history:
@@ -205,7 +221,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     manifest = load_manifest(cfg.data)
     labels, kinds = list(manifest.labels), dict(manifest.kinds)
     s = cfg.model.total_stride
-    common = dict(total_stride=s, run_dir=run_dir, progress=progress, jobs=max(1, cfg.num_workers))
+    common: dict[str, Any] = dict(total_stride=s, run_dir=run_dir, progress=progress, jobs=max(1, cfg.num_workers))
     with ddp.main_first():  # rank 0 fills the feature cache, the other ranks read it
         train_parts = [load_split(manifest, cfg.train_split, cfg.features, labels, max_clips=cfg.max_clips,
                                   **common)]
@@ -240,8 +256,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     torch.manual_seed(cfg.seed)
     net = Clip2FrameNet(cfg.model, len(labels)).to(device)
     ddp.broadcast_parameters(net)
-    opt = (torch.optim.Adagrad(net.parameters(), lr=cfg.lr) if cfg.optimizer == "adagrad"
-           else torch.optim.Adam(net.parameters(), lr=cfg.lr))
+    opt = make_optimizer(net, cfg)
     state_path = run_dir / "train_state.pt"
     history: list[dict] = []
     start, best_score, best_epoch, bad, best_net = 0, -math.inf, -1, 0, None
