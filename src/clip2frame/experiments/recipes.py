@@ -511,7 +511,7 @@ def make_scarce_manifest(s: Settings, manifest) -> Path:
         raise DatasetError(f"{manifest.root}: the scarce frame-supervised baseline needs a 'shift' split with "
                            "frame truth")
     fit, held = shift[0::2], shift[1::2]
-    n_val = max(1, s.scarce_clips // 4)
+    n_val = max(1, min(s.scarce_clips // 4, len(fit) // 5))
     n_train = min(s.scarce_clips, max(1, len(fit) - n_val))
     if n_train < s.scarce_clips:
         log.warning("scarce set: only %d clips in the fitting half of 'shift' (wanted %d + %d validation)",
