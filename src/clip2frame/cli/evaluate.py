@@ -10,8 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate", help="score a model on a split with frame truth (clip AUC/AP, frame F1/AUC, baseline)",
         description="Evaluate a model on a manifest split: clip-level ROC-AUC/AP against clip tags, and frame-level "
                     "precision/recall/F1 (micro, macro; the model's thresholds) and ROC-AUC against the frame truth, "
-                    "with the all-positive baseline; event level: segment-based F1 at 1 s and event-based F1 with a 1-s "
-                    "onset collar (sed_eval), PSDS (sed_scores_eval).",
+                    "with the all-positive baseline; event level: segment-based F1 at 1 s and event-based F1 "
+                    "with a 1-s onset collar (sed_eval), PSDS (sed_scores_eval).",
     )
     p.add_argument("--model", default="default", help="model file or 'default'")
     p.add_argument("--data", required=True, help="manifest directory")

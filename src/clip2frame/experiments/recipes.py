@@ -48,11 +48,12 @@ class Row:
 
     label: tuple[tuple[str, str], ...]          # (column, value) pairs naming the row, thesis wording
     overrides: tuple[str, ...] = ()             # TrainConfig --set overrides on top of the base
-    evaluation: str = "model"                   # model | patching | baseline | thresholds:validation | thresholds:target
+    # model | patching | baseline | thresholds:validation | thresholds:target | sigma (learned sigma per tag)
+    evaluation: str = "model"
     thesis: dict[str, float] = field(default_factory=dict)  # thesis metric name -> value
     early_layers: int = 0                       # > 0: repeat the base preset's first early layer n times
     data: str = ""                              # "" = the experiment's dataset; "scarce" = the scarce
-    #                                             target-domain frame-truth set (Runner.scarce_manifest)
+    #                                             target-domain frame-truth set (make_scarce_manifest)
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,9 @@ VIDEO_TABLES = {
     "4.14": "action models trained with a Faster R-CNN object model",
 }
 VIDEO_NOTE = ("requires the video pipeline: not a recipe here; 'clip2frame video evaluate' "
-              "(clip2frame.video.evaluate.evaluate_corpus) scores Table 4.8-style rows on a video corpus")
+              "(clip2frame.video.evaluate.evaluate_corpus) scores Table 4.8-style rows on a video corpus; "
+              "findings 8-10 ('clip2frame experiment 8 9 10 --seeds N') decide the claims of Tables 4.8, "
+              "4.11-4.13")
 
 
 def list_recipes() -> list[tuple[str, str]]:
@@ -271,7 +274,7 @@ class Settings:
     progress: bool = False
     # (column, value) filters: only matching rows are trained; others are shown when already trained
     where: tuple[tuple[str, str], ...] = ()
-    # ---- evaluation protocol switches (defaults: the behaviour before issue #15; PROTOCOLS["thesis"])
+    # ---- evaluation protocol switches (defaults: the behaviour before issue #15; THESIS_PROTOCOL below)
     frame_scoring: str = "model"        # model: output frames | upsampled: repeated to 32-ms input frames
     source_thresholds: str = "clip320"  # Table 3.2 source domain: clip320 cuts | clips: whole clips vs tags
     thresholds: str = "model"           # model: the run's own | frame: refit on validation frame truth
@@ -416,7 +419,9 @@ class Runner:
         from ..train.trainer import fit_model_thresholds
 
         thr = np.asarray(tagger.thresholds, dtype=np.float64)
-        if how == "source" and self.s.source_thresholds == "clips":
+        if cfg.data != self.s.data:  # trained on another set (the scarce one): keep its own held-in thresholds
+            pass
+        elif how == "source" and self.s.source_thresholds == "clips":
             thr = fit_clip_thresholds(tagger, self.split(cfg.val_split, tagger), cfg.threshold_steps)
         elif how != "source" and self.s.thresholds == "frame":
             from dataclasses import replace

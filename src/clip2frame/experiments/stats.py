@@ -29,12 +29,14 @@ class Interval:
     high: float
     n: int
 
-    def fmt(self, nd: int = 3) -> str:
+    def fmt(self, nd: int = 3, *, bracket: bool = False) -> str:
+        """``mean ± half-width`` for a symmetric (t) interval, ``mean [low, high]`` otherwise or when
+        ``bracket`` (bootstrap intervals)."""
         if not math.isfinite(self.mean):
             return "–"
         if not (math.isfinite(self.low) and math.isfinite(self.high)):
             return f"{self.mean:.{nd}f} (n={self.n})"
-        if abs((self.high - self.mean) - (self.mean - self.low)) < 1e-9:  # a t interval
+        if not bracket and abs((self.high - self.mean) - (self.mean - self.low)) < 1e-9:  # a t interval
             return f"{self.mean:.{nd}f} ± {(self.high - self.low) / 2:.{nd}f}"
         return f"{self.mean:.{nd}f} [{self.low:.{nd}f}, {self.high:.{nd}f}]"  # a bootstrap interval
 

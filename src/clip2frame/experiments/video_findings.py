@@ -204,7 +204,8 @@ def _write(f, out: Path, per_seed, seeds: list[int], quick: bool, n_boot: int) -
         dtxt = d.fmt() if not (math.isfinite(d.low) and math.isfinite(d.high)) else \
             f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
         p = "–" if not math.isfinite(cmp.p_value) else f"{cmp.p_value:.3f}"
-        md.append(f"| {c.text} | {th} | {b.fmt()} | {w.fmt()} | {dtxt} | {p} | **{cmp.verdict}** |")
+        md.append(f"| {c.text} | {th} | {b.fmt(bracket=True)} | {w.fmt(bracket=True)} | {dtxt} | {p} | "
+                  f"**{cmp.verdict}** |")
         rows.append({"claim": c.text, "thesis": c.thesis, "better": vars(b), "worse": vars(w), "diff": vars(d),
                      "p_value": cmp.p_value, "test": cmp.test, "verdict": cmp.verdict,
                      "per_seed": {sd: [method_score(per_seed[sd][m], np.arange(n_items), metric) for m in (bm, wm)]
