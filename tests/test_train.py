@@ -139,4 +139,3 @@ def test_evaluate_command_matches_protocol(toy, tmp_path, capsys):
     ref = evaluate_split(t.net, t.standardizer, data, t.labels, t.thresholds, spec=t.feature_spec)
     for k in ("frame_micro_f1", "frame_macro_f1", "frame_auc", "clip_auc_tag"):
         assert got[k] == pytest.approx(ref[k], abs=1e-6)
-
