@@ -1,5 +1,6 @@
 """``clip2frame experiment NAME --seeds N``: statistics against scipy, the ten findings' definitions, the
-protocol switches and a finding end-to-end on the toy corpus (tiny preset, 2 epochs, 2 seeds)."""
+protocol switches, the trainer's fixed epoch budget, and a finding end-to-end on the toy corpus (tiny preset,
+2 epochs, 2 seeds)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats as sps
 
 from clip2frame.cli import main as cli_main
@@ -17,6 +19,7 @@ from clip2frame.experiments import stats
 from clip2frame.experiments.findings import _row_index, all_findings, find, run_finding
 from clip2frame.experiments.recipes import (THESIS_PROTOCOL, Runner, Settings, make_scarce_manifest, row_config)
 from clip2frame.experiments.video_findings import PairScore, _write, method_score, video_findings
+from clip2frame.train.trainer import train
 
 TOY = ("preset=tiny", "crop_frames=0", "batch_size=4", "model.sigma_init_input_frames=32", "num_threads=1")
 
@@ -152,6 +155,41 @@ def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished seed"))
     run_finding(f, Runner(s), [0, 1])
+
+
+# ---------------------------------------------------------------------------- fixed epoch budgets (trainer)
+def _train_cfg(toy, out, *extra):
+    from clip2frame.train.config import resolve_config
+
+    return resolve_config(overrides=[*TOY, f"data={toy.root}", f"out={out}", *extra])
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return dict(load_file(str(path)))
+
+
+def test_fixed_epoch_budget_and_last_checkpoint(toy, tmp_path):
+    """early_stopping=false runs every epoch even with patience 1; checkpoint=last keeps the last epoch's
+    weights, checkpoint=best (default) the best-on-validation ones, from the same training trajectory."""
+    last = train(_train_cfg(toy, tmp_path / "last", "epochs=5", "patience=1", "early_stopping=false",
+                            "checkpoint=last", "lr=0.2"), progress=False)
+    assert len(last.history) == 5
+    summary = json.loads((tmp_path / "last" / "summary.json").read_text())
+    assert summary["epochs_run"] == 5 and summary["checkpoint"] == "last"
+    st = torch.load(tmp_path / "last" / "train_state.pt", weights_only=True)
+    w = _weights(tmp_path / "last" / "model.safetensors")
+    for k, v in st["net"].items():
+        assert torch.equal(w[f"net.{k}"], v), k
+    # the same run, resumed from its state with checkpoint=best: the best epoch's weights
+    best = train(_train_cfg(toy, tmp_path / "last", "epochs=5", "patience=1", "early_stopping=false", "lr=0.2"),
+                 progress=False)
+    wb = _weights(tmp_path / "last" / "model.safetensors")
+    for k, v in st["best_net"].items():
+        assert torch.equal(wb[f"net.{k}"], v), k
+    assert best.best_epoch < 5  # (seeded) a lr this high overshoots: the best epoch is not the last one
+    assert any(not torch.equal(wb[f"net.{k}"], w[f"net.{k}"]) for k in st["net"])
 
 
 # --------------------------------------------------------------------------------------- video findings
