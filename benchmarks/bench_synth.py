@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_synth.py                 # 8 clips of 29.1 s per split (train, shift)
     .venv/bin/python benchmarks/bench_synth.py --clips 20 --corpus-hours 0.1 --jobs 2
+    .venv/bin/python benchmarks/bench_synth.py --timbres random --splits train,heldout-musescore,heldout-recorded
 
 Per split it times :func:`render_clip` on pre-built specs (synth warm, corpus notes cached; the spec
 time is printed apart) and reports x real time = audio seconds / render seconds of one process (wall and
@@ -35,24 +36,31 @@ def main(argv=None) -> int:
     ap.add_argument("--corpus-hours", type=float, default=0.0, help="also render a corpus of this size")
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--timbres", choices=("fixed", "random"), default="fixed",
+                    help="renderer synth-music-3 (fixed) or synth-music-4 (random: timbre pools, effects)")
     args = ap.parse_args(argv)
 
     from clip2frame.data.synth import compose, label_agreement, render_clip, render_music_corpus
     from clip2frame.data.synth.engine import get_engine
-    from clip2frame.data.synth.render import RENDERER_VERSION, corpus_clip_spec
+    from clip2frame.data.synth.render import RENDERER_V4, RENDERER_VERSION, corpus_clip_spec, stem_renderer, varied_clip_spec
 
     info = print_machine_info()
-    print(f"# renderer {RENDERER_VERSION}; {args.clips} clips x {args.clip_seconds} s per split; "
+    random = args.timbres == "random"
+    print(f"# renderer {RENDERER_V4 if random else RENDERER_VERSION}; {args.clips} clips x {args.clip_seconds} s per split; "
           f"threshold {args.threshold_db} dB re stem peak")
     if (info.get("load_avg_1m") or 0) > (info.get("cores_usable") or 1):
         print("# note: the machine is loaded (load average > usable cores): timings are pessimistic")
     for split in [s for s in args.splits.split(",") if s]:
         t0 = time.perf_counter()
-        specs = [corpus_clip_spec(split, i, seed=args.seed, clip_seconds=args.clip_seconds,
-                                  cache_dir=args.cache_dir) for i in range(args.clips)]
+        make = varied_clip_spec if random else corpus_clip_spec
+        specs = [make(split, i, seed=args.seed, clip_seconds=args.clip_seconds,
+                      cache_dir=args.cache_dir) for i in range(args.clips)]
         spec_s = time.perf_counter() - t0
-        eng = get_engine(specs[0].soundfont, sr=specs[0].sr)
-        render_clip(specs[0], engine=eng)  # warm-up (sample loading, caches)
+        eng = None if random else get_engine(specs[0].soundfont, sr=specs[0].sr)
+        for spec in specs:  # warm-up (sample and soundfont loading, caches): not part of the timing
+            render_clip(spec, engine=eng)
+            if not random:
+                break
         wall = cpu = 0.0
         agree = {512: [0, 0], 8192: [0, 0]}
         raw_agree = [0, 0]
@@ -74,14 +82,16 @@ def main(argv=None) -> int:
                         if t != "all":
                             per_tag.setdefault(t, []).append(v)
             n = int(round(spec.duration_s * spec.sr))
-            raw = {p.tag: eng.render(p.notes, program=p.program, n_samples=n, is_drum=p.is_drum)
+            raw = {p.tag: (eng if p.source is None else stem_renderer(p.source, sr=spec.sr)).render(
+                       p.notes, program=p.program, n_samples=n, is_drum=p.is_drum, controls=p.controls)
                    for p in spec.parts if p.tag in clip.stems}
             a = label_agreement(raw, clip.events, sr=spec.sr, hop=512, threshold_db=args.threshold_db)
             m = sum(len(x) // 512 for x in raw.values())
             raw_agree[0] += a["all"] * m
             raw_agree[1] += m
         audio_s = sum(s.duration_s for s in specs)
-        print(f"\n## split {split} ({Path(specs[0].soundfont).name}, {n_inst / len(specs):.1f} instruments/clip)")
+        where = "timbre pools" if random else Path(specs[0].soundfont).name
+        print(f"\n## split {split} ({where}, {n_inst / len(specs):.1f} instruments/clip)")
         print(f"spec (corpus cached after first use): {spec_s:.2f} s for {len(specs)} clips")
         print(f"render: {audio_s:.0f} s audio in {wall:.2f} s wall / {cpu:.2f} s CPU -> "
               f"{audio_s / wall:.0f}x real time per process (wall), {audio_s / cpu:.0f}x (CPU)")
@@ -94,7 +104,8 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             man = render_music_corpus(Path(tmp) / "m", hours=args.corpus_hours, seed=args.seed, jobs=args.jobs,
-                                      clip_seconds=args.clip_seconds, cache_dir=args.cache_dir, progress=False)
+                                      clip_seconds=args.clip_seconds, cache_dir=args.cache_dir, progress=False,
+                                      timbres=args.timbres)
             wall = time.perf_counter() - t0
         audio_s = sum(c.duration or 0 for c in man.clips)
         print(f"\n## corpus: {len(man.clips)} clips, {audio_s / 3600:.3f} h in {wall:.1f} s wall with {args.jobs} "

@@ -33,24 +33,19 @@ def _grid(active: dict[str, tuple[int, int]], n: int = 10, step: float = 0.5):
     return np.arange(n + 1) * step, s
 
 
-def test_segment_and_event_f1_hand_computed():
-    # 5-s file. piano: reference 0-4 s, estimated 0.5-3 s -> segments 0-3 vs 0-2: P 1, R 3/4, F1 6/7;
-    # onsets 0.5 s apart (within the 1-s collar): one matched event, event F1 1.
-    # drums: reference 2-3 s, estimated 4-5 s -> segments {2} vs {4}: F1 0; onsets 2 s apart: event F1 0.
+def test_event_f1_hand_computed():
+    # piano: reference 0-4 s, estimated 0.5-3 s: onsets 0.5 s apart (within the 1-s collar), one match.
+    # drums: reference 2-3 s, estimated 4-5 s: onsets 2 s apart, no match.
     ref = {"a.wav": [Event(0.0, 4.0, "piano"), Event(2.0, 3.0, "drums")]}
     scores = {"a.wav": _grid({"piano": (1, 6), "drums": (8, 10)})}
     r = events.event_metrics(ref, scores, [0.5, 0.5], LABELS, {"a.wav": 5.0}, psds=False)
-    assert r["segment_f1/piano"] == pytest.approx(6 / 7)
-    assert r["segment_f1/drums"] == pytest.approx(0.0)
-    assert r["segment_f1_macro"] == pytest.approx((6 / 7 + 0) / 2)
-    # micro: TP 3, system 4 segments, reference 5 segments -> P 3/4, R 3/5
-    assert r["segment_f1_micro"] == pytest.approx(2 * 0.75 * 0.6 / (0.75 + 0.6))
     assert r["event_f1/piano"] == pytest.approx(1.0)
     assert r["event_f1/drums"] == pytest.approx(0.0)
     assert r["event_f1_micro"] == pytest.approx(0.5)  # 1 TP of 2 estimated, 2 reference
-    # a higher threshold silences every estimate: nothing matches
+    assert r["event_f1_macro"] == pytest.approx(0.5)
+    # a threshold above every score: no output at all scores 0 (not NaN)
     r = events.event_metrics(ref, scores, [0.95, 0.95], LABELS, {"a.wav": 5.0}, psds=False)
-    assert r["event_f1_micro"] == pytest.approx(0.0) and r["segment_f1_micro"] == pytest.approx(0.0)
+    assert r["event_f1_micro"] == pytest.approx(0.0) and r["event_f1_macro"] == pytest.approx(0.0)
 
 
 def test_event_collar_is_one_second_on_onsets_only():
@@ -128,7 +123,7 @@ def test_protocol_event_metrics_and_evaluate_command(trained, capsys):
     t = res.tagger
     r = evaluate_split(t.net, t.standardizer, data, list(t.labels), t.thresholds, spec=t.feature_spec,
                        events=True)
-    for k in ("segment_f1_micro", "segment_f1_macro", "event_f1_micro", "event_f1_macro", "psds"):
+    for k in ("segment_f1", "segment_macro_f1", "event_f1_micro", "event_f1_macro", "psds"):
         assert 0.0 <= r[k] <= 1.0, k
     # the same numbers through the library directly
     _, frames = split_outputs(t.net, t.standardizer, data)
@@ -138,7 +133,7 @@ def test_protocol_event_metrics_and_evaluate_command(trained, capsys):
     dur = {c: f.shape[-1] * hop for c, f in zip(data.clip_ids, data.feats)}
     sc = {c: (np.minimum(np.arange(fr.shape[0] + 1) * step, dur[c]), fr) for c, fr in zip(data.clip_ids, frames)}
     direct = events.event_metrics(ref, sc, t.thresholds, list(t.labels), dur)
-    assert direct["segment_f1_micro"] == pytest.approx(r["segment_f1_micro"])
+    assert direct["event_f1_micro"] == pytest.approx(r["event_f1_micro"])
     assert direct["psds"] == pytest.approx(r["psds"])
     capsys.readouterr()
     assert cli_main(["evaluate", "--model", str(res.model_path), "--data", str(toy.root), "--json"]) == 0
@@ -147,4 +142,4 @@ def test_protocol_event_metrics_and_evaluate_command(trained, capsys):
     assert cli_main(["evaluate", "--model", str(res.model_path), "--data", str(toy.root), "--no-events",
                      "--resolution", "upsampled"]) == 0
     out = capsys.readouterr().out
-    assert "psds" not in out and "frame_micro_f1" in out
+    assert "psds" not in out and "frame_micro_f1" in out and "segment_f1" in out

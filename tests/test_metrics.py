@@ -366,6 +366,34 @@ def test_events_to_frames_merges_same_label_events():
     assert events_to_frames([Event(0.5, 0.5, "x")], ["x"], b, min_overlap=0.0).sum() == 0
 
 
+def test_events_to_frames_overlapping_same_label_events_count_once():
+    # The case where the readers' former copy (which summed the events' overlaps) and this one differed:
+    # [0, 0.3) and [0.1, 0.3) together cover 0.3 s of the 1-s frame, not 0.5 s -> off at half overlap.
+    ev = [Event(0.0, 0.3, "x"), Event(0.1, 0.3, "x")]
+    assert events_to_frames(ev, ["x"], [0.0, 1.0]).tolist() == [[False]]
+    assert events_to_frames(ev, ["x"], n_frames=1, frame_duration_s=1.0).tolist() == [[False]]
+    assert events_to_frames(ev, ["x"], [0.0, 1.0], min_overlap=0.3).tolist() == [[True]]
+    # the readers' documented entry point is this same function
+    from clip2frame.data.readers import events_to_frames as readers_events_to_frames
+
+    assert readers_events_to_frames is events_to_frames
+
+
+def test_events_to_frames_regular_grid_equals_boundaries():
+    ev = [Event(0.04, 0.24, "x"), Event(0.3, 0.41, "y"), Event(0.36, 0.5, "x")]
+    grid = events_to_frames(ev, ["x", "y"], n_frames=5, frame_duration_s=0.1)
+    edges = events_to_frames(ev, ["x", "y"], np.arange(6) * 0.1)
+    np.testing.assert_array_equal(grid, edges)
+    assert grid[:, 0].tolist() == [True, True, False, False, True]
+    assert grid[:, 1].tolist() == [False, False, False, True, False]
+    with pytest.raises(MetricInputError, match="frame_duration_s"):
+        events_to_frames(ev, ["x", "y"], n_frames=5, frame_duration_s=0.0)
+    with pytest.raises(MetricInputError, match="not both"):
+        events_to_frames(ev, ["x", "y"], [0.0, 1.0], n_frames=1, frame_duration_s=1.0)
+    with pytest.raises(MetricInputError, match="boundaries"):
+        events_to_frames(ev, ["x", "y"])
+
+
 def test_events_to_frames_inverts_to_events():
     rng = np.random.default_rng(4)
     T, labels = 80, ["a", "b", "c"]
@@ -552,3 +580,22 @@ def test_fixture_segment():
     ref = {f: [Event(*e) for e in evs] for f, evs in inp["reference"].items()}
     est = {f: [Event(*e) for e in evs] for f, evs in inp["estimated"].items()}
     _assert_expected(segment_f1(ref, est, labels=inp["labels"], durations=inp["durations"]), exp)
+
+
+def test_evaluation_protocol_reports_segment_scores():
+    # segment_f1 is part of the evaluation: one 4-s clip, truth 'a' on [0, 2), frames of 0.5 s active for
+    # 'a' on [0, 3) -> 1-s segments: TP 2, FP 1, FN 0 -> F1 0.8; one insertion in 2 reference segments
+    # -> error rate 0.5. Label 'b' is never present nor predicted (undefined, left out of the macro mean).
+    from types import SimpleNamespace
+
+    from clip2frame.eval.protocol import segment_scores
+
+    data = SimpleNamespace(events=[(Event(0.0, 2.0, "a"),)], feats=[np.zeros((1, 4, 125))])
+    frames = [np.zeros((8, 2), np.float32)]
+    frames[0][:6, 0] = 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetricWarning)
+        got = segment_scores(data, ["a", "b"], frames, np.array([0.5, 0.5]), 0.5, clip_s=0.032)
+    assert got["segment_f1"] == pytest.approx(0.8)
+    assert got["segment_macro_f1"] == pytest.approx(0.8)
+    assert got["segment_error_rate"] == pytest.approx(0.5)

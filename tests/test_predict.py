@@ -118,3 +118,48 @@ def test_corrupt_model_files(tmp_path):
             load_model(tmp_path / f"{name}.safetensors")
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "missing.safetensors")
+
+
+def test_resolve_device_is_the_one_rule():
+    from clip2frame.errors import ConfigError
+    from clip2frame.infer.batch import check_device
+    from clip2frame.infer.predict import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu") and check_device("cpu") == "cpu"
+    want = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == want and check_device("auto") == want
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    for bad in ("gpu", "cuda:x", ""):
+        with pytest.raises(ConfigError, match="--device"):
+            resolve_device(bad)
+    if not torch.cuda.is_available():
+        for name in ("cuda", "cuda:1"):
+            with pytest.raises(ConfigError, match="no CUDA device"):
+                check_device(name)
+
+
+def test_model_cache_is_bounded_and_sees_a_changed_file(tmp_path, rng):
+    from clip2frame.infer import predict as pred
+
+    pred._load_cached.cache_clear()
+    paths = [save_model(tmp_path / f"m{i}.safetensors", _tagger(K=3, seed=i)) for i in range(pred.MODEL_CACHE_SIZE + 2)]
+    first = pred.load_tagger(str(paths[0]))
+    assert pred.load_tagger(str(paths[0])) is first  # cached
+    for p in paths:
+        pred.load_tagger(str(p))
+    assert pred._load_cached.cache_info().currsize == pred.MODEL_CACHE_SIZE
+    assert pred.load_tagger(str(paths[0])) is not first  # dropped as least recently used, loaded again
+    # a file rewritten in place is loaded again, not served from the cache
+    again = pred.load_tagger(str(paths[1]))
+    save_model(paths[1], _tagger(K=3, seed=99))
+    import os
+
+    st = os.stat(paths[1])
+    os.utime(paths[1], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    fresh = pred.load_tagger(str(paths[1]))
+    assert fresh is not again
+    wave = (0.1 * rng.standard_normal(16000)).astype(np.float32)
+    np.testing.assert_allclose(predict(wave, sr=16000, model=fresh).probs,
+                               predict(wave, sr=16000, model=_tagger(K=3, seed=99)).probs, atol=1e-6)
+    assert pred._front_end.cache_info().maxsize == pred.FRONT_END_CACHE_SIZE
+    pred._load_cached.cache_clear()

@@ -55,7 +55,7 @@ class FakeBackend:
     def install(self, monkeypatch):
         from clip2frame.audio.io import load_audio
 
-        monkeypatch.setattr(batch, "_backend", lambda model, dev, *a: (self.model, self.predict, load_audio))
+        monkeypatch.setattr(batch, "load_backend", lambda model, dev, *a: (self.model, self.predict, load_audio))
         return self
 
 
@@ -435,3 +435,37 @@ def test_event_options_reach_the_events_files(tmp_path, fake, capsys):
     assert not (out / "b.scores.tsv").exists()
     with pytest.raises(SystemExit):
         main(["tag", str(tmp_path / "in"), "--out", str(out), "--merge-gap", "-1"])
+
+
+# ------------------------------------------------------------------------------- optional keywords
+class _Opaque:
+    """A callable whose signature cannot be read (like some builtins and C extensions)."""
+
+    __signature__ = "unreadable"  # inspect.signature raises TypeError
+
+    def __init__(self, inner):
+        self.inner, self.kwargs = inner, []
+
+    def __call__(self, *a, **kw):
+        self.kwargs.append(sorted(kw))
+        return self.inner(*a, **kw)
+
+
+def test_optional_keywords_passed_only_when_accepted(tmp_path, monkeypatch):
+    # one rule for the batch (batch_size) and the viewer (progress): pass a keyword when the callable
+    # names it or takes **kwargs; when its signature cannot be read, leave it out (formerly the batch
+    # passed it and the viewer did not)
+    from clip2frame.audio.io import load_audio
+    from clip2frame.signatures import accepts_keyword
+
+    assert accepts_keyword(lambda x, *, batch_size=1: x, "batch_size")
+    assert accepts_keyword(lambda x, **kw: x, "batch_size")
+    assert not accepts_keyword(lambda x, *, sr=None: x, "batch_size")
+    assert not accepts_keyword(_Opaque(len), "batch_size")
+
+    fb = FakeBackend()
+    opaque = _Opaque(fb.predict)  # FakeBackend.predict has no batch_size: passing it would fail each file
+    monkeypatch.setattr(batch, "load_backend", lambda model, dev, *a: (fb.model, opaque, load_audio))
+    rep = batch.tag_files([_wav(tmp_path / "in" / "a.wav")], out_dir=tmp_path / "out", device="cpu")
+    assert rep.exit_code == 0 and len(rep.tagged) == 1
+    assert opaque.kwargs == [["device", "model", "resolution", "sr"]]

@@ -139,3 +139,33 @@ def test_evaluate_command_matches_protocol(toy, tmp_path, capsys):
     ref = evaluate_split(t.net, t.standardizer, data, t.labels, t.thresholds, spec=t.feature_spec)
     for k in ("frame_micro_f1", "frame_macro_f1", "frame_auc", "clip_auc_tag"):
         assert got[k] == pytest.approx(ref[k], abs=1e-6)
+
+
+def test_sigma_learning_rate_multiplier_moves_log_sigma():
+    import torch
+
+    from clip2frame.models.fcn import Clip2FrameNet
+    from clip2frame.train.trainer import make_optimizer
+
+    moved = {}
+    for mult in (1.0, 30.0):
+        cfg = resolve_config(overrides=TOY + ["data=x", f"sigma_lr_mult={mult}", "model.accumulation=learned"])
+        torch.manual_seed(0)
+        net = Clip2FrameNet(cfg.model, 3)
+        opt = make_optimizer(net, cfg)
+        assert len(opt.param_groups) == (1 if mult == 1.0 else 2)
+        if mult != 1.0:
+            assert opt.param_groups[1]["lr"] == pytest.approx(cfg.lr * mult)
+        start = net.accumulation.log_sigma.detach().clone()
+        x = torch.randn(2, cfg.features.n_scales, cfg.features.n_bands, 96, generator=torch.Generator().manual_seed(1))
+        y = torch.tensor([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        for _ in range(5):
+            opt.zero_grad()
+            out = net(x)
+            torch.nn.functional.binary_cross_entropy(out.clip, y).backward()
+            opt.step()
+        moved[mult] = float((net.accumulation.log_sigma.detach() - start).abs().max())
+    assert moved[1.0] <= 5 * 0.01 + 1e-6            # Adagrad: at most ~lr per step
+    assert moved[30.0] > 10 * moved[1.0]
+    with pytest.raises(Exception, match="sigma_lr_mult"):
+        resolve_config(overrides=TOY + ["data=x", "sigma_lr_mult=0"])

@@ -487,10 +487,88 @@ def test_resolve_inside_unit(tmp_path):
 
 
 def test_host_header_checked_when_configured(results_dir):
-    app = create_app(results_dir, analyze=fake_analyze, allowed_hosts=["127.0.0.1", "localhost"])
+    app = create_app(results_dir, analyze=fake_analyze, allowed_hosts=["127.0.0.1", "localhost", "[::1]"])
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         assert client.get("/api/results").status_code == 200
+        assert client.get("/api/results", headers={"host": "localhost"}).status_code == 200
+        assert client.get("/api/results", headers={"host": "[::1]:8000"}).status_code == 200
         assert client.get("/api/results", headers={"host": "evil.example:8000"}).status_code == 400
+        assert client.get("/api/results", headers={"host": "localhost.evil.example"}).status_code == 400
+
+
+TOKEN = "s3cret-token-0123456789"
+
+
+def test_token_required_when_configured(results_dir):
+    make_result(results_dir, "tagged", "song")
+    app = create_app(results_dir, analyze=fake_analyze, token=TOKEN)
+    with TestClient(app, base_url="http://192.0.2.1:8000") as client:
+        r = client.get("/api/results")
+        assert r.status_code == 401 and "token" in r.json()["detail"]
+        assert client.get("/").status_code == 401
+        assert client.get("/files/tagged/song.scores.tsv").status_code == 401
+        assert client.get("/api/results", headers={"authorization": "Bearer wrong-token-0123456789"}).status_code == 401
+        assert client.get("/api/results?token=wrong-token-0123456789").status_code == 401
+        assert client.get("/api/results", headers={"authorization": f"Bearer {TOKEN}"}).status_code == 200
+        # an upload with ?token= is taken as it is (no redirect that would drop its body)
+        r = client.post(f"/api/jobs?filename=a.wav&token={TOKEN}", content=wav_bytes(0.5))
+        assert r.status_code == 202, r.text
+        # the printed address: ?token= is swapped for an HttpOnly cookie and dropped from the URL
+        r = client.get(f"/?token={TOKEN}&x=1", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/?x=1"
+        cookie = r.headers["set-cookie"]
+        assert "clip2frame_token=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+        assert client.get("/api/results").status_code == 200  # the client now sends the cookie
+        assert client.get("/files/tagged/song.scores.tsv").status_code == 200
+        assert client.get("/").status_code == 200
+
+
+# ------------------------------------------------------------------------------------------- upload quota
+def fake_upload(results_dir: Path, job_id: str, *, n_bytes: int, age_s: float) -> Path:
+    """A finished viewer analysis ``uploads/<job_id>/`` of about ``n_bytes``, ``age_s`` seconds old."""
+    d = results_dir / "uploads" / job_id
+    d.mkdir(parents=True)
+    (d / "a.wav").write_bytes(bytes(n_bytes))
+    meta = d / "a.meta.json"
+    meta.write_text(json.dumps({"format": "clip2frame-viewer-meta"}))
+    t = time.time() - age_s
+    os.utime(meta, (t, t))
+    return d
+
+
+def test_upload_quota_removes_oldest_analyses_never_tag_results(results_dir):
+    from clip2frame.web.jobs import enforce_uploads_quota, viewer_analyses
+
+    old = fake_upload(results_dir, "000000000001", n_bytes=4000, age_s=300)
+    mid = fake_upload(results_dir, "000000000002", n_bytes=4000, age_s=200)
+    new = fake_upload(results_dir, "000000000003", n_bytes=4000, age_s=100)
+    # a result `clip2frame tag` wrote into uploads/ (no viewer meta), older than all of them
+    tagged = make_result(results_dir, "uploads/0000000000aa", "song", duration_s=1.0)
+    os.utime(tagged, (time.time() - 1000,) * 2)
+    assert [d for _, d in viewer_analyses(results_dir)] == [old, mid, new]
+    tag_bytes = sum(p.stat().st_size for p in tagged.iterdir())
+    assert enforce_uploads_quota(results_dir, 10**9) == []  # under the quota: nothing goes
+    quota = tag_bytes + 2 * 4000 + 200  # room for the tag result and two analyses
+    assert enforce_uploads_quota(results_dir, quota) == [old]
+    assert not old.exists() and mid.exists() and new.exists() and tagged.exists()
+    # the folder in `keep` (the analysis just finished) stays even when it is the oldest
+    assert enforce_uploads_quota(results_dir, tag_bytes + 4000 + 100, keep=[mid]) == [new]
+    assert mid.exists() and tagged.exists()
+    # over the quota with nothing removable: everything else is left alone
+    assert enforce_uploads_quota(results_dir, 10, keep=[mid]) == []
+    assert mid.exists() and tagged.exists()
+
+
+def test_upload_quota_applied_after_each_analysis(results_dir):
+    old = fake_upload(results_dir, "000000000001", n_bytes=200_000, age_s=300)
+    data = wav_bytes(1.0)
+    app = create_app(results_dir, analyze=fake_analyze, uploads_quota_bytes=150_000)
+    with TestClient(app) as client:
+        job = wait_job(client, client.post("/api/jobs?filename=a.wav", content=data).json()["id"])
+        assert job["status"] == "done"
+        assert not old.exists()  # removed to make room
+        assert (results_dir / job["result_id"]).parent.is_dir()  # the new analysis stays
+        assert client.get(f"/api/results/{job['result_id']}").status_code == 200
 
 
 # ------------------------------------------------------------------------------------------- CLI
@@ -507,6 +585,13 @@ def test_cli_serve_help_and_bad_options(capsys, tmp_path):
     assert "broken.safetensors" in capsys.readouterr().err
     (tmp_path / "file").write_text("x")
     assert main(["serve", str(tmp_path / "file")]) == 2
+    capsys.readouterr()
+    assert main(["serve", str(tmp_path), "--host", "0.0.0.0"]) == 2  # beyond loopback without a token
+    assert "--token" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path), "--host", "0.0.0.0", "--token", "short"]) == 2
+    assert "16 characters" in capsys.readouterr().err
+    assert main(["serve", str(tmp_path), "--uploads-quota-mb", "0"]) == 2
+    assert "--uploads-quota-mb" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------- real pipeline

@@ -55,7 +55,7 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(f"config key '{key}': expected a mapping, got {value!r}")
-        return from_dict(tp, value, prefix=key + ".")
+        return from_dict(typing.cast(type, tp), value, prefix=key + ".")
     if origin in (tuple, list):
         if isinstance(value, str):
             value = [v.strip() for v in value.split(",") if v.strip()]
@@ -106,7 +106,7 @@ def from_dict(cls: type[T], data: dict[str, Any], *, prefix: str = "") -> T:
     if not isinstance(data, dict):
         raise ConfigError(f"config '{prefix or cls.__name__}': expected a mapping, got {data!r}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = {f.name for f in dataclasses.fields(typing.cast(Any, cls))}
     unknown = sorted(set(data) - names)
     if unknown:
         raise ConfigError(

@@ -21,6 +21,10 @@ class AudioError(Clip2FrameError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class VideoError(AudioError):
+    """A video file cannot be read (missing, corrupt, no video stream, no frames)."""
+
+
 class ConfigError(Clip2FrameError):
     """A configuration key is unknown or its value impossible."""
 
@@ -35,3 +39,11 @@ class DatasetError(Clip2FrameError):
 
 class OutputError(Clip2FrameError):
     """An output location cannot be written."""
+
+
+class MetricInputError(Clip2FrameError, ValueError):
+    """Input a metric cannot score: wrong shapes, non-finite scores, non-binary truth, unknown labels.
+
+    Also a :class:`ValueError`, what numpy/scikit-learn/mir_eval raise, so code written against those
+    keeps working. The message starts with the name of the offending argument.
+    """

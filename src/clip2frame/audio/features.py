@@ -25,10 +25,9 @@ Speed (measured by ``benchmarks/bench_features.py``; 60 s, one thread, 2-core Xe
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, cast
 
 import numpy as np
 import torch
@@ -211,6 +210,9 @@ def _band_groups(fb: np.ndarray, *, overhead_macs: float) -> list[tuple[int, int
 class _Scale(torch.nn.Module):
     """One window size: window + grouped sparse mel projection (non-persistent buffers)."""
 
+    window: Tensor  # buffers, declared for the type checker
+    fb: Tensor
+
     def __init__(self, spec: FeatureSpec, win: int, overhead_macs: float):
         super().__init__()
         self.win = int(win)
@@ -279,7 +281,7 @@ class MultiScaleLogMel(torch.nn.Module):
         out = wave.new_zeros((B, len(self.scales), self.spec.n_mels, T))
         if B == 0:
             return out if not self.spec.delta else torch.cat([out, out], dim=2)
-        for s, sc in enumerate(self.scales):
+        for s, sc in enumerate(cast("list[_Scale]", list(self.scales))):
             half = sc.win // 2
             # pad so every frame t covers padded[t·hop : t·hop + win]; zero beyond the signal on the right too
             need = (T - 1) * hop + sc.win
@@ -439,7 +441,7 @@ def fit_standardizer(batches: Iterable[Tensor], *, std_floor: float = STD_FLOOR)
             continue
         bmean = x.mean(-1)
         bm2 = ((x - bmean[..., None]) ** 2).sum(-1)
-        if mean is None:
+        if mean is None or m2 is None:
             mean, m2, count = bmean, bm2, n
             continue
         if bmean.shape != mean.shape:
@@ -454,7 +456,3 @@ def fit_standardizer(batches: Iterable[Tensor], *, std_floor: float = STD_FLOOR)
         raise ValueError("fit_standardizer: no frames in the given batches")
     std = torch.sqrt(m2 / count).clamp_min(std_floor)
     return Standardizer(mean.to(torch.float32), std.to(torch.float32))
-
-
-def _spec_fields() -> list[str]:  # used by tests to check the documented field list
-    return [f.name for f in dataclasses.fields(FeatureSpec)]

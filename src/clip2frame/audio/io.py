@@ -97,13 +97,14 @@ class _SoundfileSource(_Source):
     def __init__(self, path: Path, f):  # f: soundfile.SoundFile
         super().__init__(path, int(f.samplerate), int(f.channels), int(f.frames), exact=True)
         self._f = f
+        self.n_frames = int(f.frames)  # exact, never None
 
     def blocks(self, offset_s: float, duration_s: float | None) -> Iterator[np.ndarray]:
         import soundfile as sf
 
         start, stop = self.span(offset_s, duration_s)
         f = self._f
-        end = self.frames if stop is None else min(stop, self.frames)
+        end = self.n_frames if stop is None else min(stop, self.n_frames)
         pos = start
         try:
             if start:
@@ -113,7 +114,7 @@ class _SoundfileSource(_Source):
                 x = f.read(n, dtype="float32", always_2d=True)
                 if len(x) == 0:
                     raise AudioError(self.path, f"truncated or corrupt data: no samples after {pos / self.sr:.3f} s "
-                                                f"of {self.frames / self.sr:.3f} s")
+                                                f"of {self.n_frames / self.sr:.3f} s")
                 pos += len(x)
                 yield x
         except (sf.LibsndfileError, RuntimeError) as e:
@@ -313,7 +314,7 @@ def _validate_soundfile(src: _SoundfileSource, f) -> None:
         if declared > actual and declared not in (0, 0xFFFFFFFF) and declared < 0xFFFFFFF0:
             raise AudioError(src.path, f"truncated: the header declares {declared} bytes of samples, the file "
                                        f"holds {actual}")
-    if src.frames <= 0:
+    if src.n_frames <= 0:
         raise AudioError(src.path, "no audio samples (empty or truncated file)")
 
 
@@ -333,7 +334,7 @@ def _open_av(p: Path, sf_problem: str | None) -> _Source:
             what = f"only {', '.join(kinds)} streams" if kinds else "no streams"
             raise AudioError(p, f"no audio track ({what})")
         stream = container.streams.audio[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = "AUTO"  # type: ignore[attr-defined]  # PyAV's stubs lack it on AudioStream
         src = _AVSource(p, container, stream)
         if src.sr <= 0:
             raise AudioError(p, "audio track has no sample rate")

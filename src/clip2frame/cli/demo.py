@@ -26,12 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     if args.video:
-        from ..errors import Clip2FrameError
+        from ..video.demo import run_video_demo
 
-        try:
-            from ..video.demo import run_video_demo
-        except ImportError:
-            raise Clip2FrameError("demo --video: the video pipeline is not available in this build") from None
         print(run_video_demo(args.out, quick=args.quick))
         return 0
     from ..experiments.demo import QUICK, DemoSettings, run_demo

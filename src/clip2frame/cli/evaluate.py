@@ -10,8 +10,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate", help="score a model on a split with frame truth (clip AUC/AP, frame F1/AUC, baseline)",
         description="Evaluate a model on a manifest split: clip-level ROC-AUC/AP against clip tags, and frame-level "
                     "precision/recall/F1 (micro, macro; the model's thresholds) and ROC-AUC against the frame truth, "
-                    "with the all-positive baseline; event level: segment-based F1 at 1 s and event-based F1 "
-                    "with a 1-s onset collar (sed_eval), PSDS (sed_scores_eval).",
+                    "with the all-positive baseline; event level: segment-based F1 at 1 s, event-based F1 "
+                    "with a 1-s onset collar (sed_eval) and PSDS (sed_scores_eval).",
     )
     p.add_argument("--model", default="default", help="model file or 'default'")
     p.add_argument("--data", required=True, help="manifest directory")
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="frame scoring: model output frames; 'upsampled' = output frames repeated to the 32-ms "
                         "input frames, against input-frame truth (the thesis); 'frame' = 32-ms frames by patching")
     p.add_argument("--no-events", action="store_true",
-                   help="skip the event-level metrics (they need sed_eval and sed_scores_eval)")
+                   help="skip event F1 and PSDS (they need sed_eval and sed_scores_eval; segment F1 stays)")
     p.add_argument("--per-tag", action="store_true", help="also print per-tag F1 and AUC")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
@@ -62,15 +62,15 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=1))
         return 0
     keys = ["frame_micro_f1", "frame_macro_f1", "frame_auc", "baseline_micro_f1", "baseline_macro_f1",
-            "clip_auc_tag", "clip_ap_tag"]
+            "clip_auc_tag", "clip_ap_tag", "segment_f1", "segment_macro_f1"]
     if events:
-        keys += ["segment_f1_micro", "segment_f1_macro", "event_f1_micro", "event_f1_macro", "psds"]
+        keys += ["event_f1_micro", "event_f1_macro", "psds"]
     print("split\t" + "\t".join(keys))
     for split, r in out.items():
         print(split + "\t" + "\t".join(f"{r.get(k, float('nan')):.3f}" for k in keys))
     if args.per_tag:
         for split, r in out.items():
-            cols = ["frame_f1", "frame_auc"] + (["segment_f1", "event_f1"] if events else [])
+            cols = ["frame_f1", "frame_auc"] + (["event_f1"] if events else [])
             print(f"\n[{split}] tag\t" + "\t".join(cols))
             for lab in tagger.labels:
                 print(lab + "".join(f"\t{r.get(f'{c}/{lab}', float('nan')):.3f}" for c in cols))

@@ -1,23 +1,34 @@
-"""``clip2frame inspect``: what a model file holds — tags, learned sigma, thresholds, provenance."""
+"""``clip2frame inspect``: what a model file holds — model card, tags, learned sigma, thresholds, provenance."""
 from __future__ import annotations
 
 import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("inspect", help="print a model's tags, learned sigma, thresholds and provenance")
+    p = sub.add_parser("inspect", help="print a model's card, tags, learned sigma, thresholds and provenance")
     p.add_argument("model", help="model file (.safetensors) or 'default'")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--plot", metavar="PNG", help="plot sigma against training-set tag count (thesis Fig. 3.4)")
+    p.add_argument("--write-card", metavar="CARD.yaml",
+                   help="store this model card (YAML or JSON: intended_use, training_data, held_out_results, "
+                        "known_limits) in the model file, then print it; the weights are not touched")
+    p.add_argument("--out", metavar="PATH", help="with --write-card: write a carded copy here instead")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from ..models.inspect import describe, plot_sigma
+    from ..models.inspect import describe, format_card, plot_sigma
 
-    info = describe(args.model)
+    model = args.model
+    if args.out and not args.write_card:
+        from ..errors import ConfigError
+
+        raise ConfigError("--out: only with --write-card")
+    if args.write_card:
+        model = str(_write_card(model, args.write_card, args.out))
+    info = describe(model)
     if args.plot:
         plot_sigma(info, args.plot)
     if args.json:
@@ -29,9 +40,28 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained    {info['provenance'].get('created', '?')}  on {info['provenance'].get('dataset', '?')}  "
           f"best epoch {info['provenance'].get('best_epoch', '?')}")
     print(f"command    {info['provenance'].get('command', '?')}")
+    print("\n" + format_card(info["card"]))
     print(f"\n{'tag':28s} {'kind':16s} {'sigma (s)':>9s} {'threshold':>9s} {'train clips':>11s}")
     for t in info["tags"]:
         sig = "-" if t["sigma_s"] is None else f"{t['sigma_s']:.2f}"
         cnt = "" if t["train_count"] is None else str(t["train_count"])
         print(f"{t['tag']:28s} {t['kind']:16s} {sig:>9s} {t['threshold']:9.3f} {cnt:>11s}")
     return 0
+
+
+def _write_card(model: str, card_path: str, out: str | None):
+    from pathlib import Path
+
+    import yaml
+
+    from ..errors import ConfigError
+    from ..models.io import check_card, write_card
+
+    try:
+        card = yaml.safe_load(Path(card_path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"--write-card: {card_path}: cannot read ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--write-card: {card_path}: not YAML/JSON ({' '.join(str(e).split())})") from None
+    check_card(card, where=f"--write-card: {card_path}")
+    return write_card(model, card, out=out)

@@ -6,6 +6,7 @@ import ipaddress
 import sys
 
 DEFAULT_RESULTS_DIR = "clip2frame-results"
+TOKEN_ENV = "CLIP2FRAME_SERVE_TOKEN"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,13 +18,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "kind), top tags at the playhead and detected events, synced with playback. Uploads are "
             "analysed into RESULTS_DIR/uploads/<id>/; every result already in RESULTS_DIR "
             "(<stem>.scores.tsv and friends, e.g. from `clip2frame tag DIR --out RESULTS_DIR`; add "
-            "--media-root DIR to play the originals) can be opened. Binds 127.0.0.1 unless told otherwise."
+            "--media-root DIR to play the originals) can be opened. Binds 127.0.0.1 unless told otherwise; "
+            "any other address needs --token (every request must then carry it). Uploads are kept under "
+            "--uploads-quota-mb by removing the oldest analysed uploads (never a result of `clip2frame tag`)."
         ),
     )
     p.add_argument("results_dir", nargs="?", default=DEFAULT_RESULTS_DIR, metavar="RESULTS_DIR",
                    help=f"results folder to list and write uploads into (default: ./{DEFAULT_RESULTS_DIR})")
     p.add_argument("--host", default="127.0.0.1",
-                   help="address to bind (default 127.0.0.1; anything else exposes your files)")
+                   help="address to bind (default 127.0.0.1; anything else exposes your files and needs --token)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     p.add_argument("--model", default="default", metavar="default|PATH",
                    help="model for uploads: 'default' (bundled) or a model .safetensors file")
@@ -31,12 +34,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="folder that `clip2frame tag` read (RESULTS_DIR mirrors it): result a/b plays DIR/a/b.* ")
     p.add_argument("--max-upload-mb", type=float, default=200.0, metavar="MB",
                    help="largest accepted upload in MB (default 200)")
+    p.add_argument("--uploads-quota-mb", type=float, default=2048.0, metavar="MB",
+                   help="keep RESULTS_DIR/uploads under this size: the oldest analysed uploads are removed "
+                        "first (default 2048)")
+    p.add_argument("--token", default=None, metavar="SECRET",
+                   help="secret every request must carry (required to bind beyond loopback; default "
+                        f"${TOKEN_ENV}). Open the printed address once: it ends in ?token=SECRET and the "
+                        "browser keeps it in a cookie; scripts send 'Authorization: Bearer SECRET'")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
+    import os
     from pathlib import Path
+    from urllib.parse import quote
 
     from ..errors import ConfigError
 
@@ -52,6 +64,16 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--port: {args.port} is not a TCP port (1-65535)")
     if not args.max_upload_mb > 0:
         raise ConfigError(f"--max-upload-mb: must be positive, got {args.max_upload_mb:g}")
+    if not args.uploads_quota_mb > 0:
+        raise ConfigError(f"--uploads-quota-mb: must be positive, got {args.uploads_quota_mb:g}")
+    token = args.token if args.token is not None else (os.environ.get(TOKEN_ENV) or None)
+    if token is not None and len(token) < 16:
+        raise ConfigError("--token: use at least 16 characters (e.g. python -c 'import secrets; "
+                          "print(secrets.token_urlsafe())')")
+    loopback = _is_loopback(args.host)
+    if not loopback and token is None:
+        raise ConfigError(f"--host {args.host}: serving beyond loopback exposes RESULTS_DIR and uploads to "
+                          f"anyone who can reach it; give --token SECRET (or ${TOKEN_ENV})")
     model = args.model
     if model != "default":
         path = Path(model).expanduser()
@@ -75,18 +97,19 @@ def run(args: argparse.Namespace) -> int:
     if media_root is not None and not media_root.is_dir():
         raise ConfigError(f"--media-root: {media_root}: no such folder")
 
-    loopback = _is_loopback(args.host)
-    if not loopback:
-        log.warning("serving on %s: anyone who can reach this address can read RESULTS_DIR and upload files",
-                    args.host)
+    shown = f"[{args.host.strip('[]')}]" if ":" in args.host else args.host
     allowed = None
     if loopback:
-        allowed = ["127.0.0.1", "localhost", "[::1]", "::1", args.host]
+        allowed = ["127.0.0.1", "localhost", "[::1]", shown]
+    else:
+        log.warning("serving on %s: anyone who can reach this address and has the token can read RESULTS_DIR "
+                    "and upload files (plain HTTP: use it on a trusted network or behind a TLS proxy)", args.host)
     app = create_app(results_dir, model=model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                     allowed_hosts=allowed, media_root=media_root)
-    shown = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"clip2frame viewer: http://{shown}:{args.port}/  (results: {results_dir.resolve()}; Ctrl+C stops)",
-          file=sys.stderr)
+                     allowed_hosts=allowed, media_root=media_root, token=token,
+                     uploads_quota_bytes=int(args.uploads_quota_mb * 1024 * 1024))
+    query = f"?token={quote(token)}" if token else ""
+    print(f"clip2frame viewer: http://{shown}:{args.port}/{query}  (results: {results_dir.resolve()}; "
+          "Ctrl+C stops)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

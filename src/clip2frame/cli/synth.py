@@ -20,9 +20,13 @@ def register(subparsers) -> None:
     kinds = p.add_subparsers(dest="synth_kind", metavar="KIND")
     m = kinds.add_parser(
         "music", help="FluidSynth + music21 music corpus (13 instruments + fast/slow)",
-        description="Render clips mixing 2-5 of the 13 instruments (FluidSynth, music21 corpus notes) with "
-                    "frame truth; splits train/validation/test/shift (70/10/10/10 %% of --hours). Resumable: "
-                    "rerun the same command to continue a killed render.",
+        description="Render clips mixing 1-5 of the 13 instruments (music21 corpus notes) with frame truth. "
+                    "--timbres random (renderer synth-music-4, the default): each stem's sound drawn from a "
+                    "pool of soundfonts, recorded drum kits and samples, with performance variety and "
+                    "effects; splits train/validation/test and the held-out timbre splits heldout-musescore/"
+                    "heldout-timgm/heldout-recorded/degraded (80/8/4/2/2/2/2 %% of --hours). --timbres fixed "
+                    "(synth-music-3): FluidR3 for train/validation/test, TimGM6mb for shift "
+                    "(70/10/10/10 %%). Resumable: rerun the same command to continue a killed render.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     m.add_argument("--out", required=True, metavar="DIR", help="output manifest directory")
     m.add_argument("--hours", type=float, default=1.0, help="total hours of audio over all splits")
@@ -32,9 +36,11 @@ def register(subparsers) -> None:
     m.add_argument("--splits", default=None,
                    help="comma-separated splits (default proportions renormalised) or name=fraction of --hours, "
                         "e.g. 'train,validation' or 'train=0.8,test=0.2' (default: all four)")
-    m.add_argument("--soundfont", default=None, help="SoundFont for train/validation/test "
+    m.add_argument("--timbres", choices=("random", "fixed"), default="random",
+                   help="timbre-randomised renderer (synth-music-4) or one soundfont per split (synth-music-3)")
+    m.add_argument("--soundfont", default=None, help="--timbres fixed: SoundFont for train/validation/test "
                    "(default /usr/share/sounds/sf2/FluidR3_GM.sf2)")
-    m.add_argument("--shift-soundfont", default=None, help="SoundFont for the shift split "
+    m.add_argument("--shift-soundfont", default=None, help="--timbres fixed: SoundFont for the shift split "
                    "(default /usr/share/sounds/sf2/TimGM6mb.sf2)")
     m.add_argument("--cache-dir", default=None, help="music21 note cache (default $CLIP2FRAME_CACHE/synth "
                    "or ~/.cache/clip2frame/synth)")
@@ -66,7 +72,7 @@ def run(args) -> int:
         man = render_music_corpus(
             args.out, hours=args.hours, seed=args.seed, jobs=args.jobs, clip_seconds=args.clip_seconds,
             splits=args.splits, soundfont=args.soundfont, shift_soundfont=args.shift_soundfont,
-            cache_dir=args.cache_dir, progress=not args.no_progress)
+            cache_dir=args.cache_dir, progress=not args.no_progress, timbres=args.timbres)
     finally:
         signal.signal(signal.SIGTERM, old)
     counts = ", ".join(f"{s} {len(man.split(s))}" for s in man.splits)

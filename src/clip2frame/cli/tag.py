@@ -47,9 +47,11 @@ def _shard(text: str) -> tuple[int, int]:
     from ..infer.discover import parse_shard
 
     try:
-        return parse_shard(text)
+        shard = parse_shard(text)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
+    assert shard is not None  # parse_shard returns None for None only
+    return shard
 
 
 def _non_negative(kind: type):

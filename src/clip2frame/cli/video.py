@@ -63,7 +63,7 @@ def _train(args) -> int:
     from ..video.targets import make_target, parse_target
     from ..video.train import VideoTrainConfig, default_config, train
 
-    kw = {}
+    kw: dict = {}
     if args.model == "action":
         tgt = args.target.strip().upper()
         if tgt in ("VT", "OT", "ST", "SOT"):

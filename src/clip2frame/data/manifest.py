@@ -128,11 +128,11 @@ def load_manifest(root: str | Path) -> Manifest:
             bad = [t for t in tags if t not in label_set]
             if bad:
                 raise DatasetError(f"{weak}:{i}: unknown label '{bad[0]}'")
-            ev = None if events is None or fname in no_truth else tuple(
+            clip_events = None if events is None or fname in no_truth else tuple(
                 sorted(events.get(fname, []), key=lambda e: (e.onset, e.label)))
             clips.append(ClipRecord(
                 clip_id=clip_ids.get(fname, Path(fname).stem), audio_path=root / fname, tags=tags, split=split,
-                events=ev, duration=durations.get(fname),
+                events=clip_events, duration=durations.get(fname),
             ))
     extra = {k: v for k, v in meta.items()
              if k not in ("name", "labels", "kinds", "splits", "durations", "clip_ids", "no_frame_truth")}

@@ -1,8 +1,8 @@
 """Event-level metrics beside the thesis' frame metrics (issue #12 item 3), through the reference libraries.
 
-* **Segment-based F1 at 1 s** — ``sed_eval.sound_event.SegmentBasedMetrics(time_resolution=1.0)``, every
-  file scored over its whole duration (``evaluated_length_seconds``), micro (overall) and macro (class-wise
-  average).
+(The segment-based F1 at 1 s is :func:`clip2frame.eval.metrics.segment_f1`, equal to sed_eval's
+``SegmentBasedMetrics`` by test; :func:`clip2frame.eval.protocol.segment_scores` adds it to every split.)
+
 * **Event-based F1, 1-s onset collar** — ``sed_eval.sound_event.EventBasedMetrics(t_collar=1.0,
   evaluate_onset=True, evaluate_offset=False)``: an estimated event matches a reference event of its class
   when their onsets differ by at most 1 s (offsets not evaluated).
@@ -10,7 +10,7 @@
   whole operating-point curve), DCASE 2021-2023 scenario 1 by default: DTC = GTC = 0.7, no cross-trigger
   (``cttc_threshold=None``, ``alpha_ct=0``), ``alpha_st=1``, eFPR up to 100 per hour.
 
-Estimated events for the two sed_eval metrics are the runs of frames whose score is ``>= threshold`` (the
+Estimated events for the event-based F1 are the runs of frames whose score is ``>= threshold`` (the
 model's per-tag thresholds), converted by :func:`clip2frame.infer.activations.binary_to_events`, as
 ``clip2frame tag`` writes them (no merging, no minimum duration).
 
@@ -98,57 +98,49 @@ def _dicts(fname: str, events: Sequence[Event]) -> list[dict]:
 
 def event_metrics(reference: Mapping[str, Sequence[Event]], scores: Mapping[str, tuple[np.ndarray, np.ndarray]],
                   thresholds, labels: Sequence[str], durations: Mapping[str, float], *,
-                  segment_s: float = 1.0, collar_s: float = 1.0, psds: bool = True,
-                  psds_params: Mapping | None = None) -> dict[str, float]:
-    """Segment-based F1, event-based F1 (onset collar) and PSDS of a set of files.
+                  collar_s: float = 1.0, psds: bool = True, psds_params: Mapping | None = None) -> dict[str, float]:
+    """Event-based F1 (onset collar) and PSDS of a set of files.
 
     Parameters
     ----------
     reference : filename -> the file's reference events (labels outside ``labels`` are ignored).
     scores : filename -> (boundaries [T+1] in seconds, frame scores [T, K] in [0, 1]); every file of
         ``reference``.
-    thresholds : [K] per-tag thresholds for the two sed_eval metrics.
+    thresholds : [K] per-tag thresholds for the event-based F1.
     labels : [K] class names (column order of the scores).
-    durations : filename -> seconds scored (segment-based metric, PSDS).
-    segment_s, collar_s : segment length and onset collar in seconds (1 s each).
-    psds : also compute PSDS (the slowest of the three).
+    durations : filename -> seconds (PSDS).
+    collar_s : onset collar in seconds (1 s).
+    psds : also compute PSDS (the slower of the two).
     psds_params : keyword arguments of ``sed_scores_eval.intersection_based.psds`` (default :data:`PSDS1`).
 
     Returns
     -------
     dict
-        ``segment_f1_micro``, ``segment_f1_macro``, ``segment_error_rate``, ``event_f1_micro``,
-        ``event_f1_macro`` [, ``psds``]; per class ``segment_f1/<label>``, ``event_f1/<label>``. sed_eval
-        leaves a class without reference segments/events out of the macro mean; a class with reference but
-        no output scores 0 (``empty_system_output_handling="zero_score"``).
+        ``event_f1_micro``, ``event_f1_macro`` [, ``psds``]; per class ``event_f1/<label>``. sed_eval
+        leaves a class without reference events out of the macro mean; a class with reference but no
+        output scores 0 (``empty_system_output_handling="zero_score"``).
     """
     sed_eval, sse = reference_libraries()
     labels = list(labels)
     missing = [f for f in reference if f not in scores]
     if missing:
         raise Clip2FrameError(f"{missing[0]}: no frame scores for this file")
-    seg = sed_eval.sound_event.SegmentBasedMetrics(event_label_list=labels, time_resolution=segment_s)
     evb = sed_eval.sound_event.EventBasedMetrics(event_label_list=labels, t_collar=collar_s,
                                                  evaluate_onset=True, evaluate_offset=False)
     ref_kept = {f: [e for e in evs if e.label in labels] for f, evs in reference.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # a class the system never outputs scores 0 (not NaN, sed_eval's default), so silence is not rewarded
-        seg.empty_system_output_handling = evb.empty_system_output_handling = "zero_score"
+        evb.empty_system_output_handling = "zero_score"
         for f, evs in ref_kept.items():
             bounds, s = scores[f]
             est = _dicts(f, estimated_events(s, bounds, thresholds, labels))
             ref = _dicts(f, evs)
-            seg.evaluate(ref, est, evaluated_length_seconds=float(durations[f]))
             evb.evaluate(ref, est)
-        rs, re_ = seg.results(), evb.results()
-    out = {"segment_f1_micro": float(rs["overall"]["f_measure"]["f_measure"]),
-           "segment_f1_macro": float(rs["class_wise_average"]["f_measure"]["f_measure"]),
-           "segment_error_rate": float(rs["overall"]["error_rate"]["error_rate"]),
-           "event_f1_micro": float(re_["overall"]["f_measure"]["f_measure"]),
+        re_ = evb.results()
+    out = {"event_f1_micro": float(re_["overall"]["f_measure"]["f_measure"]),
            "event_f1_macro": float(re_["class_wise_average"]["f_measure"]["f_measure"])}
     for lab in labels:
-        out[f"segment_f1/{lab}"] = float(rs["class_wise"][lab]["f_measure"]["f_measure"])
         out[f"event_f1/{lab}"] = float(re_["class_wise"][lab]["f_measure"]["f_measure"])
     if psds:
         out["psds"] = psds_score(ref_kept, scores, labels, durations, **dict(psds_params or PSDS1))

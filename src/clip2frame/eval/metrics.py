@@ -6,8 +6,9 @@ Every metric validates its input first (mir_eval style) and returns plain floats
 Conventions
 -----------
 * **Errors.** Malformed input (wrong shapes, NaN/inf scores, non-binary truth, unknown labels, negative
-  event times) raises :class:`MetricInputError`. It subclasses both :class:`clip2frame.errors.Clip2FrameError`
-  (the CLI prints it as ``error: ...`` and exits 2 when a user's file caused it) and :class:`ValueError`
+  event times) raises :class:`clip2frame.errors.MetricInputError` (re-exported here). It subclasses both
+  :class:`clip2frame.errors.Clip2FrameError` (the CLI prints it as ``error: ...`` and exits 2 when a
+  user's file caused it) and :class:`ValueError`
   (what numpy/scikit-learn/mir_eval raise, so code written against those keeps working). Its message
   starts with the name of the offending argument.
 * **Degenerate but valid input never raises.** A tag (or clip) whose metric is undefined — e.g. AUC with
@@ -24,12 +25,13 @@ from __future__ import annotations
 import math
 import sys
 import warnings
-from typing import Iterable, Mapping, Sequence
+from types import FrameType
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..data.manifest import Event
-from ..errors import Clip2FrameError
+from ..errors import MetricInputError
 
 __all__ = [
     "MetricInputError", "MetricWarning", "validate_scores", "validate_predictions", "validate_events",
@@ -41,17 +43,14 @@ __all__ = [
 _BLOCK_ELEMENTS = 1 << 22
 
 
-class MetricInputError(Clip2FrameError, ValueError):
-    """Input a metric cannot score: wrong shapes, non-finite scores, non-binary truth, unknown labels."""
-
-
 class MetricWarning(UserWarning):
     """A metric is undefined for some tags/clips (or for all of them) and was left out of a mean."""
 
 
 def _warn(message: str) -> None:
     # point the warning at the first caller outside clip2frame.eval (Python 3.12's skip_file_prefixes)
-    level, frame = 2, sys._getframe(1)
+    level = 2
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("clip2frame.eval"):
         level, frame = level + 1, frame.f_back
     warnings.warn(message, MetricWarning, stacklevel=level)
@@ -396,15 +395,18 @@ def _merged_spans(events: Iterable[Event], label: str) -> list[tuple[float, floa
     return [(a, b) for a, b in merged]
 
 
-def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries, *,
+def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries=None, *,
+                     n_frames: int | None = None, frame_duration_s: float | None = None,
                      min_overlap: float = 0.5) -> np.ndarray:
-    """Rasterise events onto a frame grid (the inverse of ``FrameActivations.to_events``).
+    """Rasterise events onto a frame grid (the inverse of ``FrameActivations.to_events``); the one
+    events → frame-truth conversion of the project (``clip2frame.data.readers`` re-exports it).
 
     Frame ``t`` covers ``[boundaries[t], boundaries[t+1])`` of duration ``d_t``. For each label the
     events are first merged (their union), then frame ``t`` is active when the union overlaps it by at
     least ``min_overlap · d_t`` seconds (default: half the frame, so a frame takes the majority state).
-    ``min_overlap=0`` means *any* overlap: active when the overlap is > 0. Zero-length events never
-    activate a frame.
+    Two overlapping events of one label count once: together ``[0, 0.3)`` and ``[0.1, 0.3)`` cover
+    0.3 s of a 1-s frame, not 0.5 s. ``min_overlap=0`` means *any* overlap: active when the overlap is
+    > 0. Zero-length events never activate a frame.
 
     Parameters
     ----------
@@ -413,7 +415,9 @@ def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries,
     labels : sequence of str [K]
         Column order of the result.
     boundaries : array-like [T+1]
-        Non-decreasing frame edges in seconds.
+        Non-decreasing frame edges in seconds. Or, instead, a regular grid:
+    n_frames, frame_duration_s : int, float
+        ``T`` frames of ``d`` seconds, frame ``t`` spanning ``[t·d, (t+1)·d)``.
     min_overlap : float in [0, 1]
         Fraction of a frame the events must cover.
 
@@ -421,6 +425,16 @@ def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries,
     -------
     np.ndarray [T, K] of bool
     """
+    if boundaries is None:
+        if n_frames is None or frame_duration_s is None:
+            raise MetricInputError("boundaries: give the frame edges, or n_frames and frame_duration_s")
+        if not (frame_duration_s > 0 and math.isfinite(frame_duration_s)):
+            raise MetricInputError(f"frame_duration_s: must be > 0, got {frame_duration_s}")
+        if n_frames < 0:
+            raise MetricInputError(f"n_frames: must be >= 0, got {n_frames}")
+        boundaries = np.arange(int(n_frames) + 1) * float(frame_duration_s)
+    elif n_frames is not None or frame_duration_s is not None:
+        raise MetricInputError("boundaries: give either the frame edges or n_frames/frame_duration_s, not both")
     b = np.asarray(boundaries, dtype=np.float64)
     if b.ndim != 1 or b.size < 1:
         raise MetricInputError(f"boundaries: expected shape [T+1] with T >= 0, got {b.shape}")
@@ -558,7 +572,7 @@ def segment_f1(reference: Mapping[str, Sequence[Event]], estimated: Mapping[str,
         _warn(f"segment_f1: {REF} reference and {SYS} estimated active segments; micro F1 undefined, NaN")
     per = np.array([prf(int(tp[k]), int(n_sys[k]), int(n_ref[k])) for k in range(K)], dtype=float).reshape(K, 3)
     er_k = (fn + fp) / (n_ref + eps)
-    out = {
+    out: dict[str, Any] = {
         "micro_f1": float(mf), "micro_precision": float(mp), "micro_recall": float(mr),
         "error_rate": float(S / (REF + eps) + D / (REF + eps) + I / (REF + eps)),
         "substitution_rate": float(S / (REF + eps)), "deletion_rate": float(D / (REF + eps)),

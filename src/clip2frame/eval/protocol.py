@@ -11,16 +11,18 @@ grid frames are scored:
   boundaries (Table 3.5);
 * ``"frame"`` — the thesis' "patching": the network run on ``total_stride`` shifted inputs, 32-ms frames.
 
-Event level (``events=True``, :mod:`.events`): segment-based F1 at 1 s, event-based F1 with a 1-s onset
-collar (sed_eval) and PSDS (sed_scores_eval) of the model-rate frame scores.
+Beyond the thesis, always: the DCASE segment-based F1 and error rate (1-s segments) of the thresholded
+frames turned into events (:func:`segment_scores`); with ``events=True`` (:mod:`.events`) also the
+event-based F1 with a 1-s onset collar (sed_eval) and PSDS (sed_scores_eval) of the frame scores.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
+from ..infer.activations import FrameActivations
 from ..infer.predict import frames_from_features
-from .metrics import evaluate_clips, evaluate_frames, events_to_frames
+from .metrics import evaluate_clips, evaluate_frames, events_to_frames, segment_f1
 
 
 def standardised(tagger_or_std, feats: np.ndarray, device="cpu") -> torch.Tensor:
@@ -74,11 +76,28 @@ def evaluate_split(net, std, data, labels: list[str], thresholds: np.ndarray, *,
             scored = [np.repeat(fr, net.total_stride, axis=0)[:f.shape[-1]] for fr, f in zip(frames, data.feats)]
         truth = frame_truth_at(data, labels, scored, step)
         out.update(evaluate_frames(np.concatenate(truth), np.concatenate(scored), thresholds, labels=labels))
+        # events come from the computed frames (up-sampling repeats frames: the same events)
+        ev_step = hop_s * (1 if resolution == "frame" else net.total_stride)
+        out.update(segment_scores(data, labels, frames, thresholds, ev_step, clip_s=hop_s))
         if events:
-            out.update(split_event_metrics(data, labels, frames, hop_s * (1 if resolution == "frame" else
-                                                                            net.total_stride),
-                                           thresholds, hop_s))
+            out.update(split_event_metrics(data, labels, frames, ev_step, thresholds, hop_s))
     return out
+
+
+def segment_scores(data, labels: list[str], frames: list[np.ndarray], thresholds: np.ndarray, step_s: float, *,
+                   clip_s: float, segment_s: float = 1.0) -> dict[str, float]:
+    """``segment_f1``, ``segment_macro_f1``, ``segment_error_rate``: the events of the thresholded
+    ``frames`` (step ``step_s``) against the split's events, in ``segment_s`` segments (DCASE,
+    :func:`~clip2frame.eval.metrics.segment_f1`); a clip lasts its feature frames × ``clip_s`` seconds."""
+    reference, estimated, durations = {}, {}, {}
+    for i, (ev, fr, feats) in enumerate(zip(data.events, frames, data.feats)):
+        acts = FrameActivations(list(labels), fr, np.arange(fr.shape[0] + 1) * step_s, thresholds)
+        reference[str(i)] = [e for e in ev if e.label in labels]
+        estimated[str(i)] = acts.to_events()
+        durations[str(i)] = feats.shape[-1] * clip_s
+    seg = segment_f1(reference, estimated, labels=labels, segment_s=segment_s, durations=durations)
+    return {"segment_f1": seg["micro_f1"], "segment_macro_f1": seg["macro_f1"],
+            "segment_error_rate": seg["error_rate"]}
 
 
 def split_event_metrics(data, labels: list[str], frames: list[np.ndarray], step_s: float, thresholds,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -49,7 +49,7 @@ def taggram_figure(path: Path, *, title: str, labels: Sequence[str], probs: np.n
     return _save(fig, path)
 
 
-def bar_figure(path: Path, *, title: str, labels: Sequence[str], series: dict[str, Sequence[float]],
+def bar_figure(path: Path, *, title: str, labels: Sequence[str], series: Mapping[str, Sequence[float] | np.ndarray],
                ylabel: str) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(labels) + 2), 3.6))

@@ -248,7 +248,7 @@ def run_table_seeds(recipe: Recipe, runner: Runner, seeds: list[int]) -> tuple[P
                         recipe, per_seed, [], runner.s)
 
 
-EVENT_METRICS = (("Segment F1 micro", "segment_f1_micro"), ("Event F1 micro", "event_f1_micro"), ("PSDS", "psds"))
+EVENT_METRICS = (("Segment F1 micro", "segment_f1"), ("Event F1 micro", "event_f1_micro"), ("PSDS", "psds"))
 
 
 def _num(v) -> str:

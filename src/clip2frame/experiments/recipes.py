@@ -279,7 +279,7 @@ class Settings:
     source_thresholds: str = "clip320"  # Table 3.2 source domain: clip320 cuts | clips: whole clips vs tags
     thresholds: str = "model"           # model: the run's own | frame: refit on validation frame truth
     threshold_floor: float = 0.0        # no threshold below this (applied at evaluation)
-    events: bool = False                # add segment F1, event F1 and PSDS (clip2frame.eval.events)
+    events: bool = False                # add event F1 and PSDS (clip2frame.eval.events; segment F1 always)
     scarce_clips: int = 40              # training clips of the scarce frame-supervised baseline (Table 3.6)
     shared: Path | None = None          # where data derived once for all seeds lives (default: out)
 

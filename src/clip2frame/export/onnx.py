@@ -48,6 +48,10 @@ DEFAULT_OPSET = 17
 class _ExportGraph(nn.Module):
     """logmel [B, S, M, T] -> (frame [B, K, T'], clip [B, K]); the module that is traced."""
 
+    net: Any  # a Clip2FrameNet
+    mean: torch.Tensor  # buffers, when standardising
+    inv_std: torch.Tensor
+
     def __init__(self, net: nn.Module, mean: torch.Tensor | None, std: torch.Tensor | None):
         super().__init__()
         self.net = net

@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import Clip2FrameError, ConfigError, DatasetError, OutputError
 from ..fileio import atomic_write_text
+from ..signatures import accepts_keyword
 from .discover import InputItem, discover, parse_shard
 from .writers import DEFAULT_FORMATS, EVENTS_HEADER, output_paths, parse_formats, read_events_tsv, write_outputs
 
@@ -43,7 +44,6 @@ def warn_failure(path, error: str) -> None:
     log.warning("%s", error if str(error).startswith(str(path)) else f"{path}: {error}")
 
 RESOLUTIONS = ("model", "frame")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -105,19 +105,13 @@ class BatchReport:
 
 
 # ------------------------------------------------------------------------------------------- setup
-def resolve_device(device: str) -> str:
-    """``auto`` -> ``cuda`` when available else ``cpu``; ``cuda`` without a GPU is a usage error."""
-    if device not in DEVICES and not str(device).startswith("cuda:"):
-        raise ConfigError(f"--device {device!r}: choose from {', '.join(DEVICES)}")
-    if device == "cpu":
-        return "cpu"
-    import torch
+def check_device(device: str) -> str:
+    """``device`` resolved by :func:`clip2frame.infer.predict.resolve_device` (``auto`` -> ``cuda`` or
+    ``cpu``), as a name that back-ends and Ray actors take; a bad name or a missing GPU is a
+    ``ConfigError``."""
+    from .predict import resolve_device  # torch, only once a batch runs
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if not torch.cuda.is_available():
-        raise ConfigError(f"--device {device}: no CUDA device is available (use --device cpu or auto)")
-    return device
+    return str(resolve_device(device))
 
 
 def prepare_out_dir(out_dir: str | Path) -> Path:
@@ -192,7 +186,7 @@ def _remove_stale_temps(paths: Iterable[Path]) -> None:
                     pass
 
 
-def _probe_duration(path: Path) -> float | None:
+def probe_duration(path: Path) -> float | None:
     """Duration in seconds from the header (soundfile, then PyAV); ``None`` when unknown."""
     try:
         import soundfile as sf
@@ -291,7 +285,7 @@ def tag_files(
     if jobs < 0:
         raise ConfigError(f"--jobs {jobs}: must be >= 0")
     shard_t = parse_shard(shard)
-    dev = resolve_device(device)
+    dev = check_device(device)
     items, missing = discover(inputs, shard=shard_t)
     if not items and not missing and shard_t is None:
         raise DatasetError(f"{' '.join(map(str, inputs))}: no audio or video files found")
@@ -303,7 +297,7 @@ def tag_files(
     todo = [it for it in items if overwrite or not all(p.exists() for p in paths_of(it).values())]
     # Setup that can fail (model, output folder) happens before the first write: a usage error leaves
     # nothing behind. A finished catalogue does not even load the model.
-    backend = _backend(model, dev, load_model_fn, predict_fn, load_audio_fn) if todo else None
+    backend = load_backend(model, dev, load_model_fn, predict_fn, load_audio_fn) if todo else None
     out = prepare_out_dir(out)
     events_name, failures_name = summary_names(shard_t)
     failures_path = out / failures_name
@@ -318,7 +312,7 @@ def tag_files(
         results.append(r)
         if r.status == "failed":
             failures.append((r.path, r.error or "failed"))
-            warn_failure(r.path, r.error)
+            warn_failure(r.path, r.error or "failed")
             # kept (nearly) current so a killed run still lists them; at most one rewrite a second
             if time.monotonic() - last_flush[0] >= 1.0:
                 write_failures_tsv(failures_path, failures)
@@ -341,10 +335,10 @@ def tag_files(
     if backend is not None:
         tagger, predict, load_audio = backend
         sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", 16000))
-        bar = _progress(len(items), len(items) - len(todo), progress)
+        bar = progress_bar(len(items), len(items) - len(todo), progress)
 
         def decode(it: InputItem) -> Any:
-            dur = _probe_duration(it.path)
+            dur = probe_duration(it.path)
             if dur is not None and dur > prefetch_max_s:
                 return it.path  # predict streams long files from the path
             return load_audio(it.path, sr=sr, mono=True)
@@ -363,9 +357,9 @@ def tag_files(
             while pending:
                 it, fut = pending.popleft()
                 fill()
-                r = _tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts, paths=paths_of(it),
-                             resolution=resolution, device=dev, batch_size=batch_size,
-                             min_duration=min_duration, merge_gap=merge_gap)
+                r = tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts, paths=paths_of(it),
+                            resolution=resolution, device=dev, batch_size=batch_size,
+                            min_duration=min_duration, merge_gap=merge_gap)
                 record(r)
                 bar.update(1)
                 if failures:
@@ -384,16 +378,18 @@ def tag_files(
                        seconds=time.perf_counter() - t0)
 
 
-def _tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callable, tagger: Any, *, sr: int,
-             out: Path, fmts: tuple[str, ...], paths: dict[str, Path], resolution: str, device: str,
-             batch_size: int, min_duration: float, merge_gap: float) -> FileResult:
+def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callable, tagger: Any, *, sr: int,
+            out: Path, fmts: tuple[str, ...], paths: dict[str, Path], resolution: str, device: str,
+            batch_size: int, min_duration: float, merge_gap: float) -> FileResult:
+    """Decode (or take the prefetched ``fut``), predict and write one input; any failure becomes a
+    ``"failed"`` :class:`FileResult` with a one-line error and no partial outputs."""
     t = time.perf_counter()
     try:
         audio = fut.result() if fut is not None else decode(it)
         if isinstance(audio, tuple):  # load_audio may return (wave, sr)
             audio = audio[0]
         kw: dict[str, Any] = {"model": tagger, "resolution": resolution, "device": device}
-        if _accepts(predict, "batch_size"):
+        if accepts_keyword(predict, "batch_size"):
             kw["batch_size"] = batch_size
         if not isinstance(audio, Path):
             kw["sr"] = sr
@@ -416,19 +412,8 @@ def _tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Calla
                       audio_s=float(acts.duration), seconds=time.perf_counter() - t)
 
 
-def _accepts(fn: Callable, name: str) -> bool:
-    """Whether ``fn`` takes keyword ``name`` (options a back-end does not have are not passed)."""
-    import inspect
-
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return True
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-
-def _backend(model: Any, device: str, load_model_fn: Callable | None, predict_fn: Callable | None,
-             load_audio_fn: Callable | None) -> tuple[Any, Callable, Callable]:
+def load_backend(model: Any, device: str, load_model_fn: Callable | None, predict_fn: Callable | None,
+                 load_audio_fn: Callable | None) -> tuple[Any, Callable, Callable]:
     """The loaded model and the predict / decode functions (the real ones imported here, lazily)."""
     if load_model_fn is None or predict_fn is None:
         from . import predict as _pred
@@ -436,22 +421,18 @@ def _backend(model: Any, device: str, load_model_fn: Callable | None, predict_fn
         load_model_fn = load_model_fn or _pred.load_tagger
         predict_fn = predict_fn or _pred.predict
     if load_audio_fn is None:
-        from ..audio.io import load_audio as load_audio_fn
+        from ..audio.io import load_audio
+
+        load_audio_fn = load_audio
     return load_model_fn(model, device=device), predict_fn, load_audio_fn
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None: ...
-    def set_postfix(self, **kw: Any) -> None: ...
-    def close(self) -> None: ...
-
-
-def _progress(total: int, initial: int, enabled: bool) -> Any:
-    if not enabled:
-        return _NoBar()
+def progress_bar(total: int, initial: int, enabled: bool) -> Any:
+    """The files bar of a batch (tqdm on stderr; a no-op bar when not ``enabled``)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="file", desc="tagging", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=total, initial=initial, unit="file", desc="tagging", file=sys.stderr, dynamic_ncols=True,
+                disable=not enabled)
 
 
 def report_json(report: BatchReport) -> str:

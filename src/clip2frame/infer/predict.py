@@ -13,43 +13,85 @@ Frame output:
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import os
 from pathlib import Path
-from typing import Iterator, Union
+from typing import TYPE_CHECKING, Iterator, Union
 
 import numpy as np
 import torch
 
-from ..errors import Clip2FrameError
+from ..errors import Clip2FrameError, ConfigError
 from .activations import FrameActivations
 
 log = logging.getLogger(__name__)
 
-ModelLike = Union[str, Path, "TaggerModel", None]  # noqa: F821
-_CACHE: dict[tuple[str, str], object] = {}
+if TYPE_CHECKING:
+    from ..models.io import TaggerModel
+
+ModelLike = Union[str, Path, "TaggerModel", None]
+
+#: Device names every command accepts (plus ``cuda:N``).
+DEVICES = ("auto", "cpu", "cuda")
+#: Loaded models and feature front-ends kept per process (least recently used dropped first): a server
+#: or a batch uses one or two, and each model holds its weights on the device.
+MODEL_CACHE_SIZE = 4
+FRONT_END_CACHE_SIZE = 8
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    if str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    """The one device rule of the project: ``auto`` -> ``cuda`` when available, else ``cpu``.
+
+    Raises
+    ------
+    ConfigError
+        An unknown device name, or ``cuda``/``cuda:N`` on a machine without a CUDA device.
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    else:
+        name = str(device)
+        if name == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if name not in DEVICES and not name.startswith("cuda:"):
+            raise ConfigError(f"--device {name!r}: choose from {', '.join(DEVICES)} (or cuda:N)")
+        try:
+            dev = torch.device(name)
+        except RuntimeError:
+            raise ConfigError(f"--device {name!r}: not a device name (choose from {', '.join(DEVICES)} "
+                              "or cuda:N)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise Clip2FrameError("--device cuda: no CUDA device is available on this machine")
+        raise ConfigError(f"--device {device}: no CUDA device is available (use --device cpu or auto)")
     return dev
 
 
 def load_tagger(model: ModelLike = "default", *, device: str | torch.device = "cpu"):
-    """A :class:`~clip2frame.models.io.TaggerModel` from a path, ``"default"`` or an instance (cached)."""
-    from ..models.io import TaggerModel, load_model
+    """A :class:`~clip2frame.models.io.TaggerModel` from a path, ``"default"`` or an instance.
+
+    Loaded files are cached (the :data:`MODEL_CACHE_SIZE` most recently used; a file that changed on
+    disk is loaded again).
+    """
+    from ..models.io import TaggerModel
 
     dev = resolve_device(device)
     if isinstance(model, TaggerModel):
         return model.__class__(**{**model.__dict__, "net": model.net.to(dev).eval()})
-    key = (str(model or "default"), str(dev))
-    if key not in _CACHE:
-        _CACHE[key] = load_model(model, device=dev)
-    return _CACHE[key]
+    name = str(model or "default")
+    try:
+        st = os.stat(name)
+        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None  # "default", or a missing file (load_model raises the error)
+    return _load_cached(name, str(dev), stamp)
+
+
+@functools.lru_cache(maxsize=MODEL_CACHE_SIZE)
+def _load_cached(name: str, device: str, stamp: tuple[int, int] | None):
+    from ..models.io import load_model
+
+    return load_model(name, device=torch.device(device))
 
 
 # --------------------------------------------------------------------------------------------- sources
@@ -123,17 +165,12 @@ def _context_frames(tagger) -> int:
     return s * math.ceil((ctx + s) / s)
 
 
-_FRONTS: dict[tuple, torch.nn.Module] = {}
-
-
+@functools.lru_cache(maxsize=FRONT_END_CACHE_SIZE)
 def _front_end(spec, device: torch.device) -> torch.nn.Module:
     """The feature front-end for ``spec`` on ``device``, built once (its filterbanks cost ~0.4 s)."""
     from ..audio.features import MultiScaleLogMel
 
-    key = (spec, str(device))
-    if key not in _FRONTS:
-        _FRONTS[key] = MultiScaleLogMel(spec).to(device)
-    return _FRONTS[key]
+    return MultiScaleLogMel(spec).to(device)
 
 
 def _run_views(net, views: list[torch.Tensor], batch_size: int) -> list[torch.Tensor]:
@@ -200,6 +237,7 @@ def _pre_accumulation(tagger, samples: _Samples, *, device: torch.device, shifts
             break
         samples.drop_before(max(0, a + chunk - ctx - pad_frames - s) * hop)
         a = b
+    assert n_samples is not None  # the loop ends at the last chunk, known once the source hit its end
     return [torch.cat(o, dim=-1) if o else torch.zeros(tagger.net.n_labels, 0) for o in outs], n_samples
 
 

@@ -5,7 +5,7 @@ work (decode, ``predict``, atomic writes) run by ``workers`` Ray actors instead 
 
 * same inputs, output tree, formats, ``failures.tsv``, ``events.tsv`` (rebuilt at the end), ``shard`` and
   resume rules — it calls ``batch``'s own functions (``discover``, ``output_paths``, ``prepare_out_dir``,
-  ``write_failures_tsv``, ``write_combined_events``, and ``_tag_one`` for each file inside the actor);
+  ``write_failures_tsv``, ``write_combined_events``, and ``tag_one`` for each file inside the actor);
 * each actor loads the model once (from the model file, or a ``TaggerModel`` passed through the object
   store) and tags one file at a time; two files per actor are in flight so an actor never waits for the
   driver. Files longer than ``prefetch_max_s`` are streamed by ``predict`` from their path, as locally;
@@ -48,7 +48,7 @@ class _Worker:
             import ray
 
             model = ray.get(model[0])
-        self.tagger, self.predict, self.load_audio = _batch._backend(model, device, None, None, None)
+        self.tagger, self.predict, self.load_audio = _batch.load_backend(model, device, None, None, None)
         self.sr = int(getattr(getattr(self.tagger, "feature_spec", None), "sr", 16000))
         self.device = device
         self.opts = opts
@@ -58,13 +58,13 @@ class _Worker:
         prefetch_max_s = self.opts["prefetch_max_s"]
 
         def decode(item: InputItem) -> Any:
-            dur = _batch._probe_duration(item.path)
+            dur = _batch.probe_duration(item.path)
             if dur is not None and dur > prefetch_max_s:
                 return item.path  # predict streams long files from the path
             return self.load_audio(item.path, sr=self.sr, mono=True)
 
         paths = output_paths(out_p / it.key.parent, it.key.name, fmts)
-        return _batch._tag_one(it, None, decode, self.predict, self.tagger, sr=self.sr, out=out_p, fmts=fmts,
+        return _batch.tag_one(it, None, decode, self.predict, self.tagger, sr=self.sr, out=out_p, fmts=fmts,
                                paths=paths, resolution=self.opts["resolution"], device=self.device,
                                batch_size=self.opts["batch_size"], min_duration=self.opts["min_duration"],
                                merge_gap=self.opts["merge_gap"])
@@ -133,7 +133,7 @@ def tag_files_ray(
         raise ConfigError("--backend ray: the 'ray' package is not installed (pip install 'clip2frame[ray]')") \
             from None
     shard_t = parse_shard(shard)
-    dev = _batch.resolve_device(device)
+    dev = _batch.check_device(device)
     items, missing = discover(inputs, shard=shard_t)
     if not items and not missing and shard_t is None:
         raise DatasetError(f"{' '.join(map(str, inputs))}: no audio or video files found")
@@ -160,7 +160,7 @@ def tag_files_ray(
         results.append(r)
         if r.status == "failed":
             failures.append((r.path, r.error or "failed"))
-            _batch.warn_failure(r.path, r.error)
+            _batch.warn_failure(r.path, r.error or "failed")
             if time.monotonic() - last_flush[0] >= 1.0:
                 _batch.write_failures_tsv(failures_path, failures)
                 last_flush[0] = time.monotonic()
@@ -182,8 +182,9 @@ def tag_files_ray(
     if todo:
         started = False
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     **({} if address else {"num_cpus": max(workers * threads_per_worker, 1) if workers else None}))
+            local: dict[str, Any] = {} if address else {
+                "num_cpus": max(workers * threads_per_worker, 1) if workers else None}
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
             started = True
         try:
             _run_pool(ray, todo, out, fmts, model, dev, record, progress=progress, n_items=len(items),
@@ -236,7 +237,7 @@ def _run_pool(ray, todo: list[InputItem], out: Path, fmts: tuple[str, ...], mode
     except RayActorError as e:
         raise ConfigError(f"--backend ray: workers could not start ({_last_line(e)})") from None
     log.info("ray backend: %d workers x %d threads for %d files", n, threads, len(todo))
-    bar = _batch._progress(n_items, n_items - len(todo), progress)
+    bar = _batch.progress_bar(n_items, n_items - len(todo), progress)
     queue = deque(todo)
     inflight: dict[Any, tuple[Any, InputItem, float]] = {}
     slots = deque(a for a in actors for _ in range(IN_FLIGHT_PER_WORKER))

@@ -40,10 +40,9 @@ class Clip2FrameNet(nn.Module):
         cfg.validate(n_labels)
         self.cfg = cfg
         self.n_labels = n_labels
-        self.scales = nn.ModuleList(
-            EarlyConvStack(cfg.in_bands, cfg.early, batch_norm=cfg.batch_norm) for _ in range(cfg.n_scales)
-        )
-        ch = sum(s.out_channels for s in self.scales)
+        stacks = [EarlyConvStack(cfg.in_bands, cfg.early, batch_norm=cfg.batch_norm) for _ in range(cfg.n_scales)]
+        self.scales = nn.ModuleList(stacks)
+        ch = sum(s.out_channels for s in stacks)
         late: list[nn.Module] = []
         for size in cfg.late:
             late.append(_late_block(ch, size, dropout=cfg.dropout, batch_norm=cfg.batch_norm))

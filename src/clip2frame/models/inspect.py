@@ -26,7 +26,27 @@ def describe(path) -> dict[str, Any]:
         "win_sizes": list(m.feature_spec.win_sizes), "total_stride": m.total_stride,
         "frame_seconds": m.frame_seconds, "accumulation": m.net.cfg.accumulation, "pooling": m.net.cfg.pooling,
         "tags": tags, "provenance": {k: v for k, v in m.provenance.items() if k != "config"},
+        "card": m.card,
     }
+
+
+def format_card(card: dict[str, Any] | None) -> str:
+    """The model card as text for ``clip2frame inspect`` (a line saying there is none, when so)."""
+    if not card:
+        return "model card: none stored in this file (clip2frame inspect MODEL --write-card CARD.yaml adds one)"
+    import textwrap
+
+    def wrap(text: str, indent: str = "  ") -> str:
+        return textwrap.fill(" ".join(str(text).split()), width=100, initial_indent=indent, subsequent_indent=indent)
+
+    lines = ["MODEL CARD", "intended use", wrap(card.get("intended_use", "?")),
+             "training data", wrap(card.get("training_data", "?")), "held-out results"]
+    for r in card.get("held_out_results", []):
+        figures = ", ".join(f"{k} {v:g}" for k, v in r.get("metrics", {}).items())
+        lines.append(wrap(f"{r.get('data', '?')}: {figures} ({r.get('source', '?')})"))
+    lines.append("known limits")
+    lines += [wrap(f"- {x}") for x in card.get("known_limits", [])]
+    return "\n".join(lines)
 
 
 def plot_sigma(info: dict[str, Any], out_png) -> None:

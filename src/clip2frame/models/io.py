@@ -3,7 +3,8 @@
 Tensors: the network's ``state_dict`` under ``net.`` plus ``feature.mean`` / ``feature.std`` [S, M].
 Metadata key ``clip2frame``: JSON with ``format_version``, ``name``, ``version``, ``model_config``,
 ``feature_spec``, ``labels``, ``kinds``, ``thresholds``, ``provenance`` (command, config, data, seed,
-versions, created). Everything needed to run the model and to trace any result back to its settings.
+versions, created) and, optionally, ``card`` (the model card, :data:`CARD_FIELDS`; files without one
+load as before). Everything needed to run the model and to trace any result back to its settings.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import torch
 
 from .._version import __version__
 from ..config import from_dict, to_dict
-from ..errors import ModelFileError
+from ..errors import ConfigError, ModelFileError
 from ..fileio import atomic_write_bytes
 from .config import AudioModelConfig
 from .fcn import Clip2FrameNet
@@ -30,6 +31,38 @@ log = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 META_KEY = "clip2frame"
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "default_model.safetensors"
+
+
+#: The model card: what the model is for, what it learned from, how it did on data it never saw, and
+#: where it fails. ``held_out_results`` is a list of ``{"data": str, "metrics": {name: number},
+#: "source": str}`` (``source``: the command or report and the date the figures were measured).
+CARD_FIELDS = ("intended_use", "training_data", "held_out_results", "known_limits")
+
+
+def check_card(card: Any, *, where: str = "card") -> dict[str, Any]:
+    """``card`` checked against :data:`CARD_FIELDS` (``ConfigError`` naming ``where`` and the problem)."""
+    if not isinstance(card, dict):
+        raise ConfigError(f"{where}: a model card is a mapping with {', '.join(CARD_FIELDS)}")
+    missing = [k for k in CARD_FIELDS if not card.get(k)]
+    if missing:
+        raise ConfigError(f"{where}: model card lacks {', '.join(missing)}")
+    for k in ("intended_use", "training_data"):
+        if not isinstance(card[k], str):
+            raise ConfigError(f"{where}: {k} must be text")
+    limits = card["known_limits"]
+    if not (isinstance(limits, list) and all(isinstance(x, str) for x in limits)):
+        raise ConfigError(f"{where}: known_limits must be a list of sentences")
+    results = card["held_out_results"]
+    if not isinstance(results, list):
+        raise ConfigError(f"{where}: held_out_results must be a list")
+    for i, r in enumerate(results):
+        ok = (isinstance(r, dict) and isinstance(r.get("data"), str) and isinstance(r.get("source"), str)
+              and isinstance(r.get("metrics"), dict) and r["metrics"]
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r["metrics"].values()))
+        if not ok:
+            raise ConfigError(f"{where}: held_out_results[{i}] needs data (text), source (text) and metrics "
+                              "(name: number)")
+    return card
 
 
 def runtime_versions() -> dict[str, str]:
@@ -51,6 +84,7 @@ class TaggerModel:
     version: str = __version__
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    card: dict[str, Any] | None = None
 
     @property
     def total_stride(self) -> int:
@@ -72,14 +106,16 @@ class TaggerModel:
             "kinds": dict(self.kinds),
             "thresholds": [round(float(t), 6) for t in self.thresholds],
             "provenance": self.provenance,
+            **({"card": self.card} if self.card else {}),
         }
 
-    def with_thresholds(self, thresholds: Sequence[float], *, source: str) -> "TaggerModel":
+    def with_thresholds(self, thresholds: Sequence[float] | np.ndarray, *, source: str) -> "TaggerModel":
         prov = dict(self.provenance)
         prov.setdefault("threshold_history", []).append(
             {"source": source, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
         return TaggerModel(self.net, self.feature_spec, self.standardizer, list(self.labels), dict(self.kinds),
-                           np.asarray(thresholds, dtype=np.float32), self.name, self.version, prov, self.path)
+                           np.asarray(thresholds, dtype=np.float32), self.name, self.version, prov, self.path,
+                           self.card)
 
 
 def save_model(path: str | Path, model: TaggerModel) -> Path:
@@ -147,8 +183,32 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     if thresholds.shape != (len(labels),):
         raise ModelFileError(f"{path}: {thresholds.shape[0]} thresholds for {len(labels)} labels")
     net.eval().to(device)
+    card = meta.get("card")
+    if card is not None and not isinstance(card, dict):
+        raise ModelFileError(f"{path}: model card is not a mapping")
     return TaggerModel(net, spec, std, labels, dict(meta.get("kinds", {})), thresholds,
-                       meta.get("name", path.stem), meta.get("version", "?"), meta.get("provenance", {}), path)
+                       meta.get("name", path.stem), meta.get("version", "?"), meta.get("provenance", {}), path,
+                       card)
+
+
+def write_card(path: str | Path, card: dict[str, Any], *, out: str | Path | None = None) -> Path:
+    """Store ``card`` (checked by :func:`check_card`) in the model file ``path``, or in a copy ``out``.
+
+    Only the metadata changes: the tensors are copied as they are, and the file is replaced atomically.
+    """
+    from safetensors.torch import load_file, save
+
+    src = DEFAULT_MODEL_PATH if str(path) == "default" else Path(path)
+    meta = read_metadata(src)
+    check_card(card)
+    try:
+        tensors = load_file(str(src), device="cpu")
+    except Exception as e:
+        raise ModelFileError(f"{src}: model weights are truncated or corrupted ({_first_line(e)})") from None
+    meta["card"] = card
+    dest = Path(out) if out is not None else src
+    atomic_write_bytes(dest, save(tensors, metadata={META_KEY: json.dumps(meta)}))
+    return dest
 
 
 def _check_exists(path: Path) -> None:

@@ -21,6 +21,10 @@ class TrainConfig:
     supervision: Literal["clip", "frame"] = "clip"   # "frame" = the frame-supervised oracle (Table 3.6)
     optimizer: Literal["adagrad", "adam"] = "adagrad"
     lr: float = 0.01
+    # Learning rate of the Gaussians' log sigma as a multiple of ``lr`` (thesis: 1). With Adagrad a
+    # parameter moves by at most ~lr per step, so at 1 log sigma barely leaves its initial value in a
+    # few hundred steps; the default model v2 uses 30.
+    sigma_lr_mult: float = 1.0
     batch_size: int = 10
     epochs: int = 100
     patience: int = 20                   # early stopping: epochs without a better validation score
@@ -42,6 +46,7 @@ class TrainConfig:
     def validate(self) -> "TrainConfig":
         checks = [
             ("lr", self.lr > 0, f"must be > 0, got {self.lr}"),
+            ("sigma_lr_mult", self.sigma_lr_mult > 0, f"must be > 0, got {self.sigma_lr_mult}"),
             ("batch_size", self.batch_size >= 1, f"must be >= 1, got {self.batch_size}"),
             ("epochs", self.epochs >= 1, f"must be >= 1, got {self.epochs}"),
             ("patience", self.patience >= 1, f"must be >= 1, got {self.patience}"),

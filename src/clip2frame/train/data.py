@@ -131,7 +131,7 @@ def load_split(manifest: Manifest, split: str, spec, labels: list[str], *, total
         for c, f in zip(kept_clips, feats):
             n_out = -(-f.shape[-1] // total_stride)
             bounds = np.arange(n_out + 1) * step
-            frame_truth.append(events_to_frames([e for e in c.events if e.label in index], labels, bounds))
+            frame_truth.append(events_to_frames([e for e in c.events or () if e.label in index], labels, bounds))
     for cid, why in skipped:
         log.warning("skipped %s: %s", cid, why)
     events = [c.events for c in kept_clips] if frame_truth is not None else None

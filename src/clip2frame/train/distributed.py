@@ -137,9 +137,12 @@ class Distributed:
         """
         import torch.distributed as dist
 
-        sl = self.shard(int(batch[0].shape[0]))
+        first = batch[0]
+        if first is None:
+            raise ValueError("backward_shard: the first tensor of the batch is needed (its size shards it)")
+        sl = self.shard(int(first.shape[0]))
         share = [None if t is None else t[sl] for t in batch]
-        device = batch[0].device
+        device = first.device
         params = [p for p in params if p.requires_grad]
         if sl.stop > sl.start:
             loss, count = loss_fn(*share)

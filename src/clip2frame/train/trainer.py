@@ -23,6 +23,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -56,6 +57,8 @@ def _config_hash(cfg: TrainConfig) -> str:
     # stopping rules, the checkpoint kept and placement: may change on resume
     for k in ("out", "epochs", "patience", "early_stopping", "checkpoint", "device", "num_threads"):
         d.pop(k, None)
+    if d.get("sigma_lr_mult") == 1.0:  # the default: runs from before the switch keep their hash
+        d.pop("sigma_lr_mult")
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -78,7 +81,8 @@ def _make_batch(data: SplitData, idx: list[int], crop: int, gen: torch.Generator
     S, M = data.feats[idx[0]].shape[:2]
     x = torch.zeros((len(idx), S, M, L))
     n_out = -(-L // stride)
-    yf = torch.zeros((len(idx), data.clip_labels.shape[1], n_out)) if frame_truth else None
+    truth = data.frame_truth if frame_truth else None
+    yf = torch.zeros((len(idx), data.clip_labels.shape[1], n_out)) if truth is not None else None
     n_valid = torch.zeros(len(idx), dtype=torch.long)
     for b, i in enumerate(idx):
         T = lengths[b]
@@ -88,8 +92,8 @@ def _make_batch(data: SplitData, idx: list[int], crop: int, gen: torch.Generator
         f = torch.from_numpy(data.feats[i][..., start:start + n].astype(np.float32))
         x[b, ..., :n] = std.apply(f[None])[0]
         n_valid[b] = -(-n // stride)
-        if yf is not None:
-            ft = data.frame_truth[i][start // stride:start // stride + n_out]
+        if yf is not None and truth is not None:
+            ft = truth[i][start // stride:start // stride + n_out]
             yf[b, :, :ft.shape[0]] = torch.from_numpy(ft.T.astype(np.float32))
     y = torch.from_numpy(data.clip_labels[idx])
     return x.to(device), n_valid.to(device), y.to(device), (yf.to(device) if yf is not None else None)
@@ -167,6 +171,19 @@ def fit_model_thresholds(net, std, data: SplitData, cfg: TrainConfig, device) ->
         return fit_thresholds(y, scores, n_steps=cfg.threshold_steps).astype(np.float32)
 
 
+def make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Adagrad or Adam at ``cfg.lr``; the Gaussians' log sigma at ``cfg.lr * cfg.sigma_lr_mult``."""
+    sigma = [p for n, p in net.named_parameters() if n.endswith("log_sigma")]
+    rest = [p for n, p in net.named_parameters() if not n.endswith("log_sigma")]
+    groups: list[dict] = [{"params": rest}]
+    if sigma and cfg.sigma_lr_mult == 1.0:   # one group, as before the switch existed (resumable states)
+        groups = [{"params": list(net.parameters())}]
+    elif sigma:
+        groups.append({"params": sigma, "lr": cfg.lr * cfg.sigma_lr_mult})
+    cls = torch.optim.Adagrad if cfg.optimizer == "adagrad" else torch.optim.Adam
+    return cls(groups, lr=cfg.lr)
+
+
 def _write_metrics(run_dir: Path, history: list[dict]) -> None:
     keys: list[str] = []
     for row in history:
@@ -220,7 +237,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     manifest = load_manifest(cfg.data)
     labels, kinds = list(manifest.labels), dict(manifest.kinds)
     s = cfg.model.total_stride
-    common = dict(total_stride=s, run_dir=run_dir, progress=progress)
+    common: dict[str, Any] = dict(total_stride=s, run_dir=run_dir, progress=progress)
     with ddp.main_first():  # rank 0 fills the feature cache, the other ranks read it
         train_parts = [load_split(manifest, cfg.train_split, cfg.features, labels, max_clips=cfg.max_clips,
                                   **common)]
@@ -255,8 +272,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     torch.manual_seed(cfg.seed)
     net = Clip2FrameNet(cfg.model, len(labels)).to(device)
     ddp.broadcast_parameters(net)
-    opt = (torch.optim.Adagrad(net.parameters(), lr=cfg.lr) if cfg.optimizer == "adagrad"
-           else torch.optim.Adam(net.parameters(), lr=cfg.lr))
+    opt = make_optimizer(net, cfg)
     state_path = run_dir / "train_state.pt"
     history: list[dict] = []
     start, best_score, best_epoch, bad, best_net = 0, -math.inf, -1, 0, None
@@ -350,8 +366,8 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
 def _merge(parts: list[SplitData]) -> SplitData:
     if len(parts) == 1:
         return parts[0]
-    ft = None if any(p.frame_truth is None for p in parts) else sum((p.frame_truth for p in parts), [])
-    ev = None if any(p.events is None for p in parts) else sum((p.events for p in parts), [])
+    ft = None if any(p.frame_truth is None for p in parts) else [t for p in parts for t in p.frame_truth or ()]
+    ev = None if any(p.events is None for p in parts) else [e for p in parts for e in p.events or ()]
     return SplitData(sum((p.clip_ids for p in parts), []), sum((p.feats for p in parts), []),
                      np.concatenate([p.clip_labels for p in parts]), ft, parts[0].skipped, ev)
 

@@ -70,10 +70,11 @@ class Detector:
             dur = len(wave) / 16000.0
         dv = decode_video(p, with_flow_frames=True, duration_s=dur)
         T = dv.n_frames
+        assert dv.flow_frames is not None  # decoded with_flow_frames
         flow = flow_stacks(dv.flow_frames, T)
         A = predict_visual(self.action, flow)
         O = _fit_len(predict_visual(self.object, dv.rgb), T) if self.object is not None else None
-        S = predict_sound(self.sound, wave, T) if self.sound is not None else None
+        S = predict_sound(self.sound, wave, T) if self.sound is not None and wave is not None else None
         M = fuse(A, O=O, S=S, method=self.fusion)
         return Detection(str(p), np.arange(T) * FRAME_DURATION_S, dv.frame_size, dv.rgb, A, O, S, M, self.fusion)
 

@@ -100,9 +100,9 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
     for tr in truths:
         item = load_item(tr["path"], need=need, cache_dir=_cache_dir(root), tags=tr["tags"], truth=tr)
         T = len(tr["frames"])
-        O = _fit(predict_visual(onet, item.rgb), T) if onet is not None else None
-        S = predict_sound(smodel, item.wave, T) if smodel is not None else None
-        As = [(meta, _fit(predict_visual(net, item.flow), T)) for net, meta in actions]
+        O = _fit(predict_visual(onet, item.loaded("rgb")), T) if onet is not None else None
+        S = predict_sound(smodel, item.loaded("wave"), T) if smodel is not None else None
+        As = [(meta, _fit(predict_visual(net, item.loaded("flow")), T)) for net, meta in actions]
         for vt in truths_of(tr):
             k = VIDEO_INSTRUMENTS.index(vt.instrument)
             pairs.append(vt)

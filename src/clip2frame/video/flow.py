@@ -48,7 +48,9 @@ def farneback(prev_grey: np.ndarray, next_grey: np.ndarray, *, params: FlowParam
     """Dense flow from ``prev_grey`` to ``next_grey`` (uint8 [H, W]) -> float32 [H, W, 2] (dx, dy), clipped."""
     import cv2
 
-    flow = cv2.calcOpticalFlowFarneback(prev_grey, next_grey, None, params.pyr_scale, params.levels,
+    # None: cv2 allocates the output (its stubs want an array there)
+    flow = cv2.calcOpticalFlowFarneback(prev_grey, next_grey, None,  # type: ignore[call-overload]
+                                        params.pyr_scale, params.levels,
                                         params.winsize, params.iterations, params.poly_n,
                                         params.poly_sigma, 0)
     return np.clip(flow, -params.clip, params.clip).astype(np.float32)
@@ -141,6 +143,7 @@ def cached_flow(path: str | Path, *, cache_dir: str | Path | None = None, params
             except (OSError, ValueError) as e:
                 log.warning("%s: unreadable flow cache (%s), recomputing", cache_file, e)
     dv = decode_video(path, with_flow_frames=True, duration_s=duration_s)
+    assert dv.flow_frames is not None  # decoded with_flow_frames
     flow = flow_stacks(dv.flow_frames, dv.n_frames, params=params).astype(np.float16)
     if cache_file is not None:
         os.makedirs(cache_file.parent, exist_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import AudioError, Clip2FrameError
+from ..errors import AudioError, Clip2FrameError, VideoError
 from ..timebase import HOP_LENGTH, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,6 @@ OUTPUT_FPS = 1.0 / FRAME_DURATION_S  # 1.953125 frames/s
 FLOW_RATE_FACTOR = 4
 FLOW_FPS = OUTPUT_FPS * FLOW_RATE_FACTOR  # 7.8125 frames/s
 LONG_SIDE = 256
-
-
-class VideoError(AudioError):
-    """A video file cannot be read (missing, corrupt, no video stream, no frames)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +188,7 @@ def read_frames_at(path: str | Path, times_s: np.ndarray, *, long_side: int = LO
         while i < len(times):
             out[i] = last_arr
             i += 1
+        assert first_t is not None and last_t is not None  # set with the first decoded frame (n_decoded > 0)
         step = (last_t - first_t) / max(n_decoded - 1, 1) if n_decoded > 1 else 1.0 / float(vs.average_rate or 25)
         duration = float(last_t + step)
     if not out:
@@ -227,49 +224,19 @@ def decode_video(path: str | Path, *, with_flow_frames: bool = True, long_side: 
 
 
 def load_video_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """The audio track of a video as mono float32 at ``sr`` [N].
+    """The audio track of a video as mono float32 at ``sr`` [N] (:func:`clip2frame.audio.io.load_audio`).
 
-    Uses :func:`clip2frame.audio.io.load_audio` when that module is present, PyAV otherwise.
     Raises :class:`AudioError` naming the file when there is no audio stream.
     """
+    from ..audio.io import load_audio
+
     p = Path(path)
     info = probe_video(p)
     if not info.has_audio:
         raise AudioError(p, "video has no audio track (the sound model needs one)")
-    try:
-        from ..audio.io import load_audio  # type: ignore[attr-defined]
-    except ImportError:
-        load_audio = None
-    if load_audio is not None:
-        wave = np.asarray(load_audio(p, sr=sr, mono=True), dtype=np.float32)
-        if wave.size == 0:
-            raise AudioError(p, "audio track holds zero samples")
-        return wave
-    return _pyav_audio(p, sr=sr)
-
-
-def _pyav_audio(p: Path, *, sr: int) -> np.ndarray:
-    import av
-
-    chunks: list[np.ndarray] = []
-    with _open(p) as c:
-        if not c.streams.audio:
-            raise AudioError(p, "video has no audio track (the sound model needs one)")
-        res = av.AudioResampler(format="fltp", layout="mono", rate=sr)
-        try:
-            for fr in c.decode(c.streams.audio[0]):
-                for o in res.resample(fr):
-                    chunks.append(o.to_ndarray()[0])
-            for o in res.resample(None):
-                chunks.append(o.to_ndarray()[0])
-        except av.FFmpegError as e:
-            if not chunks:
-                raise AudioError(p, f"corrupt audio stream ({e})") from None
-    if not chunks:
+    wave = np.asarray(load_audio(p, sr=sr, mono=True), dtype=np.float32)
+    if wave.size == 0:
         raise AudioError(p, "audio track holds zero samples")
-    wave = np.concatenate(chunks).astype(np.float32)
-    if not np.all(np.isfinite(wave)):
-        raise AudioError(p, "audio track holds non-finite samples")
     return wave
 
 

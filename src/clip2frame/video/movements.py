@@ -98,7 +98,7 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
         by_inst: dict[str, list[np.ndarray]] = {}
         for tr in load_truth(data_dir, split):
             it = load_item(tr["path"], need={"flow"}, cache_dir=_cache_dir(Path(data_dir)), tags=tr["tags"], truth=tr)
-            flow = _fit_len(it.flow, len(tr["frames"]))
+            flow = _fit_len(it.loaded("flow"), len(tr["frames"]))
             for t, f in enumerate(tr["frames"]):
                 for inst in f["playing"]:
                     by_inst.setdefault(inst, []).append(flow[t].astype(np.float32))

@@ -38,8 +38,10 @@ import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from ..config import to_dict
 from ..errors import ConfigError
@@ -326,9 +328,10 @@ def make_scene(cfg: VideoSynthConfig, index: int, main: str) -> Scene:
                 s.cx, s.cy, s.size = cx, cy, size
                 break
     for s in sources:
-        s.skin = tuple(float(x) for x in rng.choice([[0.95, 0.8, 0.65], [0.8, 0.6, 0.45], [0.55, 0.38, 0.25],
-                                                      [0.4, 0.27, 0.18]]))
-        s.shirt = tuple(float(x) for x in rng.uniform(0.1, 0.9, 3))
+        skin = rng.choice([[0.95, 0.8, 0.65], [0.8, 0.6, 0.45], [0.55, 0.38, 0.25], [0.4, 0.27, 0.18]])
+        s.skin = (float(skin[0]), float(skin[1]), float(skin[2]))
+        shirt = rng.uniform(0.1, 0.9, 3)
+        s.shirt = (float(shirt[0]), float(shirt[1]), float(shirt[2]))
         s.sway_phase = float(rng.uniform(0, 2 * np.pi))
         s.sway_period = float(rng.uniform(3, 6))
         if s.played:
@@ -367,7 +370,7 @@ def _camera(scene: Scene, cfg: VideoSynthConfig, t: float) -> np.ndarray:
     return np.array([[z, 0, cx - z * cx + dx], [0, z, cy - z * cy + dy]])
 
 
-def _apply(M: np.ndarray, pts: np.ndarray) -> np.ndarray:
+def _apply(M: np.ndarray, pts: npt.ArrayLike) -> np.ndarray:
     pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
     return pts @ M[:, :2].T + M[:, 2]
 
@@ -408,7 +411,8 @@ def _state(s: Source, t: float, gain: float = 1.0) -> SourceState:
     m_px = u_px * gain  # playing-motion unit
     draw: list[tuple] = []
     kps: list[np.ndarray] = []
-    pitch = s.notes[s.last_onset(t)[0]][2] if (s.played and s.last_onset(t)) else None
+    last = s.last_onset(t) if s.played else None
+    pitch = s.notes[last[0]][2] if last else None
     lo, hi = PITCH_RANGES[s.inst]
     prel = 0.5 if pitch is None else (pitch - lo) / max(1, hi - lo)
     base = "violin" if s.inst == "cello" else s.inst
@@ -490,12 +494,12 @@ def _state(s: Source, t: float, gain: float = 1.0) -> SourceState:
         hands = [wave] + list(hands[1:]) if len(hands) > 1 else [wave]
     body_draw = [("body", head, s.size, s.shirt, s.skin)]
     shoulders = [head + np.array([-8 * u_px, 14 * u_px]), head + np.array([8 * u_px, 14 * u_px])]
-    arm_draw = []
+    arm_draw: list[tuple] = []
     for k, hpt in enumerate(hands[:2]):
         arm_draw.append(("line", shoulders[k % 2], hpt, s.skin, max(2, int(3 * u_px))))
         arm_draw.append(("circle", hpt, max(2, int(4 * u_px)), s.skin))
     return SourceState((x0, y0, x0 + w, y0 + h), sounding,
-                       [tuple(map(float, k)) for k in kps] if sounding else [],
+                       [(float(k[0]), float(k[1])) for k in kps] if sounding else [],
                        body_draw + [("glyph", s.inst, (x0, y0, w, h))] + arm_draw + draw)
 
 
@@ -541,7 +545,7 @@ def render_frame(scene: Scene, cfg: VideoSynthConfig, t: float) -> tuple[np.ndar
         end = (sw["x"] + sw["len"] * math.sin(ang), sw["y"] + sw["len"] * math.cos(ang))
         cv2.line(img, _pt((sw["x"], sw["y"])), _pt(end), sw["col"], 2)
         cv2.circle(img, _pt(end), 6, sw["col"], -1)
-    truth = {"boxes": {}, "keypoints": {}, "playing": []}
+    truth: dict[str, Any] = {"boxes": {}, "keypoints": {}, "playing": []}
     states = [(s, _state(s, t, cfg.motion_gain)) for s in scene.sources if s.onscreen]
     for s, st in states:
         for cmd in st.draw:
@@ -568,8 +572,8 @@ def render_frame(scene: Scene, cfg: VideoSynthConfig, t: float) -> tuple[np.ndar
         truth["boxes"].setdefault(s.inst, []).append([round(v, 2) for v in box])
         if st.sounding:
             truth["playing"].append(s.inst)
-            kp = _apply(M, st.keypoints) if st.keypoints else np.zeros((0, 2))
-            kp = [[round(float(x), 2), round(float(y), 2)] for x, y in kp
+            pts = _apply(M, st.keypoints) if st.keypoints else np.zeros((0, 2))
+            kp = [[round(float(x), 2), round(float(y), 2)] for x, y in pts
                   if 0 <= x < cfg.width and 0 <= y < cfg.height]
             truth["keypoints"].setdefault(s.inst, []).extend(kp)
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8), truth
@@ -605,13 +609,14 @@ def render_audio(scene: Scene, cfg: VideoSynthConfig) -> tuple[np.ndarray, str]:
     n = int(round(cfg.duration_s * cfg.sr))
     mix = np.zeros(n, np.float32)
     renderer = "fallback-tones"
-    render = None
+    render: Callable[[Any, str], Any] | None = None
     try:
-        from ..data.synth import render_notes  # type: ignore[attr-defined]
+        from ..data.synth import render_notes
 
-        def render(notes, inst):
+        def render_with_notes(notes, inst):
             return render_notes([(on, off, p, 100) for on, off, p in notes], GM_PROGRAMS[inst],
                                 is_drum=inst == "drum", duration_s=cfg.duration_s, sr=cfg.sr)
+        render = render_with_notes
         renderer = "clip2frame.data.synth.render_notes"
     except ImportError:
         try:
@@ -619,9 +624,10 @@ def render_audio(scene: Scene, cfg: VideoSynthConfig) -> tuple[np.ndarray, str]:
 
             eng = get_engine(sr=cfg.sr)
 
-            def render(notes, inst):
+            def render_with_engine(notes, inst):
                 return eng.render([(on, off, p, 100) for on, off, p in notes], program=GM_PROGRAMS[inst],
                                   n_samples=n, is_drum=inst == "drum")
+            render = render_with_engine
             renderer = "clip2frame.data.synth.engine (FluidSynth)"
         except Exception as e:  # no FluidSynth / soundfont: simple tones
             log.info("FluidSynth renderer unavailable (%s); using simple tones", e)
@@ -765,7 +771,7 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
     splits = [("train", cfg.n_train), ("validation", cfg.n_validation), ("test", cfg.n_test)]
-    todo = []
+    todo: list[tuple] = []
     for split, count in splits:
         for j in range(count):
             todo.append((cfg, out, split, len(todo), cfg.instruments[j % len(cfg.instruments)]))

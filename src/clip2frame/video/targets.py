@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -112,15 +112,26 @@ class TargetSpec:
              O: torch.Tensor | None = None) -> torch.Tensor:
         """The loss of this target for action maps ``A`` and whichever of V, S, O it needs."""
         if self.kind == "VT":
-            return vt_loss(A, V)
+            return vt_loss(A, _given(V, "V"))
         if self.kind == "OT":
-            return ot_loss(A, O, self.object_threshold)
+            return ot_loss(A, _given(O, "O"), _given(self.object_threshold, "object_threshold"))
         if self.kind == "ST":
-            return st_loss(A, S, self.sound_threshold)
-        return sot_loss(A, S, O, self.sound_threshold, self.object_threshold)
+            return st_loss(A, _given(S, "S"), _given(self.sound_threshold, "sound_threshold"))
+        return sot_loss(A, _given(S, "S"), _given(O, "O"), _given(self.sound_threshold, "sound_threshold"),
+                        _given(self.object_threshold, "object_threshold"))
 
 
-def _fmt(t: float) -> str:
+_T = TypeVar("_T")
+
+
+def _given(x: _T | None, name: str) -> _T:
+    if x is None:
+        raise ValueError(f"target: {name} is needed and was not given")
+    return x
+
+
+def _fmt(t: float | None) -> str:
+    t = _given(t, "threshold")
     d = round(t * 10)
     if abs(d - t * 10) < 1e-9 and 0 <= d <= 10:
         return f"{d:02d}"

@@ -33,7 +33,7 @@ import torch
 
 from .._version import __version__
 from ..config import from_dict, to_dict
-from ..errors import ConfigError, DatasetError, ModelFileError
+from ..errors import Clip2FrameError, ConfigError, DatasetError, ModelFileError
 from ..fileio import atomic_save_npz, atomic_write_bytes, atomic_write_text
 from ..tags import VIDEO_INSTRUMENTS
 from .models import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
@@ -107,6 +107,13 @@ class VideoItem:
     flow: np.ndarray | None = None
     wave: np.ndarray | None = None
     truth: dict | None = None
+
+    def loaded(self, name: str) -> np.ndarray:
+        """The decoded ``rgb``, ``flow`` or ``wave`` (an error naming the video when it was not loaded)."""
+        a = getattr(self, name)
+        if a is None:
+            raise Clip2FrameError(f"{self.path}: {name} was not loaded (or already released)")
+        return a
 
     @property
     def n_frames(self) -> int:
@@ -310,8 +317,8 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
     run = _Run(out, cfg, {"sound_model": to_dict(mcfg), "feature_spec": to_dict(spec)})
     train = load_split(data_dir, "train", need={"wave"}, limit=cfg.max_train_videos)
     val = load_split(data_dir, "validation", need={"wave"}, limit=cfg.max_validation_videos)
-    ftr = sound_features([it.wave for it in train], spec)
-    fva = sound_features([it.wave for it in val], spec)
+    ftr = sound_features([it.loaded("wave") for it in train], spec)
+    fva = sound_features([it.loaded("wave") for it in val], spec)
     std = fit_standardizer(f[None] for f in ftr)
     T = min(f.shape[-1] for f in ftr + fva)
     Xtr = torch.stack([std.apply(f[..., :T]) for f in ftr])
@@ -429,7 +436,7 @@ def predict_visual(net: VisualFCN, frames: np.ndarray, *, batch: int = 16) -> np
 
 
 def _visual_input(item: VideoItem, kind: str) -> np.ndarray:
-    return item.rgb if kind == "object" else item.flow
+    return item.loaded("rgb" if kind == "object" else "flow")
 
 
 ORACLE = "oracle"
@@ -490,16 +497,18 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
         for vi, it in enumerate(train):
             if it.truth is None:
                 raise DatasetError(f"{it.path}: --object oracle needs the corpus truth (truth/<id>.json)")
-            H, W = it.flow.shape[-2:]
+            H, W = it.loaded("flow").shape[-2:]
             O_tr[vi] = oracle_object_maps(it.truth, it.n_frames, heatmap_size(H, W, conv6_padding=cfg.conv6_padding))
     elif target.needs_object:
+        assert object_run is not None  # refused above with a ConfigError
         onet, _ = load_visual(object_run)
-        O_tr = [predict_visual(onet, it.rgb) for it in train]
+        O_tr = [predict_visual(onet, it.loaded("rgb")) for it in train]
         for it in train:
             it.rgb = None
     if target.needs_sound:
+        assert sound_run is not None  # refused above with a ConfigError
         smodel = load_sound_run(sound_run)
-        S_tr = [predict_sound(smodel, it.wave, it.n_frames) for it in train]
+        S_tr = [predict_sound(smodel, it.loaded("wave"), it.n_frames) for it in train]
         for it in train:
             it.wave = None
     net = VisualFCN(mcfg, len(VIDEO_INSTRUMENTS))

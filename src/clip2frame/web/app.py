@@ -13,30 +13,37 @@ Endpoints
                                 (``?download=1``: as an attachment)
 ``GET /media/{path}``           the same inside MEDIA_ROOT (originals of ``clip2frame tag`` results)
 
-Errors are JSON ``{"detail": "<one line>"}`` with 400/404/413/415/422; the page shows them in a banner.
+Errors are JSON ``{"detail": "<one line>"}`` with 400/401/404/413/415/422; the page shows them in a banner.
+
+Access: with ``allowed_hosts`` (loopback serving) other ``Host`` headers get 400 (Starlette's
+``TrustedHostMiddleware``, against DNS rebinding). With ``token`` every request needs it: ``?token=`` on
+any URL (answered with a redirect that stores it in an HttpOnly cookie), the cookie, or an
+``Authorization: Bearer`` header; anything else gets 401.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import mimetypes
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncGenerator, AsyncIterator, Sequence
 from urllib.parse import quote
 
 import anyio
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import ClientDisconnect
 
 from .._version import __version__
 from ..errors import Clip2FrameError
 from . import media
-from .jobs import Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
+from .jobs import DEFAULT_UPLOADS_QUOTA_BYTES, Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
 from .results import NotInside, WaveformCache, list_results, load_result, resolve_inside
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,7 @@ _SECURITY_HEADERS = {
         "base-uri 'none'; form-action 'self'"
     ),
 }
+TOKEN_COOKIE = "clip2frame_token"
 _TEXT_TYPES = {".tsv": "text/tab-separated-values; charset=utf-8", ".txt": "text/plain; charset=utf-8",
                ".json": "application/json", ".npz": "application/octet-stream",
                ".csv": "text/csv; charset=utf-8", ".jams": "application/json"}
@@ -64,6 +72,10 @@ _TEXT_TYPES = {".tsv": "text/tab-separated-values; charset=utf-8", ".txt": "text
 
 class _TooLarge(Exception):
     pass
+
+
+def _same(given: str, token: str) -> bool:
+    return hmac.compare_digest(given.encode(), token.encode())
 
 
 def _file_url(rel: str) -> str:
@@ -76,7 +88,9 @@ def _media_url(rel: str) -> str:
 
 def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Analyzer | None = None,
                write: Writer | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-               allowed_hosts: Sequence[str] | None = None, media_root: Path | None = None) -> FastAPI:
+               allowed_hosts: Sequence[str] | None = None, media_root: Path | None = None,
+               token: str | None = None,
+               uploads_quota_bytes: int | None = DEFAULT_UPLOADS_QUOTA_BYTES) -> FastAPI:
     """The viewer app over ``results_dir`` (created if missing).
 
     Parameters
@@ -89,6 +103,9 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
                               ``clip2frame.infer.writers.write_outputs``.
     max_upload_bytes : int    larger uploads get 413.
     allowed_hosts : list      accepted ``Host`` header names (against DNS rebinding); ``None``: any.
+    token : str               a secret every request must carry (see the module docstring); ``None``: none.
+    uploads_quota_bytes : int ``uploads/`` is kept under this size by removing the oldest analyses of
+                              uploads (never a result written by ``clip2frame tag``); ``None``: no limit.
     media_root : Path         where the originals of results written by ``clip2frame tag`` are: result
                               ``a/b`` plays ``media_root/a/b.<ext>`` (``/media/...``, read-only, same
                               safety rules as RESULTS_DIR).
@@ -97,7 +114,8 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
     results_dir.mkdir(parents=True, exist_ok=True)
     media_root = Path(media_root) if media_root is not None else None
     jobs = JobManager(results_dir, analyze=analyze or default_analyzer(model), write=write or default_writer(),
-                      model_name=str(model) if analyze is None else getattr(analyze, "__name__", "custom"))
+                      model_name=str(model) if analyze is None else getattr(analyze, "__name__", "custom"),
+                      uploads_quota_bytes=uploads_quota_bytes)
     waveforms = WaveformCache()
 
     @asynccontextmanager
@@ -110,19 +128,34 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
     app.state.results_dir = results_dir
     app.state.jobs = jobs
     app.state.max_upload_bytes = max_upload_bytes
-    hosts = {h.lower() for h in allowed_hosts} if allowed_hosts else None
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
-        if hosts is not None:
-            host = request.headers.get("host", "").lower()
-            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-            if host not in hosts and name not in hosts:
-                return JSONResponse({"detail": f"host {host!r} not allowed"}, status_code=400)
-        response = await call_next(request)
+        if token is not None:
+            given = request.query_params.get("token")
+            if given is not None and _same(given, token) and request.method in ("GET", "HEAD"):
+                # store it in a cookie and drop it from the address bar (and from the Referer)
+                query = "&".join(f"{quote(k)}={quote(v)}" for k, v in request.query_params.multi_items()
+                                 if k != "token")
+                response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
+                response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+            else:
+                bearer = request.headers.get("authorization", "")
+                cookie = request.cookies.get(TOKEN_COOKIE, "")
+                if not (_same(cookie, token) or (bearer.startswith("Bearer ") and _same(bearer[7:], token))
+                        or (given is not None and _same(given, token))):
+                    return JSONResponse({"detail": "token required: open the address `clip2frame serve` "
+                                                   "printed (it ends in ?token=...)"}, status_code=401)
+                response = await call_next(request)
+        else:
+            response = await call_next(request)
         for k, v in _SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         return response
+
+    if allowed_hosts:
+        # added last, so it runs first: a foreign Host never reaches the token check
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
@@ -206,7 +239,7 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
         if length.isdigit() and int(length) > limit:
             raise too_large()
 
-        async def limited() -> AsyncIterator[bytes]:
+        async def limited() -> AsyncGenerator[bytes, None]:
             n = 0
             async for chunk in request.stream():
                 n += len(chunk)
@@ -260,7 +293,7 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
             await f.aclose()
         return name, dest, mt
 
-    async def _receive_multipart(request: Request, stream: AsyncIterator[bytes], staging: Path,
+    async def _receive_multipart(request: Request, stream: AsyncGenerator[bytes, None], staging: Path,
                                  filename: str | None) -> tuple[str, Path, media.MediaType]:
         try:
             form = await MultiPartParser(request.headers, stream, max_files=1, max_fields=8).parse()

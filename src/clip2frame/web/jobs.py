@@ -7,7 +7,6 @@ and a failed analysis leaves nothing behind but the job's error message.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import queue
@@ -18,13 +17,14 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from .._version import __version__
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_text
+from ..signatures import accepts_keyword
 from ..tags import MUSIC_TAG_KINDS
 from . import media
 from .results import META_SUFFIX, OTHER_KIND, WAVEFORM_SUFFIX
@@ -32,6 +32,10 @@ from .results import META_SUFFIX, OTHER_KIND, WAVEFORM_SUFFIX
 log = logging.getLogger(__name__)
 
 UPLOADS_DIR = "uploads"
+#: Default size limit of ``RESULTS_DIR/uploads`` (``clip2frame serve --uploads-quota-mb``).
+DEFAULT_UPLOADS_QUOTA_BYTES = 2048 * 1024 * 1024
+META_FORMAT = "clip2frame-viewer-meta"
+_JOB_ID = re.compile(r"[0-9a-f]{12}")
 #: Output formats asked of ``clip2frame.infer.writers.write_outputs`` for every upload.
 DEFAULT_FORMATS = ("scores", "events", "npz", "audacity")
 _MAX_JOBS_KEPT = 500
@@ -92,8 +96,10 @@ class JobManager:
     """Queue of analysis jobs, run one at a time on a worker thread; thread-safe."""
 
     def __init__(self, results_dir: Path, *, analyze: Analyzer, write: Writer,
-                 formats: tuple[str, ...] = DEFAULT_FORMATS, model_name: str = "default"):
+                 formats: tuple[str, ...] = DEFAULT_FORMATS, model_name: str = "default",
+                 uploads_quota_bytes: int | None = DEFAULT_UPLOADS_QUOTA_BYTES):
         self.results_dir = Path(results_dir)
+        self.uploads_quota_bytes = uploads_quota_bytes
         self.analyze = analyze
         self.write = write
         self.formats = tuple(formats)
@@ -106,7 +112,7 @@ class JobManager:
         self._worker = threading.Thread(target=self._work, name="clip2frame-analyze", daemon=True)
         self._worker.start()
         self._closed = False
-        self._accepts_progress = _accepts_kwarg(analyze, "progress")
+        self._accepts_progress = accepts_keyword(analyze, "progress")
 
     # -- staging -------------------------------------------------------------------------------
     def new_staging(self) -> tuple[str, Path]:
@@ -128,7 +134,9 @@ class JobManager:
             self._jobs[job_id] = job
             self._trim()
             self._queue.put((job_id, media_path, media_type))
-        return self.get(job_id)
+        info = self.get(job_id)
+        assert info is not None  # only finished jobs are ever trimmed
+        return info
 
     def get(self, job_id: str) -> dict | None:
         with self._lock:
@@ -202,6 +210,11 @@ class JobManager:
             return
         self._update(job_id, status="done", stage="done", progress=1.0, result_id=result_id,
                      finished=time.time())
+        if self.uploads_quota_bytes is not None:
+            try:
+                enforce_uploads_quota(self.results_dir, self.uploads_quota_bytes, keep=[staging.parent / job_id])
+            except OSError as e:  # a full or read-only disk must not stop the viewer
+                log.warning("%s: upload quota not enforced (%s)", self.results_dir / UPLOADS_DIR, e)
 
     def _analyse(self, job_id: str, media_path: Path, media_type: media.MediaType, filename: str) -> str:
         from ..infer.activations import FrameActivations
@@ -232,7 +245,7 @@ class JobManager:
 
         kinds = {lab: str(acts.kinds.get(lab) or MUSIC_TAG_KINDS.get(lab) or OTHER_KIND) for lab in acts.labels}
         meta = {
-            "format": "clip2frame-viewer-meta",
+            "format": META_FORMAT,
             "format_version": 1,
             "source_name": filename,
             "media": media_path.name,
@@ -253,9 +266,68 @@ class JobManager:
         return f"{UPLOADS_DIR}/{job_id}/{stem}"
 
 
-def _accepts_kwarg(fn: Callable, name: str) -> bool:
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+def _tree_bytes(folder: Path) -> int:
+    total = 0
+    for p in folder.rglob("*"):
+        try:
+            if p.is_file() and not p.is_symlink():
+                total += p.stat().st_size
+        except OSError:
+            pass
+    return total
+
+
+def viewer_analyses(results_dir: Path) -> list[tuple[float, Path]]:
+    """The finished analyses of uploads, oldest first: ``(mtime of its meta file, folder)``.
+
+    Only folders ``uploads/<job id>/`` holding a ``*.meta.json`` of format :data:`META_FORMAT` count;
+    anything else in ``uploads/`` (a result written there by ``clip2frame tag``, a staging folder of a
+    running job) is never listed, so never removed.
+    """
+    up = Path(results_dir) / UPLOADS_DIR
+    found: list[tuple[float, Path]] = []
+    if not up.is_dir():
+        return found
+    for d in up.iterdir():
+        if not (_JOB_ID.fullmatch(d.name) and d.is_dir() and not d.is_symlink()):
+            continue
+        for m in d.glob(f"*{META_SUFFIX}"):
+            try:
+                if json.loads(m.read_text(encoding="utf-8")).get("format") == META_FORMAT:
+                    found.append((m.stat().st_mtime, d))
+                    break
+            except (OSError, ValueError, AttributeError):
+                continue
+    return sorted(found, key=lambda x: (x[0], x[1].name))
+
+
+def enforce_uploads_quota(results_dir: Path, quota_bytes: int, *, keep: Sequence[Path] = ()) -> list[Path]:
+    """Remove the oldest viewer analyses until ``RESULTS_DIR/uploads`` holds at most ``quota_bytes``.
+
+    Everything in ``uploads/`` counts towards the quota, but only :func:`viewer_analyses` are removed,
+    never the folders in ``keep`` (the analysis just finished) nor a result ``clip2frame tag`` wrote.
+    Returns the removed folders.
+    """
+    up = Path(results_dir) / UPLOADS_DIR
+    if not up.is_dir():
+        return []
+    total = _tree_bytes(up)
+    if total <= quota_bytes:
+        return []
+    kept = {Path(k).resolve() for k in keep}
+    removed: list[Path] = []
+    for _, d in viewer_analyses(results_dir):
+        if total <= quota_bytes:
+            break
+        if d.resolve() in kept:
+            continue
+        size = _tree_bytes(d)
+        shutil.rmtree(d, ignore_errors=True)
+        if not d.exists():
+            total -= size
+            removed.append(d)
+            log.info("upload quota (%d MB): removed the analysis %s (%d bytes)", quota_bytes >> 20, d.name, size)
+    if total > quota_bytes:
+        log.warning("%s: %d MB, over the %d MB quota, with nothing more that may be removed", up,
+                    total >> 20, quota_bytes >> 20)
+    return removed

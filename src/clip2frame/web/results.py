@@ -247,7 +247,7 @@ class WaveformCache:
 
     def __init__(self, max_items: int = 32):
         self._lock = threading.Lock()
-        self._items: dict[tuple[str, float], dict] = {}
+        self._items: dict[tuple[str, float], dict | None] = {}
         self._max = max_items
 
     def get(self, media_path: Path) -> dict | None:
@@ -290,7 +290,9 @@ def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCach
         default_kinds = {lab: MUSIC_TAG_KINDS.get(lab, OTHER_KIND) for lab in labels}
     probs = np.nan_to_num(np.clip(probs, 0.0, 1.0))  # JSON has no NaN
 
-    kinds_meta = meta.get("kinds") if isinstance(meta.get("kinds"), dict) else {}
+    kinds_meta = meta.get("kinds")
+    if not isinstance(kinds_meta, dict):
+        kinds_meta = {}
     kinds = {lab: str(kinds_meta.get(lab) or default_kinds[lab]) for lab in labels}
     thr_meta = meta.get("thresholds")
     if isinstance(thr_meta, dict):
@@ -311,10 +313,11 @@ def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCach
     media_path = found[0] if found else None
     media_info = None
     if found is not None:
+        media_path, media_base = found
         mt = media.sniff_file(media_path)
         is_video = bool(meta.get("has_video")) if "has_video" in meta else bool(mt and mt.video)
-        rel = media_path.relative_to(found[1]).as_posix()
-        url = file_url(rel) if found[1] == root_resolved else media_url(rel)
+        rel = media_path.relative_to(media_base).as_posix()
+        url = file_url(rel) if media_base == root_resolved else media_url(rel)
         media_info = {"url": url, "name": media_path.name, "type": mt.mime if mt else None, "video": is_video}
     overlay = rf.path(OVERLAY_SUFFIX)
     overlay_url = (file_url(overlay.relative_to(root_resolved).as_posix())

@@ -16,7 +16,8 @@ Annotation readers that do not produce clips: :func:`.imagenet.read_boxes` (VOC 
 :func:`.keypoints.read_keypoints` (per-frame instrument-playing key points). What a reader could not use
 is listed in ``Manifest.extra`` (see :mod:`._common`); :func:`.check.summarize` reports it.
 
-Frame truth helpers: :func:`events_to_frames` (events → bool [T, K] at any frame rate) and
+Frame truth helpers: :func:`events_to_frames` (events → bool [T, K] at any frame rate; the one in
+:mod:`clip2frame.eval.metrics`, re-exported here) and
 :func:`segment_tags` (a clip with events → fixed-length segments with clip tags, for threshold fitting).
 """
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Callable
 
 from ..manifest import Manifest, load_manifest
 from . import audioset, imagenet, keypoints, magnatagatune, medleydb, urbansound, youtube8m
-from ._common import events_to_frames, segment_tags
+from ...eval.metrics import events_to_frames
+from ._common import segment_tags
 
 Reader = Callable[..., Manifest]
 

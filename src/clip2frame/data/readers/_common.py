@@ -1,4 +1,4 @@
-"""Helpers shared by the dataset readers: text decoding, issue bookkeeping, event/frame conversion.
+"""Helpers shared by the dataset readers: text decoding, issue bookkeeping, clip segments.
 
 Every reader records what it could not use in ``Manifest.extra`` under the same keys, so that
 ``clip2frame data check`` can report any dataset the same way:
@@ -189,60 +189,6 @@ def index_audio_files(folder: Path, *, extensions: Iterable[str] = AUDIO_EXTENSI
         if old is None or _EXT_RANK.get(suf, 99) < _EXT_RANK.get(old.suffix.lower(), 99):
             found[p.stem] = p
     return found
-
-
-def find_with_any_extension(base: Path, *, extensions: Iterable[str] = AUDIO_EXTENSIONS) -> Path | None:
-    """``base`` with the first existing extension (lossless preferred), or None."""
-    exts = sorted({e.lower() for e in extensions}, key=lambda e: _EXT_RANK.get(e, 99))
-    for e in exts:
-        for cand in (base.with_name(base.name + e), base.with_name(base.name + e.upper())):
-            if cand.is_file():
-                return cand
-    return None
-
-
-def runs_to_events(active: np.ndarray, starts: np.ndarray, ends: np.ndarray, label: str) -> list[Event]:
-    """Merge consecutive active frames into events.
-
-    Parameters
-    ----------
-    active : bool array [T]
-    starts, ends : float arrays [T], the time span of each frame in seconds.
-    """
-    active = np.asarray(active, dtype=bool)
-    if not active.any():
-        return []
-    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
-    on = np.flatnonzero(edges == 1)
-    off = np.flatnonzero(edges == -1) - 1
-    return [Event(round(float(starts[a]), 6), round(float(ends[b]), 6), label) for a, b in zip(on, off)]
-
-
-def events_to_frames(events: Iterable[Event], labels: Sequence[str], *, n_frames: int,
-                     frame_duration_s: float, min_overlap: float = 0.5) -> np.ndarray:
-    """Frame-level truth from events: a frame is active for a label when events of that label cover at
-    least ``min_overlap`` of it (0 < min_overlap ≤ 1; frame ``t`` spans ``[t·d, (t+1)·d)``).
-
-    Returns
-    -------
-    bool array [n_frames, len(labels)]
-    """
-    if frame_duration_s <= 0:
-        raise ValueError("frame_duration_s must be > 0")
-    index = {lab: k for k, lab in enumerate(labels)}
-    cover = np.zeros((n_frames, len(labels)), dtype=np.float64)
-    d = frame_duration_s
-    for ev in events:
-        k = index.get(ev.label)
-        if k is None or ev.offset <= ev.onset:
-            continue
-        first = max(int(np.floor(ev.onset / d)), 0)
-        last = min(int(np.ceil(ev.offset / d)), n_frames)
-        for t in range(first, last):
-            ov = min(ev.offset, (t + 1) * d) - max(ev.onset, t * d)
-            if ov > 0:
-                cover[t, k] += ov
-    return cover >= min_overlap * d - 1e-9
 
 
 def segment_tags(events: Iterable[Event], labels: Sequence[str], *, duration_s: float, segment_s: float,

@@ -227,11 +227,11 @@ def read(root: str | Path, *, splits: Sequence[str] | None = None,
             if audio is None:
                 issues.missing.append(f"{split}/{ytid}_{start:g}")
                 continue
-            key = (split, audio.stem)
-            if key in seen:
+            seen_key = (split, audio.stem)
+            if seen_key in seen:
                 issues.drop("duplicate_segment")
                 continue
-            seen.add(key)
+            seen.add(seen_key)
             clips.append(ClipRecord(clip_id=f"{ytid}_{start:g}", audio_path=audio, tags=tags, split=split,
                                     duration=max(end - start, 0.0)))
     kind = "instrument" if labels == "ch4" else "sound"

@@ -73,20 +73,20 @@ def parse_voc_xml(path: str | Path) -> tuple[str, int, int, list[tuple[str, floa
         raise DatasetError(f"{path}: root element is <{root.tag}>, expected <annotation>")
     try:
         fname = (root.findtext("filename") or path.stem).strip()
-        width = int(float(root.findtext("size/width")))
-        height = int(float(root.findtext("size/height")))
+        width = int(float(root.findtext("size/width") or ""))
+        height = int(float(root.findtext("size/height") or ""))
     except (TypeError, ValueError):
         raise DatasetError(f"{path}: size/width and size/height must be numbers") from None
     objs = []
     for i, obj in enumerate(root.iter("object")):
         name = (obj.findtext("name") or "").strip()
         try:
-            coords = [float(obj.findtext(f"bndbox/{k}")) for k in ("xmin", "ymin", "xmax", "ymax")]
+            coords = [float(obj.findtext(f"bndbox/{k}") or "") for k in ("xmin", "ymin", "xmax", "ymax")]
         except (TypeError, ValueError):
             raise DatasetError(f"{path}: object {i}: bndbox xmin/ymin/xmax/ymax must be numbers") from None
         if not name or coords[2] < coords[0] or coords[3] < coords[1]:
             raise DatasetError(f"{path}: object {i}: empty name or xmax < xmin / ymax < ymin")
-        objs.append((name, *coords))
+        objs.append((name, coords[0], coords[1], coords[2], coords[3]))
     return fname, width, height, objs
 
 

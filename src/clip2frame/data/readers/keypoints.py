@@ -114,9 +114,9 @@ def _read_our_json(path: Path, d: dict, *, long_side: int | None) -> KeyPointTra
     except (TypeError, ValueError, IndexError):
         raise DatasetError(f"{path}: 'fps' must be a number and 'frame_size' [h, w]") from None
     scale = 1.0
-    if long_side is not None and h:
+    if long_side is not None and h and w:
         scale = long_side / max(h, w)
-    out_size = (int(round(h * scale)), int(round(w * scale))) if h else None
+    out_size = (int(round(h * scale)), int(round(w * scale))) if h and w else None
     default_inst = d.get("instrument")
     frames = []
     for i, f in enumerate(d.get("frames") or []):

@@ -36,7 +36,8 @@ import yaml
 from ...errors import DatasetError
 from ...tags import VIDEO_INSTRUMENTS
 from ..manifest import ClipRecord, Event, Manifest
-from ._common import Issues, check_root, numbered_rows, parse_float, read_text, rel, runs_to_events
+from ...infer.activations import binary_to_events
+from ._common import Issues, check_root, numbered_rows, parse_float, read_text, rel
 
 log = logging.getLogger(__name__)
 
@@ -279,16 +280,13 @@ def activation_events(act: Activations, stem_labels: Mapping[str, Sequence[str]]
     curves = label_curves(act, stem_labels, labels)
     end = act.end_s
     if frame_rate_hz is None:
-        starts = act.times
-        ends = np.append(act.times[1:], end)
+        bounds = np.append(act.times, end)
     else:
         curves = resample_to_frames(act.times, curves, frame_rate_hz=frame_rate_hz, end_s=end)
-        j = np.arange(curves.shape[0])
-        starts = j / frame_rate_hz
-        ends = np.minimum((j + 1) / frame_rate_hz, end)
+        bounds = np.minimum(np.arange(curves.shape[0] + 1) / frame_rate_hz, end)
     events: list[Event] = []
     for k, lab in enumerate(labels):
-        events += runs_to_events(curves[:, k] >= threshold, starts, ends, lab)
+        events += binary_to_events(curves[:, k] >= threshold, bounds, lab)
     return sorted(events, key=lambda e: (e.onset, e.label))
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -84,6 +85,10 @@ class Part:
     gain_db: float = 0.0
     eq_low_db: float = 0.0
     eq_high_db: float = 0.0
+    # renderer synth-music-4 (``variety.vary_spec``); None/empty: the clip's soundfont, no controls or effects
+    source: str | None = None             # timbre source name (``timbres.available_sources``)
+    controls: list = field(default_factory=list)   # [time_s, "cc"|"bend", a, b] FluidSynth messages
+    effects: list = field(default_factory=list)    # [[pedalboard plugin, {param: value}], ...]
 
     @property
     def is_drum(self) -> bool:
@@ -437,7 +442,7 @@ def make_spec(*, clip_id: str, split: str, seed: int, index: int, duration_s: fl
     if profile not in MIX_PROFILES:
         raise ConfigError(f"profile: unknown mix profile '{profile}' (expected one of {', '.join(MIX_PROFILES)})")
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, split_code(split), int(index)])
-    mixp = MIX_PROFILES[profile]
+    mixp: dict[str, Any] = MIX_PROFILES[profile]
 
     # tempo: one section, or two with the change on a bar line
     bpm1 = _draw_bpm(rng)

@@ -136,7 +136,7 @@ def _parse_work(work_id: str) -> list[list[tuple[float, float, int]]]:
             dur = float(n.duration.quarterLength)
             if dur <= 0:  # grace notes
                 continue
-            midi = max(p.midi for p in n.pitches) if n.isChord else n.pitch.midi
+            midi = max(p.midi for p in n.pitches)  # a Note has one pitch, a Chord several
             onset = float(n.offset)
             tie = n.tie.type if n.tie is not None else None
             if notes and tie in ("stop", "continue") and notes[-1][2] == midi \
@@ -183,5 +183,5 @@ def load_work(work_id: str, *, cache_dir: str | Path | None = None) -> Work | No
             log.warning("%s: cannot write the note cache (%s)", path, e)
     if not data["lines"]:
         return None
-    lines = tuple(tuple((float(a), float(b), int(c)) for a, b, c in line) for line in data["lines"])
-    return Work(work_id, lines, int(data["tonic"]), str(data["mode"]))
+    notes = tuple(tuple((float(a), float(b), int(c)) for a, b, c in line) for line in data["lines"])
+    return Work(work_id, notes, int(data["tonic"]), str(data["mode"]))

