@@ -96,20 +96,21 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         for _, line in list_recipes():
             print(line)
-        for f in all_findings():
-            print(f"Finding {f.key} ({f.name}, {f.source}): {f.title}")
+        for fd in all_findings():
+            print(f"Finding {fd.key} ({fd.name}, {fd.source}): {fd.title}")
         return 0
     if not args.names:
         raise ConfigError("experiment: give a table number or a finding (see 'clip2frame experiment --list')")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {args.seeds}")
-    items = [(n, find(n)) for n in args.names]
-    items = [(n, f, None if f is not None else get_recipe(n)) for n, f in items]
+    found = [find(n) for n in args.names]
+    video = [f for f in found if f is not None and f.recipe is None]
+    # (finding or None, its recipe or the table's)
+    audio = [(f, f.recipe if f is not None else get_recipe(n)) for n, f in zip(args.names, found)
+             if f is None or f.recipe is not None]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    video = [f for _, f, _ in items if f is not None and f.corpus == "video"]
-    audio = [(n, f, r) for n, f, r in items if not (f is not None and f.corpus == "video")]
-    n_seeds = args.seeds if args.seeds is not None else (3 if any(f for _, f, _ in items) else None)
+    n_seeds = args.seeds if args.seeds is not None else (3 if any(found) else None)
     seeds = list(range(args.seed, args.seed + (n_seeds or 1)))
     if video:
         from ..experiments.video_findings import run_video_findings
@@ -122,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         if args.data:
             raise ConfigError(f"experiment: give either --corpus {args.corpus} or --data, not both")
         needs = "music" if args.corpus == "embedded" else "urbansound"
-        wrong = [n for n, f, r in audio if (r.needs if r else f.recipe.needs) != needs]
+        wrong = [r.name for _, r in audio if r is not None and r.needs != needs]
         if wrong:
             raise ConfigError(f"experiment: {wrong[0]} does not run on --corpus {args.corpus} (Tables 3.1-3.6 and "
                               f"findings 1-5, 7: --corpus embedded; 3.7-3.8 and finding 6: --corpus everyday)")
@@ -136,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
             data = Path(args.data)
     else:
         raise ConfigError("experiment: no data: give --corpus embedded or --data ROOT [--dataset NAME]")
-    for name, f, r in audio:
+    for f, r in audio:
+        assert r is not None
         runner = Runner(_settings(args, data, out, finding=f))
         if f is not None:
             csv_path, md_path = run_finding(f, runner, seeds)

@@ -75,7 +75,7 @@ def _writeable_score_arrays() -> None:
         cpc = None if change_point_candidates is None else np.array(change_point_candidates)
         return kernel(np.array(scores), np.array(timestamps), cpc)
 
-    onset_offset_curves.clip2frame_copies = True
+    setattr(onset_offset_curves, "clip2frame_copies", True)
     statistics.onset_offset_curves = onset_offset_curves
 
 

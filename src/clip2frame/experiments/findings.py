@@ -234,10 +234,13 @@ def claim_rows(claims, get_values) -> list[dict]:
 
 def run_finding(f: Finding, runner: Runner, seeds: list[int]) -> tuple[Path, Path]:
     """Run a chapter-3 finding over ``seeds`` and write ``finding_<key>.{md,csv,json}``."""
-    per_seed = run_over_seeds(f.recipe, runner, seeds)
-    claims = claim_rows(f.claims, lambda side: _values(per_seed, _row_index(f.recipe, side.row), side.split,
+    recipe = f.recipe
+    if recipe is None:
+        raise ValueError(f"finding {f.key} is a video finding (clip2frame.experiments.video_findings)")
+    per_seed = run_over_seeds(recipe, runner, seeds)
+    claims = claim_rows(f.claims, lambda side: _values(per_seed, _row_index(recipe, side.row), side.split,
                                                        side.metric))
-    return write_report(f"finding_{f.key}", f"Finding {f.key} ({f.source}): {f.title}", f.recipe, per_seed,
+    return write_report(f"finding_{f.key}", f"Finding {f.key} ({f.source}): {f.title}", recipe, per_seed,
                         claims, runner.s)
 
 

@@ -483,7 +483,8 @@ def sigma_summary(tagger) -> dict[str, float]:
 
     info = describe(tagger)
     out: dict[str, float] = {}
-    tempo, other = [], []
+    tempo: list[float] = []
+    other: list[float] = []
     for t in info["tags"]:
         if t["sigma_s"] is None:
             return {}

@@ -104,15 +104,15 @@ def paired_bootstrap(stat: Callable[[np.ndarray], tuple[float, float]], n_items:
     a, b = stat(np.arange(n_items))
     point = sign * (a - b)
     rng = np.random.default_rng(seed)
-    ds = []
+    found: list[float] = []
     for _ in range(n_boot):
         x, y = stat(rng.integers(0, n_items, n_items))
         if math.isfinite(x) and math.isfinite(y):
-            ds.append(sign * (x - y))
-    if len(ds) < 2 or not math.isfinite(point):
+            found.append(sign * (x - y))
+    if len(found) < 2 or not math.isfinite(point):
         diff = Interval(point, math.nan, math.nan, n_items)
         return Comparison(diff, math.nan, "paired bootstrap over test items", INCONCLUSIVE)
-    ds = np.asarray(ds)
+    ds = np.asarray(found)
     lo, hi = np.percentile(ds, [50 * (1 - level), 50 * (1 + level)])
     p = float(min(1.0, 2 * min((ds <= 0).mean(), (ds >= 0).mean())))
     diff = Interval(float(point), float(lo), float(hi), n_items)

@@ -119,6 +119,7 @@ def score_pairs(data: Path, runs: dict[str, Path], split: str = "test") -> dict[
     for tr in load_truth(data, split):
         item = load_item(tr["path"], need={"rgb", "flow", "wave"}, cache_dir=None, tags=tr["tags"], truth=tr)
         T = len(tr["frames"])
+        assert item.rgb is not None and item.flow is not None and item.wave is not None  # all three were asked for
         O = _fit(predict_visual(onet, item.rgb), T)
         S = predict_sound(sounds["sound"], item.wave, T)
         for name, net in actions.items():
