@@ -11,7 +11,7 @@
   (``cttc_threshold=None``, ``alpha_ct=0``), ``alpha_st=1``, eFPR up to 100 per hour.
 
 Estimated events for the event-based F1 are the runs of frames whose score is ``>= threshold`` (the
-model's per-tag thresholds), converted by :func:`clip2frame.infer.activations.binary_to_events`, as
+model's per-tag thresholds), converted by :meth:`clip2frame.infer.activations.FrameActivations.to_events`, as
 ``clip2frame tag`` writes them (no merging, no minimum duration).
 
 ``sed_eval`` / ``sed_scores_eval`` are optional dependencies (``pip install clip2frame[eval]``); without
@@ -80,15 +80,12 @@ def _writeable_score_arrays() -> None:
 
 
 def estimated_events(scores: np.ndarray, boundaries: np.ndarray, thresholds, labels: Sequence[str]) -> list[Event]:
-    """Events of one file: runs of frames with ``scores[:, k] >= thresholds[k]``, per label."""
-    from ..infer.activations import binary_to_events
+    """Events of one file: runs of frames with ``scores[:, k] >= thresholds[k]``, per label
+    (:meth:`clip2frame.infer.activations.FrameActivations.to_events`)."""
+    from ..infer.activations import FrameActivations
 
-    s = np.asarray(scores, dtype=np.float64)
-    thr = np.asarray(thresholds, dtype=np.float64).reshape(-1)
-    out: list[Event] = []
-    for k, lab in enumerate(labels):
-        out += binary_to_events(s[:, k] >= thr[k], boundaries, lab)
-    return sorted(out, key=lambda e: (e.onset, e.label))
+    return FrameActivations(list(labels), np.asarray(scores, dtype=np.float32), np.asarray(boundaries),
+                            np.asarray(thresholds, dtype=np.float32)).to_events()
 
 
 def _dicts(fname: str, events: Sequence[Event]) -> list[dict]:
@@ -120,7 +117,7 @@ def event_metrics(reference: Mapping[str, Sequence[Event]], scores: Mapping[str,
         leaves a class without reference events out of the macro mean; a class with reference but no
         output scores 0 (``empty_system_output_handling="zero_score"``).
     """
-    sed_eval, sse = reference_libraries()
+    sed_eval, _ = reference_libraries()
     labels = list(labels)
     missing = [f for f in reference if f not in scores]
     if missing:
