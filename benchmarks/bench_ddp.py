@@ -1,6 +1,6 @@
 """Data-parallel training throughput on CPU (gloo): 1 process vs N processes, same global batch.
 
-Each configuration runs the trainer's own step — ``_make_batch`` (cached float16 features, random crops),
+Each configuration runs the trainer's own step — ``build_batch`` (cached float16 features, random crops),
 ``_batch_loss``, and for N > 1 ``Distributed.backward_shard`` (this rank's share of the global batch, one
 all-reduce of the flat gradients) — in freshly spawned processes joined by a gloo process group on
 127.0.0.1, then Adagrad. Configurations (processes x torch threads each): 1x1, Nx1, and 1xN (one process
@@ -44,7 +44,8 @@ def _worker(rank: int, world: int, threads: int, port: int, args: argparse.Names
     from clip2frame.train.config import TrainConfig
     from clip2frame.train.data import SplitData
     from clip2frame.train.distributed import Distributed
-    from clip2frame.train.trainer import _batch_loss, _make_batch
+    from clip2frame.train.loader import build_batch, epoch_plan
+    from clip2frame.train.trainer import _batch_loss
 
     torch.set_num_threads(threads)
     if world > 1:
@@ -68,8 +69,8 @@ def _worker(rank: int, world: int, threads: int, port: int, args: argparse.Names
     for i in range(args.steps + 1):  # the first step is a warm-up
         ctx.barrier()
         t = time.perf_counter()
-        idx = torch.randperm(args.clips, generator=gen)[: args.batch].tolist()
-        x, n_valid, y, yf = _make_batch(data, idx, args.crop, gen, std, torch.device("cpu"), False, s)
+        items = epoch_plan(data.lengths, args.batch, args.crop, s, gen)[0]
+        x, n_valid, y, yf = build_batch(data, items, std, s)
         opt.zero_grad(set_to_none=True)
         if ctx.enabled:
             ctx.backward_shard(lambda *b: _batch_loss(net, cfg, None, *b), (x, n_valid, y, yf), list(net.parameters()))

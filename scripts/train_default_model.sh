@@ -23,7 +23,7 @@ bash scripts/fetch_timbres.sh
 .venv/bin/clip2frame synth music --out "$WORK/corpus" --hours 25 --seed 11 --jobs "${JOBS:-2}" --no-progress
 .venv/bin/clip2frame train --data "$WORK/corpus" --out "$RUN" --preset thesis-best --set seed=11 \
     --set epochs=20 --set patience=20 --set sigma_lr_mult=30 --set model.sigma_init_input_frames=64 \
-    --set threshold_source=frame --set select_metric=frame_auc
+    --set threshold_source=frame --set select_metric=frame_auc --set num_workers="${WORKERS:-2}"
 cp "$RUN/model.safetensors" src/clip2frame/assets/default_model.safetensors
 .venv/bin/python benchmarks/bench_generalisation.py --data "$WORK/corpus" --model default \
     ${MUSICNN_PYTHON:+--musicnn-python "$MUSICNN_PYTHON"} --json "$RUN/generalisation.json"

@@ -10,7 +10,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train on clip-level tags; the run directory gets config.yaml, metrics.csv, "
                     "train_state.pt (resumable) and model.safetensors. Settings: preset -> --config -> --set. "
                     "Data-parallel: torchrun --nproc_per_node=N -m clip2frame train ... (global batch = "
-                    "batch_size, split over the N processes; gloo on CPU, nccl on CUDA).",
+                    "batch_size, split over the N processes; gloo on CPU, nccl on CUDA). Features are cached "
+                    "per clip (memory-mapped, resumable); --set num_workers=N reads batches and fills the "
+                    "cache in N processes; --set amp=true [amp_dtype=bf16|fp16] for mixed precision on CUDA.",
     )
     p.add_argument("--config", help="YAML file with TrainConfig keys")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

@@ -540,15 +540,8 @@ def _baseline(res: dict[str, float]) -> dict[str, float]:
 
 def _halves(data):
     """Split a loaded split in two halves by clip id (every other clip): (fit, held out)."""
-    from ..train.data import SplitData
-
     order = sorted(range(len(data)), key=lambda i: data.clip_ids[i])
-
-    def sub(idx):
-        return SplitData([data.clip_ids[i] for i in idx], [data.feats[i] for i in idx], data.clip_labels[idx],
-                         None if data.frame_truth is None else [data.frame_truth[i] for i in idx], [],
-                         None if data.events is None else [data.events[i] for i in idx])
-    return sub(order[0::2]), sub(order[1::2])
+    return data.subset(order[0::2]), data.subset(order[1::2])
 
 
 def _clip_accuracy(tagger, data) -> dict[str, float]:

@@ -34,7 +34,9 @@ class TrainConfig:
     volume_aug_db: float = 0.0           # +-dB copies of every training clip (thesis §3.5: 5)
     seed: int = 0
     device: str = "auto"
-    amp: bool = False                    # mixed precision on CUDA
+    amp: bool = False                    # mixed precision on CUDA (off on CPU): autocast to amp_dtype
+    amp_dtype: Literal["bf16", "fp16"] = "bf16"  # fp16 adds a GradScaler (loss scaling)
+    num_workers: int = 0                 # processes reading batches (DataLoader) and filling the feature cache
     train_split: str = "train"
     val_split: str = "validation"
     select_metric: Literal["clip_auc", "frame_auc", "loss"] = "clip_auc"
@@ -53,6 +55,7 @@ class TrainConfig:
             ("crop_frames", self.crop_frames >= 0, f"must be >= 0, got {self.crop_frames}"),
             ("volume_aug_db", self.volume_aug_db >= 0, f"must be >= 0, got {self.volume_aug_db}"),
             ("threshold_steps", self.threshold_steps >= 2, f"must be >= 2, got {self.threshold_steps}"),
+            ("num_workers", self.num_workers >= 0, f"must be >= 0, got {self.num_workers}"),
         ]
         for key, ok, why in checks:
             if not ok:

@@ -9,7 +9,8 @@ takes its ordinary single-process path unchanged.
 How one step is split (:meth:`Distributed.backward_shard`):
 
 * every rank draws the same global batch (same order and crops: the epoch generator is seeded from
-  ``(seed, epoch)`` only) and takes a contiguous share of it — rank ``r`` of ``W`` gets items
+  ``(seed, epoch)`` only) and takes a contiguous share of it (the trainer's data loader reads only that
+  share: see :mod:`clip2frame.train.loader`) — rank ``r`` of ``W`` gets items
   ``[r·B // W, (r+1)·B // W)`` of the ``B = cfg.batch_size`` items, so the *global* batch stays
   ``cfg.batch_size`` whatever the number of processes (a share may be empty: a last batch of 1 item);
 * each rank's loss is its mean over its own elements; it is weighted by ``n_r / n`` (its share of the
@@ -118,7 +119,9 @@ class Distributed:
         return seed if self.rank == 0 else (seed * 1_000_003 + 104_729 * self.rank) % (2**31 - 1)
 
     def backward_shard(self, loss_fn: Callable[..., tuple[torch.Tensor, torch.Tensor]],
-                       batch: Sequence[torch.Tensor | None], params: Sequence[torch.nn.Parameter]) -> torch.Tensor:
+                       batch: Sequence[torch.Tensor | None], params: Sequence[torch.nn.Parameter], *,
+                       sharded: bool = False,
+                       backward: Callable[[torch.Tensor], None] | None = None) -> torch.Tensor:
         """Forward/backward of this rank's share of ``batch`` and the sum of the weighted gradients.
 
         Parameters
@@ -126,9 +129,13 @@ class Distributed:
         loss_fn : callable
             ``loss_fn(*share) -> (loss, count)``: the mean loss over the share's ``count`` elements.
         batch : tensors [B, ...] (or None)
-            The global batch; each rank slices its share (:meth:`shard`).
+            The global batch; each rank slices its share (:meth:`shard`). With ``sharded``, already this
+            rank's share (e.g. from a rank-sharded data loader; B may be 0).
         params : parameters
             Their ``.grad`` end up holding the gradient of the global batch's mean loss.
+        backward : callable, optional
+            ``backward(weighted_loss)`` instead of ``weighted_loss.backward()`` (e.g. through a GradScaler,
+            whose scale is the same on every rank: the summed gradients are scaled alike).
 
         Returns
         -------
@@ -140,11 +147,14 @@ class Distributed:
         first = batch[0]
         if first is None:
             raise ValueError("backward_shard: the first tensor of the batch is needed (its size shards it)")
-        sl = self.shard(int(first.shape[0]))
-        share = [None if t is None else t[sl] for t in batch]
+        if sharded:
+            share, n_share = list(batch), int(first.shape[0])
+        else:
+            sl = self.shard(int(first.shape[0]))
+            share, n_share = [None if t is None else t[sl] for t in batch], sl.stop - sl.start
         device = first.device
         params = [p for p in params if p.requires_grad]
-        if sl.stop > sl.start:
+        if n_share > 0:
             loss, count = loss_fn(*share)
             count = count.detach().to(device=device, dtype=torch.float64)
         else:  # nothing to do on this rank for this (small, last) batch; it still joins the collectives
@@ -153,7 +163,8 @@ class Distributed:
         dist.all_reduce(stats)
         total, loss_sum = stats[0].clamp_min(1.0), stats[1]
         if loss is not None:
-            (loss * (count / total).to(loss.dtype)).backward()
+            weighted = loss * (count / total).to(loss.dtype)
+            weighted.backward() if backward is None else backward(weighted)
         flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
         dist.all_reduce(flat)  # SUM: the weights above make it the global mean's gradient
         offset = 0

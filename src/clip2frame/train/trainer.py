@@ -38,6 +38,7 @@ from ..models.io import TaggerModel, runtime_versions, save_model
 from .config import TrainConfig
 from .data import SplitData, load_split, write_skipped
 from .distributed import init_from_env
+from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,10 @@ class TrainResult:
 def _config_hash(cfg: TrainConfig) -> str:
     d = to_dict(cfg)
     # stopping rules, the checkpoint kept and placement: may change on resume
-    for k in ("out", "epochs", "patience", "early_stopping", "checkpoint", "device", "num_threads"):
+    for k in ("out", "epochs", "patience", "early_stopping", "checkpoint", "device", "num_threads", "num_workers"):
         d.pop(k, None)
+    if not d.get("amp"):
+        d.pop("amp_dtype", None)  # runs without mixed precision keep the hash they had before the key existed
     if d.get("sigma_lr_mult") == 1.0:  # the default: runs from before the switch keep their hash
         d.pop("sigma_lr_mult")
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -72,33 +75,6 @@ def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919) % (2**31 - 1)
 
 
-def _make_batch(data: SplitData, idx: list[int], crop: int, gen: torch.Generator, std, device,
-                frame_truth: bool, stride: int):
-    """Crops [B, S, M, crop] (short clips zero-padded after standardisation, i.e. at the band mean),
-    valid output frames [B], clip labels [B, K], and frame labels [B, K, crop/stride] for the oracle."""
-    lengths = [data.feats[i].shape[-1] for i in idx]
-    L = crop or max(lengths)
-    S, M = data.feats[idx[0]].shape[:2]
-    x = torch.zeros((len(idx), S, M, L))
-    n_out = -(-L // stride)
-    truth = data.frame_truth if frame_truth else None
-    yf = torch.zeros((len(idx), data.clip_labels.shape[1], n_out)) if truth is not None else None
-    n_valid = torch.zeros(len(idx), dtype=torch.long)
-    for b, i in enumerate(idx):
-        T = lengths[b]
-        # Start on the stride grid so the frame truth lines up with the output frames.
-        start = int(torch.randint(0, (T - L) // stride + 1, (1,), generator=gen)) * stride if T > L else 0
-        n = min(L, T - start)
-        f = torch.from_numpy(data.feats[i][..., start:start + n].astype(np.float32))
-        x[b, ..., :n] = std.apply(f[None])[0]
-        n_valid[b] = -(-n // stride)
-        if yf is not None and truth is not None:
-            ft = truth[i][start // stride:start // stride + n_out]
-            yf[b, :, :ft.shape[0]] = torch.from_numpy(ft.T.astype(np.float32))
-    y = torch.from_numpy(data.clip_labels[idx])
-    return x.to(device), n_valid.to(device), y.to(device), (yf.to(device) if yf is not None else None)
-
-
 def _bce(p: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     loss = F.binary_cross_entropy(p.float().clamp(1e-7, 1 - 1e-7), y.float(), reduction="none")
     if mask is None:
@@ -106,10 +82,19 @@ def _bce(p: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> 
     return (loss * mask).sum() / mask.sum().clamp_min(1.0) / 1.0
 
 
-def _batch_loss(net, cfg: TrainConfig, scaler_ctx, x, n_valid, y, yf) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss of a batch and the number of elements it averages (for DDP's per-rank weighting)."""
-    if scaler_ctx is not None:
-        with scaler_ctx():
+def mixed_precision(cfg: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, whether a GradScaler scales the loss) for ``cfg.amp`` on ``device``:
+    mixed precision only on CUDA; bf16 needs no loss scaling, fp16 does."""
+    if not cfg.amp or device.type != "cuda":
+        return None, False
+    return (torch.bfloat16, False) if cfg.amp_dtype == "bf16" else (torch.float16, True)
+
+
+def _batch_loss(net, cfg: TrainConfig, autocast_dtype, x, n_valid, y, yf) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss of a batch and the number of elements it averages (for DDP's per-rank weighting); the
+    forward pass under autocast when ``autocast_dtype`` is given, the loss in float32."""
+    if autocast_dtype is not None:
+        with torch.autocast(x.device.type, dtype=autocast_dtype):
             out = net(x, n_valid)
     else:
         out = net(x, n_valid)
@@ -237,7 +222,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     manifest = load_manifest(cfg.data)
     labels, kinds = list(manifest.labels), dict(manifest.kinds)
     s = cfg.model.total_stride
-    common: dict[str, Any] = dict(total_stride=s, run_dir=run_dir, progress=progress)
+    common: dict[str, Any] = dict(total_stride=s, run_dir=run_dir, progress=progress, jobs=max(1, cfg.num_workers))
     with ddp.main_first():  # rank 0 fills the feature cache, the other ranks read it
         train_parts = [load_split(manifest, cfg.train_split, cfg.features, labels, max_clips=cfg.max_clips,
                                   **common)]
@@ -246,7 +231,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
                 train_parts.append(load_split(manifest, cfg.train_split, cfg.features, labels, gain_db=g,
                                               max_clips=cfg.max_clips, **common))
         val = load_split(manifest, cfg.val_split, cfg.features, labels, **common)
-    tr = _merge(train_parts)
+    tr = SplitData.concat(train_parts)
     skipped = [(cfg.train_split, c, r) for c, r in train_parts[0].skipped] + \
               [(cfg.val_split, c, r) for c, r in val.skipped]
     if cfg.supervision == "clip":
@@ -255,7 +240,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
             log.warning("%d training clips have no tag and are left out (as in the thesis' MTT protocol)",
                         len(tr) - len(keep))
             skipped += [(cfg.train_split, tr.clip_ids[i], "no tag") for i in range(len(tr)) if i not in set(keep)]
-            tr = _subset(tr, keep)
+            tr = tr.subset(keep)
     elif tr.frame_truth is None:
         raise Clip2FrameError(f"{cfg.data}: supervision 'frame' needs frame truth (a strong-label file) "
                               f"for split '{cfg.train_split}'")
@@ -277,8 +262,10 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     history: list[dict] = []
     start, best_score, best_epoch, bad, best_net = 0, -math.inf, -1, 0, None
     chash = _config_hash(cfg)
+    st_extra: dict = {}
     if state_path.is_file():
         st = torch.load(state_path, map_location="cpu", weights_only=True)
+        st_extra = {k: st[k] for k in ("scaler",) if k in st}
         if st.get("config_hash") != chash:
             raise Clip2FrameError(f"{state_path}: belongs to a run with other settings; use a new --out or "
                                   f"delete the file to start over")
@@ -287,7 +274,15 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         start, history = int(st["epoch"]), list(st["history"])
         best_score, best_epoch, bad, best_net = float(st["best_score"]), int(st["best_epoch"]), int(st["bad"]), st["best_net"]
         log.info("resuming %s after epoch %d", run_dir, start)
-    scaler_ctx = (lambda: torch.autocast("cuda", dtype=torch.float16)) if (cfg.amp and device.type == "cuda") else None
+    autocast_dtype, use_scaler = mixed_precision(cfg, device)
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+    if scaler is not None and "scaler" in st_extra:
+        scaler.load_state_dict(st_extra["scaler"])
+    sampler = PlanSampler(ddp.shard if ddp.enabled else None)  # under DDP: this rank's share of each batch
+    loader = make_loader(CropDataset(tr, std, s, cfg.supervision == "frame"), sampler,
+                         num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
+    lengths = tr.lengths
+    params = list(net.parameters())
     stopped = cfg.early_stopping and bad >= cfg.patience
     for epoch in range(start, cfg.epochs):
         if stopped:
@@ -297,23 +292,26 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         torch.manual_seed(ddp.rank_seed(seed))  # dropout (per rank under DDP; rank 0 = single process)
         gen = torch.Generator().manual_seed(seed)  # order and crops
         net.train()
-        perm = torch.randperm(len(tr), generator=gen).tolist()
-        batches = [perm[i:i + cfg.batch_size] for i in range(0, len(perm), cfg.batch_size)]
+        sampler.plan = epoch_plan(lengths, cfg.batch_size, cfg.crop_frames, s, gen)
         total = 0.0
-        bar = tqdm(batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False,
-                   file=sys.stderr)
-        for idx in bar:
-            x, n_valid, y, yf = _make_batch(tr, idx, cfg.crop_frames, gen, std, device,
-                                            cfg.supervision == "frame", s)
+        bar = tqdm(loader, total=len(sampler.plan), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                   leave=False, file=sys.stderr)
+        for step, batch in enumerate(bar):
+            x, n_valid, y, yf = (None if t is None else t.to(device, non_blocking=True) for t in batch)
             opt.zero_grad(set_to_none=True)
             if ddp.enabled:  # this rank's share of the global batch; gradients summed over ranks
-                loss = ddp.backward_shard(lambda *b: _batch_loss(net, cfg, scaler_ctx, *b), (x, n_valid, y, yf),
-                                          list(net.parameters()))
+                loss = ddp.backward_shard(lambda *b: _batch_loss(net, cfg, autocast_dtype, *b), (x, n_valid, y, yf),
+                                          params, sharded=True,
+                                          backward=(lambda t: scaler.scale(t).backward()) if scaler else None)
             else:
-                loss = _batch_loss(net, cfg, scaler_ctx, x, n_valid, y, yf)[0]
-                loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+                loss = _batch_loss(net, cfg, autocast_dtype, x, n_valid, y, yf)[0]
+                (scaler.scale(loss) if scaler else loss).backward()
+            if scaler is not None:
+                scaler.step(opt)
+                scaler.update()
+            else:
+                opt.step()
+            total += loss.item() * len(sampler.plan[step])  # the global batch's mean loss x its size
             bar.set_postfix(loss=f"{loss.item():.4f}")
         scores = ddp.on_main(lambda: _validate(net, std, val, cfg, labels, device))  # rank 0, broadcast
         row = {"epoch": epoch + 1, "train_loss": round(total / len(tr), 6),
@@ -335,6 +333,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
                 "config_hash": chash, "epoch": epoch + 1, "net": net.state_dict(), "opt": opt.state_dict(),
                 "history": history, "best_score": best_score, "best_epoch": best_epoch, "bad": bad,
                 "best_net": best_net if best_net is not None else net.state_dict(),
+                **({"scaler": scaler.state_dict()} if scaler is not None else {}),
             })
         if cfg.early_stopping and bad >= cfg.patience:
             log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, best_epoch)
@@ -361,18 +360,3 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         }, indent=1))
     ddp.barrier()  # the model file exists before any rank returns
     return TrainResult(run_dir, model_path, best_epoch, best_score, history, tagger)
-
-
-def _merge(parts: list[SplitData]) -> SplitData:
-    if len(parts) == 1:
-        return parts[0]
-    ft = None if any(p.frame_truth is None for p in parts) else [t for p in parts for t in p.frame_truth or ()]
-    ev = None if any(p.events is None for p in parts) else [e for p in parts for e in p.events or ()]
-    return SplitData(sum((p.clip_ids for p in parts), []), sum((p.feats for p in parts), []),
-                     np.concatenate([p.clip_labels for p in parts]), ft, parts[0].skipped, ev)
-
-
-def _subset(d: SplitData, keep: list[int]) -> SplitData:
-    return SplitData([d.clip_ids[i] for i in keep], [d.feats[i] for i in keep], d.clip_labels[keep],
-                     None if d.frame_truth is None else [d.frame_truth[i] for i in keep], d.skipped,
-                     None if d.events is None else [d.events[i] for i in keep])
