@@ -1,4 +1,5 @@
-"""``clip2frame evaluate``: the thesis' protocol (clip AUC/AP, frame P/R/F1, frame AUC) on a dataset split."""
+"""``clip2frame evaluate``: the thesis' protocol (clip AUC/AP, frame P/R/F1, frame AUC) and event-level metrics
+(segment F1, event F1, PSDS) on a dataset split."""
 from __future__ import annotations
 
 import argparse
@@ -9,13 +10,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "evaluate", help="score a model on a split with frame truth (clip AUC/AP, frame F1/AUC, baseline)",
         description="Evaluate a model on a manifest split: clip-level ROC-AUC/AP against clip tags, and frame-level "
                     "precision/recall/F1 (micro, macro; the model's thresholds) and ROC-AUC against the frame truth, "
-                    "with the all-positive baseline.",
+                    "with the all-positive baseline; event level: segment-based F1 at 1 s, event-based F1 "
+                    "with a 1-s onset collar (sed_eval) and PSDS (sed_scores_eval).",
     )
     p.add_argument("--model", default="default", help="model file or 'default'")
     p.add_argument("--data", required=True, help="manifest directory")
     p.add_argument("--split", action="append", help="split(s) to score (default: test)")
-    p.add_argument("--resolution", choices=("model", "frame"), default="model",
-                   help="model output frames, or 32-ms frames by patching")
+    p.add_argument("--resolution", choices=("model", "upsampled", "frame"), default="model",
+                   help="frame scoring: model output frames; 'upsampled' = output frames repeated to the 32-ms "
+                        "input frames, against input-frame truth (the thesis); 'frame' = 32-ms frames by patching")
+    p.add_argument("--no-events", action="store_true",
+                   help="skip event F1 and PSDS (they need sed_eval and sed_scores_eval; segment F1 stays)")
     p.add_argument("--per-tag", action="store_true", help="also print per-tag F1 and AUC")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
@@ -23,15 +28,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import json
+    import sys
     import tempfile
     import warnings
     from pathlib import Path
 
     from ..data.manifest import load_manifest
+    from ..eval.events import EventMetricsUnavailable, reference_libraries
     from ..eval.protocol import evaluate_split
     from ..models.io import load_model
     from ..train.data import load_split
 
+    events = not args.no_events
+    if events:
+        try:
+            reference_libraries()
+        except EventMetricsUnavailable as e:
+            print(f"note: {e}; event-level metrics left out", file=sys.stderr)
+            events = False
     tagger = load_model(args.model)
     manifest = load_manifest(args.data)
     out: dict[str, dict[str, float]] = {}
@@ -42,18 +56,22 @@ def run(args: argparse.Namespace) -> int:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 out[split] = evaluate_split(tagger.net, tagger.standardizer, data, list(tagger.labels),
-                                            tagger.thresholds, spec=tagger.feature_spec, resolution=args.resolution)
+                                            tagger.thresholds, spec=tagger.feature_spec, resolution=args.resolution,
+                                            events=events)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0
     keys = ["frame_micro_f1", "frame_macro_f1", "frame_auc", "baseline_micro_f1", "baseline_macro_f1",
-            "clip_auc_tag", "clip_ap_tag"]
+            "clip_auc_tag", "clip_ap_tag", "segment_f1", "segment_macro_f1"]
+    if events:
+        keys += ["event_f1_micro", "event_f1_macro", "psds"]
     print("split\t" + "\t".join(keys))
     for split, r in out.items():
         print(split + "\t" + "\t".join(f"{r.get(k, float('nan')):.3f}" for k in keys))
     if args.per_tag:
         for split, r in out.items():
-            print(f"\n[{split}] tag\tframe_f1\tframe_auc")
+            cols = ["frame_f1", "frame_auc"] + (["event_f1"] if events else [])
+            print(f"\n[{split}] tag\t" + "\t".join(cols))
             for lab in tagger.labels:
-                print(f"{lab}\t{r.get(f'frame_f1/{lab}', float('nan')):.3f}\t{r.get(f'frame_auc/{lab}', float('nan')):.3f}")
+                print(lab + "".join(f"\t{r.get(f'{c}/{lab}', float('nan')):.3f}" for c in cols))
     return 0

@@ -1,4 +1,5 @@
-"""``clip2frame experiment NAME``: regenerate a thesis table (train the grid, evaluate, table vs thesis)."""
+"""``clip2frame experiment NAME [--seeds N]``: regenerate a thesis table, or decide one of the thesis' ten
+findings over N seeds (mean ± 95% CI per cell, a paired test and a verdict per claim)."""
 from __future__ import annotations
 
 import argparse
@@ -6,13 +7,20 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "experiment", help="regenerate a thesis table (3.1-3.8): train its grid, evaluate, compare",
+        "experiment", help="regenerate a thesis table (3.1-3.8) or decide a thesis finding (1-10) over seeds",
         description="Train every row of a thesis table's grid (rows already trained are reused: resumable), "
                     "evaluate on the test (and shift) split and write <out>/table_X.csv and table_X.md with "
-                    "the thesis' figures side by side. --list shows every table.",
+                    "the thesis' figures side by side. A finding (1-10, or its name: gaussian, multiscale, "
+                    "stride, thresholds, scarce, everyday, sigma, targets, fusion, soundmodel) runs its rows for "
+                    "--seeds N seeds under the thesis' protocol and writes <out>/finding_K.{md,csv,json}: mean ± "
+                    "95%% CI per cell, a paired test and a verdict (holds / does not hold / inconclusive) per "
+                    "claim. --list shows every table and finding; docs/EXPERIMENTS.md has the commands.",
     )
-    p.add_argument("names", nargs="*", metavar="NAME", help="table numbers, e.g. 3.3 (several run in order)")
-    p.add_argument("--list", action="store_true", help="list the tables and exit")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="table numbers (3.3) or findings (1-10, F3, stride); several run in order")
+    p.add_argument("--list", action="store_true", help="list the tables and findings and exit")
+    p.add_argument("--seeds", type=int, help="run every row for N seeds (--seed, --seed+1, ...) and report mean ± "
+                                             "95%% CI (findings: default 3; tables: default one seed, no CI)")
     p.add_argument("--data", help="a manifest directory, or with --dataset a real dataset root")
     p.add_argument("--dataset", help="reader for --data (magnatagatune, medleydb, urbansound, ...)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -26,42 +34,99 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--jobs", type=int, default=1, help="render processes (default 1)")
     p.add_argument("--epochs", type=int, help="max epochs per row (default: the preset's)")
     p.add_argument("--patience", type=int, help="early-stopping patience per row")
-    p.add_argument("--seed", type=int, default=0, help="training seed of every row (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="training seed of every row, or the first of --seeds "
+                                                       "(default 0)")
     p.add_argument("--preset", help="base preset of the rows (Table 3.4 rows set their own)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="TrainConfig override applied to every row (repeatable)")
     p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                    help="train only the rows whose table column has this value (repeatable; rows already "
                         "trained are still shown), e.g. --where 'Final pooling=Mean'")
+    g = p.add_argument_group("evaluation protocol (default: 'legacy' for tables, 'thesis' for findings)")
+    g.add_argument("--protocol", choices=("legacy", "thesis"),
+                   help="thesis = up-sampled frame scoring, source-domain thresholds from whole clips, event "
+                        "metrics, fixed epoch budgets (early_stopping=false, best-on-validation kept)")
+    g.add_argument("--frame-scoring", choices=("model", "upsampled"),
+                   help="score frames at the model's output rate, or up-sampled to 32-ms input frames")
+    g.add_argument("--source-thresholds", choices=("clip320", "clips"),
+                   help="Table 3.2 source-domain thresholds: 320-frame cuts, or whole clips vs clip tags")
+    g.add_argument("--thresholds", choices=("model", "frame"),
+                   help="thresholds of the evaluations: the run's own, or refitted on validation frame truth")
+    g.add_argument("--threshold-floor", type=float, help="no threshold below this value (e.g. 0.02)")
+    g.add_argument("--events", action=argparse.BooleanOptionalAction, default=None,
+                   help="event-level metrics (segment F1, event F1, PSDS) beside the frame metrics")
+    g.add_argument("--scarce-clips", type=int, default=40,
+                   help="training clips of the scarce frame-supervised baseline (finding 5; default 40)")
+    p.add_argument("--video-scale", choices=("quick", "demo"), default="demo",
+                   help="findings 8-10: corpus and epoch budgets of 'demo --video --quick' or 'demo --video'")
+    p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (findings 8-10; default 2000)")
     p.add_argument("--out", default="experiments", help="output directory (default: experiments/)")
     p.add_argument("--progress", action="store_true", help="progress bars")
     p.set_defaults(handler=run)
+
+
+def _settings(args, data, out, *, finding):
+    from dataclasses import replace
+
+    from ..experiments.recipes import THESIS_PROTOCOL, THESIS_TRAINING, Settings
+
+    thesis = (args.protocol or ("thesis" if finding is not None else "legacy")) == "thesis"
+    proto = dict(THESIS_PROTOCOL) if thesis else {}
+    if finding is not None:
+        proto.update(finding.protocol)
+    for key in ("frame_scoring", "source_thresholds", "thresholds", "threshold_floor", "events"):
+        if getattr(args, key) is not None:
+            proto[key] = getattr(args, key)
+    training = tuple(THESIS_TRAINING) if thesis else ()
+    s = Settings(data=str(data), out=out, epochs=args.epochs, patience=args.patience, seed=args.seed,
+                 preset=args.preset, overrides=training + tuple(args.overrides), progress=args.progress,
+                 where=tuple(tuple(w.split("=", 1)) for w in args.where if "=" in w),
+                 scarce_clips=args.scarce_clips)
+    return replace(s, **proto)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ..errors import ConfigError
-    from ..experiments.recipes import (Runner, Settings, get_recipe, list_recipes, prepare_dataset,
-                                       prepare_embedded, prepare_everyday, run_recipe)
+    from ..experiments.findings import all_findings, find, run_finding, run_table_seeds
+    from ..experiments.recipes import (Runner, get_recipe, list_recipes, prepare_dataset, prepare_embedded,
+                                       prepare_everyday, run_recipe)
 
     if args.list:
         for _, line in list_recipes():
             print(line)
+        for fd in all_findings():
+            print(f"Finding {fd.key} ({fd.name}, {fd.source}): {fd.title}")
         return 0
     if not args.names:
-        raise ConfigError("experiment: give a table number (see 'clip2frame experiment --list')")
-    recipes = [get_recipe(n) for n in args.names]
+        raise ConfigError("experiment: give a table number or a finding (see 'clip2frame experiment --list')")
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds: must be >= 1, got {args.seeds}")
+    found = [find(n) for n in args.names]
+    video = [f for f in found if f is not None and f.recipe is None]
+    # (finding or None, its recipe or the table's)
+    audio = [(f, f.recipe if f is not None else get_recipe(n)) for n, f in zip(args.names, found)
+             if f is None or f.recipe is not None]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    n_seeds = args.seeds if args.seeds is not None else (3 if any(found) else None)
+    seeds = list(range(args.seed, args.seed + (n_seeds or 1)))
+    if video:
+        from ..experiments.video_findings import run_video_findings
+
+        for path in run_video_findings(video, out, seeds, quick=args.video_scale == "quick", n_boot=args.boot):
+            print(f"{path.stem}: {path}")
+    if not audio:
+        return 0
     if args.corpus:
         if args.data:
             raise ConfigError(f"experiment: give either --corpus {args.corpus} or --data, not both")
         needs = "music" if args.corpus == "embedded" else "urbansound"
-        wrong = [r.name for r in recipes if r.needs != needs]
+        wrong = [r.name for _, r in audio if r is not None and r.needs != needs]
         if wrong:
-            raise ConfigError(f"experiment: Table {wrong[0]} does not run on --corpus {args.corpus} (Tables 3.1-3.6: "
-                              f"--corpus embedded; 3.7-3.8: --corpus everyday)")
+            raise ConfigError(f"experiment: {wrong[0]} does not run on --corpus {args.corpus} (Tables 3.1-3.6 and "
+                              f"findings 1-5, 7: --corpus embedded; 3.7-3.8 and finding 6: --corpus everyday)")
         prepare = prepare_embedded if args.corpus == "embedded" else prepare_everyday
         data = prepare(out, hours=args.hours, seed=args.corpus_seed, jobs=args.jobs, progress=args.progress)
     elif args.data:
@@ -72,11 +137,16 @@ def run(args: argparse.Namespace) -> int:
             data = Path(args.data)
     else:
         raise ConfigError("experiment: no data: give --corpus embedded or --data ROOT [--dataset NAME]")
-    s = Settings(data=str(data), out=out, epochs=args.epochs, patience=args.patience, seed=args.seed,
-                 preset=args.preset, overrides=tuple(args.overrides), progress=args.progress,
-                 where=tuple(tuple(w.split("=", 1)) for w in args.where if "=" in w))
-    runner = Runner(s)
-    for r in recipes:
-        csv_path, md_path = run_recipe(r, runner)
-        print(f"Table {r.name}: {csv_path} {md_path}")
+    for f, r in audio:
+        assert r is not None
+        runner = Runner(_settings(args, data, out, finding=f))
+        if f is not None:
+            csv_path, md_path = run_finding(f, runner, seeds)
+            print(f"Finding {f.key}: {csv_path} {md_path}")
+        elif n_seeds is not None:
+            csv_path, md_path = run_table_seeds(r, runner, seeds)
+            print(f"Table {r.name} over {n_seeds} seeds: {csv_path} {md_path}")
+        else:
+            csv_path, md_path = run_recipe(r, runner)
+            print(f"Table {r.name}: {csv_path} {md_path}")
     return 0

@@ -48,9 +48,12 @@ class Row:
 
     label: tuple[tuple[str, str], ...]          # (column, value) pairs naming the row, thesis wording
     overrides: tuple[str, ...] = ()             # TrainConfig --set overrides on top of the base
-    evaluation: str = "model"                   # model | patching | baseline | thresholds:validation | thresholds:target
+    # model | patching | baseline | thresholds:validation | thresholds:target | sigma (learned sigma per tag)
+    evaluation: str = "model"
     thesis: dict[str, float] = field(default_factory=dict)  # thesis metric name -> value
     early_layers: int = 0                       # > 0: repeat the base preset's first early layer n times
+    data: str = ""                              # "" = the experiment's dataset; "scarce" = the scarce
+    #                                             target-domain frame-truth set (make_scarce_manifest)
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,9 @@ VIDEO_TABLES = {
     "4.14": "action models trained with a Faster R-CNN object model",
 }
 VIDEO_NOTE = ("requires the video pipeline: not a recipe here; 'clip2frame video evaluate' "
-              "(clip2frame.video.evaluate.evaluate_corpus) scores Table 4.8-style rows on a video corpus")
+              "(clip2frame.video.evaluate.evaluate_corpus) scores Table 4.8-style rows on a video corpus; "
+              "findings 8-10 ('clip2frame experiment 8 9 10 --seeds N') decide the claims of Tables 4.8, "
+              "4.11-4.13")
 
 
 def list_recipes() -> list[tuple[str, str]]:
@@ -269,10 +274,31 @@ class Settings:
     progress: bool = False
     # (column, value) filters: only matching rows are trained; others are shown when already trained
     where: tuple[tuple[str, str], ...] = ()
+    # ---- evaluation protocol switches (defaults: the behaviour before issue #15; THESIS_PROTOCOL below)
+    frame_scoring: str = "model"        # model: output frames | upsampled: repeated to 32-ms input frames
+    source_thresholds: str = "clip320"  # Table 3.2 source domain: clip320 cuts | clips: whole clips vs tags
+    thresholds: str = "model"           # model: the run's own | frame: refit on validation frame truth
+    threshold_floor: float = 0.0        # no threshold below this (applied at evaluation)
+    events: bool = False                # add event F1 and PSDS (clip2frame.eval.events; segment F1 always)
+    scarce_clips: int = 40              # training clips of the scarce frame-supervised baseline (Table 3.6)
+    shared: Path | None = None          # where data derived once for all seeds lives (default: out)
 
     def selects(self, row: Row) -> bool:
         lab = dict(row.label)
         return all(lab.get(k) == v for k, v in self.where)
+
+    def protocol(self) -> dict:
+        """The evaluation switches that differ from the defaults (part of every cached evaluation's key)."""
+        return {k: getattr(self, k) for k, v in PROTOCOL_DEFAULTS.items() if getattr(self, k) != v}
+
+
+PROTOCOL_DEFAULTS = {"frame_scoring": "model", "source_thresholds": "clip320", "thresholds": "model",
+                     "threshold_floor": 0.0, "events": False}
+# The thesis' protocol (issue #15): frames scored at the input rate, source-domain thresholds from whole
+# clips and their tags, event-level metrics beside the frame metrics; with fixed epoch budgets (train switch
+# early_stopping=false, best-on-validation checkpoint kept).
+THESIS_PROTOCOL = {"frame_scoring": "upsampled", "source_thresholds": "clips", "events": True}
+THESIS_TRAINING = ("early_stopping=false", "checkpoint=best")
 
 
 def _early_override(preset_name: str, n: int) -> str:
@@ -290,7 +316,10 @@ def row_config(row: Row, s: Settings):
     from ..config import to_dict
     from ..train.config import resolve_config
 
-    base = [f"data={s.data}", f"seed={s.seed}"]
+    data = s.data
+    if row.data == "scarce":
+        data = str(scarce_manifest_dir(s))
+    base = [f"data={data}", f"seed={s.seed}"]
     if s.preset:
         base.append(f"preset={s.preset}")
     if s.epochs:
@@ -306,20 +335,32 @@ def row_config(row: Row, s: Settings):
     digest = hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
     m = cfg.model
     slug = (f"{cfg.preset}-{m.pooling}-s{m.total_stride}-{m.accumulation}"
-            + (f"-frame-late{'x'.join(map(str, m.late))}" if cfg.supervision == "frame" else "") + f"-{digest}")
+            + (f"-frame-late{'x'.join(map(str, m.late))}" if cfg.supervision == "frame" else "")
+            + ("-scarce" if row.data == "scarce" else "") + f"-{digest}")
     return replace(cfg, out=str(s.out / "runs" / slug)), ov
 
 
 class Runner:
     """Trains (or reuses) rows and caches their evaluations; shared by every recipe of one invocation."""
 
-    def __init__(self, s: Settings):
+    def __init__(self, s: Settings, *, _shared: tuple | None = None):
         from ..data.manifest import load_manifest
 
         self.s = s
-        self.manifest = load_manifest(s.data)
-        self._splits: dict[tuple, object] = {}
-        self._models: dict[str, object] = {}
+        if _shared is None:
+            self.manifest = load_manifest(s.data)
+            self._splits: dict[tuple, object] = {}
+            self._models: dict[str, object] = {}
+        else:
+            self.manifest, self._splits, self._models = _shared
+
+    def for_seed(self, seed: int, out: Path) -> "Runner":
+        """The same experiment for another seed, its runs and tables under ``out``; loaded splits and
+        models are shared, data derived once (the scarce set) stays under the first runner's ``shared``."""
+        from dataclasses import replace
+
+        s = replace(self.s, seed=seed, out=out, shared=self.s.shared or self.s.out)
+        return Runner(s, _shared=(self.manifest, self._splits, self._models))
 
     # -- training
     def model(self, cfg):
@@ -338,13 +379,16 @@ class Runner:
         return self._models[cfg.out]
 
     def split(self, name: str, tagger):
+        """A loaded split; ``"target"`` is the held-out half of ``shift`` (the target domain's test songs)."""
         from ..config import to_dict
         from ..train.data import load_split
 
+        if name == "target":
+            return _halves(self.split("shift", tagger))[1]
         key = (name, json.dumps(to_dict(tagger.feature_spec), sort_keys=True), tagger.total_stride)
         if key not in self._splits:
             self._splits[key] = load_split(self.manifest, name, tagger.feature_spec, list(tagger.labels),
-                                           total_stride=tagger.total_stride, run_dir=self.s.out,
+                                           total_stride=tagger.total_stride, run_dir=self.s.shared or self.s.out,
                                            progress=self.s.progress)
         return self._splits[key]
 
@@ -353,7 +397,8 @@ class Runner:
         run = Path(cfg.out)
         cache_path = run / "eval.json"
         cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-        key = f"{split}/{row.evaluation}"
+        proto = self.s.protocol()
+        key = f"{split}/{row.evaluation}" + (f" {json.dumps(proto, sort_keys=True)}" if proto else "")
         if key in cache:
             return cache[key]
         if row.evaluation == "baseline":  # the all-positive baseline comes with the model's own evaluation
@@ -366,12 +411,33 @@ class Runner:
         atomic_write_text(cache_path, json.dumps(cache, indent=1))
         return res
 
+    def _thresholds(self, tagger, cfg, how: str) -> np.ndarray:
+        """The thresholds an evaluation uses: the run's own, or refitted (Settings.thresholds /
+        source_thresholds), then floored at Settings.threshold_floor."""
+        import torch
+
+        from ..train.trainer import fit_model_thresholds
+
+        thr = np.asarray(tagger.thresholds, dtype=np.float64)
+        if cfg.data != self.s.data:  # trained on another set (the scarce one): keep its own held-in thresholds
+            pass
+        elif how == "source" and self.s.source_thresholds == "clips":
+            thr = fit_clip_thresholds(tagger, self.split(cfg.val_split, tagger), cfg.threshold_steps)
+        elif how != "source" and self.s.thresholds == "frame":
+            from dataclasses import replace
+
+            thr = fit_model_thresholds(tagger.net, tagger.standardizer, self.split(cfg.val_split, tagger),
+                                       replace(cfg, threshold_source="frame"), torch.device("cpu"))
+        return np.maximum(np.asarray(thr, dtype=np.float64), self.s.threshold_floor)
+
     def _evaluate(self, how: str, tagger, cfg, split: str) -> dict[str, float]:
         from ..eval.protocol import evaluate_split
 
+        if how == "sigma":
+            return sigma_summary(tagger)
         data = self.split(split, tagger)
-        labels, thr = list(tagger.labels), tagger.thresholds
-        kw = dict(spec=tagger.feature_spec)
+        labels = list(tagger.labels)
+        kw = dict(spec=tagger.feature_spec, events=self.s.events)
         if how.startswith("thresholds:"):
             fit, held = _halves(data)
             if how == "thresholds:target":
@@ -380,14 +446,89 @@ class Runner:
                 from ..train.trainer import fit_model_thresholds
 
                 thr = fit_model_thresholds(tagger.net, tagger.standardizer, fit, cfg, torch.device("cpu"))
-            res = evaluate_split(tagger.net, tagger.standardizer, held, labels, thr, **kw)
+                thr = np.maximum(thr, self.s.threshold_floor)
+            else:
+                thr = self._thresholds(tagger, cfg, "source")
+            res = evaluate_split(tagger.net, tagger.standardizer, held, labels, thr,
+                                 resolution=self.s.frame_scoring, **kw)
             res["n_fit_clips"], res["n_eval_clips"] = len(fit), len(held)
             return res
+        thr = self._thresholds(tagger, cfg, "model")
         if how == "patching":
             return evaluate_split(tagger.net, tagger.standardizer, data, labels, thr, resolution="frame", **kw)
-        res = evaluate_split(tagger.net, tagger.standardizer, data, labels, thr, **kw)
+        res = evaluate_split(tagger.net, tagger.standardizer, data, labels, thr, resolution=self.s.frame_scoring,
+                             **kw)
         res.update(_clip_accuracy(tagger, data))
         return res
+
+
+def fit_clip_thresholds(tagger, data, n_steps: int = 1000) -> np.ndarray:
+    """The thesis' source-domain thresholds (Table 3.2, MagnaTagATune rows): per-tag F1-optimal thresholds
+    of whole clips' pooled scores against their clip tags."""
+    import warnings
+
+    from ..eval.protocol import split_outputs
+    from ..eval.thresholds import fit_thresholds
+
+    scores, _ = split_outputs(tagger.net, tagger.standardizer, data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_thresholds(data.clip_labels > 0, scores, n_steps=n_steps)
+
+
+def sigma_summary(tagger) -> dict[str, float]:
+    """Learned sigma per tag (seconds) and its mean over tempo tags and over the other tags (Fig. 3.4);
+    empty when the model has no Gaussian."""
+    from ..models.inspect import describe
+
+    info = describe(tagger)
+    out: dict[str, float] = {}
+    tempo: list[float] = []
+    other: list[float] = []
+    for t in info["tags"]:
+        if t["sigma_s"] is None:
+            return {}
+        out[f"sigma_s/{t['tag']}"] = t["sigma_s"]
+        (tempo if t["kind"] == "tempo" else other).append(t["sigma_s"])
+    out["sigma_tempo_mean"] = float(np.mean(tempo)) if tempo else math.nan
+    out["sigma_instrument_mean"] = float(np.mean(other)) if other else math.nan
+    return out
+
+
+def scarce_manifest_dir(s: Settings) -> Path:
+    """Where the scarce frame-supervised training set of Table 3.6 lives (made by :func:`make_scarce_manifest`)."""
+    return Path(s.shared or s.out) / f"scarce-{s.scarce_clips}"
+
+
+def make_scarce_manifest(s: Settings, manifest) -> Path:
+    """The thesis' frame-supervised baseline data (Table 3.6: a frame model trained on about 40 target-domain
+    songs with frame truth): the first half of ``shift`` (every other clip by id, the half the target-domain
+    thresholds of Table 3.2 are fitted on) gives ``train`` (``s.scarce_clips`` clips) and ``validation`` (up to
+    a quarter as many more); ``test`` is the other half (the ``target`` split every row is scored on)."""
+    dest = scarce_manifest_dir(s)
+    if (dest / "metadata.json").is_file():
+        return dest
+    from dataclasses import replace
+
+    from ..errors import DatasetError
+
+    shift = sorted(manifest.split("shift"), key=lambda c: c.clip_id)
+    if not shift or any(c.events is None for c in shift):
+        raise DatasetError(f"{manifest.root}: the scarce frame-supervised baseline needs a 'shift' split with "
+                           "frame truth")
+    fit, held = shift[0::2], shift[1::2]
+    n_val = max(1, min(s.scarce_clips // 4, len(fit) // 5))
+    n_train = min(s.scarce_clips, max(1, len(fit) - n_val))
+    if n_train < s.scarce_clips:
+        log.warning("scarce set: only %d clips in the fitting half of 'shift' (wanted %d + %d validation)",
+                    len(fit), s.scarce_clips, n_val)
+    clips = ([replace(c, split="train") for c in fit[:n_train]]
+             + [replace(c, split="validation") for c in fit[n_train:n_train + n_val]]
+             + [replace(c, split="test") for c in held])
+    write_manifest_abs(dest, name=f"{manifest.name}-scarce{s.scarce_clips}", labels=manifest.labels,
+                       kinds=manifest.kinds, clips=clips,
+                       source={"derived_from": str(Path(manifest.root).resolve()), "rule": "shift halves"})
+    return dest
 
 
 def _baseline(res: dict[str, float]) -> dict[str, float]:
@@ -417,12 +558,26 @@ def _clip_accuracy(tagger, data) -> dict[str, float]:
 
 def run_recipe(recipe: Recipe, runner: Runner) -> tuple[Path, Path]:
     """Train/evaluate every row (rewriting the table after each) and return (csv, md) paths."""
-    s = runner.s
-    splits = [sp for sp in recipe.splits if runner.manifest.split(sp)]
+    run_rows(recipe, runner)
+    stem = runner.s.out / f"table_{recipe.name.replace('.', '_')}"
+    return stem.with_suffix(".csv"), stem.with_suffix(".md")
+
+
+def recipe_splits(recipe: Recipe, runner: Runner) -> list[str]:
+    have = set(runner.manifest.splits) | ({"target"} if "shift" in runner.manifest.splits else set())
+    splits = [sp for sp in recipe.splits if sp in have]
     if not splits:
         from ..errors import DatasetError
 
-        raise DatasetError(f"{s.data}: none of the splits {list(recipe.splits)} needed by Table {recipe.name}")
+        raise DatasetError(f"{runner.s.data}: none of the splits {list(recipe.splits)} needed by Table {recipe.name}")
+    return splits
+
+
+def run_rows(recipe: Recipe, runner: Runner) -> list[dict | None]:
+    """Train/evaluate every selected row, rewriting the table after each; per row ``None`` (not selected,
+    not trained) or ``{"run", "seed", "best_epoch", "epochs_run", "overrides", "scores": {split: {...}}}``."""
+    s = runner.s
+    splits = recipe_splits(recipe, runner)
     columns = {k for k, _ in recipe.rows[0].label}
     bad = [k for k, _ in s.where if k not in columns]
     if bad:
@@ -432,6 +587,8 @@ def run_recipe(recipe: Recipe, runner: Runner) -> tuple[Path, Path]:
                           f"(columns: {', '.join(sorted(columns))})")
     results: list[dict | None] = [None] * len(recipe.rows)
     for i, row in enumerate(recipe.rows):
+        if row.data == "scarce":
+            make_scarce_manifest(s, runner.manifest)
         cfg, ov = row_config(row, s)
         if not s.selects(row) and not (Path(cfg.out) / "model.safetensors").is_file():
             log.info("Table %s: row %s not selected by --where and not trained yet", recipe.name, dict(row.label))
@@ -445,7 +602,7 @@ def run_recipe(recipe: Recipe, runner: Runner) -> tuple[Path, Path]:
         write_table(recipe, results, splits, s.out)
     if not any(results):
         write_table(recipe, results, splits, s.out)
-    return s.out / f"table_{recipe.name.replace('.', '_')}.csv", s.out / f"table_{recipe.name.replace('.', '_')}.md"
+    return results
 
 
 def _fmt(v) -> str:
@@ -477,7 +634,8 @@ def write_table(recipe: Recipe, results: list[dict | None], splits: list[str], o
     if recipe.note:
         md += [recipe.note, ""]
     for sp in splits:
-        what = {"test": "test split", "shift": "domain-shift split"}.get(sp, f"split {sp}")
+        what = {"test": "test split", "shift": "domain-shift split",
+                "target": "held-out half of the domain-shift split"}.get(sp, f"split {sp}")
         if recipe.name == "3.2":
             what = "held-out half of the domain-shift split"
         md += [f"## {what}: ours / thesis", "",
@@ -554,7 +712,13 @@ def prepare_dataset(name: str, root: str, out: Path, *, options: dict | None = N
                     c = ClipRecord(c.clip_id, c.audio_path, c.tags, "validation", c.events, c.duration)
             new.append(c)
         clips = new
-    dest = out / "data" / name
+    return write_manifest_abs(out / "data" / name, name=m.name, labels=m.labels, kinds=m.kinds, clips=clips,
+                              source={"reader": name, "root": str(Path(root).resolve())})
+
+
+def write_manifest_abs(dest: Path, *, name: str, labels, kinds, clips, source: dict) -> Path:
+    """A manifest directory at ``dest`` whose TSVs name the clips' audio by absolute path (the audio stays
+    where it is), with ``source`` recorded in metadata.json."""
     dest.mkdir(parents=True, exist_ok=True)
     splits: dict[str, list] = {}
     for c in clips:
@@ -567,8 +731,7 @@ def prepare_dataset(name: str, root: str, out: Path, *, options: dict | None = N
                 f"{Path(c.audio_path).resolve()}\t{e.onset:.3f}\t{e.offset:.3f}\t{e.label}"
                 for c in cs for e in (c.events or ())]
             atomic_write_text(dest / f"{sp}.strong.tsv", "\n".join(strong) + "\n")
-    meta = {"name": m.name, "labels": list(m.labels), "kinds": dict(m.kinds), "splits": list(splits),
-            "source": {"reader": name, "root": str(Path(root).resolve())},
+    meta = {"name": name, "labels": list(labels), "kinds": dict(kinds), "splits": list(splits), "source": source,
             "durations": {str(Path(c.audio_path).resolve()): c.duration for c in clips if c.duration}}
     ids = {str(Path(c.audio_path).resolve()): c.clip_id for c in clips if c.clip_id != Path(c.audio_path).stem}
     if ids:

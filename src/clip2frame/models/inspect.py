@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .io import load_model
+from .io import TaggerModel, load_model
 
 
 def describe(path) -> dict[str, Any]:
-    m = load_model(path)
+    """Tags (kind, threshold, learned sigma, training count), architecture and provenance of a model file
+    (or of a loaded :class:`~clip2frame.models.io.TaggerModel`)."""
+    m = path if isinstance(path, TaggerModel) else load_model(path)
     sig = m.net.sigma()
     counts = m.provenance.get("train_tag_counts", {})
     tags = []

@@ -28,6 +28,8 @@ class TrainConfig:
     batch_size: int = 10
     epochs: int = 100
     patience: int = 20                   # early stopping: epochs without a better validation score
+    early_stopping: bool = True          # False: a fixed budget of `epochs` epochs (the thesis' protocol)
+    checkpoint: Literal["best", "last"] = "best"  # the model kept: best on validation (thesis) or last epoch
     crop_frames: int = 911               # training crops (input frames); 0 = whole clips
     volume_aug_db: float = 0.0           # +-dB copies of every training clip (thesis §3.5: 5)
     seed: int = 0

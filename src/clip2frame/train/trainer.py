@@ -55,7 +55,8 @@ class TrainResult:
 
 def _config_hash(cfg: TrainConfig) -> str:
     d = to_dict(cfg)
-    for k in ("out", "epochs", "patience", "device", "num_threads", "num_workers"):  # stopping rules and placement: may change on resume
+    # stopping rules, the checkpoint kept and placement: may change on resume
+    for k in ("out", "epochs", "patience", "early_stopping", "checkpoint", "device", "num_threads", "num_workers"):
         d.pop(k, None)
     if not d.get("amp"):
         d.pop("amp_dtype", None)  # runs without mixed precision keep the hash they had before the key existed
@@ -282,7 +283,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
                          num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
     lengths = tr.lengths
     params = list(net.parameters())
-    stopped = bad >= cfg.patience
+    stopped = cfg.early_stopping and bad >= cfg.patience
     for epoch in range(start, cfg.epochs):
         if stopped:
             break
@@ -334,10 +335,10 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
                 "best_net": best_net if best_net is not None else net.state_dict(),
                 **({"scaler": scaler.state_dict()} if scaler is not None else {}),
             })
-        if bad >= cfg.patience:
+        if cfg.early_stopping and bad >= cfg.patience:
             log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, best_epoch)
             break
-    if best_net is not None:
+    if best_net is not None and cfg.checkpoint == "best":
         net.load_state_dict(best_net)
     net.eval()
     thresholds = ddp.on_main(lambda: fit_model_thresholds(net, std, val, cfg, device))
@@ -354,7 +355,8 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         save_model(model_path, tagger)
         atomic_write_text(run_dir / "summary.json", json.dumps({
             "best_epoch": best_epoch, "best_score": best_score, "select_metric": cfg.select_metric,
-            "epochs_run": len(history), "skipped": len(skipped), "last": history[-1] if history else {},
+            "epochs_run": len(history), "checkpoint": cfg.checkpoint, "skipped": len(skipped),
+            "last": history[-1] if history else {},
         }, indent=1))
     ddp.barrier()  # the model file exists before any rank returns
     return TrainResult(run_dir, model_path, best_epoch, best_score, history, tagger)

@@ -1,0 +1,213 @@
+"""``clip2frame experiment NAME --seeds N``: statistics against scipy, the ten findings' definitions, the
+protocol switches, the trainer's fixed epoch budget, and a finding end-to-end on the toy corpus (tiny preset,
+2 epochs, 2 seeds)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats as sps
+
+from clip2frame.cli import main as cli_main
+from clip2frame.data.manifest import load_manifest
+from clip2frame.data.toy import make_toy_corpus
+from clip2frame.experiments import stats
+from clip2frame.experiments.findings import _row_index, all_findings, find, run_finding
+from clip2frame.experiments.recipes import (THESIS_PROTOCOL, Runner, Settings, make_scarce_manifest, row_config)
+from clip2frame.experiments.video_findings import PairScore, _write, method_score, video_findings
+from clip2frame.train.trainer import train
+
+TOY = ("preset=tiny", "crop_frames=0", "batch_size=4", "model.sigma_init_input_frames=32", "num_threads=1")
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+def test_mean_ci_is_the_t_interval():
+    x = [0.61, 0.64, 0.58, 0.66]
+    iv = stats.mean_ci(x)
+    lo, hi = sps.t.interval(0.95, len(x) - 1, loc=np.mean(x), scale=sps.sem(x))
+    assert (iv.mean, iv.low, iv.high, iv.n) == (pytest.approx(np.mean(x)), pytest.approx(lo), pytest.approx(hi), 4)
+    one = stats.mean_ci([0.5, math.nan])
+    assert one.mean == 0.5 and one.n == 1 and math.isnan(one.low)
+    assert stats.verdict_of(one) == stats.INCONCLUSIVE
+
+
+def test_paired_over_seeds_matches_scipy_and_decides_by_the_interval():
+    a, b = [0.70, 0.72, 0.69, 0.74], [0.60, 0.65, 0.61, 0.62]
+    c = stats.paired_over_seeds(a, b)
+    ref = sps.ttest_rel(a, b)
+    ci = ref.confidence_interval(0.95)
+    assert c.p_value == pytest.approx(ref.pvalue)
+    assert (c.diff.low, c.diff.high) == (pytest.approx(ci.low), pytest.approx(ci.high))
+    assert c.verdict == stats.HOLDS
+    assert stats.paired_over_seeds(b, a).verdict == stats.FAILS
+    assert stats.paired_over_seeds(a, b, lower_is_better=True).verdict == stats.FAILS
+    assert stats.paired_over_seeds([0.7, 0.6, 0.72], [0.65, 0.66, 0.69]).verdict == stats.INCONCLUSIVE
+
+
+def test_paired_bootstrap():
+    rng = np.random.default_rng(0)
+    base = rng.random(60)
+    better = base + 0.1 + rng.normal(0, 0.02, 60)
+
+    def stat(x, y):
+        return lambda idx: (float(x[idx].mean()), float(y[idx].mean()))
+
+    c = stats.paired_bootstrap(stat(better, base), 60, n_boot=500)
+    assert c.verdict == stats.HOLDS and c.diff.low < c.diff.mean < c.diff.high
+    assert c.diff.mean == pytest.approx(float(better.mean() - base.mean()))
+    assert stats.paired_bootstrap(stat(base, better), 60, n_boot=500).verdict == stats.FAILS
+    noise = base + rng.normal(0, 0.05, 60)
+    assert stats.paired_bootstrap(stat(noise, base), 60, n_boot=500).verdict == stats.INCONCLUSIVE
+    iv = stats.bootstrap_ci(lambda idx: float(base[idx].mean()), 60, n_boot=500)
+    assert iv.low < base.mean() < iv.high
+
+
+# ----------------------------------------------------------------------------------------------- findings
+def test_ten_findings_and_their_selectors():
+    fs = all_findings()
+    assert [f.key for f in fs] == [str(i) for i in range(1, 11)]
+    assert find("F3").name == "stride" and find("soundmodel").key == "10" and find("finding7").key == "7"
+    assert find("3.3") is None
+    for f in fs:
+        assert f.claims
+        if f.recipe is not None:  # every side names exactly one row of its recipe
+            for c in f.claims:
+                for side in (c.better, c.worse):
+                    _row_index(f.recipe, side.row)
+                    assert side.split in f.recipe.splits
+    assert find("5").recipe.rows[1].data == "scarce"
+    assert all(f.protocol == THESIS_PROTOCOL for f in fs if f.recipe is not None)
+    assert cli_main(["experiment", "1", "--seeds", "0", "--data", "x"]) == 2
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    return make_toy_corpus(tmp_path_factory.mktemp("toy"), seed=3,
+                           n_clips={"train": 16, "validation": 6, "test": 6, "shift": 12})
+
+
+def _settings(toy, out, **kw):
+    return Settings(data=str(toy.root), out=out, epochs=2, seed=0, preset="tiny",
+                    overrides=("early_stopping=false",) + TOY, **kw)
+
+
+def test_scarce_manifest_is_the_fitting_half_of_shift(toy, tmp_path):
+    s = _settings(toy, tmp_path, scarce_clips=4)
+    m = load_manifest(make_scarce_manifest(s, toy))
+    shift = sorted(c.clip_id for c in toy.split("shift"))
+    assert [c.clip_id for c in m.split("train")] == shift[0::2][:4]
+    assert [c.clip_id for c in m.split("validation")] == shift[0::2][4:5]
+    assert [c.clip_id for c in m.split("test")] == shift[1::2]
+    assert all(c.events is not None for c in m.clips)
+    # the "target" split every finding-5 row is scored on is the same held half
+    runner = Runner(s)
+    row = find("5").recipe.rows[1]
+    cfg, _ = row_config(row, s)
+    assert cfg.data == str(tmp_path / "scarce-4") and cfg.supervision == "frame"
+    assert cfg.model.accumulation == "none" and list(cfg.model.late) == [512, 512]
+    tagger = runner.model(row_config(find("5").recipe.rows[0], s)[0])
+    assert sorted(runner.split("target", tagger).clip_ids) == shift[1::2]
+
+
+def test_threshold_switches(toy, tmp_path):
+    s = _settings(toy, tmp_path)
+    runner = Runner(s)
+    row = find("4").recipe.rows[0]
+    cfg, _ = row_config(row, s)
+    tagger = runner.model(cfg)
+    own = runner._thresholds(tagger, cfg, "model")
+    np.testing.assert_allclose(own, tagger.thresholds)
+    floored = Runner(replace(s, threshold_floor=0.3))._thresholds(tagger, cfg, "model")
+    np.testing.assert_allclose(floored, np.maximum(tagger.thresholds, 0.3))
+    frame = Runner(replace(s, thresholds="frame"))._thresholds(tagger, cfg, "model")
+    clips = Runner(replace(s, source_thresholds="clips"))._thresholds(tagger, cfg, "source")
+    assert not np.allclose(frame, own)
+    # toy clips (6 s) are shorter than one 320-frame cut: whole clips vs their tags and the cuts coincide
+    np.testing.assert_allclose(clips, own, atol=1e-6)
+
+
+def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
+    f = find("4")
+    s = replace(_settings(toy, tmp_path), **THESIS_PROTOCOL)
+    csv_path, md_path = run_finding(f, Runner(s), [0, 1])
+    report = json.loads(md_path.with_suffix(".json").read_text())
+    assert report["seeds"] == [0, 1] and report["protocol"] == THESIS_PROTOCOL
+    # the claims' per-seed values are the cached evaluations of the seeds' runs
+    for claim, spec in zip(report["claims"], f.claims):
+        for side, vals in ((spec.better, claim["values_better"]), (spec.worse, claim["values_worse"])):
+            row = f.recipe.rows[_row_index(f.recipe, side.row)]
+            for sd, v in zip((0, 1), vals):
+                cfg, _ = row_config(row, replace(s, seed=sd, out=tmp_path / f"seed{sd}"))
+                cache = json.loads((tmp_path / f"seed{sd}" / "runs" / cfg.out.split("/")[-1] / "eval.json").read_text())
+                key = f"{side.split}/{row.evaluation} {json.dumps(THESIS_PROTOCOL, sort_keys=True)}"
+                assert v == pytest.approx(cache[key][side.metric])
+        cmp = stats.paired_over_seeds(claim["values_better"], claim["values_worse"])
+        assert claim["verdict"] == cmp.verdict
+    text = md_path.read_text()
+    assert "## Claims" in text and "Segment F1 micro" in text and "0.675 vs 0.324" in text
+    assert csv_path.read_text().splitlines()[0].startswith("Final pooling,Early conv,Threshold source")
+    # a second run reuses every seed: nothing is trained again
+    import clip2frame.train.trainer as trainer
+
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished seed"))
+    run_finding(f, Runner(s), [0, 1])
+
+
+# ---------------------------------------------------------------------------- fixed epoch budgets (trainer)
+def _train_cfg(toy, out, *extra):
+    from clip2frame.train.config import resolve_config
+
+    return resolve_config(overrides=[*TOY, f"data={toy.root}", f"out={out}", *extra])
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return dict(load_file(str(path)))
+
+
+def test_fixed_epoch_budget_and_last_checkpoint(toy, tmp_path):
+    """early_stopping=false runs every epoch even with patience 1; checkpoint=last keeps the last epoch's
+    weights, checkpoint=best (default) the best-on-validation ones, from the same training trajectory."""
+    last = train(_train_cfg(toy, tmp_path / "last", "epochs=5", "patience=1", "early_stopping=false",
+                            "checkpoint=last", "lr=0.2"), progress=False)
+    assert len(last.history) == 5
+    summary = json.loads((tmp_path / "last" / "summary.json").read_text())
+    assert summary["epochs_run"] == 5 and summary["checkpoint"] == "last"
+    st = torch.load(tmp_path / "last" / "train_state.pt", weights_only=True)
+    w = _weights(tmp_path / "last" / "model.safetensors")
+    for k, v in st["net"].items():
+        assert torch.equal(w[f"net.{k}"], v), k
+    # the same run, resumed from its state with checkpoint=best: the best epoch's weights
+    best = train(_train_cfg(toy, tmp_path / "last", "epochs=5", "patience=1", "early_stopping=false", "lr=0.2"),
+                 progress=False)
+    wb = _weights(tmp_path / "last" / "model.safetensors")
+    for k, v in st["best_net"].items():
+        assert torch.equal(wb[f"net.{k}"], v), k
+    assert best.best_epoch < 5  # (seeded) a lr this high overshoots: the best epoch is not the last one
+    assert any(not torch.equal(wb[f"net.{k}"], w[f"net.{k}"]) for k in st["net"])
+
+
+# --------------------------------------------------------------------------------------- video findings
+def test_video_method_score_and_report(tmp_path):
+    pairs = [PairScore("v1", "cello", 0.8, 30.0, 3), PairScore("v2", "cello", 0.6, 10.0, 1),
+             PairScore("v3", "piano", 0.9, 0.0, 0), PairScore("v4", "piano", math.nan, 8.0, 2)]
+    assert method_score(pairs, np.arange(4), "temporal_auc") == pytest.approx((0.7 + 0.9) / 2)
+    assert method_score(pairs, np.arange(4), "spatial_px") == pytest.approx((40 / 4 + 8 / 2) / 2)
+    assert method_score(pairs, np.array([0, 0, 2]), "temporal_auc") == pytest.approx((0.8 + 0.9) / 2)
+    rng = np.random.default_rng(1)
+    per_seed = {}
+    for sd in (0, 1):
+        base = [PairScore(f"v{i}", ["cello", "piano"][i % 2], float(a), 10.0, 1)
+                for i, a in enumerate(rng.uniform(0.5, 0.7, 24))]
+        per_seed[sd] = {"ST05 A": [replace(p, auc=p.auc + 0.15) for p in base], "ST05-weak A": base}
+    f = video_findings()[2]
+    md = _write(f, tmp_path, per_seed, [0, 1], True, 300)
+    out = json.loads(md.with_suffix(".json").read_text())
+    assert out["claims"][0]["verdict"] == stats.HOLDS
+    assert out["claims"][0]["diff"]["mean"] == pytest.approx(0.15)
+    assert "0.822 vs 0.67" in md.read_text()
