@@ -5,8 +5,8 @@ scores, per split and per tag, in one run:
 
 * the model under test (default: the packaged default model) — frame macro/micro ROC-AUC, frame F1 at its
   own thresholds, the all-positive baseline, its lowest threshold, and the share of frames it marks active
-  in clips where the tag is absent (the "detected everywhere" failure); event-level scores (segment F1 at
-  1 s, event F1, PSDS) when the evaluation protocol provides them;
+  in clips where the tag is absent (the "detected everywhere" failure); segment F1 (1-s segments, micro
+  and macro), event F1 (1-s onset collar, macro) and PSDS (scenario 1) from the evaluation protocol;
 * ``--oracle``: a frame-supervised model, scored the same way;
 * ``--musicnn-python``: musicnn (MTT_musicnn, 3-s patches at a 0.5-s hop) run on the same files in its
   own virtual environment (``bash scripts/setup_musicnn.sh``), frame ROC-AUC on the tags it shares with
@@ -37,7 +37,7 @@ SPLITS = ("test", "heldout-musescore", "heldout-timgm", "heldout-recorded", "deg
 MUSICNN_TAG = {"piano": "piano", "acoustic guitar": "guitar", "clean electric guitar": "guitar",
                "distorted electric guitar": "guitar", "drums": "drums", "violin": "violin", "cello": "cello",
                "flute": "flute", "synthesizer": "synth", "fast": "fast", "slow": "slow"}
-EVENT_KEYS = ("segment_f1_1s", "event_f1", "psds")
+EVENT_KEYS = ("segment_f1", "segment_macro_f1", "event_f1_macro", "psds")
 
 
 def _score_model(tagger, manifest, split, work: Path, max_clips: int):
@@ -49,7 +49,7 @@ def _score_model(tagger, manifest, split, work: Path, max_clips: int):
     data = load_split(manifest, split, tagger.feature_spec, tagger.labels, total_stride=tagger.total_stride,
                       run_dir=work, max_clips=max_clips, progress=False)
     scores = evaluate_split(tagger.net, tagger.standardizer, data, tagger.labels, tagger.thresholds,
-                            spec=tagger.feature_spec)
+                            spec=tagger.feature_spec, events=True)
     _, frames = split_outputs(tagger.net, tagger.standardizer, data)
     truth = frame_truth_at(data, tagger.labels, frames, tagger.frame_seconds)
     # share of frames marked active in clips where the tag is absent, per tag
