@@ -135,7 +135,18 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
         if on_progress is not None:
             on_progress(rep.indexed + rep.current + len(rep.failed))
     if prune:
-        gone = [p for p in store.states() if p not in seen]
+        # re-checked one by one: a result written while the folder was walked (an upload) is not gone
+        gone = [p for p in store.states() if p not in seen and not _exists(root, p)]
         rep.removed = store.remove(gone) if gone else 0
     rep.seconds = time.perf_counter() - t0
     return rep
+
+
+def _exists(root: Path, result_id: str) -> bool:
+    from ..web.results import NotInside, find_result
+
+    try:
+        find_result(root, result_id)
+    except NotInside:
+        return False
+    return True

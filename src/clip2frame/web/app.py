@@ -4,7 +4,12 @@ Endpoints
 ---------
 ``GET /``                       the page (``static/index.html``; assets under ``/static/``)
 ``GET /api/config``             upload limit, accepted types, model name, version
-``GET /api/results``            every result in RESULTS_DIR, newest first
+``GET /api/results``            one page of the results in the index (``?offset&limit&sort=tagged|name|
+                                duration|path&order=desc|asc&q=text``): {results, total, indexing}
+``POST /api/index/rescan``      bring the index in step with RESULTS_DIR (new, changed, removed results)
+``GET /api/tags``               the tags in the index and their kinds
+``GET /api/search``             segments: ``?tag&with=a,b&without=c&min_duration&min_score&threshold&
+                                limit&offset`` (see :func:`clip2frame.index.search`)
 ``GET /api/results/{id}``       one result: labels, kinds, groups, thresholds, boundaries, probs,
                                 events, waveform envelope, media, files
 ``POST /api/jobs``              upload (raw body + ``?filename=``, or multipart field ``file``) -> 202 job
@@ -13,19 +18,24 @@ Endpoints
                                 (``?download=1``: as an attachment)
 ``GET /media/{path}``           the same inside MEDIA_ROOT (originals of ``clip2frame tag`` results)
 
+Listing and search read the event index (RESULTS_DIR/index.sqlite, or ``index=postgresql://...``); the
+folder is walked only at start-up (in the background) and on a rescan, never per request. Uploads are
+indexed when their job finishes.
+
 Errors are JSON ``{"detail": "<one line>"}`` with 400/404/413/415/422; the page shows them in a banner.
 """
 from __future__ import annotations
 
 import logging
 import mimetypes
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncIterator, Sequence
 from urllib.parse import quote
 
 import anyio
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -37,7 +47,7 @@ from .._version import __version__
 from ..errors import Clip2FrameError
 from . import media
 from .jobs import Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
-from .results import NotInside, WaveformCache, list_results, load_result, resolve_inside
+from .results import NotInside, WaveformCache, load_result, resolve_inside
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +76,51 @@ class _TooLarge(Exception):
     pass
 
 
+class Catalogue:
+    """The viewer's event index: one :class:`~clip2frame.index.IndexStore`, synced with RESULTS_DIR at
+    start-up (background thread) and on request; uploads are added as their jobs finish."""
+
+    def __init__(self, results_dir: Path, index: str | None):
+        from ..index import open_index
+
+        self.results_dir = results_dir
+        self.store = open_index(index, out_dir=results_dir)
+        self._sync_lock = threading.Lock()
+        self.syncing = False
+
+    def add(self, result_id: str) -> None:
+        from ..index import read_record
+
+        self.store.put(read_record(self.results_dir, result_id))
+
+    def sync(self) -> dict[str, Any]:
+        from ..index import sync_folder
+
+        with self._sync_lock:
+            self.syncing = True
+            try:
+                rep = sync_folder(self.store, self.results_dir)
+            finally:
+                self.syncing = False
+        if rep.failed:
+            log.warning("%d results could not be indexed (first: %s)", len(rep.failed), rep.failed[0][1])
+        return {**rep.to_dict(), "errors": [e for _, e in rep.failed[:20]]}
+
+    def start_sync(self) -> None:
+        def run() -> None:
+            try:
+                self.sync()
+            except Exception:  # noqa: BLE001 - the viewer still works on what is indexed
+                log.exception("indexing %s failed", self.results_dir)
+
+        self.syncing = True
+        threading.Thread(target=run, name="clip2frame-index-sync", daemon=True).start()
+
+    def close(self) -> None:
+        with self._sync_lock:
+            self.store.close()
+
+
 def _file_url(rel: str) -> str:
     return "/files/" + quote(rel, safe="/")
 
@@ -76,7 +131,8 @@ def _media_url(rel: str) -> str:
 
 def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Analyzer | None = None,
                write: Writer | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-               allowed_hosts: Sequence[str] | None = None, media_root: Path | None = None) -> FastAPI:
+               allowed_hosts: Sequence[str] | None = None, media_root: Path | None = None,
+               index: str | None = None, sync_on_start: bool = True) -> FastAPI:
     """The viewer app over ``results_dir`` (created if missing).
 
     Parameters
@@ -92,18 +148,25 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
     media_root : Path         where the originals of results written by ``clip2frame tag`` are: result
                               ``a/b`` plays ``media_root/a/b.<ext>`` (``/media/...``, read-only, same
                               safety rules as RESULTS_DIR).
+    index : str               the event index (default ``results_dir/index.sqlite``; ``postgresql://...``).
+    sync_on_start : bool      index new/changed results of ``results_dir`` in a background thread at start.
     """
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     media_root = Path(media_root) if media_root is not None else None
+    catalogue = Catalogue(results_dir, index)
     jobs = JobManager(results_dir, analyze=analyze or default_analyzer(model), write=write or default_writer(),
-                      model_name=str(model) if analyze is None else getattr(analyze, "__name__", "custom"))
+                      model_name=str(model) if analyze is None else getattr(analyze, "__name__", "custom"),
+                      on_done=catalogue.add)
     waveforms = WaveformCache()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if sync_on_start:
+            catalogue.start_sync()
         yield
         jobs.shutdown()
+        catalogue.close()
 
     app = FastAPI(title="clip2frame viewer", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
@@ -142,8 +205,38 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
                 "accepted": _ACCEPTED}
 
     @app.get("/api/results")
-    def results() -> dict[str, Any]:
-        return {"results": list_results(results_dir)}
+    def results(offset: int = 0, limit: int = 100, sort: str = "tagged", order: str = "desc",
+                q: str | None = None) -> dict[str, Any]:
+        if order not in ("asc", "desc"):
+            raise HTTPException(400, f"order {order!r}: choose asc or desc")
+        try:
+            page, total = catalogue.store.list_files(sort=sort, descending=order == "desc", offset=offset,
+                                                     limit=limit, name_contains=q)
+        except Clip2FrameError as e:
+            raise HTTPException(400, str(e)) from None
+        return {"results": page, "total": total, "offset": offset, "limit": limit, "sort": sort, "order": order,
+                "indexing": catalogue.syncing}
+
+    @app.post("/api/index/rescan")
+    def rescan() -> dict[str, Any]:
+        return catalogue.sync()
+
+    @app.get("/api/tags")
+    def tags() -> dict[str, Any]:
+        return {"tags": [{"name": k, "kind": v} for k, v in catalogue.store.tags().items()]}
+
+    @app.get("/api/search")
+    def search(tag: str, with_: str = Query("", alias="with"), without: str = "", min_duration: str = "0",
+               min_score: str = "0", threshold: str | None = None, limit: int = 50, offset: int = 0
+               ) -> dict[str, Any]:
+        from ..index import search as run_search
+
+        try:
+            return run_search(catalogue.store, tag, with_=with_, without=without, min_duration=min_duration,
+                              min_score=min_score, threshold=threshold or None, limit=limit,
+                              offset=offset).to_dict()
+        except Clip2FrameError as e:
+            raise HTTPException(400, str(e)) from None
 
     @app.get("/api/results/{result_id:path}")
     def result(result_id: str) -> dict[str, Any]:

@@ -92,8 +92,10 @@ class JobManager:
     """Queue of analysis jobs, run one at a time on a worker thread; thread-safe."""
 
     def __init__(self, results_dir: Path, *, analyze: Analyzer, write: Writer,
-                 formats: tuple[str, ...] = DEFAULT_FORMATS, model_name: str = "default"):
+                 formats: tuple[str, ...] = DEFAULT_FORMATS, model_name: str = "default",
+                 on_done: Callable[[str], None] | None = None):
         self.results_dir = Path(results_dir)
+        self.on_done = on_done  # called with the result id before the job is reported done (the index)
         self.analyze = analyze
         self.write = write
         self.formats = tuple(formats)
@@ -200,6 +202,11 @@ class JobManager:
             self.discard_staging(staging)
             self._update(job_id, status="error", stage="failed", error=msg, finished=time.time())
             return
+        if self.on_done is not None:
+            try:
+                self.on_done(result_id)
+            except Exception as e:  # noqa: BLE001 - the result is on disk; a rescan lists it
+                log.warning("job %s: result %s not indexed (%s)", job_id, result_id, e)
         self._update(job_id, status="done", stage="done", progress=1.0, result_id=result_id,
                      finished=time.time())
 
