@@ -29,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="model for uploads: 'default' (bundled) or a model .safetensors file")
     p.add_argument("--media-root", default=None, metavar="DIR",
                    help="folder that `clip2frame tag` read (RESULTS_DIR mirrors it): result a/b plays DIR/a/b.* ")
+    p.add_argument("--index", default=None, metavar="URL",
+                   help="event index the list and search read: postgresql://... or a SQLite file "
+                        "(default RESULTS_DIR/index.sqlite, created and synced with the folder at start)")
     p.add_argument("--max-upload-mb", type=float, default=200.0, metavar="MB",
                    help="largest accepted upload in MB (default 200)")
     p.set_defaults(handler=run)
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if loopback:
         allowed = ["127.0.0.1", "localhost", "[::1]", "::1", args.host]
     app = create_app(results_dir, model=model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                     allowed_hosts=allowed, media_root=media_root)
+                     allowed_hosts=allowed, media_root=media_root, index=args.index)
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"clip2frame viewer: http://{shown}:{args.port}/  (results: {results_dir.resolve()}; Ctrl+C stops)",
           file=sys.stderr)

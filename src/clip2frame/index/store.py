@@ -74,8 +74,15 @@ def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
 
 def encode_scores(p: np.ndarray) -> bytes:
     """Probabilities [T] -> little-endian uint16 bytes (``round(p * 65535)``, clipped to [0, 1])."""
-    q = np.rint(np.clip(np.nan_to_num(np.asarray(p, dtype=np.float64)), 0.0, 1.0) * SCORE_SCALE)
-    return q.astype("<u2").tobytes()
+    return quantise(p).tobytes()
+
+
+def quantise(p: np.ndarray) -> np.ndarray:
+    """Probabilities (any shape) -> uint16 ``round(p * 65535)``, NaN -> 0, clipped to [0, 1]."""
+    q = np.asarray(p, dtype=np.float32) * np.float32(SCORE_SCALE)
+    np.nan_to_num(q, copy=False, nan=0.0)
+    np.clip(q, 0.0, SCORE_SCALE, out=q)
+    return np.rint(q).astype("<u2")
 
 
 def decode_scores(data: bytes) -> np.ndarray:
@@ -228,6 +235,7 @@ class IndexStore:
         active = np.bincount(tag_col, weights=offsets - onsets, minlength=len(rec.labels))
         maxs = probs.max(axis=0) if len(probs) else np.zeros(len(rec.labels))
         tagged_at = rec.tagged_at or time.time()
+        q = np.ascontiguousarray(quantise(probs).T)  # [K, T]: one blob per tag
         try:
             with self.transaction():
                 tids = self._tag_ids_for(rec.labels, rec.kinds)
@@ -255,7 +263,7 @@ class IndexStore:
                     "INSERT INTO summary (file_id, tag_id, active_s, max_score, threshold) VALUES (?, ?, ?, ?, ?)",
                     zip([fid] * len(tids), tids, active.tolist(), [float(x) for x in maxs], thr.tolist()))
                 self.executemany("INSERT INTO scores (file_id, tag_id, data) VALUES (?, ?, ?)",
-                                 [(fid, tids[k], encode_scores(probs[:, k])) for k in range(len(tids))])
+                                 [(fid, tids[k], q[k].tobytes()) for k in range(len(tids))])
         except Clip2FrameError:
             raise
         except Exception as e:  # noqa: BLE001 - a driver error names the index and the file
