@@ -227,7 +227,11 @@ class IndexStore:
             raise IndexStoreError(f"{rec.path}: {len(probs)} frames but {len(bounds)} boundaries")
         thr = np.broadcast_to(np.asarray(rec.thresholds, dtype=np.float64), (len(rec.labels),))
         col = {lab: k for k, lab in enumerate(rec.labels)}
-        evs = [(lab, float(on), float(off)) for lab, on, off in rec.events if lab in col and off > on]
+        uniq: dict[tuple[str, float], float] = {}  # one event per tag and onset (the primary key): the longest
+        for lab, on, off in rec.events:
+            if lab in col and off > on:
+                uniq[(lab, float(on))] = max(float(off), uniq.get((lab, float(on)), -np.inf))
+        evs = sorted((lab, on, off) for (lab, on), off in uniq.items())
         tag_col = np.asarray([col[e[0]] for e in evs], dtype=np.int64)
         onsets = np.asarray([e[1] for e in evs], dtype=np.float64)
         offsets = np.asarray([e[2] for e in evs], dtype=np.float64)
@@ -251,13 +255,12 @@ class IndexStore:
                     (rec.path, rec.name, rec.source, rec.kind, rec.duration_s, rec.content_hash, rec.model_name,
                      rec.model_version, float(tagged_at), rec.outputs_mtime_ns, len(probs),
                      bounds.astype("<f8").tobytes())).fetchone()[0]
-                for table in ("events", "summary", "scores"):
-                    self.execute(f"DELETE FROM {table} WHERE file_id = ?", (fid,))
+                self._delete_rows(fid)
                 tid_arr = np.asarray(tids, dtype=np.int64)
                 self.executemany(
-                    "INSERT INTO events (file_id, tag_id, onset_s, offset_s, duration_s, peak_score, mean_score) "
+                    "INSERT INTO events (tag_id, file_id, onset_s, offset_s, duration_s, peak_score, mean_score) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    zip([fid] * len(evs), tid_arr[tag_col].tolist(), onsets.tolist(), offsets.tolist(),
+                    zip(tid_arr[tag_col].tolist(), [fid] * len(evs), onsets.tolist(), offsets.tolist(),
                         (offsets - onsets).tolist(), peak.tolist(), mean.tolist()))
                 self.executemany(
                     "INSERT INTO summary (file_id, tag_id, active_s, max_score, threshold) VALUES (?, ?, ?, ?, ?)",
@@ -271,6 +274,14 @@ class IndexStore:
             raise self._error(f"cannot index {rec.path}", e) from None
         return len(evs)
 
+    def _delete_rows(self, file_id: int) -> None:
+        """Delete a file's events, summaries and scores (inside the caller's transaction); events by their
+        primary key, one seek per tag."""
+        self.executemany("DELETE FROM events WHERE tag_id = ? AND file_id = ?",
+                         [(t, file_id) for (t,) in self.execute("SELECT id FROM tags").fetchall()])
+        self.execute("DELETE FROM summary WHERE file_id = ?", (file_id,))
+        self.execute("DELETE FROM scores WHERE file_id = ?", (file_id,))
+
     def remove(self, paths: Iterable[str]) -> int:
         """Delete these files and their rows (one transaction). Returns how many were there."""
         n = 0
@@ -280,8 +291,7 @@ class IndexStore:
                     row = self.execute("SELECT id FROM files WHERE path = ?", (p,)).fetchone()
                     if row is None:
                         continue
-                    for table in ("events", "summary", "scores"):
-                        self.execute(f"DELETE FROM {table} WHERE file_id = ?", (row[0],))
+                    self._delete_rows(row[0])
                     self.execute("DELETE FROM files WHERE id = ?", (row[0],))
                     n += 1
         except Clip2FrameError:
