@@ -182,18 +182,39 @@ def _search_events(store: IndexStore, pos: list[int], neg: list[int], min_dur: f
         rows = [(int(f), float(a), float(b), float(s)) for f, a, b, s in rows]
         return rows[:limit], len(rows) > limit
     marks = ", ".join("?" * len(neg))
-    rows = store.fetchall(
+    # Candidates best first, each with the negative events overlapping it (LEFT JOIN: one row per overlap,
+    # or one row of NULLs). Pieces keep their candidate's score, so once `need` pieces are collected and
+    # the next candidate scores lower than the need-th piece, nothing later can enter the page.
+    rows = store.iterate(
         f"SELECT c.file_id, c.on_s, c.off_s, c.score, n.onset_s, n.offset_s FROM ({base}) c"
         f" LEFT JOIN events n ON n.file_id = c.file_id AND n.tag_id IN ({marks})"
-        f" AND n.onset_s < c.off_s AND n.offset_s > c.on_s", params + neg)
-    cuts: dict[tuple[int, float, float, float], list[tuple[float, float]]] = {}
-    for f, a, b, s, na, nb in rows:
-        lst = cuts.setdefault((int(f), float(a), float(b), float(s)), [])
-        if na is not None:
-            lst.append((float(na), float(nb)))
-    out = []
-    for (f, a, b, s), holes in cuts.items():
-        out += [(f, x, y, s) for x, y in subtract(a, b, holes) if y - x >= min_dur]
+        f" AND n.onset_s < c.off_s AND n.offset_s > c.on_s ORDER BY c.score DESC, c.file_id, c.on_s, c.off_s",
+        params + neg)
+    need = offset + limit + 1
+    out: list[tuple[int, float, float, float]] = []
+    key: tuple[int, float, float, float] | None = None
+    holes: list[tuple[float, float]] = []
+
+    def flush() -> None:
+        f, a, b, sc = key
+        out.extend((f, x, y, sc) for x, y in subtract(a, b, holes) if y - x >= min_dur)
+
+    try:
+        for f, a, b, sc, na, nb in rows:
+            k = (int(f), float(a), float(b), float(sc))
+            if k != key:
+                if key is not None:
+                    flush()
+                    if len(out) >= need and k[3] < out[need - 1][3]:
+                        key = None
+                        break
+                key, holes = k, []
+            if na is not None:
+                holes.append((float(na), float(nb)))
+        if key is not None:
+            flush()
+    finally:
+        rows.close()
     out.sort(key=lambda r: (-r[3], -(r[2] - r[1]), r[0], r[1]))
     return out[offset:offset + limit], len(out) > offset + limit
 
@@ -229,32 +250,60 @@ def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float
     jparams: list[Any] = []
     for t in pos:
         jparams += [t, thr]
-    rows = store.fetchall(
-        f"SELECT f.id, f.boundaries, s.tag_id, s.data FROM files f{joins}"
-        f" JOIN scores s ON s.file_id = f.id AND s.tag_id IN ({marks}) ORDER BY f.id", jparams + tags)
-    out: list[tuple[int, float, float, float]] = []
-    i = 0
-    while i < len(rows):
-        fid, bounds = rows[i][0], np.frombuffer(bytes(rows[i][1]), dtype="<f8")
-        cols: dict[int, np.ndarray] = {}
-        while i < len(rows) and rows[i][0] == fid:
-            cols[int(rows[i][2])] = decode_scores(rows[i][3])
-            i += 1
-        if any(t not in cols for t in tags):
-            continue
-        P = np.stack([cols[t] for t in pos])
-        active = (P >= thr).all(axis=0)
-        for t in neg:
-            active &= cols[t] < thr
-        for a, b in runs(active):
-            on, off = float(bounds[a]), float(bounds[b])
-            if off - on < min_dur:
-                continue
-            score = float(P[:, a:b].mean(axis=1).min())
-            if score >= min_sc:
-                out.append((int(fid), on, off, score))
-    out.sort(key=lambda r: (-r[3], -(r[2] - r[1]), r[0], r[1]))
-    return out[offset:offset + limit], len(out) > offset + limit
+    # All qualifying files at once: per tag, the files' scores end to end; `valid` marks real frames (a
+    # False frame after each file keeps runs from crossing files).
+    fids: list[int] = []
+    bounds: list[np.ndarray] = []
+    blobs: dict[int, list[bytes]] = {t: [] for t in tags}
+    cur_id, cur_b, cur = None, None, {}
+
+    def take() -> None:
+        if cur_id is not None and all(t in cur for t in tags):
+            b = np.frombuffer(bytes(cur_b), dtype="<f8")
+            if all(len(cur[t]) == 2 * (len(b) - 1) for t in tags):
+                fids.append(int(cur_id))
+                bounds.append(b)
+                for t in tags:
+                    blobs[t].append(bytes(cur[t]) + b"\x00\x00")
+
+    for fid, b, tid, data in store.iterate(
+            f"SELECT f.id, f.boundaries, s.tag_id, s.data FROM files f{joins}"
+            f" JOIN scores s ON s.file_id = f.id AND s.tag_id IN ({marks}) ORDER BY f.id", jparams + tags):
+        if fid != cur_id:
+            take()
+            cur_id, cur_b, cur = fid, b, {}
+        cur[int(tid)] = data
+    take()
+    if not fids:
+        return [], False
+    lengths = np.asarray([len(b) for b in bounds])          # T + 1 per file (T frames + the separator)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])  # first frame of each file, end to end
+    valid = np.ones(int(lengths.sum()), dtype=bool)
+    valid[starts + lengths - 1] = False
+    scores = {t: decode_scores(b"".join(blobs[t])) for t in tags}
+    active = valid.copy()
+    for t in pos:
+        active &= scores[t] >= thr
+    for t in neg:
+        active &= scores[t] < thr
+    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
+    a, b = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    f = np.searchsorted(starts, a, side="right") - 1
+    allb = np.concatenate(bounds)                            # boundaries [T+1] of each file, end to end
+    on, off = allb[a], allb[b]                               # frame i of a file -> its boundary i
+    keep = off - on >= min_dur
+    a, b, f, on, off = a[keep], b[keep], f[keep], on[keep], off[keep]
+    sc = np.full(len(a), np.inf)
+    for t in pos:
+        cs = np.concatenate([[0.0], np.cumsum(scores[t], dtype=np.float64)])
+        sc = np.minimum(sc, (cs[b] - cs[a]) / (b - a))
+    keep = sc >= min_sc - 1e-12
+    a, b, f, on, off, sc = a[keep], b[keep], f[keep], on[keep], off[keep], sc[keep]
+    fid_arr = np.asarray(fids)[f]
+    order = np.lexsort((on, fid_arr, -(off - on), -sc))
+    sel = order[offset:offset + limit]
+    return ([(int(fid_arr[i]), float(on[i]), float(off[i]), float(sc[i])) for i in sel],
+            len(order) > offset + limit)
 
 
 def search_catalogue(catalogue: str | Path | None, tag: str, *, index: str | Path | None = None,

@@ -176,10 +176,36 @@ class IndexStore:
             except Exception as e:  # noqa: BLE001
                 raise self._error("query failed", e) from None
 
+    def iterate(self, sql: str, params: Sequence[Any] = (), *, batch: int = 2000) -> Iterator[tuple]:
+        """Rows of a query as they are fetched, ``batch`` at a time (the lock is held until the generator
+        is exhausted or closed: close it when stopping early)."""
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                cur.execute(self.dialect.sql(sql), tuple(params))
+            except Exception as e:  # noqa: BLE001
+                raise self._error("query failed", e) from None
+            try:
+                while rows := cur.fetchmany(batch):
+                    yield from rows
+            finally:
+                cur.close()
+
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
         if rows:
             self._conn.cursor().executemany(self.dialect.sql(sql), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk insert (inside the caller's transaction): ``executemany`` on SQLite, ``COPY`` on PostgreSQL
+        (one round trip instead of one per row). ``table`` and ``columns`` are constants of this package."""
+        if self.dialect is SQLITE:
+            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                             rows)
+            return
+        with self._conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -257,15 +283,13 @@ class IndexStore:
                      bounds.astype("<f8").tobytes())).fetchone()[0]
                 self._delete_rows(fid)
                 tid_arr = np.asarray(tids, dtype=np.int64)
-                self.executemany(
-                    "INSERT INTO events (tag_id, file_id, onset_s, offset_s, duration_s, peak_score, mean_score) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                self.insert_rows(
+                    "events", ("tag_id", "file_id", "onset_s", "offset_s", "duration_s", "peak_score", "mean_score"),
                     zip(tid_arr[tag_col].tolist(), [fid] * len(evs), onsets.tolist(), offsets.tolist(),
                         (offsets - onsets).tolist(), peak.tolist(), mean.tolist()))
-                self.executemany(
-                    "INSERT INTO summary (file_id, tag_id, active_s, max_score, threshold) VALUES (?, ?, ?, ?, ?)",
-                    zip([fid] * len(tids), tids, active.tolist(), [float(x) for x in maxs], thr.tolist()))
-                self.executemany("INSERT INTO scores (file_id, tag_id, data) VALUES (?, ?, ?)",
+                self.insert_rows("summary", ("file_id", "tag_id", "active_s", "max_score", "threshold"),
+                                 zip([fid] * len(tids), tids, active.tolist(), [float(x) for x in maxs], thr.tolist()))
+                self.insert_rows("scores", ("file_id", "tag_id", "data"),
                                  [(fid, tids[k], q[k].tobytes()) for k in range(len(tids))])
         except Clip2FrameError:
             raise
@@ -277,8 +301,7 @@ class IndexStore:
     def _delete_rows(self, file_id: int) -> None:
         """Delete a file's events, summaries and scores (inside the caller's transaction); events by their
         primary key, one seek per tag."""
-        self.executemany("DELETE FROM events WHERE tag_id = ? AND file_id = ?",
-                         [(t, file_id) for (t,) in self.execute("SELECT id FROM tags").fetchall()])
+        self.execute("DELETE FROM events WHERE tag_id IN (SELECT id FROM tags) AND file_id = ?", (file_id,))
         self.execute("DELETE FROM summary WHERE file_id = ?", (file_id,))
         self.execute("DELETE FROM scores WHERE file_id = ?", (file_id,))
 
