@@ -4,7 +4,8 @@
                                                [--backends sqlite,postgresql]
 
 Generates a catalogue of ``--files`` files (3 min each at the model's 0.512-s frames, the 15 tags of the
-embedded corpus, blocky random scores thresholded at 0.5 into ~``--events-per-file`` events), indexes it
+embedded corpus; per file 3-6 instruments drawn by popularity plus a tempo tag are active, with blocky random
+scores thresholded at 0.5 into ~``--events-per-file`` events, see :func:`make_record`), indexes it
 file by file through :meth:`clip2frame.index.IndexStore.put` (one transaction per file: files row, events,
 per-tag summary, frame scores), then times five typical queries through :func:`clip2frame.index.search`
 and the viewer's list page, interleaved, ``--repeats`` times each. The same generated files go to each
@@ -55,13 +56,26 @@ EXTRA = {
 }
 
 
+#: How often each instrument plays in a file (a pop/rock-leaning catalogue): drums and bass in most files,
+#: accordion in few. Each file draws 3-6 instruments with these weights, plus one tempo tag.
+POPULARITY = {"drums": 8, "electric bass": 7, "piano": 5, "clean electric guitar": 4, "distorted electric guitar": 4,
+              "acoustic guitar": 4, "synthesizer": 4, "violin": 2, "cello": 1.5, "flute": 1.5, "saxophone": 2,
+              "trumpet": 1.5, "accordion": 0.5}
+
+
 def make_record(rng: np.random.Generator, i: int, events_per_file: int) -> FileRecord:
-    """Blocky scores: per tag, alternating on/off runs (geometric lengths) so that the file has about
-    ``events_per_file`` events over its 15 tags; 'on' frames score 0.55-0.95, 'off' 0.02-0.45."""
+    """A file where 3-6 instruments (drawn by :data:`POPULARITY`) and one tempo tag are active: their
+    scores alternate on/off runs (geometric lengths) so that the file has about ``events_per_file``
+    events; 'on' frames score 0.55-0.95, 'off' 0.02-0.45; the other tags stay at 0.02-0.3."""
     K = len(MUSIC_TAGS)
-    mean_run = N_FRAMES / (events_per_file / K) / 2  # one event = one on-run + one off-run
-    P = np.empty((N_FRAMES, K), np.float32)
-    for k in range(K):
+    instruments = [t for t in MUSIC_TAGS if t in POPULARITY]
+    w = np.asarray([POPULARITY[t] for t in instruments], dtype=float)
+    chosen = list(rng.choice(instruments, size=int(rng.integers(3, 7)), replace=False, p=w / w.sum()))
+    chosen.append("fast" if rng.random() < 0.5 else "slow")
+    mean_run = N_FRAMES / (events_per_file / len(chosen)) / 2  # one event = one on-run + one off-run
+    P = rng.uniform(0.02, 0.3, size=(N_FRAMES, K)).astype(np.float32)
+    for tag in chosen:
+        k = MUSIC_TAGS.index(tag)
         lengths = rng.geometric(1.0 / mean_run, size=N_FRAMES)
         edges = np.minimum(np.cumsum(lengths), N_FRAMES)
         on = bool(rng.integers(2))

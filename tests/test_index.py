@@ -392,3 +392,29 @@ def test_sigkill_while_indexing_leaves_a_consistent_index(index_url, tmp_path):
     rep, _ = _fake_tag(root, out, index_url)
     assert rep.exit_code == 0 and len(rep.tagged) + len(rep.skipped) == n
     _assert_index_matches_outputs(index_url, out, n)
+
+
+def test_a_failed_put_leaves_nothing_and_the_store_goes_on(index_url, monkeypatch):
+    rng = np.random.default_rng(5)
+    with IndexStore(index_url) as s:
+        s.put(_record("keep", _random_probs(rng)))
+        before = s.count()
+        real = s.insert_rows
+
+        def broken(table, columns, rows):
+            rows = list(rows)
+            if table == "scores":  # the last statement of the transaction fails (NOT NULL)
+                rows = [(r[0], r[1], None) for r in rows]
+            real(table, columns, rows)
+
+        monkeypatch.setattr(s, "insert_rows", broken)
+        from clip2frame.index import IndexStoreError
+
+        with pytest.raises(IndexStoreError, match="cannot index lost"):
+            s.put(_record("lost", _random_probs(rng)))
+        with pytest.raises(IndexStoreError):
+            s.put(_record("keep", _random_probs(rng)))  # a replace that fails keeps the old rows
+        monkeypatch.setattr(s, "insert_rows", real)
+        assert s.count() == before and [r["id"] for r in s.list_files()[0]] == ["keep"]
+        s.put(_record("next", _random_probs(rng)))
+        assert s.count()["files"] == 2

@@ -197,21 +197,29 @@ class IndexStore:
             self._conn.cursor().executemany(self.dialect.sql(sql), rows)
 
     def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-        """Bulk insert (inside the caller's transaction): ``executemany`` on SQLite, ``COPY`` on PostgreSQL
-        (one round trip instead of one per row). ``table`` and ``columns`` are constants of this package."""
+        """Bulk insert (inside the caller's transaction; on PostgreSQL inside :meth:`_batched`, so the rows
+        are pipelined). ``table`` and ``columns`` are constants of this package."""
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+    @contextmanager
+    def _batched(self) -> Iterator[None]:
+        """PostgreSQL pipeline mode: statements whose results are not needed at once travel together, so a
+        file's transaction takes a few round trips instead of one per statement. SQLite: nothing to do."""
         if self.dialect is SQLITE:
-            self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                             rows)
+            yield
             return
-        with self._conn.cursor().copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
+        with self._lock, self._conn.pipeline():
+            yield
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction (SQLite: ``BEGIN IMMEDIATE``, so concurrent writers queue up front)."""
         with self._lock:
-            self.execute("BEGIN IMMEDIATE" if self.dialect is SQLITE else "BEGIN")
+            if self.dialect is not SQLITE:  # psycopg's own block: also right inside a pipeline that failed
+                with self._conn.transaction():
+                    yield
+                return
+            self.execute("BEGIN IMMEDIATE")
             try:
                 yield
             except BaseException:
@@ -267,9 +275,14 @@ class IndexStore:
         tagged_at = rec.tagged_at or time.time()
         q = np.ascontiguousarray(quantise(probs).T)  # [K, T]: one blob per tag
         try:
-            with self.transaction():
+            with self._batched(), self.transaction():
                 tids = self._tag_ids_for(rec.labels, rec.kinds)
-                fid = self.execute(
+                # Whether the file had rows: SQLite asks first (BEGIN IMMEDIATE: no other writer now);
+                # PostgreSQL asks the upsert itself (xmax = 0: this statement inserted the row), which is
+                # exact even when another writer committed the same path meanwhile.
+                existed = (self.dialect is SQLITE and
+                           self.execute("SELECT 1 FROM files WHERE path = ?", (rec.path,)).fetchone() is not None)
+                fid, inserted = self.execute(
                     "INSERT INTO files (path, name, source, kind, duration_s, content_hash, model_name, "
                     "model_version, tagged_at, outputs_mtime_ns, n_frames, boundaries) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
@@ -277,11 +290,13 @@ class IndexStore:
                     "duration_s = excluded.duration_s, content_hash = excluded.content_hash, "
                     "model_name = excluded.model_name, model_version = excluded.model_version, "
                     "tagged_at = excluded.tagged_at, outputs_mtime_ns = excluded.outputs_mtime_ns, "
-                    "n_frames = excluded.n_frames, boundaries = excluded.boundaries RETURNING id",
+                    "n_frames = excluded.n_frames, boundaries = excluded.boundaries RETURNING id, "
+                    + ("1" if self.dialect is SQLITE else "(xmax = 0)"),
                     (rec.path, rec.name, rec.source, rec.kind, rec.duration_s, rec.content_hash, rec.model_name,
                      rec.model_version, float(tagged_at), rec.outputs_mtime_ns, len(probs),
-                     bounds.astype("<f8").tobytes())).fetchone()[0]
-                self._delete_rows(fid)
+                     bounds.astype("<f8").tobytes())).fetchone()
+                if existed or not inserted:
+                    self._delete_rows(fid)
                 tid_arr = np.asarray(tids, dtype=np.int64)
                 self.insert_rows(
                     "events", ("tag_id", "file_id", "onset_s", "offset_s", "duration_s", "peak_score", "mean_score"),
@@ -301,7 +316,10 @@ class IndexStore:
     def _delete_rows(self, file_id: int) -> None:
         """Delete a file's events, summaries and scores (inside the caller's transaction); events by their
         primary key, one seek per tag."""
-        self.execute("DELETE FROM events WHERE tag_id IN (SELECT id FROM tags) AND file_id = ?", (file_id,))
+        tags = [t for (t,) in self.execute("SELECT id FROM tags").fetchall()]
+        if tags:
+            self.execute(f"DELETE FROM events WHERE file_id = ? AND tag_id IN ({', '.join('?' * len(tags))})",
+                         [file_id, *tags])
         self.execute("DELETE FROM summary WHERE file_id = ?", (file_id,))
         self.execute("DELETE FROM scores WHERE file_id = ?", (file_id,))
 
