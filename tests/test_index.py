@@ -418,3 +418,24 @@ def test_a_failed_put_leaves_nothing_and_the_store_goes_on(index_url, monkeypatc
         assert s.count() == before and [r["id"] for r in s.list_files()[0]] == ["keep"]
         s.put(_record("next", _random_probs(rng)))
         assert s.count()["files"] == 2
+
+
+def test_tag_cli_index_options(index_url, tmp_path, monkeypatch, capsys):
+    from test_tag_cli import FakeBackend
+
+    FakeBackend().install(monkeypatch)
+    root = tmp_path / "in"
+    _wavs(root, 3)
+    assert main(["tag", str(root), "--out", str(tmp_path / "none"), "--no-index", "--quiet"]) == 0
+    assert not (tmp_path / "none" / "index.sqlite").exists()
+    out = tmp_path / "out"
+    assert main(["tag", str(root), "--out", str(out), "--index", index_url, "--quiet"]) == 0
+    assert not (out / "index.sqlite").exists()  # it went where --index said
+    capsys.readouterr()
+    assert main(["search", "--index", index_url, "loud", "--tsv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    want = {(f"f{i}", on, off) for i in range(3) for _, on, off, lab in read_events_tsv(out / f"f{i}.events.tsv")
+            if lab == "loud"}
+    assert {(f, float(a), float(b)) for f, a, b, _ in (ln.split("\t") for ln in lines[1:])} == want and want
+    assert main(["tag", str(root), "--out", str(out), "--index", "mysql://x/y", "--quiet"]) == 2
+    assert "unknown kind of index" in capsys.readouterr().err

@@ -138,6 +138,8 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
         # re-checked one by one: a result written while the folder was walked (an upload) is not gone
         gone = [p for p in store.states() if p not in seen and not _exists(root, p)]
         rep.removed = store.remove(gone) if gone else 0
+    if rep.indexed or rep.removed:
+        store.optimize()
     rep.seconds = time.perf_counter() - t0
     return rep
 

@@ -230,6 +230,19 @@ class IndexStore:
                 raise
             self.execute("COMMIT")
 
+    def optimize(self) -> None:
+        """Refresh the planner's statistics after a batch of writes (SQLite ``PRAGMA optimize``; PostgreSQL
+        ``VACUUM ANALYZE``, which also lets searches run as index-only scans). Never blocks writers."""
+        with self._lock:
+            try:
+                if self.dialect is SQLITE:
+                    self.execute("PRAGMA optimize")
+                else:
+                    for table in ("files", "events", "summary", "scores"):
+                        self.execute(f"VACUUM ANALYZE {table}")
+            except Exception as e:  # noqa: BLE001 - statistics only make queries faster; never fail on them
+                log.warning("%s: statistics not refreshed (%s)", self.location.display, e)
+
     # ----------------------------------------------------------------------------------- tags
     def _tag_ids_for(self, labels: Sequence[str], kinds: dict[str, str]) -> list[int]:
         """Tag ids, creating missing tags (inside the caller's transaction)."""

@@ -392,6 +392,7 @@ def tag_files(
         log.debug("%s: %d events", events_path, n)
     write_failures_tsv(failures_path, failures)
     if indexer is not None:
+        indexer.store.optimize()
         indexer.store.close()
     return BatchReport(out_dir=out, results=results, events_path=events_path, failures_path=failures_path,
                        seconds=time.perf_counter() - t0)

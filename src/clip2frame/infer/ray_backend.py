@@ -203,6 +203,7 @@ def tag_files_ray(
         _batch.write_combined_events(events_path, out, items)
     _batch.write_failures_tsv(failures_path, failures)
     if indexer is not None:
+        indexer.store.optimize()
         indexer.store.close()
     return _batch.BatchReport(out_dir=out, results=results, events_path=events_path, failures_path=failures_path,
                               seconds=time.perf_counter() - t0)
