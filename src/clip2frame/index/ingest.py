@@ -123,6 +123,8 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
             current = not force and indexer.is_current(rid, src.stat().st_mtime_ns)
         except OSError:
             continue  # vanished while walking
+        if on_progress is not None:  # may raise to stop the walk (the viewer shutting down)
+            on_progress(rep.indexed + rep.current + len(rep.failed))
         if current:
             rep.current += 1
             continue
@@ -132,8 +134,6 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
         else:
             log.warning("%s", err)
             rep.failed.append((rid, err))
-        if on_progress is not None:
-            on_progress(rep.indexed + rep.current + len(rep.failed))
     if prune:
         # re-checked one by one: a result written while the folder was walked (an upload) is not gone
         gone = [p for p in store.states() if p not in seen and not _exists(root, p)]

@@ -76,6 +76,10 @@ class _TooLarge(Exception):
     pass
 
 
+class _Closing(Exception):
+    pass
+
+
 class Catalogue:
     """The viewer's event index: one :class:`~clip2frame.index.IndexStore`, synced with RESULTS_DIR at
     start-up (background thread) and on request; uploads are added as their jobs finish."""
@@ -87,6 +91,7 @@ class Catalogue:
         self.store = open_index(index, out_dir=results_dir)
         self._sync_lock = threading.Lock()
         self.syncing = False
+        self._closing = False
 
     def add(self, result_id: str) -> None:
         from ..index import read_record
@@ -99,17 +104,23 @@ class Catalogue:
         with self._sync_lock:
             self.syncing = True
             try:
-                rep = sync_folder(self.store, self.results_dir)
+                rep = sync_folder(self.store, self.results_dir, on_progress=self._check_open)
             finally:
                 self.syncing = False
         if rep.failed:
             log.warning("%d results could not be indexed (first: %s)", len(rep.failed), rep.failed[0][1])
         return {**rep.to_dict(), "errors": [e for _, e in rep.failed[:20]]}
 
+    def _check_open(self, _n: int) -> None:
+        if self._closing:
+            raise _Closing
+
     def start_sync(self) -> None:
         def run() -> None:
             try:
                 self.sync()
+            except _Closing:
+                pass
             except Exception:  # noqa: BLE001 - the viewer still works on what is indexed
                 log.exception("indexing %s failed", self.results_dir)
 
@@ -117,6 +128,7 @@ class Catalogue:
         threading.Thread(target=run, name="clip2frame-index-sync", daemon=True).start()
 
     def close(self) -> None:
+        self._closing = True  # a start-up sync stops at its next result
         with self._sync_lock:
             self.store.close()
 

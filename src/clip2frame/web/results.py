@@ -1,4 +1,4 @@
-"""The results directory as the viewer sees it: safe paths, the list of results, one result's data.
+"""The results directory as the viewer sees it: safe paths, the walk over its results, one result's data.
 
 A *result* is a stem ``<dir>/<stem>`` inside RESULTS_DIR with at least ``<stem>.scores.tsv``; its id is
 the stem's path relative to RESULTS_DIR (``song`` or ``uploads/3f2a9c/song``). Next to it the viewer
