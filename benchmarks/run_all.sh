@@ -59,6 +59,7 @@ args_for() {  # modest settings per script; FULL=1 runs the scripts' defaults
     bench_video.py)    echo "--seconds 5 --threads 1" ;;
     bench_onnx.py)     echo "--minutes 10 --repeats 5 --threads 1" ;;
     bench_train.py)    echo "--steps 3 --threads 1" ;;
+    bench_search.py)   echo "--files 2000 --repeats 10" ;;
     bench_ddp.py)      echo "--steps 3 --rounds 2 --nproc 2" ;;
     *) echo "" ;;
   esac

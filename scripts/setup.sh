@@ -14,6 +14,8 @@ APT_PACKAGES=(fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont fl
               csound-soundfont opl3-soundfont musescore-general-soundfont-small hydrogen-drumkits
               chromium fonts-noto-color-emoji)
 missing=()
+# PostgreSQL server binaries: the event-index tests start a throwaway cluster (tests/pg_cluster.py)
+APT_PACKAGES+=(postgresql)
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -65,7 +65,19 @@ def catalogue(tmp_path):
 
 
 def _tree(out: Path) -> dict[str, str]:
-    return {str(p.relative_to(out)): p.read_text() for p in sorted(out.rglob("*")) if p.is_file()}
+    """Every text output (the binary event index is compared through its events)."""
+    return {str(p.relative_to(out)): p.read_text() for p in sorted(out.rglob("*"))
+            if p.is_file() and not p.name.startswith("index.sqlite")}
+
+
+def _indexed(out: Path) -> tuple[set, set]:
+    """The files and events in a batch's event index."""
+    from clip2frame.index import IndexStore
+
+    with IndexStore(out_dir=out) as s:
+        return ({p for (p,) in s.fetchall("SELECT path FROM files")},
+                set(s.fetchall("SELECT f.path, t.name, e.onset_s, e.offset_s FROM events e JOIN files f ON "
+                               "f.id = e.file_id JOIN tags t ON t.id = e.tag_id")))
 
 
 def test_same_outputs_failures_and_resume_as_local(local_ray, catalogue, model_path, tmp_path):
@@ -76,6 +88,8 @@ def test_same_outputs_failures_and_resume_as_local(local_ray, catalogue, model_p
     a, b = _tree(tmp_path / "local"), _tree(tmp_path / "ray")
     assert a.keys() == b.keys()
     assert "sub/deep/c.scores.tsv" in b and "events.tsv" in b
+    assert _indexed(tmp_path / "ray") == _indexed(tmp_path / "local")
+    assert _indexed(tmp_path / "ray")[0] == {"a", "sub/b", "sub/deep/c", "d"}
     for name in a:
         if name.endswith(".scores.tsv"):  # same model and code; allow for float rounding of other thread counts
             x, y = read_scores_tsv(tmp_path / "local" / name), read_scores_tsv(tmp_path / "ray" / name)

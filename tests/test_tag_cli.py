@@ -120,7 +120,7 @@ def test_directory_good_and_corrupt_files(catalogue, fake, tmp_path, capsys):
         for suffix in (".scores.tsv", ".events.tsv"):
             assert (out / f"{rel}{suffix}").is_file()
     produced = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert produced == sorted(["a.events.tsv", "a.scores.tsv", "events.tsv", "failures.tsv",
+    assert produced == sorted(["a.events.tsv", "a.scores.tsv", "events.tsv", "failures.tsv", "index.sqlite",
                                "sub/b.events.tsv", "sub/b.scores.tsv",
                                "sub/deep/c.events.tsv", "sub/deep/c.scores.tsv"])
     fails = _failures(out / "failures.tsv")

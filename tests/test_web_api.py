@@ -69,6 +69,12 @@ def client(results_dir: Path):
         yield c
 
 
+def listing(client: TestClient) -> list[dict]:
+    """The result list after a rescan (results written straight into the folder reach the index so)."""
+    assert client.post("/api/index/rescan").status_code == 200
+    return client.get("/api/results").json()["results"]
+
+
 def wait_job(client: TestClient, job_id: str, timeout_s: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -157,8 +163,8 @@ def test_listing_and_result_contents(client, results_dir):
     make_result(results_dir, ".hidden", "secret")
     (results_dir / "notes.scores.tsv.bak").write_text("x")
 
-    listing = client.get("/api/results").json()["results"]
-    ids = sorted(r["id"] for r in listing)
+    found = listing(client)
+    ids = sorted(r["id"] for r in found)
     assert ids == ["album/cd1/track 01", "song"]
 
     r = client.get("/api/results/song")
@@ -224,8 +230,8 @@ def test_video_detection_result(client, results_dir):
     (results_dir / "duet.events.tsv").write_text("filename\tonset\toffset\tevent_label\nduet.mp4\t0.000\t1.536\tcello\n")
     (results_dir / "duet.overlay.mp4").write_bytes(mp4_bytes(1.0))
     (results_dir / "duet.mp4").write_bytes(mp4_bytes(2.5))
-    listing = client.get("/api/results").json()["results"]
-    assert [(r["id"], r["kind"]) for r in listing] == [("duet", "video detection")]
+    found = listing(client)
+    assert [(r["id"], r["kind"]) for r in found] == [("duet", "video detection")]
     res = client.get("/api/results/duet").json()
     assert res["kind"] == "video detection" and res["labels"] == list(VIDEO_INSTRUMENTS)
     assert res["groups"] == [{"kind": "instrument playing (video)", "tags": list(VIDEO_INSTRUMENTS)}]
@@ -472,7 +478,7 @@ def test_path_traversal_refused(client, results_dir, tmp_path):
         r = client.get(url)
         assert r.status_code in (400, 404), (url, r.status_code)
         assert "TOP SECRET" not in r.text and "0.512" not in r.text, url
-    assert [x["id"] for x in client.get("/api/results").json()["results"]] == ["song"]
+    assert [x["id"] for x in listing(client)] == ["song"]
     assert client.get("/files/song.wav").status_code == 200
 
 

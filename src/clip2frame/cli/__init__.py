@@ -18,8 +18,8 @@ from .._version import __version__
 
 # Order = order in --help.
 COMMANDS = (
-    "demo", "synth", "train", "evaluate", "thresholds", "inspect", "tag", "serve", "data", "experiment",
-    "video", "detect", "export",
+    "demo", "synth", "train", "evaluate", "thresholds", "inspect", "tag", "index", "search", "serve", "data",
+    "experiment", "video", "detect", "export",
 )
 
 

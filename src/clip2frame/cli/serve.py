@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="model for uploads: 'default' (bundled) or a model .safetensors file")
     p.add_argument("--media-root", default=None, metavar="DIR",
                    help="folder that `clip2frame tag` read (RESULTS_DIR mirrors it): result a/b plays DIR/a/b.* ")
+    p.add_argument("--index", default=None, metavar="URL",
+                   help="event index the list and search read: postgresql://... or a SQLite file "
+                        "(default RESULTS_DIR/index.sqlite, created and synced with the folder at start)")
     p.add_argument("--max-upload-mb", type=float, default=200.0, metavar="MB",
                    help="largest accepted upload in MB (default 200)")
     p.add_argument("--uploads-quota-mb", type=float, default=2048.0, metavar="MB",
@@ -105,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
         log.warning("serving on %s: anyone who can reach this address and has the token can read RESULTS_DIR "
                     "and upload files (plain HTTP: use it on a trusted network or behind a TLS proxy)", args.host)
     app = create_app(results_dir, model=model, max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
-                     allowed_hosts=allowed, media_root=media_root, token=token,
+                     allowed_hosts=allowed, media_root=media_root, token=token, index=args.index,
                      uploads_quota_bytes=int(args.uploads_quota_mb * 1024 * 1024))
     query = f"?token={quote(token)}" if token else ""
     print(f"clip2frame viewer: http://{shown}:{args.port}/{query}  (results: {results_dir.resolve()}; "

@@ -14,15 +14,20 @@ outputs (per input, below --out):
   '~<8 hex of sha1(absolute path)>' appended (OUT/a~3f2a9c1d.scores.tsv), so nothing is overwritten.
   OUT/events.tsv   every file's events (DCASE filename onset offset event_label), rebuilt at the end
   OUT/failures.tsv path<TAB>error for each input that could not be tagged (header only when none)
+  OUT/index.sqlite the event index (files, events, per-tag summary, frame scores) that
+                   `clip2frame search OUT ...` and the viewer query; --index postgresql://... instead
+                   for a catalogue shared by several machines; --no-index for none
 
 resume:
   a file whose requested outputs all exist is skipped (unless --overwrite); every file is written
-  atomically, so a killed run can simply be started again.
+  atomically and indexed in one transaction, so a killed run can simply be started again (a skipped
+  file missing from the index, or older there than on disk, is indexed from its outputs).
 
 sharding:
   --shard I/N sorts the inputs by output name and takes every N-th starting at I (0-based), e.g.
   run 0/4 ... 3/4 on four machines into one --out; each writes events.shard-I-of-N.tsv and
-  failures.shard-I-of-N.tsv instead of events.tsv and failures.tsv.
+  failures.shard-I-of-N.tsv instead of events.tsv and failures.tsv; all write the same index
+  (SQLite on a local disk: processes of one machine; PostgreSQL: any number of machines).
 
 stdout / exit code:
   stdout gets one line of JSON when the run ends: {"out_dir", "inputs", "tagged", "skipped", "failed",
@@ -106,6 +111,10 @@ def register(subparsers) -> None:
                    help="--backend ray: actors, one file each at a time (default 0: one per Ray CPU)")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
                    help="--backend ray: a running cluster ('auto', 'ray://HOST:10001'); default: a local Ray")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--index", default=None, metavar="URL",
+                   help="event index: postgresql://user@host/db or a SQLite file (default OUT/index.sqlite)")
+    g.add_argument("--no-index", action="store_true", help="write no event index")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -115,7 +124,8 @@ def run(args: argparse.Namespace) -> int:
 
     common = dict(out_dir=args.out, model=args.model, formats=args.formats, resolution=args.resolution,
                   min_duration=args.min_duration, merge_gap=args.merge_gap, device=args.device,
-                  batch_size=args.batch_size, overwrite=args.overwrite, shard=args.shard, progress=not args.quiet)
+                  batch_size=args.batch_size, overwrite=args.overwrite, shard=args.shard, progress=not args.quiet,
+                  index=False if args.no_index else (args.index or True))
     if args.backend == "ray":
         from ..infer.ray_backend import tag_files_ray
 

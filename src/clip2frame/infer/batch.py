@@ -12,6 +12,10 @@
 * at the end, ``events.tsv`` (DCASE, every done file of the run, skipped ones included) is rebuilt from
   the per-file events files, so it is complete after a resume. With ``shard=(I, N)`` the two summary
   files are ``events.shard-I-of-N.tsv`` and ``failures.shard-I-of-N.tsv``, so shards can share ``out_dir``;
+* with ``index`` (default ``out_dir/index.sqlite``; or ``postgresql://...``) every tagged file is indexed
+  from its outputs right after they are written, one transaction per file (:mod:`clip2frame.index`); a
+  skipped (already done) file whose index rows are missing or older than its outputs is indexed too, so
+  a run killed between the two is completed by the next. Shards write one index concurrently;
 * decoding runs ahead in ``jobs`` threads (soundfile, PyAV and soxr release the GIL) while the model
   runs on the current file; files longer than ``prefetch_max_s`` are handed to ``predict`` as paths so it
   can stream them in blocks and memory stays flat.
@@ -224,6 +228,7 @@ def tag_files(
     progress: bool = False,
     prefetch_max_s: float = 600.0,
     on_result: Callable[[FileResult], None] | None = None,
+    index: str | Path | bool | None = True,
     load_model_fn: Callable[..., Any] | None = None,
     predict_fn: Callable[..., Any] | None = None,
     load_audio_fn: Callable[..., Any] | None = None,
@@ -259,6 +264,9 @@ def tag_files(
         as paths, which streams them.
     on_result : callable, optional
         Called with each :class:`FileResult` as it is decided.
+    index : True, a SQLite path, ``postgresql://...``, or False/None
+        The event index to keep (True: ``out_dir/index.sqlite``); needs ``scores`` among ``formats``. A
+        file that cannot be indexed is listed as failed (its outputs stay; a re-run indexes it).
     load_model_fn, predict_fn, load_audio_fn : callable, optional
         Replace ``infer.predict.load_tagger``, ``infer.predict.predict`` and ``audio.io.load_audio``
         (same signatures); for tests and other back-ends.
@@ -298,7 +306,9 @@ def tag_files(
     # Setup that can fail (model, output folder) happens before the first write: a usage error leaves
     # nothing behind. A finished catalogue does not even load the model.
     backend = load_backend(model, dev, load_model_fn, predict_fn, load_audio_fn) if todo else None
+    index = index_option(index, fmts)
     out = prepare_out_dir(out)
+    indexer = open_batch_index(index, out, backend[0] if backend else None)
     events_name, failures_name = summary_names(shard_t)
     failures_path = out / failures_name
     events_path = out / events_name if "events" in fmts else None
@@ -309,6 +319,7 @@ def tag_files(
     last_flush = [0.0]
 
     def record(r: FileResult) -> None:
+        r = index_result(indexer, r)
         results.append(r)
         if r.status == "failed":
             failures.append((r.path, r.error or "failed"))
@@ -374,8 +385,45 @@ def tag_files(
         n = write_combined_events(events_path, out, items)
         log.debug("%s: %d events", events_path, n)
     write_failures_tsv(failures_path, failures)
+    if indexer is not None:
+        indexer.store.optimize()
+        indexer.store.close()
     return BatchReport(out_dir=out, results=results, events_path=events_path, failures_path=failures_path,
                        seconds=time.perf_counter() - t0)
+
+
+def index_option(index: str | Path | bool | None, fmts: Sequence[str]) -> str | Path | bool | None:
+    """The index a batch keeps: the default one (``True``) is dropped, with a warning, when ``scores`` is
+    not among the formats (the index holds the frame scores); an explicit one then is a usage error."""
+    if not index or "scores" in fmts:
+        return index
+    if index is True:
+        log.warning("no event index written: it keeps the frame scores, add 'scores' to --format")
+        return None
+    raise ConfigError("--index: the index keeps the frame scores; add 'scores' to --format or use --no-index")
+
+
+def open_batch_index(index: str | Path | bool | None, out: Path, tagger: Any = None) -> Any:
+    """The :class:`~clip2frame.index.CatalogueIndexer` of a batch (``None`` when ``index`` is off);
+    ``True`` means ``out/index.sqlite``. Opened before any output is written: a bad URL is a setup error."""
+    if not index:
+        return None
+    from ..index import CatalogueIndexer, open_index
+
+    store = open_index(None if index is True else index, out_dir=out)
+    return CatalogueIndexer(store, out, model_name=str(getattr(tagger, "name", "") or ""),
+                            model_version=str(getattr(tagger, "version", "") or ""))
+
+
+def index_result(indexer: Any, r: FileResult) -> FileResult:
+    """Index a tagged file (always) or a skipped one (when its rows are missing or stale); a file that
+    cannot be indexed becomes a failure (its outputs stay, a re-run indexes it)."""
+    if indexer is None or r.status not in ("tagged", "skipped") or not r.key:
+        return r
+    err = indexer.update(Path(r.key).as_posix(), source=r.path, force=r.status == "tagged")
+    if err is None:
+        return r
+    return FileResult(r.path, r.key, "failed", r.outputs, error=_one_line(err), audio_s=r.audio_s, seconds=r.seconds)
 
 
 def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callable, tagger: Any, *, sr: int,

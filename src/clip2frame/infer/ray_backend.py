@@ -93,13 +93,14 @@ def tag_files_ray(
     gpus_per_worker: float | None = None,
     address: str | None = None,
     on_result: Callable[[_batch.FileResult], None] | None = None,
+    index: str | Path | bool | None = True,
 ) -> _batch.BatchReport:
     """Tag every input file with a pool of Ray actors; outputs, failures and resume as in ``tag_files``.
 
     Parameters
     ----------
     inputs, out_dir, model, formats, resolution, min_duration, merge_gap, device, batch_size, overwrite,
-    shard, progress, prefetch_max_s, on_result
+    shard, progress, prefetch_max_s, on_result, index
         As :func:`clip2frame.infer.batch.tag_files` (``model`` may be a path, ``"default"`` or a loaded
         ``TaggerModel``; a path must be readable on every node).
     workers : int
@@ -147,7 +148,9 @@ def tag_files_ray(
         from ..models.io import read_metadata
 
         read_metadata(model)  # a missing or broken model file is a setup error, before any write
+    index = _batch.index_option(index, fmts)
     out = prepare_out_dir_abs(out)
+    indexer = _batch.open_batch_index(index, out)  # in the driver: actors only write the per-file outputs
     events_name, failures_name = _batch.summary_names(shard_t)
     failures_path = out / failures_name
     events_path = out / events_name if "events" in fmts else None
@@ -157,6 +160,7 @@ def tag_files_ray(
     last_flush = [0.0]
 
     def record(r: _batch.FileResult) -> None:
+        r = _batch.index_result(indexer, r)
         results.append(r)
         if r.status == "failed":
             failures.append((r.path, r.error or "failed"))
@@ -199,6 +203,9 @@ def tag_files_ray(
     if events_path is not None:
         _batch.write_combined_events(events_path, out, items)
     _batch.write_failures_tsv(failures_path, failures)
+    if indexer is not None:
+        indexer.store.optimize()
+        indexer.store.close()
     return _batch.BatchReport(out_dir=out, results=results, events_path=events_path, failures_path=failures_path,
                               seconds=time.perf_counter() - t0)
 

@@ -4,7 +4,12 @@ Endpoints
 ---------
 ``GET /``                       the page (``static/index.html``; assets under ``/static/``)
 ``GET /api/config``             upload limit, accepted types, model name, version
-``GET /api/results``            every result in RESULTS_DIR, newest first
+``GET /api/results``            one page of the results in the index (``?offset&limit&sort=tagged|name|
+                                duration|path&order=desc|asc&q=text``): {results, total, indexing}
+``POST /api/index/rescan``      bring the index in step with RESULTS_DIR (new, changed, removed results)
+``GET /api/tags``               the tags in the index and their kinds
+``GET /api/search``             segments: ``?tag&with=a,b&without=c&min_duration&min_score&threshold&
+                                limit&offset`` (see :func:`clip2frame.index.search`)
 ``GET /api/results/{id}``       one result: labels, kinds, groups, thresholds, boundaries, probs,
                                 events, waveform envelope, media, files
 ``POST /api/jobs``              upload (raw body + ``?filename=``, or multipart field ``file``) -> 202 job
@@ -12,6 +17,10 @@ Endpoints
 ``GET /files/{path}``           any file inside RESULTS_DIR, Range requests answered with 206
                                 (``?download=1``: as an attachment)
 ``GET /media/{path}``           the same inside MEDIA_ROOT (originals of ``clip2frame tag`` results)
+
+Listing and search read the event index (RESULTS_DIR/index.sqlite, or ``index=postgresql://...``); the
+folder is walked only at start-up (in the background) and on a rescan, never per request. Uploads are
+indexed when their job finishes.
 
 Errors are JSON ``{"detail": "<one line>"}`` with 400/401/404/413/415/422; the page shows them in a banner.
 
@@ -25,13 +34,14 @@ from __future__ import annotations
 import hmac
 import logging
 import mimetypes
+import threading
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, AsyncGenerator, AsyncIterator, Sequence
 from urllib.parse import quote
 
 import anyio
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -44,7 +54,7 @@ from .._version import __version__
 from ..errors import Clip2FrameError
 from . import media
 from .jobs import DEFAULT_UPLOADS_QUOTA_BYTES, Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
-from .results import NotInside, WaveformCache, list_results, load_result, resolve_inside
+from .results import NotInside, WaveformCache, load_result, resolve_inside
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +88,63 @@ def _same(given: str, token: str) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
 
 
+class _Closing(Exception):
+    pass
+
+
+class Catalogue:
+    """The viewer's event index: one :class:`~clip2frame.index.IndexStore`, synced with RESULTS_DIR at
+    start-up (background thread) and on request; uploads are added as their jobs finish."""
+
+    def __init__(self, results_dir: Path, index: str | None):
+        from ..index import open_index
+
+        self.results_dir = results_dir
+        self.store = open_index(index, out_dir=results_dir)
+        self._sync_lock = threading.Lock()
+        self.syncing = False
+        self._closing = False
+
+    def add(self, result_id: str) -> None:
+        from ..index import read_record
+
+        self.store.put(read_record(self.results_dir, result_id))
+
+    def sync(self) -> dict[str, Any]:
+        from ..index import sync_folder
+
+        with self._sync_lock:
+            self.syncing = True
+            try:
+                rep = sync_folder(self.store, self.results_dir, on_progress=self._check_open)
+            finally:
+                self.syncing = False
+        if rep.failed:
+            log.warning("%d results could not be indexed (first: %s)", len(rep.failed), rep.failed[0][1])
+        return {**rep.to_dict(), "errors": [e for _, e in rep.failed[:20]]}
+
+    def _check_open(self, _n: int) -> None:
+        if self._closing:
+            raise _Closing
+
+    def start_sync(self) -> None:
+        def run() -> None:
+            try:
+                self.sync()
+            except _Closing:
+                pass
+            except Exception:  # noqa: BLE001 - the viewer still works on what is indexed
+                log.exception("indexing %s failed", self.results_dir)
+
+        self.syncing = True
+        threading.Thread(target=run, name="clip2frame-index-sync", daemon=True).start()
+
+    def close(self) -> None:
+        self._closing = True  # a start-up sync stops at its next result
+        with self._sync_lock:
+            self.store.close()
+
+
 def _file_url(rel: str) -> str:
     return "/files/" + quote(rel, safe="/")
 
@@ -90,7 +157,8 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
                write: Writer | None = None, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                allowed_hosts: Sequence[str] | None = None, media_root: Path | None = None,
                token: str | None = None,
-               uploads_quota_bytes: int | None = DEFAULT_UPLOADS_QUOTA_BYTES) -> FastAPI:
+               uploads_quota_bytes: int | None = DEFAULT_UPLOADS_QUOTA_BYTES,
+               index: str | None = None, sync_on_start: bool = True) -> FastAPI:
     """The viewer app over ``results_dir`` (created if missing).
 
     Parameters
@@ -109,19 +177,26 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
     media_root : Path         where the originals of results written by ``clip2frame tag`` are: result
                               ``a/b`` plays ``media_root/a/b.<ext>`` (``/media/...``, read-only, same
                               safety rules as RESULTS_DIR).
+    index : str               the event index (default ``results_dir/index.sqlite``; ``postgresql://...``).
+    sync_on_start : bool      index new/changed results of ``results_dir`` in a background thread at start.
     """
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
     media_root = Path(media_root) if media_root is not None else None
+    catalogue = Catalogue(results_dir, index)
     jobs = JobManager(results_dir, analyze=analyze or default_analyzer(model), write=write or default_writer(),
                       model_name=str(model) if analyze is None else getattr(analyze, "__name__", "custom"),
-                      uploads_quota_bytes=uploads_quota_bytes)
+                      uploads_quota_bytes=uploads_quota_bytes, on_done=catalogue.add,
+                      on_removed=catalogue.start_sync)
     waveforms = WaveformCache()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if sync_on_start:
+            catalogue.start_sync()
         yield
         jobs.shutdown()
+        catalogue.close()
 
     app = FastAPI(title="clip2frame viewer", version=__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None, openapi_url=None)
@@ -175,8 +250,38 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
                 "accepted": _ACCEPTED}
 
     @app.get("/api/results")
-    def results() -> dict[str, Any]:
-        return {"results": list_results(results_dir)}
+    def results(offset: int = 0, limit: int = 100, sort: str = "tagged", order: str = "desc",
+                q: str | None = None) -> dict[str, Any]:
+        if order not in ("asc", "desc"):
+            raise HTTPException(400, f"order {order!r}: choose asc or desc")
+        try:
+            page, total = catalogue.store.list_files(sort=sort, descending=order == "desc", offset=offset,
+                                                     limit=limit, name_contains=q)
+        except Clip2FrameError as e:
+            raise HTTPException(400, str(e)) from None
+        return {"results": page, "total": total, "offset": offset, "limit": limit, "sort": sort, "order": order,
+                "indexing": catalogue.syncing}
+
+    @app.post("/api/index/rescan")
+    def rescan() -> dict[str, Any]:
+        return catalogue.sync()
+
+    @app.get("/api/tags")
+    def tags() -> dict[str, Any]:
+        return {"tags": [{"name": k, "kind": v} for k, v in catalogue.store.tags().items()]}
+
+    @app.get("/api/search")
+    def search(tag: str, with_: str = Query("", alias="with"), without: str = "", min_duration: str = "0",
+               min_score: str = "0", threshold: str | None = None, limit: int = 50, offset: int = 0
+               ) -> dict[str, Any]:
+        from ..index import search as run_search
+
+        try:
+            return run_search(catalogue.store, tag, with_=with_, without=without, min_duration=min_duration,
+                              min_score=min_score, threshold=threshold or None, limit=limit,
+                              offset=offset).to_dict()
+        except Clip2FrameError as e:
+            raise HTTPException(400, str(e)) from None
 
     @app.get("/api/results/{result_id:path}")
     def result(result_id: str) -> dict[str, Any]:

@@ -97,9 +97,13 @@ class JobManager:
 
     def __init__(self, results_dir: Path, *, analyze: Analyzer, write: Writer,
                  formats: tuple[str, ...] = DEFAULT_FORMATS, model_name: str = "default",
-                 uploads_quota_bytes: int | None = DEFAULT_UPLOADS_QUOTA_BYTES):
+                 uploads_quota_bytes: int | None = DEFAULT_UPLOADS_QUOTA_BYTES,
+                 on_done: Callable[[str], None] | None = None,
+                 on_removed: Callable[[], None] | None = None):
         self.results_dir = Path(results_dir)
         self.uploads_quota_bytes = uploads_quota_bytes
+        self.on_done = on_done  # called with the result id before the job is reported done (the index)
+        self.on_removed = on_removed  # called after the upload quota removed analyses (the index resyncs)
         self.analyze = analyze
         self.write = write
         self.formats = tuple(formats)
@@ -208,11 +212,19 @@ class JobManager:
             self.discard_staging(staging)
             self._update(job_id, status="error", stage="failed", error=msg, finished=time.time())
             return
+        if self.on_done is not None:
+            try:
+                self.on_done(result_id)
+            except Exception as e:  # noqa: BLE001 - the result is on disk; a rescan lists it
+                log.warning("job %s: result %s not indexed (%s)", job_id, result_id, e)
         self._update(job_id, status="done", stage="done", progress=1.0, result_id=result_id,
                      finished=time.time())
         if self.uploads_quota_bytes is not None:
             try:
-                enforce_uploads_quota(self.results_dir, self.uploads_quota_bytes, keep=[staging.parent / job_id])
+                removed = enforce_uploads_quota(self.results_dir, self.uploads_quota_bytes,
+                                                keep=[staging.parent / job_id])
+                if removed and self.on_removed is not None:
+                    self.on_removed()   # the index drops the rows of the removed analyses
             except OSError as e:  # a full or read-only disk must not stop the viewer
                 log.warning("%s: upload quota not enforced (%s)", self.results_dir / UPLOADS_DIR, e)
 

@@ -1,4 +1,4 @@
-"""The results directory as the viewer sees it: safe paths, the list of results, one result's data.
+"""The results directory as the viewer sees it: safe paths, the walk over its results, one result's data.
 
 A *result* is a stem ``<dir>/<stem>`` inside RESULTS_DIR with at least ``<stem>.scores.tsv``; its id is
 the stem's path relative to RESULTS_DIR (``song`` or ``uploads/3f2a9c/song``). Next to it the viewer
@@ -18,7 +18,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -42,8 +42,6 @@ MEDIA_EXTS = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".mp4", ".webm") + tuple(
 #: Kind of a tag that neither the model file nor :data:`clip2frame.tags.MUSIC_TAG_KINDS` knows.
 OTHER_KIND = "other"
 _MAX_DEPTH = 8
-#: Most results listed (a whole catalogue tagged into RESULTS_DIR must not stall the page).
-MAX_LISTED = 5000
 
 
 class NotInside(Exception):
@@ -105,16 +103,14 @@ def find_result(root: Path, result_id: str) -> ResultFiles:
     raise NotInside(result_id)
 
 
-def list_results(root: Path) -> list[dict[str, Any]]:
-    """Every result under ``root`` (depth <= 8, hidden folders skipped, symlinks leading out ignored; at
-    most :data:`MAX_LISTED`), newest first: ``[{id, name, stem, dir, modified, duration_s, kind}]``.
-
-    A result is a stem with ``<stem>.scores.tsv`` (audio tagging) or, failing that, ``<stem>.heatmaps.npz``
-    (video detection)."""
+def iter_results(root: Path) -> Iterator[tuple[str, Path]]:
+    """Every result under ``root`` as ``(id, source file)``: depth <= 8, hidden folders and files skipped,
+    symlinks leading out ignored. A result is a stem with ``<stem>.scores.tsv`` (audio tagging) or,
+    failing that, ``<stem>.heatmaps.npz`` (video detection). This walk is what ``clip2frame index``
+    and the viewer's rescan run; listing and search read the index (:mod:`clip2frame.index`)."""
     root_resolved = root.resolve()
-    out: list[dict[str, Any]] = []
     if not root_resolved.is_dir():
-        return out
+        return
     for dirpath, dirnames, filenames in os.walk(root_resolved, followlinks=False):
         d = Path(dirpath)
         depth = len(d.relative_to(root_resolved).parts)
@@ -129,27 +125,9 @@ def list_results(root: Path) -> list[dict[str, Any]]:
                 stem = name[: -len(HEATMAPS_SUFFIX)]
             else:
                 continue
-            if len(out) >= MAX_LISTED:
-                break
             p = d / name
-            if not _is_inside(root_resolved, p):
-                continue
-            rid = (d.relative_to(root_resolved) / stem).as_posix()
-            meta = _read_json(d / f"{stem}{META_SUFFIX}", root_resolved) or {}
-            out.append({
-                "id": rid,
-                "name": str(meta.get("source_name") or stem),
-                "stem": stem,
-                "dir": d.relative_to(root_resolved).as_posix(),
-                "modified": p.stat().st_mtime,
-                "duration_s": meta.get("duration_s"),
-                "kind": "video detection" if name.endswith(HEATMAPS_SUFFIX) else "tagging",
-            })
-        if len(out) >= MAX_LISTED:
-            log.warning("%s: more than %d results, listing the first ones", root, MAX_LISTED)
-            break
-    out.sort(key=lambda r: (-r["modified"], r["id"]))
-    return out
+            if _is_inside(root_resolved, p):
+                yield (d.relative_to(root_resolved) / stem).as_posix(), p
 
 
 def _read_json(path: Path, root_resolved: Path) -> dict | None:
@@ -267,16 +245,26 @@ class WaveformCache:
         return env
 
 
-def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCache | None = None,
-                media_root: Path | None = None, media_url=None) -> dict[str, Any]:
-    """Everything the page draws for one result, JSON-ready.
+@dataclass
+class ResultData:
+    """One result's frame scores and events as read from its files (see :func:`read_result_data`)."""
 
-    ``file_url(rel_path)`` makes the URL of a file from its path relative to ``root``; ``media_url`` the
-    same for files of ``media_root`` (the originals of results written by ``clip2frame tag``).
-    Raises :class:`NotInside` for unknown ids and :class:`~clip2frame.errors.OutputError` for malformed
-    files.
-    """
-    rf = find_result(root, result_id)
+    meta: dict
+    kind: str
+    name: str
+    labels: list[str]
+    boundaries: np.ndarray
+    probs: np.ndarray
+    kinds: dict[str, str]
+    thresholds: np.ndarray
+    events: list[dict[str, Any]]
+
+
+def read_result_data(root: Path, rf: ResultFiles) -> ResultData:
+    """Labels, boundaries [T+1], probs [T, K] (clipped to [0, 1], NaN -> 0), kinds, thresholds and events
+    of a result: events from ``<stem>.events.tsv`` when present, else thresholded from the scores;
+    thresholds from meta.json, else the NPZ, else 0.5. Raises :class:`~clip2frame.errors.OutputError`
+    for malformed files."""
     root_resolved = root.resolve()
     meta = _read_json(rf.path(META_SUFFIX), root_resolved) or {}
     from ..infer.writers import read_events_tsv, read_scores_tsv
@@ -303,10 +291,31 @@ def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCach
         thresholds = _npz_thresholds(rf.path(".npz"), root_resolved, labels)
 
     events_path = rf.path(EVENTS_SUFFIX)
+    name = str(meta.get("source_name") or "")
     if events_path.is_file() and _is_inside(root_resolved, events_path):
-        events = [{"onset": on, "offset": off, "label": lab} for _, on, off, lab in read_events_tsv(events_path)]
+        rows = read_events_tsv(events_path)
+        events = [{"onset": on, "offset": off, "label": lab} for _, on, off, lab in rows]
+        name = name or (rows[0][0] if rows else "")
     else:
         events = events_from_probs(labels, boundaries, probs, thresholds)
+    kind = "video detection" if rf.source == HEATMAPS_SUFFIX else "tagging"
+    return ResultData(meta, kind, name or rf.stem, labels, boundaries, probs, kinds, thresholds, events)
+
+
+def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCache | None = None,
+                media_root: Path | None = None, media_url=None) -> dict[str, Any]:
+    """Everything the page draws for one result, JSON-ready.
+
+    ``file_url(rel_path)`` makes the URL of a file from its path relative to ``root``; ``media_url`` the
+    same for files of ``media_root`` (the originals of results written by ``clip2frame tag``).
+    Raises :class:`NotInside` for unknown ids and :class:`~clip2frame.errors.OutputError` for malformed
+    files.
+    """
+    rf = find_result(root, result_id)
+    root_resolved = root.resolve()
+    data = read_result_data(root, rf)
+    meta, labels, boundaries, probs = data.meta, data.labels, data.boundaries, data.probs
+    kinds, thresholds, events = data.kinds, data.thresholds, data.events
 
     media_root = media_root.resolve() if media_root is not None else None
     found = _find_media(rf, root_resolved, meta, media_root)
@@ -345,8 +354,8 @@ def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCach
     return {
         "id": rf.id,
         "stem": rf.stem,
-        "kind": "video detection" if rf.source == HEATMAPS_SUFFIX else "tagging",
-        "name": str(meta.get("source_name") or rf.stem),
+        "kind": data.kind,
+        "name": data.name,
         "duration_s": duration,
         "labels": labels,
         "kinds": kinds,

@@ -75,20 +75,140 @@
   }
   function clearError() { $("error-banner").hidden = true; $("error-text").textContent = ""; }
 
-  // ---------------------------------------------------------------- results list
+  // ---------------------------------------------------------------- results list (from the index)
+  // One page of /api/results fills the browse table and the quick-open select; sorting, filtering and
+  // paging are done by the server's index query.
+  const browse = { offset: 0, limit: 50, sort: "tagged", order: "desc", q: "", total: 0 };
+
   async function loadResults(selectId) {
-    const data = await fetchJSON("/api/results");
+    const qs = new URLSearchParams({ offset: browse.offset, limit: browse.limit, sort: browse.sort, order: browse.order });
+    if (browse.q) qs.set("q", browse.q);
+    const data = await fetchJSON("/api/results?" + qs.toString());
+    browse.total = data.total;
     const sel = $("result-select");
     const keep = selectId || (state.result && state.result.id) || "";
     while (sel.options.length > 1) sel.remove(1);
+    const body = $("browse-table").tBodies[0];
+    body.textContent = "";
     for (const r of data.results) {
       const label = r.name + (r.kind === "video detection" ? " [video detection]" : "") + (r.name !== r.id ? "  —  " + r.id : "");
       const opt = el("option", null, label);
       opt.value = r.id;
       sel.appendChild(opt);
+      const tr = el("tr");
+      tr.dataset.id = r.id;
+      const tagged = r.modified ? new Date(r.modified * 1000).toISOString().slice(0, 16).replace("T", " ") : "";
+      tr.append(el("td", null, r.name + (r.kind === "video detection" ? " [video]" : "")), el("td", "muted", r.id),
+                el("td", "mono", r.duration_s != null ? fmtTime(r.duration_s) : ""), el("td", "muted", tagged));
+      tr.addEventListener("click", () => openResult(r.id));
+      body.appendChild(tr);
+    }
+    if (keep && !Array.from(sel.options).some((o) => o.value === keep)) {
+      const opt = el("option", null, keep);  // the open result is on another page
+      opt.value = keep;
+      sel.appendChild(opt);
     }
     sel.value = keep;
+    const last = Math.min(browse.offset + data.results.length, data.total);
+    $("browse-page").textContent = data.total ? (browse.offset + 1) + "–" + last + " of " + data.total : "no results";
+    $("browse-info").textContent = data.indexing ? "indexing the folder…" : "";
+    $("browse-prev").disabled = browse.offset === 0;
+    $("browse-next").disabled = last >= data.total;
+    for (const th of $("browse-table").tHead.rows[0].cells) {
+      th.classList.toggle("sorted-asc", th.dataset.sort === browse.sort && browse.order === "asc");
+      th.classList.toggle("sorted-desc", th.dataset.sort === browse.sort && browse.order === "desc");
+    }
+    if (data.indexing) setTimeout(() => loadResults().catch(() => {}), 2000);
     return data.results;
+  }
+
+  // ---------------------------------------------------------------- search (tag chips, with / without)
+  const search = { offset: 0, limit: 25, query: null };
+
+  async function loadTags() {
+    const data = await fetchJSON("/api/tags");
+    const box = $("tag-chips");
+    const states = {};
+    for (const c of box.children) states[c.dataset.tag] = c.dataset.state;
+    box.textContent = "";
+    if (!data.tags.length) box.appendChild(el("span", "muted", "(no tags indexed yet)"));
+    for (const t of data.tags) {
+      const chip = el("button", "chip", t.name);
+      chip.type = "button";
+      chip.dataset.tag = t.name;
+      chip.dataset.state = states[t.name] || "";
+      chip.title = t.kind + ": click to require, again to exclude, again to ignore";
+      chip.addEventListener("click", () => {
+        chip.dataset.state = { "": "with", "with": "without", "without": "" }[chip.dataset.state || ""];
+        markMain();
+      });
+      box.appendChild(chip);
+    }
+    markMain();
+  }
+  // The first required tag is the one searched for (its order = click order is not kept: DOM order).
+  function markMain() {
+    let first = true;
+    for (const c of $("tag-chips").querySelectorAll(".chip")) {
+      const main = first && c.dataset.state === "with";
+      c.classList.toggle("main", main);
+      if (main) first = false;
+    }
+  }
+
+  function readQuery() {
+    const chips = Array.from($("tag-chips").querySelectorAll(".chip"));
+    const want = chips.filter((c) => c.dataset.state === "with").map((c) => c.dataset.tag);
+    const not = chips.filter((c) => c.dataset.state === "without").map((c) => c.dataset.tag);
+    if (!want.length) throw new Error("Pick a tag to search for: click its chip once (twice excludes it).");
+    return { tag: want[0], with: want.slice(1).join(","), without: not.join(","),
+             min_duration: $("min-duration").value || "0", min_score: $("min-score").value || "0" };
+  }
+
+  async function runSearch() {
+    clearError();
+    const qs = new URLSearchParams(Object.assign({}, search.query, { limit: search.limit, offset: search.offset }));
+    let data;
+    try {
+      data = await fetchJSON("/api/search?" + qs.toString());
+    } catch (e) {
+      showError("Search failed: " + e.message);
+      return;
+    }
+    const body = $("search-table").tBodies[0];
+    body.textContent = "";
+    for (const s of data.segments) {
+      const tr = el("tr");
+      tr.dataset.file = s.file;
+      tr.dataset.onset = s.onset;
+      const play = el("button", "button small", "▶");
+      play.type = "button";
+      play.title = "play from " + fmtTime(s.onset);
+      tr.append(el("td"), el("td", null, s.name + (s.name !== s.file ? "  —  " + s.file : "")),
+                el("td", "mono", fmtTime(s.onset)), el("td", "mono", fmtTime(s.offset)),
+                el("td", "mono", s.duration.toFixed(1) + " s"), el("td", "mono", s.score.toFixed(2)));
+      tr.cells[0].appendChild(play);
+      tr.addEventListener("click", () => playSegment(s.file, s.onset));
+      body.appendChild(tr);
+    }
+    $("search-results").hidden = false;
+    const q = data.query;
+    $("search-info").textContent = q.tag + (q.with.length ? " + " + q.with.join(" + ") : "") +
+      (q.without.length ? " without " + q.without.join(", ") : "") + (q.min_duration ? ", ≥ " + q.min_duration + " s" : "");
+    $("search-page").textContent = data.segments.length ? (search.offset + 1) + "–" + (search.offset + data.segments.length) + (data.has_more ? " of more" : "") : "no segments match";
+    $("search-prev").disabled = search.offset === 0;
+    $("search-next").disabled = !data.has_more;
+  }
+
+  async function playSegment(id, onset) {
+    if (!state.result || state.result.id !== id) await openResult(id);
+    if (!state.result || state.result.id !== id) return;
+    const go = () => {
+      seek(onset);
+      if (state.player && state.player.paused) togglePlay();
+    };
+    if (state.player && state.player.readyState < 1) state.player.addEventListener("loadedmetadata", go, { once: true });
+    else go();
   }
 
   async function openResult(id) {
@@ -677,7 +797,7 @@
         bar.value = 1;
         status.textContent = "done";
         li.classList.add("done");
-        try { await loadResults(job.result_id); } catch (e) { showError("Cannot list results: " + e.message); }
+        try { await loadResults(job.result_id); await loadTags(); } catch (e) { showError("Cannot list results: " + e.message); }
         await openResult(job.result_id);
         setTimeout(() => li.remove(), 4000);
         return;
@@ -707,6 +827,51 @@
     $("zoom-out").addEventListener("click", () => zoomBy(2, currentTime()));
     $("zoom-fit").addEventListener("click", () => setView(0, state.duration));
     $("result-select").addEventListener("change", (ev) => { if (ev.target.value) openResult(ev.target.value); });
+    $("search-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      try { search.query = readQuery(); } catch (e) { showError(e.message); return; }
+      search.offset = 0;
+      runSearch();
+    });
+    $("search-clear").addEventListener("click", () => {
+      for (const c of $("tag-chips").querySelectorAll(".chip")) c.dataset.state = "";
+      markMain();
+      $("search-results").hidden = true;
+      $("search-info").textContent = "";
+    });
+    $("search-prev").addEventListener("click", () => { search.offset = Math.max(0, search.offset - search.limit); runSearch(); });
+    $("search-next").addEventListener("click", () => { search.offset += search.limit; runSearch(); });
+    const reload = () => loadResults().catch((e) => showError("Cannot list results: " + e.message));
+    $("browse-prev").addEventListener("click", () => { browse.offset = Math.max(0, browse.offset - browse.limit); reload(); });
+    $("browse-next").addEventListener("click", () => { browse.offset += browse.limit; reload(); });
+    for (const th of $("browse-table").tHead.rows[0].cells) {
+      th.addEventListener("click", () => {
+        const key = th.dataset.sort;
+        if (browse.sort === key) browse.order = browse.order === "asc" ? "desc" : "asc";
+        else { browse.sort = key; browse.order = key === "name" || key === "path" ? "asc" : "desc"; }
+        browse.offset = 0;
+        reload();
+      });
+    }
+    let filterTimer = 0;
+    $("browse-filter").addEventListener("input", (ev) => {
+      clearTimeout(filterTimer);
+      filterTimer = setTimeout(() => { browse.q = ev.target.value.trim(); browse.offset = 0; reload(); }, 250);
+    });
+    $("rescan-btn").addEventListener("click", async () => {
+      $("rescan-btn").disabled = true;
+      try {
+        const r = await fetchJSON("/api/index/rescan", { method: "POST" });
+        $("browse-info").textContent = r.indexed + " indexed, " + r.removed + " removed" + (r.failed ? ", " + r.failed + " unreadable" : "");
+        if (r.failed) showError("Some results could not be indexed: " + r.errors.join("; "));
+        await reload();
+        await loadTags();
+      } catch (e) {
+        showError("Rescan failed: " + e.message);
+      } finally {
+        $("rescan-btn").disabled = false;
+      }
+    });
     // New results may be written by `clip2frame tag` meanwhile: refresh the list now and then (not while
     // the list is open, which rebuilding would disturb).
     setInterval(() => {
@@ -746,6 +911,7 @@
       $("model-info").textContent = "model: " + state.config.model + " · clip2frame " + state.config.version;
       $("accepted-info").textContent = "Accepted: " + state.config.accepted + ", up to " + fmtSize(state.config.max_upload_bytes) + ".";
       await loadResults();
+      await loadTags();
     } catch (e) {
       showError("Cannot load the result list: " + e.message);
     }

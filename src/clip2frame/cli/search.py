@@ -1,0 +1,80 @@
+"""``clip2frame search DIR TAG [--with T] [--without T] [--min-duration S] ...``: find segments in a catalogue."""
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+what matches:
+  a segment where TAG and every --with tag are active and no --without tag is, over the whole
+  segment, for at least --min-duration seconds. "Active" means inside an event stored at tagging time
+  (the model's thresholds), or, with --threshold T, a frame score >= T (from the stored frame scores,
+  no re-tagging). Score of a segment: the smallest mean score of its positive tags; --min-score
+  applies to each. Ranked by score, then duration.
+
+examples:
+  clip2frame search out/ saxophone --min-duration 8 --without drums --with piano --min-score 0.6
+  clip2frame search out/ violin --threshold 0.3 --tsv > violin.tsv
+  clip2frame search --index postgresql://me@dbhost/catalogue cello --json
+
+output:
+  a table (default), --tsv (file onset offset score, with a header) or --json (one object).
+  Exit 0 (also with no hits), 2 on a bad query (unknown tag, negative duration, ...) or a missing index.
+"""
+
+
+def _tags(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "search", help="find segments by tags in a tagged catalogue (with / without / min duration)",
+        description="Search the event index of a catalogue tagged by `clip2frame tag --out DIR`.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("args", nargs="+", metavar="[DIR] TAG",
+                   help="catalogue folder (omit with --index URL) and the tag to search for")
+    p.add_argument("--index", default=None, metavar="URL", help="postgresql://... or a SQLite file "
+                   "(default DIR/index.sqlite)")
+    p.add_argument("--with", dest="with_", action="append", type=_tags, default=[], metavar="TAG[,TAG]",
+                   help="also active over the whole segment (repeatable)")
+    p.add_argument("--without", action="append", type=_tags, default=[], metavar="TAG[,TAG]",
+                   help="not active anywhere in the segment (repeatable)")
+    p.add_argument("--min-duration", default="0", metavar="S", help="shortest segment, seconds (default 0)")
+    p.add_argument("--min-score", default="0", metavar="P", help="least mean score of each tag (default 0)")
+    p.add_argument("--threshold", default=None, metavar="T",
+                   help="decide activity from the stored frame scores at T instead of the stored events")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help="hits to print (default 20)")
+    p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print one JSON object")
+    fmt.add_argument("--tsv", action="store_true", help="print TSV: file, onset, offset, score")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from ..errors import ConfigError
+    from ..index import search_catalogue
+
+    if len(args.args) > 2 or (len(args.args) == 1 and args.index is None):
+        raise ConfigError("search: give DIR TAG, or TAG with --index URL")
+    catalogue, tag = (None, args.args[0]) if len(args.args) == 1 else args.args
+    res = search_catalogue(catalogue, tag, index=args.index, with_=[t for ts in args.with_ for t in ts],
+                           without=[t for ts in args.without for t in ts], min_duration=args.min_duration,
+                           min_score=args.min_score, threshold=args.threshold, limit=args.limit,
+                           offset=args.offset)
+    if args.json:
+        print(json.dumps(res.to_dict()))
+    elif args.tsv:
+        print("file\tonset\toffset\tscore")
+        for s in res.segments:
+            print(f"{s.file}\t{s.onset:.3f}\t{s.offset:.3f}\t{s.score:.4f}")
+    else:
+        width = max([len(s.file) for s in res.segments] + [4])
+        print(f"{'file':<{width}}  {'onset':>9}  {'offset':>9}  {'dur':>7}  score")
+        for s in res.segments:
+            print(f"{s.file:<{width}}  {s.onset:9.3f}  {s.offset:9.3f}  {s.duration:7.3f}  {s.score:.3f}")
+        if res.has_more:
+            print(f"... more: --offset {args.offset + args.limit}")
+    return 0

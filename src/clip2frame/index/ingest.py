@@ -1,0 +1,154 @@
+"""Filling the index from a catalogue's output files: one result at a time (``clip2frame tag``), or the
+whole folder (``clip2frame index DIR``, the viewer's rescan).
+
+A result is what the viewer shows (:func:`clip2frame.web.results.iter_results`): ``<stem>.scores.tsv``
+with its events, thresholds and ``meta.json`` beside it, or a video detection's ``<stem>.heatmaps.npz``.
+The index row of a result records the modification time of that file, so a re-run (resume) re-indexes
+exactly the results whose outputs are newer than their rows, or that have none (a run killed between
+writing a file's outputs and committing its rows).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..errors import Clip2FrameError
+from .store import FileRecord, IndexStore, file_sha256
+
+log = logging.getLogger(__name__)
+
+
+def read_record(root: str | Path, result_id: str, *, source: str | Path | None = None,
+                model_name: str = "", model_version: str = "", hash_source: bool = True) -> FileRecord:
+    """The :class:`FileRecord` of result ``result_id`` under ``root``, read from its output files.
+
+    ``source`` (the input media, when known) is stored with its SHA-256. Raises
+    :class:`~clip2frame.errors.OutputError` for a missing or malformed result.
+    """
+    from ..errors import OutputError
+    from ..web.results import NotInside, find_result, read_result_data
+
+    root = Path(root)
+    try:
+        rf = find_result(root, result_id)
+    except NotInside:
+        raise OutputError(f"{root / result_id}: no scores.tsv or heatmaps.npz to index") from None
+    data = read_result_data(root, rf)
+    st = rf.path(rf.source).stat()
+    model = data.meta.get("model") if isinstance(data.meta.get("model"), dict) else {}
+    digest = None
+    if source is not None and hash_source:
+        try:
+            digest = file_sha256(source)
+        except OSError as e:
+            log.warning("%s: not hashed (%s)", source, e.strerror or e)
+    return FileRecord(
+        path=result_id, name=data.name, labels=list(data.labels), probs=data.probs, boundaries=data.boundaries,
+        thresholds=data.thresholds, events=[(e["label"], e["onset"], e["offset"]) for e in data.events],
+        kinds=data.kinds, kind=data.kind, source=str(source) if source is not None else None, content_hash=digest,
+        model_name=str(model_name or model.get("model_name") or model.get("name") or ""),
+        model_version=str(model_version or model.get("model_version") or ""),
+        tagged_at=st.st_mtime, outputs_mtime_ns=st.st_mtime_ns)
+
+
+class CatalogueIndexer:
+    """Keeps an index in step with a catalogue folder, one result at a time.
+
+    ``update(result_id)`` (re)indexes a result whose outputs are new or newer than its rows; it returns
+    ``None`` on success and the one-line error otherwise (the caller lists it, the batch goes on).
+    """
+
+    def __init__(self, store: IndexStore, root: str | Path, *, model_name: str = "", model_version: str = ""):
+        self.store = store
+        self.root = Path(root)
+        self.model_name = model_name
+        self.model_version = model_version
+        self._states = store.states()
+
+    def is_current(self, result_id: str, mtime_ns: int) -> bool:
+        return self._states.get(result_id, -1) == mtime_ns
+
+    def update(self, result_id: str, *, source: str | Path | None = None, force: bool = False) -> str | None:
+        from ..web.results import find_result
+
+        try:
+            if not force:
+                rf = find_result(self.root, result_id)
+                if self.is_current(result_id, rf.path(rf.source).stat().st_mtime_ns):
+                    return None
+            rec = read_record(self.root, result_id, source=source, model_name=self.model_name,
+                              model_version=self.model_version)
+            self.store.put(rec)
+        except Clip2FrameError as e:
+            return f"index: {e}"
+        except Exception as e:  # noqa: BLE001 - one unreadable result must not stop the others
+            return f"index: {self.root / result_id}: {type(e).__name__}: {e}"
+        self._states[result_id] = rec.outputs_mtime_ns
+        return None
+
+
+@dataclass
+class SyncReport:
+    """What :func:`sync_folder` did: results indexed, already current, removed from the index, failed."""
+
+    indexed: int = 0
+    current: int = 0
+    removed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {"indexed": self.indexed, "current": self.current, "removed": self.removed,
+                "failed": len(self.failed), "seconds": round(self.seconds, 3)}
+
+
+def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, force: bool = False,
+                on_progress: Callable[[int], None] | None = None) -> SyncReport:
+    """Bring the index in step with every result under ``root``: index new and changed results (``force``:
+    all), and with ``prune`` drop rows of results whose files are gone. One transaction per result; a
+    bad result is listed in the report's ``failed`` and the rest go on."""
+    from ..web.results import iter_results
+
+    t0 = time.perf_counter()
+    root = Path(root)
+    rep = SyncReport()
+    indexer = CatalogueIndexer(store, root)
+    seen: set[str] = set()
+    for rid, src in iter_results(root):
+        seen.add(rid)
+        try:
+            current = not force and indexer.is_current(rid, src.stat().st_mtime_ns)
+        except OSError:
+            continue  # vanished while walking
+        if on_progress is not None:  # may raise to stop the walk (the viewer shutting down)
+            on_progress(rep.indexed + rep.current + len(rep.failed))
+        if current:
+            rep.current += 1
+            continue
+        err = indexer.update(rid, force=True)
+        if err is None:
+            rep.indexed += 1
+        else:
+            log.warning("%s", err)
+            rep.failed.append((rid, err))
+    if prune:
+        # re-checked one by one: a result written while the folder was walked (an upload) is not gone
+        gone = [p for p in store.states() if p not in seen and not _exists(root, p)]
+        rep.removed = store.remove(gone) if gone else 0
+    if rep.indexed or rep.removed:
+        store.optimize()
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def _exists(root: Path, result_id: str) -> bool:
+    from ..web.results import NotInside, find_result
+
+    try:
+        find_result(root, result_id)
+    except NotInside:
+        return False
+    return True

@@ -1,0 +1,418 @@
+"""Writing and listing the event index: one :class:`IndexStore` over SQLite or PostgreSQL.
+
+A file's rows (its ``files`` row, events, per-tag summary and frame scores) are always replaced together
+in one transaction (:meth:`IndexStore.put`), so a reader or a killed writer never sees half of a file.
+Several processes (``clip2frame tag --shard I/N``) may write one index at once: SQLite serialises their
+transactions (WAL, ``BEGIN IMMEDIATE``, busy timeout), PostgreSQL locks the file's row (``INSERT ... ON
+CONFLICT DO UPDATE``).
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import Clip2FrameError, ConfigError
+from .schema import SQLITE, IndexLocation, connect, create_schema, parse_location
+
+log = logging.getLogger(__name__)
+
+#: Frame scores are stored as uint16: probability * SCORE_SCALE, rounded.
+SCORE_SCALE = 65535
+SORT_KEYS = {"tagged": "tagged_at", "name": "name", "duration": "duration_s", "path": "path"}
+
+
+class IndexStoreError(Clip2FrameError):
+    """The index cannot be opened, read or written (message names the index)."""
+
+
+@dataclass
+class FileRecord:
+    """Everything the index keeps of one tagged file.
+
+    ``path`` is the result's id in the catalogue (its output stem relative to the catalogue folder, e.g.
+    ``live/a``); ``probs`` [T, K] and ``boundaries`` [T+1] are the frame scores; ``events`` are
+    ``(label, onset_s, offset_s)`` as the events file has them; ``thresholds`` [K] made those events.
+    """
+
+    path: str
+    name: str
+    labels: list[str]
+    probs: np.ndarray
+    boundaries: np.ndarray
+    thresholds: np.ndarray
+    events: list[tuple[str, float, float]]
+    kinds: dict[str, str] = field(default_factory=dict)
+    kind: str = "tagging"
+    source: str | None = None
+    content_hash: str | None = None
+    model_name: str = ""
+    model_version: str = ""
+    tagged_at: float = 0.0
+    outputs_mtime_ns: int | None = None
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.boundaries[-1]) if len(self.boundaries) else 0.0
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()
+
+
+def encode_scores(p: np.ndarray) -> bytes:
+    """Probabilities [T] -> little-endian uint16 bytes (``round(p * 65535)``, clipped to [0, 1])."""
+    return quantise(p).tobytes()
+
+
+def quantise(p: np.ndarray) -> np.ndarray:
+    """Probabilities (any shape) -> uint16 ``round(p * 65535)``, NaN -> 0, clipped to [0, 1]."""
+    q = np.asarray(p, dtype=np.float32) * np.float32(SCORE_SCALE)
+    np.nan_to_num(q, copy=False, nan=0.0)
+    np.clip(q, 0.0, SCORE_SCALE, out=q)
+    return np.rint(q).astype("<u2")
+
+
+def decode_scores(data: bytes) -> np.ndarray:
+    """Inverse of :func:`encode_scores` -> float32 [T]."""
+    return np.frombuffer(bytes(data), dtype="<u2").astype(np.float32) / SCORE_SCALE
+
+
+def event_stats(probs: np.ndarray, boundaries: np.ndarray, tag_index: np.ndarray, onsets: np.ndarray,
+                offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Peak and mean score of each event over the frames that start inside ``[onset, offset)``.
+
+    ``probs`` [T, K], ``boundaries`` [T+1]; events given as arrays (tag column, onset, offset). An event
+    shorter than a frame uses the frame it starts in. Vectorised: cumulative sums for the means,
+    ``maximum.reduceat`` on the tag-major flattened scores for the peaks."""
+    T, K = probs.shape
+    if len(onsets) == 0 or T == 0:
+        return np.zeros(len(onsets)), np.zeros(len(onsets))
+    starts = np.asarray(boundaries[:-1], dtype=np.float64)
+    i0 = np.clip(np.searchsorted(starts, onsets - 1e-6, side="left"), 0, T - 1)
+    i1 = np.clip(np.searchsorted(starts, offsets - 1e-6, side="left"), 0, T)
+    i1 = np.maximum(i1, i0 + 1)
+    p = np.asarray(probs, dtype=np.float64)
+    cs = np.concatenate([np.zeros((1, K)), np.cumsum(p, axis=0)])
+    mean = (cs[i1, tag_index] - cs[i0, tag_index]) / (i1 - i0)
+    flat = np.concatenate([p.T.ravel(), [0.0]])
+    idx = np.empty(2 * len(i0), dtype=np.int64)
+    idx[0::2] = tag_index * T + i0
+    idx[1::2] = tag_index * T + i1
+    peak = np.maximum.reduceat(flat, idx)[0::2]
+    return peak, mean
+
+
+class IndexStore:
+    """An open index. Thread-safe (one connection, one lock); use as a context manager or ``close()``.
+
+    Parameters
+    ----------
+    index : ``postgresql://...``, a SQLite path, or ``None`` for ``out_dir/index.sqlite``
+    out_dir : the catalogue folder (for the default SQLite location)
+    """
+
+    def __init__(self, index: str | Path | None = None, *, out_dir: str | Path | None = None,
+                 busy_timeout_s: float = 60.0):
+        self.location: IndexLocation = parse_location(index, out_dir)
+        self.dialect = self.location.dialect
+        self._conn = connect(self.location, busy_timeout_s=busy_timeout_s)
+        self._lock = threading.RLock()
+        self._tag_ids: dict[str, int] = {}
+        try:
+            create_schema(self._conn, self.dialect)
+        except Clip2FrameError:
+            self.close()
+            raise
+        except Exception as e:  # noqa: BLE001 - driver errors become one line naming the index
+            self.close()
+            raise self._error("cannot create the schema", e) from None
+
+    # ----------------------------------------------------------------------------------- plumbing
+    def __enter__(self) -> "IndexStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        conn, self._conn = getattr(self, "_conn", None), None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __repr__(self) -> str:
+        return f"IndexStore({self.location.display!r})"
+
+    def _error(self, what: str, e: BaseException) -> IndexStoreError:
+        return IndexStoreError(f"{self.location.display}: {what} ({type(e).__name__}: {' '.join(str(e).split())})")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """Run one statement written with ``?`` placeholders (see :class:`~.schema.Dialect`)."""
+        if self._conn is None:
+            raise IndexStoreError(f"{self.location.display}: the index is closed")
+        return self._conn.execute(self.dialect.sql(sql), tuple(params))
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            try:
+                return list(self.execute(sql, params).fetchall())
+            except Clip2FrameError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                raise self._error("query failed", e) from None
+
+    def iterate(self, sql: str, params: Sequence[Any] = (), *, batch: int = 2000) -> Iterator[tuple]:
+        """Rows of a query as they are fetched, ``batch`` at a time (the lock is held until the generator
+        is exhausted or closed: close it when stopping early)."""
+        with self._lock:
+            try:
+                cur = self._conn.cursor()
+                cur.execute(self.dialect.sql(sql), tuple(params))
+            except Exception as e:  # noqa: BLE001
+                raise self._error("query failed", e) from None
+            try:
+                while rows := cur.fetchmany(batch):
+                    yield from rows
+            finally:
+                cur.close()
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self._conn.cursor().executemany(self.dialect.sql(sql), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk insert (inside the caller's transaction; on PostgreSQL inside :meth:`_batched`, so the rows
+        are pipelined). ``table`` and ``columns`` are constants of this package."""
+        self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", rows)
+
+    @contextmanager
+    def _batched(self) -> Iterator[None]:
+        """PostgreSQL pipeline mode: statements whose results are not needed at once travel together, so a
+        file's transaction takes a few round trips instead of one per statement. SQLite: nothing to do."""
+        if self.dialect is SQLITE:
+            yield
+            return
+        with self._lock, self._conn.pipeline():
+            yield
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction (SQLite: ``BEGIN IMMEDIATE``, so concurrent writers queue up front)."""
+        with self._lock:
+            if self.dialect is not SQLITE:  # psycopg's own block: also right inside a pipeline that failed
+                with self._conn.transaction():
+                    yield
+                return
+            self.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                try:
+                    self.execute("ROLLBACK")
+                except Exception:  # noqa: BLE001 - the original error matters more
+                    pass
+                raise
+            self.execute("COMMIT")
+
+    def optimize(self) -> None:
+        """Refresh the planner's statistics after a batch of writes (SQLite ``PRAGMA optimize``; PostgreSQL
+        ``VACUUM ANALYZE``, which also lets searches run as index-only scans). Never blocks writers."""
+        with self._lock:
+            try:
+                if self.dialect is SQLITE:
+                    self.execute("PRAGMA optimize")
+                else:
+                    for table in ("files", "events", "summary", "scores"):
+                        self.execute(f"VACUUM ANALYZE {table}")
+            except Exception as e:  # noqa: BLE001 - statistics only make queries faster; never fail on them
+                log.warning("%s: statistics not refreshed (%s)", self.location.display, e)
+
+    # ----------------------------------------------------------------------------------- tags
+    def _tag_ids_for(self, labels: Sequence[str], kinds: dict[str, str]) -> list[int]:
+        """Tag ids, creating missing tags (inside the caller's transaction)."""
+        missing = [lab for lab in labels if lab not in self._tag_ids]
+        if missing:
+            for lab in missing:
+                self.execute("INSERT INTO tags (name, kind) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                             (lab, kinds.get(lab, "other")))
+            for tid, name in self.execute("SELECT id, name FROM tags").fetchall():
+                self._tag_ids[name] = int(tid)
+        return [self._tag_ids[lab] for lab in labels]
+
+    def tags(self) -> dict[str, str]:
+        """Every tag in the index -> its kind, in order of first appearance."""
+        return {name: kind for name, kind in self.fetchall("SELECT name, kind FROM tags ORDER BY id")}
+
+    def tag_ids(self) -> dict[str, int]:
+        return {name: int(i) for i, name in self.fetchall("SELECT id, name FROM tags ORDER BY id")}
+
+    # ----------------------------------------------------------------------------------- writing
+    def put(self, rec: FileRecord) -> int:
+        """Insert or replace ``rec`` (matched by ``path``) and all its rows, in one transaction.
+
+        Returns the number of events stored.
+        """
+        probs = np.asarray(rec.probs, dtype=np.float32).reshape(-1, len(rec.labels))
+        bounds = np.asarray(rec.boundaries, dtype=np.float64)
+        if len(bounds) != len(probs) + 1:
+            raise IndexStoreError(f"{rec.path}: {len(probs)} frames but {len(bounds)} boundaries")
+        thr = np.broadcast_to(np.asarray(rec.thresholds, dtype=np.float64), (len(rec.labels),))
+        col = {lab: k for k, lab in enumerate(rec.labels)}
+        uniq: dict[tuple[str, float], float] = {}  # one event per tag and onset (the primary key): the longest
+        for lab, on, off in rec.events:
+            if lab in col and off > on:
+                uniq[(lab, float(on))] = max(float(off), uniq.get((lab, float(on)), -np.inf))
+        evs = sorted((lab, on, off) for (lab, on), off in uniq.items())
+        tag_col = np.asarray([col[e[0]] for e in evs], dtype=np.int64)
+        onsets = np.asarray([e[1] for e in evs], dtype=np.float64)
+        offsets = np.asarray([e[2] for e in evs], dtype=np.float64)
+        peak, mean = event_stats(probs, bounds, tag_col, onsets, offsets)
+        active = np.bincount(tag_col, weights=offsets - onsets, minlength=len(rec.labels))
+        maxs = probs.max(axis=0) if len(probs) else np.zeros(len(rec.labels))
+        tagged_at = rec.tagged_at or time.time()
+        q = np.ascontiguousarray(quantise(probs).T)  # [K, T]: one blob per tag
+        try:
+            with self._batched(), self.transaction():
+                tids = self._tag_ids_for(rec.labels, rec.kinds)
+                # Whether the file had rows: SQLite asks first (BEGIN IMMEDIATE: no other writer now);
+                # PostgreSQL asks the upsert itself (xmax = 0: this statement inserted the row), which is
+                # exact even when another writer committed the same path meanwhile.
+                existed = (self.dialect is SQLITE and
+                           self.execute("SELECT 1 FROM files WHERE path = ?", (rec.path,)).fetchone() is not None)
+                fid, inserted = self.execute(
+                    "INSERT INTO files (path, name, source, kind, duration_s, content_hash, model_name, "
+                    "model_version, tagged_at, outputs_mtime_ns, n_frames, boundaries) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+                    "name = excluded.name, source = excluded.source, kind = excluded.kind, "
+                    "duration_s = excluded.duration_s, content_hash = excluded.content_hash, "
+                    "model_name = excluded.model_name, model_version = excluded.model_version, "
+                    "tagged_at = excluded.tagged_at, outputs_mtime_ns = excluded.outputs_mtime_ns, "
+                    "n_frames = excluded.n_frames, boundaries = excluded.boundaries RETURNING id, "
+                    + ("1" if self.dialect is SQLITE else "(xmax = 0)"),
+                    (rec.path, rec.name, rec.source, rec.kind, rec.duration_s, rec.content_hash, rec.model_name,
+                     rec.model_version, float(tagged_at), rec.outputs_mtime_ns, len(probs),
+                     bounds.astype("<f8").tobytes())).fetchone()
+                if existed or not inserted:
+                    self._delete_rows(fid)
+                tid_arr = np.asarray(tids, dtype=np.int64)
+                self.insert_rows(
+                    "events", ("tag_id", "file_id", "onset_s", "offset_s", "duration_s", "peak_score", "mean_score"),
+                    zip(tid_arr[tag_col].tolist(), [fid] * len(evs), onsets.tolist(), offsets.tolist(),
+                        (offsets - onsets).tolist(), peak.tolist(), mean.tolist()))
+                self.insert_rows("summary", ("file_id", "tag_id", "active_s", "max_score", "threshold"),
+                                 zip([fid] * len(tids), tids, active.tolist(), [float(x) for x in maxs], thr.tolist()))
+                self.insert_rows("scores", ("file_id", "tag_id", "data"),
+                                 [(fid, tids[k], q[k].tobytes()) for k in range(len(tids))])
+        except Clip2FrameError:
+            raise
+        except Exception as e:  # noqa: BLE001 - a driver error names the index and the file
+            self._tag_ids.clear()  # a rolled-back transaction may have created none of them
+            raise self._error(f"cannot index {rec.path}", e) from None
+        return len(evs)
+
+    def _delete_rows(self, file_id: int) -> None:
+        """Delete a file's events, summaries and scores (inside the caller's transaction); events by their
+        primary key, one seek per tag."""
+        tags = [t for (t,) in self.execute("SELECT id FROM tags").fetchall()]
+        if tags:
+            self.execute(f"DELETE FROM events WHERE file_id = ? AND tag_id IN ({', '.join('?' * len(tags))})",
+                         [file_id, *tags])
+        self.execute("DELETE FROM summary WHERE file_id = ?", (file_id,))
+        self.execute("DELETE FROM scores WHERE file_id = ?", (file_id,))
+
+    def remove(self, paths: Iterable[str]) -> int:
+        """Delete these files and their rows (one transaction). Returns how many were there."""
+        n = 0
+        try:
+            with self.transaction():
+                for p in paths:
+                    row = self.execute("SELECT id FROM files WHERE path = ?", (p,)).fetchone()
+                    if row is None:
+                        continue
+                    self._delete_rows(row[0])
+                    self.execute("DELETE FROM files WHERE id = ?", (row[0],))
+                    n += 1
+        except Clip2FrameError:
+            raise
+        except Exception as e:  # noqa: BLE001
+            raise self._error("cannot remove files", e) from None
+        return n
+
+    # ----------------------------------------------------------------------------------- reading
+    def states(self) -> dict[str, int | None]:
+        """``path -> outputs_mtime_ns`` of every indexed file (what resume compares with the disk)."""
+        return {p: m for p, m in self.fetchall("SELECT path, outputs_mtime_ns FROM files")}
+
+    def count(self) -> dict[str, int]:
+        """Rows per table: ``{"files", "events", "tags"}``."""
+        return {t: int(self.fetchall(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in ("files", "events", "tags")}
+
+    def list_files(self, *, sort: str = "tagged", descending: bool = True, offset: int = 0, limit: int = 50,
+                   name_contains: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """One page of the indexed files and the total: ``([{id, name, stem, dir, modified, duration_s, kind,
+        model}], total)``, sorted by ``sort`` (``tagged``, ``name``, ``duration``, ``path``) then path."""
+        if sort not in SORT_KEYS:
+            raise ConfigError(f"sort {sort!r}: choose from {', '.join(SORT_KEYS)}")
+        if offset < 0 or not 1 <= limit <= 10000:
+            raise ConfigError(f"offset {offset} / limit {limit}: need offset >= 0 and 1 <= limit <= 10000")
+        where, params = "", []
+        if name_contains:
+            # instr()/strpos() need no LIKE escaping of the user's text; lower() on both sides
+            fn = "instr" if self.dialect is SQLITE else "strpos"
+            where = f" WHERE {fn}(lower(name), ?) > 0 OR {fn}(lower(path), ?) > 0"
+            params = [name_contains.lower()] * 2
+        direction = "DESC" if descending else "ASC"
+        total = int(self.fetchall("SELECT COUNT(*) FROM files" + where, params)[0][0])
+        rows = self.fetchall(
+            f"SELECT path, name, kind, duration_s, tagged_at, model_name FROM files{where} "
+            f"ORDER BY {SORT_KEYS[sort]} {direction}, path ASC LIMIT ? OFFSET ?", params + [limit, offset])
+        out = []
+        for path, name, kind, dur, tagged, model in rows:
+            d, _, stem = path.rpartition("/")
+            out.append({"id": path, "name": name, "stem": stem, "dir": d or ".", "modified": tagged,
+                        "duration_s": dur, "kind": kind, "model": model})
+        return out, total
+
+    def file_info(self, file_ids: Sequence[int]) -> dict[int, tuple[str, str, float]]:
+        """``id -> (path, name, duration_s)`` for a page of results."""
+        ids = sorted({int(i) for i in file_ids})
+        out: dict[int, tuple[str, str, float]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            rows = self.fetchall(f"SELECT id, path, name, duration_s FROM files WHERE id IN "
+                                 f"({', '.join('?' * len(chunk))})", chunk)
+            out.update({int(r[0]): (r[1], r[2], float(r[3])) for r in rows})
+        return out
+
+    def frame_scores(self, path: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """``(labels, probs [T, K], boundaries [T+1])`` of one indexed file, as stored."""
+        row = self.fetchall("SELECT id, n_frames, boundaries FROM files WHERE path = ?", (path,))
+        if not row:
+            raise IndexStoreError(f"{self.location.display}: {path} is not in the index")
+        fid, T, b = row[0]
+        rows = self.fetchall("SELECT t.name, s.data FROM scores s JOIN tags t ON t.id = s.tag_id "
+                             "WHERE s.file_id = ? ORDER BY t.id", (fid,))
+        labels = [r[0] for r in rows]
+        probs = np.stack([decode_scores(r[1]) for r in rows], axis=1) if rows else np.zeros((T, 0), np.float32)
+        return labels, probs, np.frombuffer(bytes(b), dtype="<f8").copy()
+
+
+def open_index(index: str | Path | None = None, *, out_dir: str | Path | None = None) -> IndexStore:
+    """Open (creating the schema if needed) the index at ``index``, default ``out_dir/index.sqlite``."""
+    return IndexStore(index, out_dir=out_dir)
