@@ -38,7 +38,8 @@ def read_record(root: str | Path, result_id: str, *, source: str | Path | None =
         raise OutputError(f"{root / result_id}: no scores.tsv or heatmaps.npz to index") from None
     data = read_result_data(root, rf)
     st = rf.path(rf.source).stat()
-    model = data.meta.get("model") if isinstance(data.meta.get("model"), dict) else {}
+    meta_model = data.meta.get("model")
+    model: dict = meta_model if isinstance(meta_model, dict) else {}
     digest = None
     if source is not None and hash_source:
         try:

@@ -91,8 +91,9 @@ def _tag_list(name: str, tags: Sequence[str] | str | None) -> list[str]:
 
 
 def search(store: IndexStore, tag: str, *, with_: Sequence[str] | str | None = None,
-           without: Sequence[str] | str | None = None, min_duration: float = 0.0, min_score: float = 0.0,
-           threshold: float | None = None, limit: int = 20, offset: int = 0) -> SearchResult:
+           without: Sequence[str] | str | None = None, min_duration: float | str = 0.0,
+           min_score: float | str = 0.0, threshold: float | str | None = None, limit: int = 20,
+           offset: int = 0) -> SearchResult:
     """Segments of the catalogue where ``tag`` (and every ``with_`` tag, and no ``without`` tag) holds
     for at least ``min_duration`` seconds, best first.
 
@@ -101,7 +102,7 @@ def search(store: IndexStore, tag: str, *, with_: Sequence[str] | str | None = N
     store : IndexStore
     tag : str                       the tag the segment is about (``"saxophone"``)
     with_, without : tags           also active / not active over the whole segment (lists or ``"a,b"``)
-    min_duration : float            seconds, >= 0
+    min_duration : float            seconds, >= 0 (numbers as text, from a form, are parsed and checked)
     min_score : float               in [0, 1]: each positive tag's mean score over its event (or the run)
     threshold : float, optional     decide activity from the stored frame scores at this threshold
                                     instead of the stored events
@@ -185,7 +186,7 @@ def _search_events(store: IndexStore, pos: list[int], neg: list[int], min_dur: f
     # Candidates best first, each with the negative events overlapping it (LEFT JOIN: one row per overlap,
     # or one row of NULLs). Pieces keep their candidate's score, so once `need` pieces are collected and
     # the next candidate scores lower than the need-th piece, nothing later can enter the page.
-    rows = store.iterate(
+    overlaps = store.iterate(
         f"SELECT c.file_id, c.on_s, c.off_s, c.score, n.onset_s, n.offset_s FROM ({base}) c"
         f" LEFT JOIN events n ON n.file_id = c.file_id AND n.tag_id IN ({marks})"
         f" AND n.onset_s < c.off_s AND n.offset_s > c.on_s ORDER BY c.score DESC, c.file_id, c.on_s, c.off_s",
@@ -196,11 +197,13 @@ def _search_events(store: IndexStore, pos: list[int], neg: list[int], min_dur: f
     holes: list[tuple[float, float]] = []
 
     def flush() -> None:
+        if key is None:
+            return
         f, a, b, sc = key
         out.extend((f, x, y, sc) for x, y in subtract(a, b, holes) if y - x >= min_dur)
 
     try:
-        for f, a, b, sc, na, nb in rows:
+        for f, a, b, sc, na, nb in overlaps:
             k = (int(f), float(a), float(b), float(sc))
             if k != key:
                 if key is not None:
@@ -214,7 +217,7 @@ def _search_events(store: IndexStore, pos: list[int], neg: list[int], min_dur: f
         if key is not None:
             flush()
     finally:
-        rows.close()
+        overlaps.close()
     out.sort(key=lambda r: (-r[3], -(r[2] - r[1]), r[0], r[1]))
     return out[offset:offset + limit], len(out) > offset + limit
 
@@ -255,7 +258,8 @@ def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float
     fids: list[int] = []
     bounds: list[np.ndarray] = []
     blobs: dict[int, list[bytes]] = {t: [] for t in tags}
-    cur_id, cur_b, cur = None, None, {}
+    cur_id, cur_b = None, None
+    cur: dict[int, bytes] = {}
 
     def take() -> None:
         if cur_id is not None and all(t in cur for t in tags):

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -176,7 +176,7 @@ class IndexStore:
             except Exception as e:  # noqa: BLE001
                 raise self._error("query failed", e) from None
 
-    def iterate(self, sql: str, params: Sequence[Any] = (), *, batch: int = 2000) -> Iterator[tuple]:
+    def iterate(self, sql: str, params: Sequence[Any] = (), *, batch: int = 2000) -> Generator[tuple, None, None]:
         """Rows of a query as they are fetched, ``batch`` at a time (the lock is held until the generator
         is exhausted or closed: close it when stopping early)."""
         with self._lock:
