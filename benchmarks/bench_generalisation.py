@@ -69,7 +69,8 @@ def _musicnn_scores(python: str, paths: list[Path], work: Path) -> list:
     lst.write_text("\n".join(str(p) for p in paths))
     out = work / "musicnn"
     runner = Path(__file__).resolve().parent / "musicnn_runner.py"
-    subprocess.run([python, str(runner), str(lst), str(out), "--hop", "0.5"], check=True)
+    # musicnn prints a line per file on stdout: keep it off this script's table
+    subprocess.run([python, str(runner), str(lst), str(out), "--hop", "0.5"], check=True, stdout=sys.stderr)
     return [np.load(out / f"{i}.npz") for i in range(len(paths))]
 
 

@@ -70,17 +70,19 @@ def test_inspect_writes_and_prints_the_card(model_file, tmp_path, capsys):
     assert load_model(model_file).card == CARD  # a refused card changes nothing
 
 
-def test_the_shipped_default_model_states_its_held_out_figures(capsys):
+def test_the_shipped_default_model_carries_its_card_from_docs(capsys):
+    """The card in the shipped file is docs/model_cards/default_model.yaml, with held-out-timbre figures."""
+    import yaml
+    from pathlib import Path
+
     if not DEFAULT_MODEL_PATH.is_file():
         pytest.skip("no default model in this checkout")
+    doc = Path(__file__).resolve().parents[1] / "docs" / "model_cards" / "default_model.yaml"
     card = load_model("default").card
     assert card is not None and check_card(card)
-    figures = {r["data"]: r["metrics"] for r in card["held_out_results"]}
-    muse = next(m for d, m in figures.items() if "MuseScore General" in d)
-    tim = next(m for d, m in figures.items() if d.startswith("the same 48 scores") and "TimGM6mb" in d)
-    metal = next(m for d, m in figures.items() if "real metal" in d)
-    assert muse["frame_macro_auc"] == 0.683 and tim["frame_macro_auc"] == 0.627
-    assert metal["frame_auc_distorted_guitar"] == pytest.approx(0.5, abs=0.01)  # chance
-    assert any("chance" in x for x in card["known_limits"])
+    assert card == yaml.safe_load(doc.read_text())   # re-run `inspect --write-card` after editing the card
+    held_out = [r for r in card["held_out_results"] if "held-out" in r["data"] or "heldout" in r["data"]]
+    assert held_out and all("all_positive_macro_f1" in r["metrics"] for r in held_out)
     assert main(["inspect", "default"]) == 0
-    assert "0.683" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{held_out[0]['metrics']['frame_macro_auc']}" in out
