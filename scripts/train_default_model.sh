@@ -25,5 +25,9 @@ bash scripts/fetch_timbres.sh
     --set epochs=20 --set patience=20 --set sigma_lr_mult=30 --set model.sigma_init_input_frames=64 \
     --set threshold_source=frame --set select_metric=frame_auc --set num_workers="${WORKERS:-0}"
 cp "$RUN/model.safetensors" src/clip2frame/assets/default_model.safetensors
+# The copy has no model card: put this model's own figures (the benchmark below) into
+# docs/model_cards/default_model.yaml, then store it (tests/test_model_card.py checks the two agree):
+#   .venv/bin/clip2frame inspect "$RUN/model.safetensors" --write-card docs/model_cards/default_model.yaml \
+#       --out src/clip2frame/assets/default_model.safetensors
 .venv/bin/python benchmarks/bench_generalisation.py --data "$WORK/corpus" --model default \
     ${MUSICNN_PYTHON:+--musicnn-python "$MUSICNN_PYTHON"} --json "$RUN/generalisation.json"
