@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
-import json
 import logging
 import math
 import time
@@ -31,18 +30,16 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from .._version import __version__
 from ..config import from_dict, to_dict
 from ..errors import Clip2FrameError, ConfigError, DatasetError, ModelFileError
 from ..fileio import atomic_save_npz, atomic_write_bytes, atomic_write_text
 from ..tags import VIDEO_INSTRUMENTS
+from ..models.io import load_model, load_visual_model
 from .models import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
+from .predict import predict_sound, predict_visual
 from .targets import TargetSpec, make_target
 
 log = logging.getLogger(__name__)
-
-VISUAL_FORMAT = "clip2frame-video-fcn"
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -207,25 +204,6 @@ def sound_features(waves: list[np.ndarray], spec) -> list[torch.Tensor]:
     return out
 
 
-def predict_sound(model, wave: np.ndarray, n_frames: int | None = None) -> np.ndarray:
-    """Frame activations S [T, K] of a :class:`clip2frame.models.io.TaggerModel` for one waveform, cut or
-    edge-padded to ``n_frames``."""
-    feats = sound_features([wave], model.feature_spec)[0]
-    model.net.eval()
-    with torch.no_grad():
-        out = model.net(model.standardizer.apply(feats[None]))
-    S = out.frame[0].T.numpy()
-    if n_frames is not None:
-        S = _fit_len(S, n_frames)
-    return S
-
-
-def _fit_len(a: np.ndarray, n: int) -> np.ndarray:
-    if len(a) >= n:
-        return a[:n]
-    return np.concatenate([a, np.repeat(a[-1:], n - len(a), axis=0)]) if len(a) else np.zeros((n, *a.shape[1:]), a.dtype)
-
-
 def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Macro ROC-AUC over the labels that have both classes (nan when none)."""
     from .metrics import roc_auc
@@ -361,7 +339,9 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             model = TaggerModel(net, spec, std, list(VIDEO_INSTRUMENTS), {k: "instrument" for k in VIDEO_INSTRUMENTS},
                                 np.full(len(VIDEO_INSTRUMENTS), 0.5, np.float32), name="clip2frame-video-sound",
-                                provenance=_provenance(cfg, data_dir, command))
+                                provenance={**_provenance(cfg, data_dir, command), "best_epoch": epoch + 1,
+                                            "val_clip_auc": vauc},
+                                kind="sound")
             save_model(out / "model.safetensors", model)
         run.log_row({"epoch": epoch + 1, "train_loss": round(tot / len(Xtr), 6), "val_loss": round(vloss, 6),
                      "val_clip_auc": round(vauc, 6), "best": int(best_state is not None and best == score),
@@ -373,66 +353,18 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
     return out / "model.safetensors"
 
 
-def load_sound_run(run: str | Path):
-    """The sound model of a run directory (or a model file) as a TaggerModel."""
-    from ..models.io import load_model
-
-    p = Path(run)
-    return load_model(p / "model.safetensors" if p.is_dir() else p)
-
-
 # ------------------------------------------------------------------------------------------ visual models
 
 def save_visual(path: Path, net: VisualFCN, *, target: TargetSpec | None, provenance: dict,
-                extra: dict | None = None) -> Path:
-    """``model.safetensors`` of an object/action FCN with JSON metadata under key ``clip2frame``."""
-    from safetensors.torch import save
+                name: str = "clip2frame-video") -> Path:
+    """The model file of an object/action FCN (:func:`clip2frame.models.io.save_model`, kind = the net's)."""
+    from ..models.io import VisualModel, save_model
 
-    meta = {"format": VISUAL_FORMAT, "format_version": FORMAT_VERSION, "kind": net.cfg.kind,
-            "model_config": to_dict(net.cfg), "labels": list(VIDEO_INSTRUMENTS),
-            "target": None if target is None else {**to_dict(target), "name": target.name},
-            "version": __version__, "provenance": provenance, **(extra or {})}
-    tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    atomic_write_bytes(path, save(tensors, metadata={"clip2frame": json.dumps(meta)}))
-    return path
-
-
-def load_visual(run: str | Path) -> tuple[VisualFCN, dict]:
-    """(net in eval mode, metadata) of an object/action run directory or model file."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    p = Path(run)
-    f = p / "model.safetensors" if p.is_dir() else p
-    if not f.is_file():
-        raise ModelFileError(f"{f}: model file not found (is {p} a 'clip2frame video train' run?)")
-    try:
-        with safe_open(str(f), framework="pt") as h:
-            meta = json.loads((h.metadata() or {})["clip2frame"])
-        tensors = load_file(str(f))
-    except Exception as e:
-        raise ModelFileError(f"{f}: not a readable video model file ({str(e).splitlines()[0] if str(e) else e})") from None
-    if meta.get("format") != VISUAL_FORMAT:
-        raise ModelFileError(f"{f}: not an object/action model (format {meta.get('format')!r})")
-    try:
-        net = VisualFCN(from_dict(VisualFCNConfig, meta["model_config"]), len(meta["labels"]))
-        net.load_state_dict(tensors)
-    except (KeyError, RuntimeError, ConfigError) as e:
-        raise ModelFileError(f"{f}: model file is inconsistent ({str(e).splitlines()[0]})") from None
-    return net.eval(), meta
-
-
-def predict_visual(net: VisualFCN, frames: np.ndarray, *, batch: int = 16) -> np.ndarray:
-    """Heat maps [T, K, h, w] of an object (frames = RGB uint8 [T, H, W, 3]) or action (flow [T, 10, H, W])
-    model."""
-    net.eval()
-    outs = []
-    with torch.no_grad():
-        for i in range(0, len(frames), batch):
-            chunk = frames[i:i + batch]
-            x = rgb_to_input(chunk) if net.cfg.kind == "object" else flow_to_input(chunk)
-            outs.append(net(x).heatmap.numpy())
-    return np.concatenate(outs) if outs else np.zeros((0, net.n_labels, 1, 1), np.float32)
+    tgt = None if target is None else {**to_dict(target), "name": target.name}
+    model = VisualModel(net, net.cfg.kind, list(VIDEO_INSTRUMENTS), np.full(len(VIDEO_INSTRUMENTS), 0.5, np.float32),
+                        {k: "instrument" for k in VIDEO_INSTRUMENTS}, tgt, f"{name}-{net.cfg.kind}",
+                        provenance=provenance)
+    return save_model(path, model)
 
 
 def _visual_input(item: VideoItem, kind: str) -> np.ndarray:
@@ -501,13 +433,13 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
             O_tr[vi] = oracle_object_maps(it.truth, it.n_frames, heatmap_size(H, W, conv6_padding=cfg.conv6_padding))
     elif target.needs_object:
         assert object_run is not None  # refused above with a ConfigError
-        onet, _ = load_visual(object_run)
+        onet = load_visual_model(object_run, kind="object")
         O_tr = [predict_visual(onet, it.loaded("rgb")) for it in train]
         for it in train:
             it.rgb = None
     if target.needs_sound:
         assert sound_run is not None  # refused above with a ConfigError
-        smodel = load_sound_run(sound_run)
+        smodel = load_model(sound_run, kind="sound")
         S_tr = [predict_sound(smodel, it.loaded("wave"), it.n_frames) for it in train]
         for it in train:
             it.wave = None
@@ -579,7 +511,7 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
             best = score
             best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
             save_visual(out / "model.safetensors", net, target=target if kind == "action" else None,
-                        provenance=prov, extra={"epoch": epoch + 1, "val_clip_auc": vauc})
+                        provenance={**prov, "best_epoch": epoch + 1, "val_clip_auc": vauc})
         run.log_row({"epoch": epoch + 1, "train_loss": round(tot / max(n, 1), 6), "val_loss": round(vloss, 6),
                      "val_clip_auc": round(vauc, 6), "best": int(improved), "frozen_early": int(frozen),
                      "seconds": round(time.time() - t0, 2)})
