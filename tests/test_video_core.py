@@ -123,7 +123,7 @@ def test_fusion_products():
         fusion.fuse(A, method="A*O")
 
 
-def test_roc_auc_matches_sklearn(rng):
+def test_temporal_auc_is_the_one_roc_auc_and_nan_for_one_class(rng):
     from sklearn.metrics import roc_auc_score
 
     for _ in range(20):
@@ -132,9 +132,10 @@ def test_roc_auc_matches_sklearn(rng):
         if y.min() == y.max():
             y[0] = 1 - y[0]
         s = np.round(rng.random(n), 1)  # ties on purpose
-        assert metrics.roc_auc(s, y) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
-    assert np.isnan(metrics.roc_auc([0.1, 0.2], [1, 1]))
-    assert metrics.roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+        assert metrics.defined_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert np.isnan(metrics.defined_auc([1, 1], [0.1, 0.2]))
+    assert metrics.defined_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert not hasattr(metrics, "roc_auc")  # one ROC-AUC: clip2frame.eval.metrics
 
 
 def test_spatial_metrics_hand_computed():
@@ -296,7 +297,8 @@ def test_demo_verdicts_state_both_claims_either_way():
 
 
 def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
-    from clip2frame.video.detect import Detection, events_of, frame_scores
+    from clip2frame.infer.activations import FrameActivations
+    from clip2frame.video.fusion import frame_scores
 
     T, K = 4, 9
     A = np.full((T, K, 2, 2), 0.01, np.float32)
@@ -304,13 +306,11 @@ def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
     S = np.full((T, K), 0.01, np.float32)
     A[1:3, 2, 0, 1], S[1:3, 2] = 0.4, 0.95  # drum plays in frames 1-2 (A 0.4 at one cell)
     fused = A * O * S[:, :, None, None]
-    det = Detection("v.mp4", np.arange(T) * 0.512, (64, 64), np.zeros((T, 64, 64, 3), np.uint8), A, O, S,
-                    fused, "A*O*S")
-    sc = frame_scores(det)
+    sc = frame_scores(fused, "A*O*S")
     assert sc[1, 2] == pytest.approx((0.4 * 0.9 * 0.95) ** (1 / 3), rel=1e-5)  # 0.70, the product is 0.34
     assert sc[0, 2] == pytest.approx((0.01 * 0.9 * 0.01) ** (1 / 3), rel=1e-5)
-    rows = events_of(det, threshold=0.5)
-    assert [(r[1], r[3]) for r in rows] == [(pytest.approx(0.512), "drum")]
-    assert rows[0][2] == pytest.approx(3 * 0.512)
-    det.fusion = "A"
-    assert frame_scores(det)[1, 2] == pytest.approx(0.4 * 0.9 * 0.95, rel=1e-5)
+    acts = FrameActivations([str(k) for k in range(K)], sc, np.arange(T + 1) * 0.512, np.full(K, 0.5))
+    ev = acts.to_events()
+    assert [(e.onset, e.label) for e in ev] == [(pytest.approx(0.512), "2")]
+    assert ev[0].offset == pytest.approx(3 * 0.512)
+    assert frame_scores(fused, "A")[1, 2] == pytest.approx(0.4 * 0.9 * 0.95, rel=1e-5)

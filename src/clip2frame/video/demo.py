@@ -90,7 +90,7 @@ def verdicts(rows) -> list[str]:
 
 def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
     """Run the whole video pipeline into ``out_dir``; returns the path of ``report.md``."""
-    from .detect import detect_videos
+    from .detect import detect_files
     from .evaluate import evaluate_corpus, format_per_instrument, format_table, write_results
     from .synth import render_corpus
     from .train import train
@@ -128,8 +128,8 @@ def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
     from .synth import load_truth
 
     test = load_truth(data, "test")[:2]
-    detect_videos([d["path"] for d in test], out / "detections", action_run=runs / "SOT0503",
-                  object_run=runs / "object", sound_run=runs / "sound")
+    detect_files([d["path"] for d in test], out_dir=out / "detections", action=runs / "SOT0503",
+                 object=runs / "object", sound=runs / "sound", device="cpu")
     timings["detect"] = time.time() - t
     try:
         from .movements import write_movements

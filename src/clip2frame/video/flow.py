@@ -13,10 +13,11 @@ import logging
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from .io import FLOW_RATE_FACTOR, decode_video
+from .io import FLOW_RATE_FACTOR, LONG_SIDE, decode_video, flow_times, iter_frames_at, rgb_times
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,48 @@ def flow_stacks(flow_frames: np.ndarray, n_frames: int, *, params: FlowParams = 
         s = flows[FLOW_RATE_FACTOR * t: FLOW_RATE_FACTOR * t + STACK_LENGTH]  # [5,H,W,2]
         out[t] = s.transpose(0, 3, 1, 2).reshape(FLOW_CHANNELS, H, W)
     return out
+
+
+def iter_model_inputs(path: str | Path, n_frames: int, *, rgb: bool = True, flow: bool = True,
+                      params: FlowParams = FlowParams(), long_side: int = LONG_SIDE, info: dict | None = None
+                      ) -> Iterator[tuple[int, np.ndarray | None, np.ndarray | None]]:
+    """The model inputs of output frames ``0 … n_frames-1`` of a video, streamed in one decoding pass.
+
+    Yields ``(t, rgb [H, W, 3] uint8 or None, stack [10, H, W] float32 or None)`` in order of ``t``, each as
+    soon as its frames are decoded: the RGB frame at ``rgb_times`` and the flow stack of
+    :func:`flow_stacks` (the same numbers as ``flow_stacks(decode_video(path).flow_frames, n_frames)``).
+    Only the receptive field of one stack (6 flow frames, 5 flows) is held, so memory does not grow with
+    the video's length. ``info`` as for :func:`~clip2frame.video.io.iter_frames_at`.
+    """
+    T = int(n_frames)
+    rt = rgb_times(T) if rgb else np.zeros(0)
+    ft = flow_times(T) if flow else np.zeros(0)
+    all_t = np.unique(np.concatenate([rt, ft]))
+    pos = {round(float(x), 9): j for j, x in enumerate(all_t)}
+    rgb_of = {pos[round(float(x), 9)]: t for t, x in enumerate(rt)}
+    flow_of = {pos[round(float(x), 9)]: k for k, x in enumerate(ft)}
+    pictures: dict[int, np.ndarray] = {}
+    flows: dict[int, np.ndarray] = {}  # flow k: flow frame k -> k+1, [H, W, 2]
+    prev_grey: np.ndarray | None = None
+    t = 0
+    for j, frame in enumerate(iter_frames_at(path, all_t, long_side=long_side, info=info)):
+        if j in rgb_of:
+            pictures[rgb_of[j]] = frame
+        if j in flow_of:
+            grey = to_grey(frame)
+            if prev_grey is not None:
+                flows[flow_of[j] - 1] = farneback(prev_grey, grey, params=params)
+            prev_grey = grey
+        while t < T and (not rgb or t in pictures) and (not flow or FLOW_RATE_FACTOR * t + STACK_LENGTH - 1 in flows):
+            stack = None
+            if flow:
+                k0 = FLOW_RATE_FACTOR * t
+                s = np.stack([flows[k0 + i] for i in range(STACK_LENGTH)])  # [5, H, W, 2]
+                stack = s.transpose(0, 3, 1, 2).reshape(FLOW_CHANNELS, *s.shape[1:3])
+                for k in [k for k in flows if k < k0 + FLOW_RATE_FACTOR]:
+                    del flows[k]
+            yield t, pictures.pop(t, None), stack
+            t += 1
 
 
 def cache_key(path: str | Path, params: FlowParams = FlowParams(), *, long_side: int = 256) -> str:

@@ -42,12 +42,13 @@ def predict_visual(model: Any, frames: np.ndarray, *, batch: int = VISUAL_BATCH)
     model (flow stacks [T, 10, H, W]); ``model`` a VisualModel or a VisualFCN."""
     net = visual_net(model)
     net.eval()
+    dev = next(net.parameters()).device
     outs = []
     with torch.no_grad():
         for i in range(0, len(frames), batch):
             chunk = frames[i:i + batch]
             x = rgb_to_input(chunk) if net.cfg.kind == "object" else flow_to_input(chunk)
-            outs.append(net(x).heatmap.numpy())
+            outs.append(net(x.to(dev)).heatmap.float().cpu().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, net.n_labels, 1, 1), np.float32)
 
 

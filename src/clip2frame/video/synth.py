@@ -33,8 +33,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -44,10 +42,11 @@ import numpy as np
 import numpy.typing as npt
 
 from ..config import to_dict
+from ..data.manifest import EVENTS_HEADER, WEAK_HEADER
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..tags import VIDEO_INSTRUMENTS
-from .io import FRAME_DURATION_S, n_output_frames, rgb_times
+from .io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
 
 log = logging.getLogger(__name__)
 
@@ -652,59 +651,6 @@ def render_audio(scene: Scene, cfg: VideoSynthConfig) -> tuple[np.ndarray, str]:
 
 # ---------------------------------------------------------------------------------------------- writing
 
-def write_mp4(path: str | Path, frames, *, fps: float, audio: np.ndarray | None, sr: int = 16000,
-              crf: int = 20) -> None:
-    """Write RGB frames (iterable of uint8 [H, W, 3]) and mono audio as H.264 + AAC MP4 (atomically)."""
-    import av
-    from fractions import Fraction
-
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".mp4", dir=p.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, "w", format="mp4") as c:
-            rate = Fraction(fps).limit_denominator(1001)
-            vs = c.add_stream("libx264", rate=rate)
-            vs.pix_fmt = "yuv420p"
-            vs.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
-            first = True
-            as_ = None
-            for fr in frames:
-                if first:
-                    vs.height, vs.width = fr.shape[:2]
-                    if audio is not None:
-                        as_ = c.add_stream("aac", rate=sr)
-                        as_.layout = "mono"
-                    first = False
-                for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(fr), format="rgb24")):
-                    c.mux(pkt)
-            for pkt in vs.encode():
-                c.mux(pkt)
-            if as_ is not None:
-                a = np.asarray(audio, np.float32)
-                step = 1024
-                pts = 0
-                for i in range(0, len(a), step):
-                    chunk = a[i:i + step]
-                    af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
-                    af.sample_rate = sr
-                    af.pts = pts
-                    pts += len(chunk)
-                    for pkt in as_.encode(af):
-                        c.mux(pkt)
-                for pkt in as_.encode():
-                    c.mux(pkt)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def render_video(cfg: VideoSynthConfig, index: int, main: str, out_mp4: str | Path) -> dict:
     """Render video ``index`` to ``out_mp4``; returns its truth (JSON-ready)."""
     scene = make_scene(cfg, index, main)
@@ -788,9 +734,9 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
             for on, off, _ in src["notes"]:
                 rows_strong[split].append(f"{truth['file']}\t{on:.3f}\t{off:.3f}\t{src['instrument']}")
     for split, _ in splits:
-        atomic_write_text(out / f"{split}.weak.tsv", "filename\tevent_labels\n" + "".join(r + "\n" for r in rows_weak[split]))
+        atomic_write_text(out / f"{split}.weak.tsv", "\t".join(WEAK_HEADER) + "\n" + "".join(r + "\n" for r in rows_weak[split]))
         atomic_write_text(out / f"{split}.strong.tsv",
-                          "filename\tonset\toffset\tevent_label\n" + "".join(r + "\n" for r in rows_strong[split]))
+                          "\t".join(EVENTS_HEADER) + "\n" + "".join(r + "\n" for r in rows_strong[split]))
     meta = {"name": "clip2frame-video-synth", "labels": list(VIDEO_INSTRUMENTS),
             "kinds": {k: "instrument" for k in VIDEO_INSTRUMENTS}, "splits": [s for s, _ in splits],
             "kind": "video", "config": to_dict(cfg), "frame_rate": 1.0 / FRAME_DURATION_S,

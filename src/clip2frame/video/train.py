@@ -206,9 +206,9 @@ def sound_features(waves: list[np.ndarray], spec) -> list[torch.Tensor]:
 
 def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Macro ROC-AUC over the labels that have both classes (nan when none)."""
-    from .metrics import roc_auc
+    from .metrics import defined_auc
 
-    vals = [roc_auc(scores[:, k], labels[:, k]) for k in range(labels.shape[1])]
+    vals = [defined_auc(labels[:, k], scores[:, k]) for k in range(labels.shape[1])]
     vals = [v for v in vals if not math.isnan(v)]
     return float(np.mean(vals)) if vals else float("nan")
 
