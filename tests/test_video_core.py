@@ -246,24 +246,24 @@ def test_configs_round_trip_and_refuse_unknown_keys():
 
 
 def test_batches_and_flip():
-    from clip2frame.video.train import VideoItem, VideoTrainConfig, _batches, _flip
+    from clip2frame.video.train import VideoItem, VideoTrainConfig, epoch_batches, flip_batch
 
     items = [VideoItem(f"v{i}", "", np.zeros(9, np.float32), flow=np.zeros((n, 10, 4, 4), np.float16))
              for i, n in enumerate((12, 7, 20))]
     gen = np.random.default_rng(0)
-    sub = list(_batches(items, "action", VideoTrainConfig(), gen))
+    sub = list(epoch_batches(items, "action", VideoTrainConfig(), gen))
     assert len(sub) == 3 and all(len({vi for vi, _ in b}) == 1 for b in sub)
     for b in sub:  # consecutive frames of one video
         ts = [t for _, t in b]
         assert ts == list(range(ts[0], ts[0] + len(ts))) and len(ts) <= 10
-    fr = list(_batches(items, "action", VideoTrainConfig(batch_mode="frames", batches_per_epoch=3), gen))
+    fr = list(epoch_batches(items, "action", VideoTrainConfig(batch_mode="frames", batches_per_epoch=3), gen))
     flat = [p for b in fr for p in b]
     assert len(flat) == 30 and len(set(flat)) == 30  # without replacement within the pool of 39 frames
     x = torch.zeros(64, 10, 2, 3)
     x[:, 0, :, 0] = 1.0  # dx = +1 on the left column
     O = torch.zeros(64, 9, 2, 3)
     O[:, :, :, 0] = 1.0
-    xf, Of = _flip(x, O, "action", np.random.default_rng(1))
+    xf, Of = flip_batch(x, O, "action", np.random.default_rng(1))
     flipped = xf[:, 0, 0, 2] != 0
     assert 0 < int(flipped.sum()) < 64
     assert torch.all(xf[flipped, 0, :, 2] == -1.0) and torch.all(Of[flipped, :, :, 2] == 1.0)

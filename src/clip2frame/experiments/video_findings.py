@@ -74,7 +74,7 @@ class PairScore:
 def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool) -> dict[str, Path]:
     """Every model of one seed (finished runs are skipped by the video trainer); returns run directories."""
     from ..video.demo import demo_configs, demo_settings
-    from ..video.train import train
+    from ..video.training import train
 
     cfgs = {k: replace(c, seed=seed) for k, c in demo_configs(quick).items()}
     runs.mkdir(parents=True, exist_ok=True)
@@ -100,10 +100,10 @@ def score_pairs(data: Path, runs: dict[str, Path], split: str = "test") -> dict[
     from ..video.evaluate import truths_of
     from ..video.fusion import fuse
     from ..video.metrics import evaluate_maps
-    from ..video.synth import load_truth
+    from ..video.data import load_truth
     from ..models.io import load_model, load_visual_model
     from ..video.predict import fit_len, predict_sound, predict_visual
-    from ..video.train import load_item
+    from ..video.data import load_item
 
     onet = load_visual_model(runs["object"], kind="object")
     sounds = {"sound": load_model(runs["sound"], kind="sound")}
@@ -152,7 +152,7 @@ def method_score(pairs: list[PairScore], idx: np.ndarray, metric: str) -> float:
 def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_boot: int = 2000) -> list[Path]:
     """Render the corpus once, train every seed's models, score the pairs, write ``finding_<key>.{md,json}``."""
     from ..video.demo import demo_settings
-    from ..video.synth import render_corpus
+    from ..video.corpus import render_corpus
 
     out.mkdir(parents=True, exist_ok=True)
     st = demo_settings(quick)

@@ -74,8 +74,8 @@ def train_default_models(out_dir: str | Path, *, assets_dir: str | Path, quick: 
     from ..models.io import load_model, load_visual_model, save_model
     from .demo import demo_configs, demo_settings
     from .evaluate import evaluate_corpus, write_results
-    from .synth import render_corpus
-    from .train import train
+    from .corpus import render_corpus
+    from .training import train
 
     out, assets = Path(out_dir), Path(assets_dir)
     st = demo_settings(quick)

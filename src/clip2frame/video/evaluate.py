@@ -61,8 +61,7 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
     """Evaluate the given runs on ``split``; returns the table rows."""
     from ..models.io import load_model, load_visual_model
     from .predict import fit_len, predict_sound, predict_visual
-    from .synth import load_truth
-    from .train import _cache_dir, load_item
+    from .data import corpus_cache_dir, load_item, load_truth
 
     root = Path(data_dir)
     truths = load_truth(root, split)
@@ -98,9 +97,9 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
     if "flow" in need:
         from .flow import cache_flows
 
-        cache_flows([(tr["path"], tr["duration_s"]) for tr in truths], cache_dir=_cache_dir(root), jobs=jobs)
+        cache_flows([(tr["path"], tr["duration_s"]) for tr in truths], cache_dir=corpus_cache_dir(root), jobs=jobs)
     for tr in truths:
-        item = load_item(tr["path"], need=need, cache_dir=_cache_dir(root), tags=tr["tags"], truth=tr)
+        item = load_item(tr["path"], need=need, cache_dir=corpus_cache_dir(root), tags=tr["tags"], truth=tr)
         T = len(tr["frames"])
         O = fit_len(predict_visual(onet, item.loaded("rgb")), T) if onet is not None else None
         S = predict_sound(smodel, item.loaded("wave"), T, sr=SAMPLE_RATE) if smodel is not None else None

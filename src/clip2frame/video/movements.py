@@ -92,13 +92,12 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
     atomic_write_bytes(path, buf.tobytes())
     np.save(out / "conv1_movements.npy", mov)
     if data_dir is not None:
-        from .synth import load_truth
+        from .data import corpus_cache_dir, load_item, load_truth
         from .predict import fit_len
-        from .train import _cache_dir, load_item
 
         by_inst: dict[str, list[np.ndarray]] = {}
         for tr in load_truth(data_dir, split):
-            it = load_item(tr["path"], need={"flow"}, cache_dir=_cache_dir(Path(data_dir)), tags=tr["tags"], truth=tr)
+            it = load_item(tr["path"], need={"flow"}, cache_dir=corpus_cache_dir(data_dir), tags=tr["tags"], truth=tr)
             flow = fit_len(it.loaded("flow"), len(tr["frames"]))
             for t, f in enumerate(tr["frames"]):
                 for inst in f["playing"]:
