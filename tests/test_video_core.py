@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from clip2frame.errors import ConfigError
+from clip2frame.video import cache as vcache
 from clip2frame.video import flow as vflow
 from clip2frame.video import fusion, metrics, targets
 from clip2frame.video.models import VisualFCN, VisualFCNConfig, heatmap_size
@@ -183,21 +184,21 @@ def test_flow_cache_key_and_reuse(tmp_path):
 
     p = tmp_path / "v.mp4"
     render_video(VideoSynthConfig(duration_s=1.2, fps=10), 0, "drum", p)
-    k1 = vflow.cache_key(p)
-    assert k1 == vflow.cache_key(p)
-    assert k1 != vflow.cache_key(p, vflow.FlowParams(winsize=13))
+    k1 = vcache.cache_key(p)
+    assert k1 == vcache.cache_key(p)
+    assert k1 != vcache.cache_key(p, vflow.FlowParams(winsize=13))
     cache = tmp_path / "cache"
-    f1 = vflow.video_flow(p, cache_dir=cache)
+    f1 = vcache.video_flow(p, cache_dir=cache)
     files = list(cache.glob("*.flow.npy"))
     assert len(files) == 1 and k1 in files[0].name
     assert f1.shape[1] == 10 and np.abs(f1).max() <= 128
-    f2 = vflow.video_flow(p, cache_dir=cache)
+    f2 = vcache.video_flow(p, cache_dir=cache)
     np.testing.assert_array_equal(f1.astype(np.float16), f2.astype(np.float16))
     import os
 
     st = p.stat()
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert vflow.cache_key(p) != k1  # a touched file is recomputed
+    assert vcache.cache_key(p) != k1  # a touched file is recomputed
 
 
 def test_cache_flows_in_processes_equals_direct(tmp_path):
@@ -207,10 +208,10 @@ def test_cache_flows_in_processes_equals_direct(tmp_path):
     for i, p in enumerate(paths):
         render_video(VideoSynthConfig(duration_s=1.2, fps=10), i, "violin", p)
     cache = tmp_path / "cache"
-    assert vflow.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 2
-    assert vflow.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 0  # all cached
+    assert vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 2
+    assert vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 0  # all cached
     for p in paths:
-        np.testing.assert_array_equal(np.load(vflow.flow_cache_file(p, cache)), vflow.video_flow(p).astype(np.float16))
+        np.testing.assert_array_equal(np.load(vcache.flow_cache_file(p, cache)), vcache.video_flow(p).astype(np.float16))
 
 
 def test_average_movements_hand_computed():

@@ -77,7 +77,7 @@ def corpus_cache_dir(data_dir: str | Path) -> Path:
 def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=(), truth: dict | None = None,
               vid: str | None = None) -> VideoItem:
     """Decode what ``need`` asks for (``rgb``, ``flow``, ``wave``) using the on-disk caches."""
-    from .flow import cache_key, cached_flow
+    from .cache import cache_key, cached_flow
     from .io import SAMPLE_RATE, decode_video, load_video_audio, n_output_frames
 
     p = Path(path)
@@ -128,7 +128,7 @@ def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int =
         rows.append((root / fn, tags, truths.get(Path(fn).stem)))
     rows = rows[:limit] if limit else rows
     if "flow" in need:
-        from .flow import cache_flows
+        from .cache import cache_flows
 
         cache_flows([(p, tr["duration_s"] if tr else None) for p, _, tr in rows], cache_dir=corpus_cache_dir(root),
                     jobs=jobs)

@@ -95,7 +95,7 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
             names.append(name)
 
     if "flow" in need:
-        from .flow import cache_flows
+        from .cache import cache_flows
 
         cache_flows([(tr["path"], tr["duration_s"]) for tr in truths], cache_dir=corpus_cache_dir(root), jobs=jobs)
     for tr in truths:
