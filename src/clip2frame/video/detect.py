@@ -31,6 +31,8 @@ from .predict import VISUAL_BATCH, fit_len, predict_visual
 
 log = logging.getLogger(__name__)
 
+#: Seconds of audio per chunk of the sound stream.
+SOUND_CHUNK_S = 60.0
 #: What ``clip2frame detect`` writes per video unless told otherwise.
 DETECT_FORMATS: tuple[str, ...] = ("events", "heatmaps", "overlay")
 
@@ -123,7 +125,8 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     if "S" in fusion:
         from ..infer.predict import predict
 
-        acts_s = predict(p, model=model.sound, device=device)
+        # chunks of a minute: memory stays flat in the length (the result does not depend on chunk_s)
+        acts_s = predict(p, model=model.sound, device=device, chunk_s=SOUND_CHUNK_S)
         S = acts_s.probs
         duration = float(acts_s.duration)
     else:
