@@ -231,3 +231,24 @@ def test_map_formats_need_maps(tmp_path):
         write_outputs(acts, tmp_path, formats=("heatmaps",), stem="x")
     with pytest.raises(ValueError, match="map 'm'"):
         FrameActivations(["a"], np.zeros((2, 1)), np.arange(3) * 0.5, np.full(1, 0.5), maps={"m": np.zeros((3, 1))})
+
+
+def test_streamed_inputs_need_memory_for_a_window_not_the_video(tmp_path):
+    """Peak numpy memory (tracemalloc) while streaming every model input of a 2-s and an 8-s video: the
+    same window whatever the length (a whole-video decode would hold 4x more at 8 s)."""
+    import tracemalloc
+
+    from clip2frame.video.flow import iter_model_inputs
+    from clip2frame.video.io import n_output_frames
+
+    peaks = []
+    for seconds in (2.0, 8.0):
+        v = make_video(tmp_path / f"m{seconds:g}.mp4", seconds=seconds, audio=False)
+        T = n_output_frames(seconds)
+        tracemalloc.start()
+        n = sum(1 for _ in iter_model_inputs(v, T))
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert n == T
+    # one flow stack alone is 10 x 192 x 256 float32 = 2 MB; 16 output frames of them would be 31 MB
+    assert peaks[1] < 1.2 * peaks[0] and peaks[1] < 16e6
