@@ -207,4 +207,4 @@ def detect_files(inputs: Sequence[str | Path], *, out_dir: str | Path, action: A
     return tag_files(inputs, out_dir=out_dir, model="video detector", formats=formats, min_duration=min_duration,
                      merge_gap=merge_gap, device=device, batch_size=batch_size, jobs=0, overwrite=overwrite,
                      shard=shard, progress=progress, index=index, on_result=on_result, load_model_fn=load,
-                     predict_fn=detect_video, load_audio_fn=_pass_path)
+                     predict_fn=detect_video, load_audio_fn=_pass_path, progress_desc="detecting")
