@@ -17,7 +17,6 @@ their tensors without the ``net.`` prefix. A file of a newer format than this co
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import platform
@@ -32,6 +31,7 @@ from .._version import __version__
 from ..config import from_dict, to_dict
 from ..errors import ConfigError, ModelFileError
 from ..fileio import atomic_write_bytes
+from ..rundir import utc_timestamp
 from .config import AudioModelConfig
 from .fcn import Clip2FrameNet
 
@@ -138,7 +138,7 @@ class TaggerModel:
     def with_thresholds(self, thresholds: Sequence[float] | np.ndarray, *, source: str) -> "TaggerModel":
         prov = dict(self.provenance)
         prov.setdefault("threshold_history", []).append(
-            {"source": source, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+            {"source": source, "created": utc_timestamp()})
         return TaggerModel(self.net, self.feature_spec, self.standardizer, list(self.labels), dict(self.kinds),
                            np.asarray(thresholds, dtype=np.float32), self.name, self.version, prov, self.path,
                            self.card, self.kind)
