@@ -15,7 +15,8 @@ from clip2frame.tags import VIDEO_INSTRUMENTS
 SR = 16000
 
 
-def make_video(path: Path, *, seconds: float = 3.0, fps: float = 10.0, audio: bool = True, seed: int = 0) -> Path:
+def make_video(path: Path, *, seconds: float = 3.0, fps: float = 10.0, audio: bool = True, seed: int = 0,
+               audio_seconds: float | None = None) -> Path:
     """A 64x48 video of a bright square moving over noise, with a tone whose pitch depends on ``seed``."""
     import av
 
@@ -37,7 +38,7 @@ def make_video(path: Path, *, seconds: float = 3.0, fps: float = 10.0, audio: bo
         for pkt in vs.encode():
             c.mux(pkt)
         if as_ is not None:
-            t = np.arange(int(seconds * SR)) / SR
+            t = np.arange(int((audio_seconds or seconds) * SR)) / SR
             wave = (0.3 * np.sin(2 * np.pi * (300 + 100 * seed) * t) * (np.sin(2 * np.pi * 0.7 * t) > 0)).astype(np.float32)
             for i in range(0, len(wave), 1024):
                 af = av.AudioFrame.from_ndarray(wave[None, i:i + 1024], format="fltp", layout="mono")
@@ -252,3 +253,15 @@ def test_streamed_inputs_need_memory_for_a_window_not_the_video(tmp_path):
         assert n == T
     # one flow stack alone is 10 x 192 x 256 float32 = 2 MB; 16 output frames of them would be 31 MB
     assert peaks[1] < 1.2 * peaks[0] and peaks[1] < 16e6
+
+
+def test_audio_longer_than_the_pictures_sets_the_frame_count(models, tmp_path):
+    """T is the audio track's; output frames past the last picture show the last picture."""
+    from clip2frame.video.detect import detect_video, load_detector
+
+    v = make_video(tmp_path / "long_audio.mp4", seconds=2.0, audio_seconds=4.0)
+    acts = detect_video(v, model=load_detector(action=models["action"], object=models["object"],
+                                               sound=models["sound"]))
+    assert acts.n_frames == 8  # ceil((1 + 64000 // 512) / 16), not the pictures' 4
+    assert acts.maps["action"].shape[0] == 8 and acts.maps["object"].shape[0] == 8
+    np.testing.assert_allclose(acts.maps["action"][-1], acts.maps["action"][-2], atol=1e-6)

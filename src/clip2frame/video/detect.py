@@ -16,6 +16,9 @@ formats of :mod:`clip2frame.infer.writers`.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -113,7 +116,6 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
         The file cannot be decoded (one line naming it).
     """
     from ..infer.activations import FrameActivations
-    from .flow import iter_model_inputs
 
     p = Path(path)
     info = probe_video(p)
@@ -122,47 +124,27 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     if model.sound is not None and not info.has_audio:
         log.warning("%s: no audio track; detected without the sound stream", p)
         fusion = fusion.replace("*S", "")
-    if "S" in fusion:
-        from ..infer.predict import predict
-
-        # chunks of a minute: memory stays flat in the length (the result does not depend on chunk_s)
-        acts_s = predict(p, model=model.sound, device=device, chunk_s=SOUND_CHUNK_S)
-        S = acts_s.probs
-        duration = float(acts_s.duration)
-    else:
-        duration = info.duration_s
-    if not duration or duration <= 0:  # the container does not say: decode once to find out
-        from .io import read_frames_at
-
-        _none, duration = read_frames_at(p, np.zeros(0))
-    T = max(1, n_output_frames(duration))
     use_o = "O" in fusion and model.object is not None
-    A_parts: list[np.ndarray] = []
-    O_parts: list[np.ndarray] = []
-    rgb_buf: list[np.ndarray] = []
-    flow_buf: list[np.ndarray] = []
-    frame_size: tuple[int, int] | None = None
+    # The sound stream (its own decoder) runs beside the visual one; the visual frames are decoded and their
+    # flow computed in a producer thread while this one runs the networks (OpenCV, PyAV and torch release
+    # the GIL). Frame t's inputs do not depend on the number of frames, so the visual stream is read for
+    # the container's duration and cut to the sound's frame count afterwards.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip2frame-sound") as pool:
+        sound_fut = pool.submit(_sound_stream, p, model.sound, device) if "S" in fusion else None
+        duration = info.duration_s
+        if not duration or duration <= 0:  # the container does not say: decode once to find out
+            from .io import read_frames_at
 
-    def flush() -> None:
-        if flow_buf:
-            A_parts.append(predict_visual(model.action, np.stack(flow_buf), batch=batch_size))
-            flow_buf.clear()
-        if rgb_buf:
-            O_parts.append(predict_visual(model.object, np.stack(rgb_buf), batch=batch_size))
-            rgb_buf.clear()
-
-    for t, rgb, stack in iter_model_inputs(p, T, rgb=use_o, flow=True):
-        assert stack is not None  # flow=True
-        if frame_size is None:
-            frame_size = (int(stack.shape[1]), int(stack.shape[2]))
-        flow_buf.append(stack)
-        if rgb is not None:
-            rgb_buf.append(rgb)
-        if len(flow_buf) >= batch_size:
-            flush()
-    flush()
-    A = np.concatenate(A_parts)
-    O = fit_len(np.concatenate(O_parts), T) if use_o else None
+            _none, duration = read_frames_at(p, np.zeros(0))
+        T_visual = n_output_frames(duration) + 1  # a frame to spare: the audio track may end a little later
+        A, O, frame_size = _visual_streams(p, model, T_visual, use_o=use_o, batch_size=batch_size)
+        if sound_fut is not None:
+            S, duration = sound_fut.result()
+    T = max(1, n_output_frames(duration))
+    if T > len(A):  # the audio outlasts the pictures by more than a frame: read the rest again
+        A, O, frame_size = _visual_streams(p, model, T, use_o=use_o, batch_size=batch_size)
+    A = A[:T]
+    O = O[:T] if O is not None else None
     S = fit_len(S, T) if S is not None else None
     M = fuse(A, O=O, S=S, method=fusion)
     probs = frame_scores(M, fusion).astype(np.float32)
@@ -174,12 +156,78 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
         maps["object"] = O
     if S is not None:
         maps["sound"] = S
-    assert frame_size is not None  # T >= 1 stacks were read
     meta = {"model": model.name, "model_version": model.version, "fusion": fusion, "frame_size": list(frame_size),
             "duration": duration, "models": {k: str(getattr(getattr(model, k), "path", "") or "")
                                              for k in ("action", "object", "sound") if getattr(model, k) is not None}}
     return FrameActivations(list(model.labels), probs, bounds, np.full(len(model.labels), model.threshold, np.float32),
                             {lab: VIDEO_KIND for lab in model.labels}, str(p), meta, maps)
+
+
+def _sound_stream(path: Path, sound: Any, device: str) -> tuple[np.ndarray, float]:
+    """S [T, K] of the video's audio track and the track's duration (s), through infer.predict."""
+    from ..infer.predict import predict
+
+    # chunks of a minute: memory stays flat in the length (the result does not depend on chunk_s)
+    acts = predict(path, model=sound, device=device, chunk_s=SOUND_CHUNK_S)
+    return acts.probs, float(acts.duration)
+
+
+def _visual_streams(path: Path, model: VideoDetector, n_frames: int, *, use_o: bool, batch_size: int
+                    ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Action maps A [T, K, h, w] (and object maps O when ``use_o``) of output frames ``0 … n_frames-1``, and the
+    frame size (H, W). The inputs are decoded and their flow computed in a producer thread, in batches of
+    ``batch_size`` frames at most two batches ahead of the networks, so memory holds a few batches."""
+    from .flow import iter_model_inputs
+
+    q: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            batch: list = []
+            for _t, rgb, stack in iter_model_inputs(path, n_frames, rgb=use_o, flow=True):
+                batch.append((rgb, stack))
+                if len(batch) >= batch_size:
+                    put(batch)
+                    batch = []
+                if stop.is_set():
+                    return
+            if batch:
+                put(batch)
+            put(None)
+        except BaseException as e:  # handed to the consumer, which raises it
+            put(e)
+
+    A_parts: list[np.ndarray] = []
+    O_parts: list[np.ndarray] = []
+    frame_size: tuple[int, int] | None = None
+    producer = threading.Thread(target=produce, name="clip2frame-frames", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            stacks = np.stack([st for _, st in item])
+            frame_size = (int(stacks.shape[2]), int(stacks.shape[3]))
+            A_parts.append(predict_visual(model.action, stacks, batch=batch_size))
+            if use_o:
+                O_parts.append(predict_visual(model.object, np.stack([r for r, _ in item]), batch=batch_size))
+    finally:
+        stop.set()
+        producer.join()
+    assert frame_size is not None  # n_frames >= 1 stacks were read
+    return np.concatenate(A_parts), (np.concatenate(O_parts) if use_o else None), frame_size
 
 
 def _pass_path(path: Any, **_: Any) -> Any:
