@@ -33,7 +33,7 @@ from clip2frame.video.detect import detect_files
 models = sys.argv[3]
 kw = {} if models == "-" else {k: f"{models}/video_{k}.safetensors" for k in ("action", "object", "sound")}
 t = time.perf_counter()
-rep = detect_files([sys.argv[1]], out_dir=sys.argv[2], device="cpu", **kw)
+rep = detect_files([sys.argv[1]], out_dir=sys.argv[2], device="cpu", overwrite=True, **kw)
 wall = time.perf_counter() - t
 assert rep.exit_code == 0, rep.to_dict()
 print(json.dumps({"wall_s": wall, "video_s": rep.tagged[0].audio_s,

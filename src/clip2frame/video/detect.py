@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -125,24 +124,20 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
         log.warning("%s: no audio track; detected without the sound stream", p)
         fusion = fusion.replace("*S", "")
     use_o = "O" in fusion and model.object is not None
-    # The sound stream (its own decoder) runs beside the visual one; the visual frames are decoded and their
-    # flow computed in a producer thread while this one runs the networks (OpenCV, PyAV and torch release
-    # the GIL). Frame t's inputs do not depend on the number of frames, so the visual stream is read for
-    # the container's duration and cut to the sound's frame count afterwards.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="clip2frame-sound") as pool:
-        sound_fut = pool.submit(_sound_stream, p, model.sound, device) if "S" in fusion else None
+    # The sound stream first (streamed in chunks), then the visual one, whose frames are decoded and flow
+    # computed in a producer thread while this one runs the networks (OpenCV, PyAV and torch release the
+    # GIL). Running the two streams side by side is faster still, but the sound's memory would add to the
+    # visual's (measured: 16% more peak memory at 10 minutes than at 1).
+    if "S" in fusion:
+        S, duration = _sound_stream(p, model.sound, device)
+    else:
         duration = info.duration_s
-        if not duration or duration <= 0:  # the container does not say: decode once to find out
-            from .io import read_frames_at
+    if not duration or duration <= 0:  # the container does not say: decode once to find out
+        from .io import read_frames_at
 
-            _none, duration = read_frames_at(p, np.zeros(0))
-        T_visual = n_output_frames(duration) + 1  # a frame to spare: the audio track may end a little later
-        A, O, frame_size = _visual_streams(p, model, T_visual, use_o=use_o, batch_size=batch_size)
-        if sound_fut is not None:
-            S, duration = sound_fut.result()
+        _none, duration = read_frames_at(p, np.zeros(0))
     T = max(1, n_output_frames(duration))
-    if T > len(A):  # the audio outlasts the pictures by more than a frame: read the rest again
-        A, O, frame_size = _visual_streams(p, model, T, use_o=use_o, batch_size=batch_size)
+    A, O, frame_size = _visual_streams(p, model, T, use_o=use_o, batch_size=batch_size)
     A = A[:T]
     O = O[:T] if O is not None else None
     S = fit_len(S, T) if S is not None else None
