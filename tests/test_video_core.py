@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from clip2frame.errors import ConfigError
+from clip2frame.video import cache as vcache
 from clip2frame.video import flow as vflow
 from clip2frame.video import fusion, metrics, targets
 from clip2frame.video.models import VisualFCN, VisualFCNConfig, heatmap_size
@@ -123,7 +124,7 @@ def test_fusion_products():
         fusion.fuse(A, method="A*O")
 
 
-def test_roc_auc_matches_sklearn(rng):
+def test_temporal_auc_is_the_one_roc_auc_and_nan_for_one_class(rng):
     from sklearn.metrics import roc_auc_score
 
     for _ in range(20):
@@ -132,9 +133,10 @@ def test_roc_auc_matches_sklearn(rng):
         if y.min() == y.max():
             y[0] = 1 - y[0]
         s = np.round(rng.random(n), 1)  # ties on purpose
-        assert metrics.roc_auc(s, y) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
-    assert np.isnan(metrics.roc_auc([0.1, 0.2], [1, 1]))
-    assert metrics.roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+        assert metrics.defined_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert np.isnan(metrics.defined_auc([1, 1], [0.1, 0.2]))
+    assert metrics.defined_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert not hasattr(metrics, "roc_auc")  # one ROC-AUC: clip2frame.eval.metrics
 
 
 def test_spatial_metrics_hand_computed():
@@ -182,21 +184,21 @@ def test_flow_cache_key_and_reuse(tmp_path):
 
     p = tmp_path / "v.mp4"
     render_video(VideoSynthConfig(duration_s=1.2, fps=10), 0, "drum", p)
-    k1 = vflow.cache_key(p)
-    assert k1 == vflow.cache_key(p)
-    assert k1 != vflow.cache_key(p, vflow.FlowParams(winsize=13))
+    k1 = vcache.cache_key(p)
+    assert k1 == vcache.cache_key(p)
+    assert k1 != vcache.cache_key(p, vflow.FlowParams(winsize=13))
     cache = tmp_path / "cache"
-    f1 = vflow.video_flow(p, cache_dir=cache)
+    f1 = vcache.video_flow(p, cache_dir=cache)
     files = list(cache.glob("*.flow.npy"))
     assert len(files) == 1 and k1 in files[0].name
     assert f1.shape[1] == 10 and np.abs(f1).max() <= 128
-    f2 = vflow.video_flow(p, cache_dir=cache)
+    f2 = vcache.video_flow(p, cache_dir=cache)
     np.testing.assert_array_equal(f1.astype(np.float16), f2.astype(np.float16))
     import os
 
     st = p.stat()
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert vflow.cache_key(p) != k1  # a touched file is recomputed
+    assert vcache.cache_key(p) != k1  # a touched file is recomputed
 
 
 def test_cache_flows_in_processes_equals_direct(tmp_path):
@@ -206,10 +208,10 @@ def test_cache_flows_in_processes_equals_direct(tmp_path):
     for i, p in enumerate(paths):
         render_video(VideoSynthConfig(duration_s=1.2, fps=10), i, "violin", p)
     cache = tmp_path / "cache"
-    assert vflow.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 2
-    assert vflow.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 0  # all cached
+    assert vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 2
+    assert vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 0  # all cached
     for p in paths:
-        np.testing.assert_array_equal(np.load(vflow.flow_cache_file(p, cache)), vflow.video_flow(p).astype(np.float16))
+        np.testing.assert_array_equal(np.load(vcache.flow_cache_file(p, cache)), vcache.video_flow(p).astype(np.float16))
 
 
 def test_average_movements_hand_computed():
@@ -245,24 +247,24 @@ def test_configs_round_trip_and_refuse_unknown_keys():
 
 
 def test_batches_and_flip():
-    from clip2frame.video.train import VideoItem, VideoTrainConfig, _batches, _flip
+    from clip2frame.video.train import VideoItem, VideoTrainConfig, epoch_batches, flip_batch
 
     items = [VideoItem(f"v{i}", "", np.zeros(9, np.float32), flow=np.zeros((n, 10, 4, 4), np.float16))
              for i, n in enumerate((12, 7, 20))]
     gen = np.random.default_rng(0)
-    sub = list(_batches(items, "action", VideoTrainConfig(), gen))
+    sub = list(epoch_batches(items, "action", VideoTrainConfig(), gen))
     assert len(sub) == 3 and all(len({vi for vi, _ in b}) == 1 for b in sub)
     for b in sub:  # consecutive frames of one video
         ts = [t for _, t in b]
         assert ts == list(range(ts[0], ts[0] + len(ts))) and len(ts) <= 10
-    fr = list(_batches(items, "action", VideoTrainConfig(batch_mode="frames", batches_per_epoch=3), gen))
+    fr = list(epoch_batches(items, "action", VideoTrainConfig(batch_mode="frames", batches_per_epoch=3), gen))
     flat = [p for b in fr for p in b]
     assert len(flat) == 30 and len(set(flat)) == 30  # without replacement within the pool of 39 frames
     x = torch.zeros(64, 10, 2, 3)
     x[:, 0, :, 0] = 1.0  # dx = +1 on the left column
     O = torch.zeros(64, 9, 2, 3)
     O[:, :, :, 0] = 1.0
-    xf, Of = _flip(x, O, "action", np.random.default_rng(1))
+    xf, Of = flip_batch(x, O, "action", np.random.default_rng(1))
     flipped = xf[:, 0, 0, 2] != 0
     assert 0 < int(flipped.sum()) < 64
     assert torch.all(xf[flipped, 0, :, 2] == -1.0) and torch.all(Of[flipped, :, :, 2] == 1.0)
@@ -296,7 +298,8 @@ def test_demo_verdicts_state_both_claims_either_way():
 
 
 def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
-    from clip2frame.video.detect import Detection, events_of, frame_scores
+    from clip2frame.infer.activations import FrameActivations
+    from clip2frame.video.fusion import frame_scores
 
     T, K = 4, 9
     A = np.full((T, K, 2, 2), 0.01, np.float32)
@@ -304,13 +307,11 @@ def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
     S = np.full((T, K), 0.01, np.float32)
     A[1:3, 2, 0, 1], S[1:3, 2] = 0.4, 0.95  # drum plays in frames 1-2 (A 0.4 at one cell)
     fused = A * O * S[:, :, None, None]
-    det = Detection("v.mp4", np.arange(T) * 0.512, (64, 64), np.zeros((T, 64, 64, 3), np.uint8), A, O, S,
-                    fused, "A*O*S")
-    sc = frame_scores(det)
+    sc = frame_scores(fused, "A*O*S")
     assert sc[1, 2] == pytest.approx((0.4 * 0.9 * 0.95) ** (1 / 3), rel=1e-5)  # 0.70, the product is 0.34
     assert sc[0, 2] == pytest.approx((0.01 * 0.9 * 0.01) ** (1 / 3), rel=1e-5)
-    rows = events_of(det, threshold=0.5)
-    assert [(r[1], r[3]) for r in rows] == [(pytest.approx(0.512), "drum")]
-    assert rows[0][2] == pytest.approx(3 * 0.512)
-    det.fusion = "A"
-    assert frame_scores(det)[1, 2] == pytest.approx(0.4 * 0.9 * 0.95, rel=1e-5)
+    acts = FrameActivations([str(k) for k in range(K)], sc, np.arange(T + 1) * 0.512, np.full(K, 0.5))
+    ev = acts.to_events()
+    assert [(e.onset, e.label) for e in ev] == [(pytest.approx(0.512), "2")]
+    assert ev[0].offset == pytest.approx(3 * 0.512)
+    assert frame_scores(fused, "A")[1, 2] == pytest.approx(0.4 * 0.9 * 0.95, rel=1e-5)

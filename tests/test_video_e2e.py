@@ -91,7 +91,7 @@ def test_train_evaluate_detect(corpus, tmp_path, capsys):
 
     video = synth.load_truth(corpus, "test")[0]["path"]
     assert main(["detect", video, "--out", str(tmp_path / "det"), "--action", str(runs / "sot"),
-                 "--object", str(runs / "object"), "--sound", str(runs / "sound")]) == 0
+                 "--object", str(runs / "object"), "--sound", str(runs / "sound"), "--quiet"]) == 0
     stem = video.rsplit("/", 1)[-1][:-4]
     with np.load(tmp_path / "det" / f"{stem}.heatmaps.npz") as z:
         T = len(z["times"])
@@ -105,14 +105,6 @@ def test_train_evaluate_detect(corpus, tmp_path, capsys):
 
     png = write_movements(runs / "sot", tmp_path / "mov")
     assert png.stat().st_size > 100
-
-
-def test_detect_bad_video_is_clean_error(tmp_path, capsys, corpus):
-    bad = tmp_path / "bad.mp4"
-    bad.write_bytes(b"not a video")
-    rc = main(["detect", str(bad), "--out", str(tmp_path / "d"), "--action", str(tmp_path / "norun")])
-    assert rc == 2
-    assert "error:" in capsys.readouterr().err
 
 
 @pytest.mark.slow

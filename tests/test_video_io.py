@@ -110,3 +110,51 @@ def test_bad_inputs_name_the_file(tmp_path):
     sf.write(wav, np.zeros(1600, np.float32), 16000)
     with pytest.raises(Clip2FrameError, match="audio_only.wav.*(no video stream|zero frames)"):
         vio.decode_video(wav)
+
+
+def _write_rotated(path: Path, frame: np.ndarray, degrees: int, n: int = 4) -> None:
+    import av
+
+    with av.open(str(path), "w", format="mp4") as c:
+        vs = c.add_stream("libx264", rate=10)
+        vs.height, vs.width = frame.shape[:2]
+        vs.pix_fmt = "yuv420p"
+        vs.options = {"crf": "10", "preset": "ultrafast"}
+        vs.set_display_rotation(degrees)  # counter-clockwise, as phones store portrait video
+        for _ in range(n):
+            for pkt in vs.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                c.mux(pkt)
+        for pkt in vs.encode():
+            c.mux(pkt)
+
+
+@pytest.mark.parametrize("degrees", [90, 270, 180])
+def test_rotation_metadata_is_honoured(tmp_path, degrees):
+    """A landscape 64x32 picture with a white left band, stored with a display rotation: frames come out
+    upright (long side 256), the band where the rotation puts it."""
+    img = np.zeros((32, 64, 3), np.uint8)
+    img[:, :16] = 255
+    _write_rotated(tmp_path / "r.mp4", img, degrees)
+    frames, _ = vio.read_frames_at(tmp_path / "r.mp4", np.array([0.05]))
+    f = frames[0].mean(-1)
+    expected = np.rot90(np.kron(img[..., 0], np.ones((4, 4))), degrees // 90)  # 128x256 before turning
+    assert f.shape == expected.shape
+    assert np.abs(f - expected).mean() < 20  # codec noise only; a wrong turn differs by ~100
+    from clip2frame.video.flow import iter_model_inputs
+
+    (_, rgb, stack), = list(iter_model_inputs(tmp_path / "r.mp4", 1))
+    assert rgb is not None and stack is not None
+    assert rgb.shape[:2] == expected.shape and stack.shape[1:] == expected.shape
+
+
+def test_frames_are_streamed_not_stacked(tmp_path):
+    """iter_frames_at yields as it decodes: the first picture comes before the container is read to its end."""
+    p = tmp_path / "s.mp4"
+    _write(p, _frames(12, 48, 64), fps=10)
+    it = vio.iter_frames_at(p, np.arange(12) / 10 + 0.01)
+    first = next(it)
+    assert first.mean() == pytest.approx(0, abs=3)
+    info: dict = {}
+    rest = list(vio.iter_frames_at(p, np.arange(12) / 10 + 0.01, info=info))
+    assert [round(float(r.mean()) / 20) for r in rest] == list(range(12))
+    assert info["duration_s"] == pytest.approx(1.2) and info["n_decoded"] == 12

@@ -217,17 +217,24 @@ def test_media_root_plays_the_originals_of_tag_results(results_dir, tmp_path):
 
 
 def test_video_detection_result(client, results_dir):
-    """``clip2frame detect`` writes heat maps + events + overlay, no scores.tsv: the viewer shows the fused
-    map's spatial maximum per frame, plays the original video beside it, offers the overlay."""
-    from clip2frame.tags import VIDEO_INSTRUMENTS
+    """``clip2frame detect`` writes heat maps + events + overlay, no scores.tsv: the viewer shows the frame
+    scores detect wrote (the fused map's peak as the geometric mean of its streams), plays the original video
+    beside it, offers the overlay."""
+    from clip2frame.tags import VIDEO_INSTRUMENTS, VIDEO_KIND
+    from clip2frame.video.fusion import frame_scores
 
     T, K = 5, len(VIDEO_INSTRUMENTS)
-    fused = np.zeros((T, K, 4, 6), dtype=np.float16)
+    fused = np.zeros((T, K, 4, 6), dtype=np.float32)
     fused[:3, VIDEO_INSTRUMENTS.index("cello"), 1, 2] = 0.75
     fused[3:, VIDEO_INSTRUMENTS.index("flute"), 3, 5] = 0.5
-    np.savez_compressed(results_dir / "duet.heatmaps.npz", times=np.arange(T) * 0.512, labels=np.array(VIDEO_INSTRUMENTS),
-                        action=fused, fused=fused, frame_size=np.array([192, 256], np.int32), fusion=np.array("A"))
-    (results_dir / "duet.events.tsv").write_text("filename\tonset\toffset\tevent_label\nduet.mp4\t0.000\t1.536\tcello\n")
+
+    def detection(method: str) -> FrameActivations:
+        return FrameActivations(list(VIDEO_INSTRUMENTS), frame_scores(fused, method), np.arange(T + 1) * 0.512,
+                                np.full(K, 0.6, np.float32), {lab: VIDEO_KIND for lab in VIDEO_INSTRUMENTS},
+                                "duet.mp4", {"fusion": method, "frame_size": [192, 256]},
+                                {"action": fused, "fused": fused})
+
+    write_outputs(detection("A"), results_dir, formats=("heatmaps", "events"), stem="duet")
     (results_dir / "duet.overlay.mp4").write_bytes(mp4_bytes(1.0))
     (results_dir / "duet.mp4").write_bytes(mp4_bytes(2.5))
     found = listing(client)
@@ -239,18 +246,22 @@ def test_video_detection_result(client, results_dir):
     probs = np.array(res["probs"])
     assert probs[:3, VIDEO_INSTRUMENTS.index("cello")] == pytest.approx(0.75)
     assert probs[3:, VIDEO_INSTRUMENTS.index("flute")] == pytest.approx(0.5)
-    assert res["events"] == [{"onset": 0.0, "offset": 1.536, "label": "cello"}]
+    assert res["thresholds"] == pytest.approx([0.6] * K)  # the detection's, from the heat-map file
+    assert res["events"] == [{"onset": 0.0, "offset": 1.536, "label": "cello"}]  # flute 0.5 < 0.6
     assert res["media"]["url"] == "/files/duet.mp4" and res["media"]["video"] is True
     assert res["overlay_url"] == "/files/duet.overlay.mp4"
     # a fused product of three streams is shown on the probability scale, as detect thresholds it
-    np.savez_compressed(results_dir / "trio.heatmaps.npz", times=np.arange(T) * 0.512,
-                        labels=np.array(VIDEO_INSTRUMENTS), fused=fused, fusion=np.array("A*O*S"),
-                        frame_size=np.array([192, 256], np.int32))
+    write_outputs(detection("A*O*S"), results_dir, formats=("heatmaps",), stem="trio")
     probs = np.array(client.get("/api/results/trio").json()["probs"])
     assert probs[0, VIDEO_INSTRUMENTS.index("cello")] == pytest.approx(0.75 ** (1 / 3), rel=1e-3)
     (results_dir / "broken.heatmaps.npz").write_bytes(b"PK nonsense")
     r = client.get("/api/results/broken")
     assert r.status_code == 422 and "broken.heatmaps.npz" in r.json()["detail"]
+    # heat maps of an older detect (no frame scores) are named, not recomputed
+    np.savez_compressed(results_dir / "old.heatmaps.npz", times=np.arange(T) * 0.512,
+                        labels=np.array(VIDEO_INSTRUMENTS), fused=fused, fusion=np.array("A"))
+    r = client.get("/api/results/old")
+    assert r.status_code == 422 and "run clip2frame detect again" in r.json()["detail"]
 
 
 def test_thresholds_from_npz_and_overlay_video(client, results_dir):

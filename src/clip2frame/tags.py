@@ -45,3 +45,5 @@ MUSIC_TAG_KINDS: dict[str, str] = {**INSTRUMENT_FAMILY, "fast": "tempo", "slow":
 VIDEO_INSTRUMENTS: tuple[str, ...] = (
     "accordion", "cello", "drum", "flute", "guitar", "piano", "saxophone", "trumpet", "violin",
 )
+#: The kind of every label of a video detection (``clip2frame detect``): one group in the viewer.
+VIDEO_KIND = "instrument playing (video)"

@@ -34,9 +34,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(info, indent=1))
         return 0
-    print(f"model      {info['name']} (clip2frame {info['version']})  file: {info['path']}")
-    print(f"preset     {info['preset']}  scales {info['win_sizes']}  total stride {info['total_stride']} "
-          f"({info['frame_seconds']:.3f} s/frame)  accumulation {info['accumulation']}  pooling {info['pooling']}")
+    print(f"model      {info['name']} ({info['kind']} model, clip2frame {info['version']})  file: {info['path']}")
+    if "network" in info:  # object / action
+        print(f"network    {info['network']}" + (f"  target {info['target']}" if info.get("target") else ""))
+    else:
+        print(f"preset     {info['preset']}  scales {info['win_sizes']}  total stride {info['total_stride']} "
+              f"({info['frame_seconds']:.3f} s/frame)  accumulation {info['accumulation']}  pooling {info['pooling']}")
     print(f"trained    {info['provenance'].get('created', '?')}  on {info['provenance'].get('dataset', '?')}  "
           f"best epoch {info['provenance'].get('best_epoch', '?')}")
     print(f"command    {info['provenance'].get('command', '?')}")

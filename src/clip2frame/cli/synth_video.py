@@ -36,7 +36,8 @@ register = register_synth
 def run(args) -> int:
     from ..config import apply_overrides, from_dict, to_dict
     from ..errors import ConfigError
-    from ..video.synth import VideoSynthConfig, render_corpus
+    from ..video.corpus import render_corpus
+    from ..video.scene import VideoSynthConfig
 
     try:
         w, h = (int(v) for v in str(args.size).lower().split("x"))

@@ -61,7 +61,7 @@ def _synth(args) -> int:
 def _train(args) -> int:
     from ..config import apply_overrides, from_dict, to_dict
     from ..video.targets import make_target, parse_target
-    from ..video.train import VideoTrainConfig, default_config, train
+    from ..video.training import VideoTrainConfig, default_config, train
 
     kw: dict = {}
     if args.model == "action":

@@ -22,6 +22,12 @@ from typing import Any, Iterable
 from ..errors import DatasetError
 from ..fileio import atomic_write_text
 
+#: DCASE strong labels / events: the one header of every events file (manifests, ``clip2frame tag`` and
+#: ``detect`` outputs, corpora).
+EVENTS_HEADER: tuple[str, ...] = ("filename", "onset", "offset", "event_label")
+#: DCASE weak labels.
+WEAK_HEADER: tuple[str, ...] = ("filename", "event_labels")
+
 
 @dataclass(frozen=True)
 class Event:
@@ -149,8 +155,8 @@ def write_manifest(root: str | Path, *, name: str, labels: Iterable[str], kinds:
         splits.setdefault(c.split, []).append(c)
     durations, clip_ids, no_truth = {}, {}, []
     for split, cs in splits.items():
-        weak = ["filename\tevent_labels"]
-        strong = ["filename\tonset\toffset\tevent_label"]
+        weak = ["\t".join(WEAK_HEADER)]
+        strong = ["\t".join(EVENTS_HEADER)]
         has_strong = any(c.events is not None for c in cs)
         for c in cs:
             fname = Path(c.audio_path).resolve().relative_to(root.resolve()).as_posix()

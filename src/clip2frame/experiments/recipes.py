@@ -27,6 +27,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..data.manifest import EVENTS_HEADER, WEAK_HEADER
 from ..fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -724,10 +725,10 @@ def write_manifest_abs(dest: Path, *, name: str, labels, kinds, clips, source: d
     for c in clips:
         splits.setdefault(c.split, []).append(c)
     for sp, cs in splits.items():
-        weak = ["filename\tevent_labels"] + [f"{Path(c.audio_path).resolve()}\t{','.join(c.tags)}" for c in cs]
+        weak = ["\t".join(WEAK_HEADER)] + [f"{Path(c.audio_path).resolve()}\t{','.join(c.tags)}" for c in cs]
         atomic_write_text(dest / f"{sp}.weak.tsv", "\n".join(weak) + "\n")
         if any(c.events is not None for c in cs):
-            strong = ["filename\tonset\toffset\tevent_label"] + [
+            strong = ["\t".join(EVENTS_HEADER)] + [
                 f"{Path(c.audio_path).resolve()}\t{e.onset:.3f}\t{e.offset:.3f}\t{e.label}"
                 for c in cs for e in (c.events or ())]
             atomic_write_text(dest / f"{sp}.strong.tsv", "\n".join(strong) + "\n")

@@ -71,17 +71,10 @@ class PairScore:
     px_n: int
 
 
-def _fit(a: np.ndarray, n: int) -> np.ndarray:
-    """Cut or edge-pad to ``n`` frames (as ``clip2frame video evaluate`` aligns streams to the truth)."""
-    if len(a) >= n:
-        return a[:n]
-    return np.concatenate([a, np.repeat(a[-1:], n - len(a), axis=0)])
-
-
 def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool) -> dict[str, Path]:
     """Every model of one seed (finished runs are skipped by the video trainer); returns run directories."""
     from ..video.demo import demo_configs, demo_settings
-    from ..video.train import train
+    from ..video.training import train
 
     cfgs = {k: replace(c, seed=seed) for k, c in demo_configs(quick).items()}
     runs.mkdir(parents=True, exist_ok=True)
@@ -107,23 +100,25 @@ def score_pairs(data: Path, runs: dict[str, Path], split: str = "test") -> dict[
     from ..video.evaluate import truths_of
     from ..video.fusion import fuse
     from ..video.metrics import evaluate_maps
-    from ..video.synth import load_truth
-    from ..video.train import load_item, load_sound_run, load_visual, predict_sound, predict_visual
+    from ..video.data import load_truth
+    from ..models.io import load_model, load_visual_model
+    from ..video.predict import fit_len, predict_sound, predict_visual
+    from ..video.data import load_item
 
-    onet = load_visual(runs["object"])[0]
-    sounds = {"sound": load_sound_run(runs["sound"])}
+    onet = load_visual_model(runs["object"], kind="object")
+    sounds = {"sound": load_model(runs["sound"], kind="sound")}
     if "sound-weak" in runs:
-        sounds["sound-weak"] = load_sound_run(runs["sound-weak"])
-    actions = {n: load_visual(runs[n])[0] for n in (*TARGETS, WEAK) if n in runs}
+        sounds["sound-weak"] = load_model(runs["sound-weak"], kind="sound")
+    actions = {n: load_visual_model(runs[n], kind="action") for n in (*TARGETS, WEAK) if n in runs}
     out: dict[str, list[PairScore]] = {}
     for tr in load_truth(data, split):
         item = load_item(tr["path"], need={"rgb", "flow", "wave"}, cache_dir=None, tags=tr["tags"], truth=tr)
         T = len(tr["frames"])
         assert item.rgb is not None and item.flow is not None and item.wave is not None  # all three were asked for
-        O = _fit(predict_visual(onet, item.rgb), T)
-        S = predict_sound(sounds["sound"], item.wave, T)
+        O = fit_len(predict_visual(onet, item.rgb), T)
+        S = predict_sound(sounds["sound"], item.wave, T, sr=16000)
         for name, net in actions.items():
-            A = _fit(predict_visual(net, item.flow), T)
+            A = fit_len(predict_visual(net, item.flow), T)
             for vt in truths_of(tr):
                 k = VIDEO_INSTRUMENTS.index(vt.instrument)
                 for fu in ("A", "A*O", "A*O*S"):
@@ -157,7 +152,7 @@ def method_score(pairs: list[PairScore], idx: np.ndarray, metric: str) -> float:
 def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_boot: int = 2000) -> list[Path]:
     """Render the corpus once, train every seed's models, score the pairs, write ``finding_<key>.{md,json}``."""
     from ..video.demo import demo_settings
-    from ..video.synth import render_corpus
+    from ..video.corpus import render_corpus
 
     out.mkdir(parents=True, exist_ok=True)
     st = demo_settings(quick)

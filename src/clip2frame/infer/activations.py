@@ -43,6 +43,9 @@ class FrameActivations:
     kinds : dict[str, str]        tag -> kind (instrument family, tempo, ...), for grouping.
     source : str | None           the input file, when there is one.
     meta : dict                   model name/version and anything writers should record.
+    maps : dict[str, np.ndarray]  per-stream outputs of a detector that has them, by stream name: spatial
+                                  heat maps [T, K, h, w] (video: ``action``, ``object``, ``fused``) or
+                                  frame activations [T, K] (video: ``sound``); empty for audio tagging.
     """
 
     labels: list[str]
@@ -52,6 +55,7 @@ class FrameActivations:
     kinds: dict[str, str] = field(default_factory=dict)
     source: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    maps: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.probs = np.asarray(self.probs, dtype=np.float32)
@@ -63,6 +67,9 @@ class FrameActivations:
                 f"FrameActivations: probs {self.probs.shape}, {len(self.labels)} labels, "
                 f"boundaries {self.boundaries.shape}, thresholds {self.thresholds.shape} disagree"
             )
+        for name, m in self.maps.items():
+            if m.ndim not in (2, 4) or m.shape[:2] != (T, K):
+                raise ValueError(f"FrameActivations: map {name!r} has shape {m.shape}, expected [T={T}, K={K}, ...]")
 
     @property
     def times(self) -> np.ndarray:

@@ -232,6 +232,7 @@ def tag_files(
     load_model_fn: Callable[..., Any] | None = None,
     predict_fn: Callable[..., Any] | None = None,
     load_audio_fn: Callable[..., Any] | None = None,
+    progress_desc: str = "tagging",
 ) -> BatchReport:
     """Tag every input file and write its outputs into a tree mirroring the inputs under ``out_dir``.
 
@@ -269,7 +270,9 @@ def tag_files(
         file that cannot be indexed is listed as failed (its outputs stay; a re-run indexes it).
     load_model_fn, predict_fn, load_audio_fn : callable, optional
         Replace ``infer.predict.load_tagger``, ``infer.predict.predict`` and ``audio.io.load_audio``
-        (same signatures); for tests and other back-ends.
+        (same signatures); for tests and other detectors (``clip2frame detect``: the video detector).
+    progress_desc : str
+        The progress bar's label.
 
     Returns
     -------
@@ -346,7 +349,7 @@ def tag_files(
     if backend is not None:
         tagger, predict, load_audio = backend
         sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", 16000))
-        bar = progress_bar(len(items), len(items) - len(todo), progress)
+        bar = progress_bar(len(items), len(items) - len(todo), progress, desc=progress_desc)
 
         def decode(it: InputItem) -> Any:
             dur = probe_duration(it.path)
@@ -475,11 +478,11 @@ def load_backend(model: Any, device: str, load_model_fn: Callable | None, predic
     return load_model_fn(model, device=device), predict_fn, load_audio_fn
 
 
-def progress_bar(total: int, initial: int, enabled: bool) -> Any:
+def progress_bar(total: int, initial: int, enabled: bool, *, desc: str = "tagging") -> Any:
     """The files bar of a batch (tqdm on stderr; a no-op bar when not ``enabled``)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, unit="file", desc="tagging", file=sys.stderr, dynamic_ncols=True,
+    return tqdm(total=total, initial=initial, unit="file", desc=desc, file=sys.stderr, dynamic_ncols=True,
                 disable=not enabled)
 
 

@@ -10,6 +10,13 @@ Formats (``<stem>`` defaults to the input's file stem)::
     npz       <stem>.npz           probs [T, K] float32, boundaries [T+1] float64, labels [K] str,
                                    thresholds [K] float32
     jams      <stem>.jams          JAMS, one ``tag_open`` annotation (needs the optional ``jams`` package)
+    heatmaps  <stem>.heatmaps.npz  a detection with spatial maps (``clip2frame detect``): ``times`` [T] (frame
+                                   onsets), ``boundaries`` [T+1], ``labels`` [K], ``probs`` [T, K] float32 (the
+                                   frame scores the events threshold), ``thresholds`` [K], every map of
+                                   ``acts.maps`` as float16 (``action``/``object``/``fused`` [T, K, h, w],
+                                   ``sound`` [T, K]), ``frame_size`` (H, W), ``fusion``
+    overlay   <stem>.overlay.mp4   the source video's frames at the output frame rate with the fused heat map
+                                   of the top label blended in (:mod:`clip2frame.video.overlay`)
 
 Every file is rendered in memory and written atomically (temp file + rename), so a killed process never
 leaves a half-written output; if one format of a call fails, the files that call already wrote are removed
@@ -25,6 +32,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from ..data.manifest import EVENTS_HEADER
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_bytes
 from .activations import FrameActivations
@@ -38,12 +46,15 @@ SUFFIXES: dict[str, str] = {
     "audacity": ".audacity.txt",
     "npz": ".npz",
     "jams": ".jams",
+    "heatmaps": ".heatmaps.npz",
+    "overlay": ".overlay.mp4",
 }
 FORMATS: tuple[str, ...] = tuple(SUFFIXES)
 DEFAULT_FORMATS: tuple[str, ...] = ("scores", "events")
 
 SCORES_HEADER = ("onset", "offset")
-EVENTS_HEADER = ("filename", "onset", "offset", "event_label")
+#: Formats that need the spatial maps of a detector (``FrameActivations.maps``).
+MAP_FORMATS: tuple[str, ...] = ("heatmaps", "overlay")
 
 
 # --------------------------------------------------------------------------------------------- helpers
@@ -184,6 +195,24 @@ def render_jams(acts: FrameActivations, *, min_duration: float = 0.0, merge_gap:
     return buf.getvalue().encode("utf-8")
 
 
+def render_heatmaps_npz(acts: FrameActivations) -> bytes:
+    """Compressed NPZ of a detection with spatial maps (see the module doc for its keys)."""
+    if not any(m.ndim == 4 for m in acts.maps.values()):
+        raise OutputError(f"{acts.source or 'activations'}: format heatmaps needs spatial maps (a video detection)")
+    buf = io.BytesIO()
+    arrays = {"times": acts.times.astype(np.float64), "boundaries": acts.boundaries.astype(np.float64),
+              "labels": np.asarray(acts.labels, dtype=str), "probs": acts.probs.astype(np.float32),
+              "thresholds": acts.thresholds.astype(np.float32),
+              **{name: np.asarray(m, dtype=np.float16) for name, m in acts.maps.items()}}
+    meta = acts.meta or {}
+    if "frame_size" in meta:
+        arrays["frame_size"] = np.asarray(meta["frame_size"], dtype=np.int32)
+    if "fusion" in meta:
+        arrays["fusion"] = np.asarray(str(meta["fusion"]))
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
 # --------------------------------------------------------------------------------------------- writing
 def write_scores(acts: FrameActivations, path: Path, **_: object) -> None:
     atomic_write_bytes(path, render_scores_tsv(acts))
@@ -209,12 +238,24 @@ def write_jams(acts: FrameActivations, path: Path, *, min_duration: float = 0.0,
     atomic_write_bytes(path, render_jams(acts, min_duration=min_duration, merge_gap=merge_gap))
 
 
+def write_heatmaps(acts: FrameActivations, path: Path, **_: object) -> None:
+    atomic_write_bytes(path, render_heatmaps_npz(acts))
+
+
+def write_overlay(acts: FrameActivations, path: Path, **_: object) -> None:
+    from ..video.overlay import write_overlay as _write  # OpenCV + PyAV, only when asked for
+
+    _write(acts, path)
+
+
 WRITERS: dict[str, Callable[..., None]] = {
     "scores": write_scores,
     "events": write_events,
     "audacity": write_audacity,
     "npz": write_npz,
     "jams": write_jams,
+    "heatmaps": write_heatmaps,
+    "overlay": write_overlay,
 }
 
 

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .io import TaggerModel, load_model
+from .io import VISUAL_KINDS, TaggerModel, VisualModel, load_model, load_visual_model, read_metadata, resolve_model_path
 
 
 def describe(path) -> dict[str, Any]:
     """Tags (kind, threshold, learned sigma, training count), architecture and provenance of a model file
-    (or of a loaded :class:`~clip2frame.models.io.TaggerModel`)."""
+    of any kind (or of a loaded :class:`~clip2frame.models.io.TaggerModel`)."""
+    if not isinstance(path, TaggerModel):
+        meta = read_metadata(resolve_model_path(path, "music"))
+        if meta["kind"] in VISUAL_KINDS:
+            return _describe_visual(load_visual_model(path))
     m = path if isinstance(path, TaggerModel) else load_model(path)
     sig = m.net.sigma()
     counts = m.provenance.get("train_tag_counts", {})
@@ -22,11 +26,25 @@ def describe(path) -> dict[str, Any]:
         })
     cfg = m.provenance.get("config", {})
     return {
-        "name": m.name, "version": m.version, "path": str(m.path), "preset": cfg.get("preset", "?"),
+        "kind": m.kind, "name": m.name, "version": m.version, "path": str(m.path), "preset": cfg.get("preset", "?"),
         "win_sizes": list(m.feature_spec.win_sizes), "total_stride": m.total_stride,
         "frame_seconds": m.frame_seconds, "accumulation": m.net.cfg.accumulation, "pooling": m.net.cfg.pooling,
         "tags": tags, "provenance": {k: v for k, v in m.provenance.items() if k != "config"},
         "card": m.card,
+    }
+
+
+def _describe_visual(m: VisualModel) -> dict[str, Any]:
+    """The :func:`describe` of an object or action model: no sigma or scales, its network and target."""
+    tags = [{"tag": lab, "kind": m.kinds.get(lab, ""), "threshold": float(m.thresholds[k]), "sigma_frames": None,
+             "sigma_s": None, "train_count": None} for k, lab in enumerate(m.labels)]
+    cfg = m.net.cfg
+    return {
+        "kind": m.kind, "name": m.name, "version": m.version, "path": str(m.path),
+        "network": f"Table 4.2 FCN, width {cfg.width:g}, {cfg.in_channels} input channels, batch norm "
+                   f"{cfg.batch_norm}, conv6 padding {cfg.conv6_padding}",
+        "target": (m.target or {}).get("name"), "tags": tags,
+        "provenance": {k: v for k, v in m.provenance.items() if k != "config"}, "card": m.card,
     }
 
 

@@ -1,14 +1,22 @@
-"""The self-describing model file: ``model.safetensors`` with JSON metadata.
+"""The self-describing model file of every model kind: ``*.safetensors`` with JSON metadata.
 
-Tensors: the network's ``state_dict`` under ``net.`` plus ``feature.mean`` / ``feature.std`` [S, M].
-Metadata key ``clip2frame``: JSON with ``format_version``, ``name``, ``version``, ``model_config``,
-``feature_spec``, ``labels``, ``kinds``, ``thresholds``, ``provenance`` (command, config, data, seed,
-versions, created) and, optionally, ``card`` (the model card, :data:`CARD_FIELDS`; files without one
-load as before). Everything needed to run the model and to trace any result back to its settings.
+Kinds (:data:`MODEL_KINDS`): ``music`` (the clip-to-frame tagger of ch. 3) and ``sound`` (the same network
+on a video's audio track) load as :class:`TaggerModel`; ``object`` and ``action`` (the visual FCNs of
+ch. 4) load as :class:`VisualModel`.
+
+Tensors: the network's ``state_dict`` under ``net.``, plus ``feature.mean`` / ``feature.std`` [S, M] for
+the audio kinds. Metadata key ``clip2frame``: JSON with ``format_version``, ``kind``, ``name``,
+``version``, ``model_config``, ``labels``, ``kinds``, ``thresholds``, ``provenance`` (command, config,
+data, seed, versions, created), for audio kinds ``feature_spec``, for an action model its ``target``, and,
+optionally, ``card`` (the model card, :data:`CARD_FIELDS`; files without one load as before). Everything
+needed to run the model and to trace any result back to its settings.
+
+Older files load too: format 1 has no ``kind`` (a tagger: ``sound`` when its labels are the video
+instruments, else ``music``), and the video models of format 1 (``format: clip2frame-video-fcn``) keep
+their tensors without the ``net.`` prefix. A file of a newer format than this copy knows is refused.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import platform
@@ -23,14 +31,30 @@ from .._version import __version__
 from ..config import from_dict, to_dict
 from ..errors import ConfigError, ModelFileError
 from ..fileio import atomic_write_bytes
+from ..rundir import utc_timestamp
 from .config import AudioModelConfig
 from .fcn import Clip2FrameNet
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 META_KEY = "clip2frame"
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "assets" / "default_model.safetensors"
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_MODEL_PATH = ASSETS_DIR / "default_model.safetensors"
+
+#: Every kind of model file, and which loader takes it.
+MODEL_KINDS: tuple[str, ...] = ("music", "sound", "object", "action")
+AUDIO_KINDS: tuple[str, ...] = ("music", "sound")
+VISUAL_KINDS: tuple[str, ...] = ("object", "action")
+#: ``format`` of the object/action files of format 1 (written by the video trainer before the kinds).
+LEGACY_VISUAL_FORMAT = "clip2frame-video-fcn"
+
+
+def default_model_path(kind: str = "music") -> Path:
+    """The packaged model of ``kind``: ``default_model.safetensors`` (music) or ``video_<kind>.safetensors``."""
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"model kind {kind!r}: expected one of {', '.join(MODEL_KINDS)}")
+    return DEFAULT_MODEL_PATH if kind == "music" else ASSETS_DIR / f"video_{kind}.safetensors"
 
 
 #: The model card: what the model is for, what it learned from, how it did on data it never saw, and
@@ -85,6 +109,7 @@ class TaggerModel:
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     card: dict[str, Any] | None = None
+    kind: str = "music"
 
     @property
     def total_stride(self) -> int:
@@ -98,6 +123,7 @@ class TaggerModel:
     def metadata(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
+            "kind": self.kind,
             "name": self.name,
             "version": self.version,
             "model_config": to_dict(self.net.cfg),
@@ -112,19 +138,63 @@ class TaggerModel:
     def with_thresholds(self, thresholds: Sequence[float] | np.ndarray, *, source: str) -> "TaggerModel":
         prov = dict(self.provenance)
         prov.setdefault("threshold_history", []).append(
-            {"source": source, "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")})
+            {"source": source, "created": utc_timestamp()})
         return TaggerModel(self.net, self.feature_spec, self.standardizer, list(self.labels), dict(self.kinds),
                            np.asarray(thresholds, dtype=np.float32), self.name, self.version, prov, self.path,
-                           self.card)
+                           self.card, self.kind)
 
 
-def save_model(path: str | Path, model: TaggerModel) -> Path:
-    """Write ``model`` to ``path`` (atomically)."""
+@dataclass
+class VisualModel:
+    """An object or action FCN (:class:`clip2frame.video.models.VisualFCN`) with its labels and settings.
+
+    ``target`` (action models) is the training target (``{"kind", "sound_threshold", "object_threshold",
+    "name"}``); ``thresholds`` [K] are the event thresholds on the frame score."""
+
+    net: Any  # clip2frame.video.models.VisualFCN
+    kind: str
+    labels: list[str]
+    thresholds: np.ndarray
+    kinds: dict[str, str] = field(default_factory=dict)
+    target: dict[str, Any] | None = None
+    name: str = "clip2frame-video"
+    version: str = __version__
+    provenance: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+    card: dict[str, Any] | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "model_config": to_dict(self.net.cfg),
+            "labels": list(self.labels),
+            "kinds": dict(self.kinds),
+            "thresholds": [round(float(t), 6) for t in self.thresholds],
+            "target": self.target,
+            "provenance": self.provenance,
+            **({"card": self.card} if self.card else {}),
+        }
+
+
+def save_model(path: str | Path, model: TaggerModel | VisualModel, *, dtype: torch.dtype | None = None) -> Path:
+    """Write ``model`` to ``path`` (atomically); ``dtype`` (e.g. ``torch.float16``) stores the network's
+    floating-point weights at that precision (loading casts them back to float32)."""
     from safetensors.torch import save
 
     path = Path(path)
-    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
-    tensors.update(model.standardizer.to_tensors())
+    if model.kind not in MODEL_KINDS:
+        raise ConfigError(f"model kind {model.kind!r}: expected one of {', '.join(MODEL_KINDS)}")
+
+    def cast(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().cpu()
+        return (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
+
+    tensors = {f"net.{k}": cast(v) for k, v in model.net.state_dict().items()}
+    if isinstance(model, TaggerModel):
+        tensors.update(model.standardizer.to_tensors())
     meta = model.metadata()
     meta["provenance"] = {**meta["provenance"], "versions": meta["provenance"].get("versions") or runtime_versions()}
     data = save(tensors, metadata={META_KEY: json.dumps(meta)})
@@ -149,33 +219,84 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         meta = json.loads(raw)
     except json.JSONDecodeError as e:
         raise ModelFileError(f"{path}: model metadata is not valid JSON ({e})") from None
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise ModelFileError(f"{path}: model format {meta.get('format_version')} is newer than this clip2frame "
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: model metadata is not a JSON object")
+    version = meta.get("format_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"{path}: model format version {version!r} is not a number")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(f"{path}: model format {version} is newer than this clip2frame "
                              f"({FORMAT_VERSION}); upgrade clip2frame")
+    meta["kind"] = _kind_of(meta, path)
     return meta
 
 
-def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> TaggerModel:
-    """Load a model file (the packaged default model when ``path`` is None or ``"default"``)."""
+def _kind_of(meta: dict[str, Any], path: Path) -> str:
+    """The file's kind; format-1 files, which have none, by what they hold."""
+    kind = meta.get("kind")
+    if kind is None and meta.get("format_version", 0) <= 1:
+        from ..tags import VIDEO_INSTRUMENTS
+
+        kind = "sound" if list(meta.get("labels") or []) == list(VIDEO_INSTRUMENTS) else "music"
+    if kind not in MODEL_KINDS:
+        raise ModelFileError(f"{path}: unknown model kind {kind!r} (known: {', '.join(MODEL_KINDS)})")
+    return str(kind)
+
+
+def _check_kind(path: Path, meta: dict[str, Any], allowed: Sequence[str], kind: str | None) -> None:
+    want = (kind,) if kind is not None else tuple(allowed)
+    if meta["kind"] not in want:
+        raise ModelFileError(f"{path}: is a{'n' if meta['kind'][0] in 'aeiou' else ''} {meta['kind']} model, "
+                             f"expected {' or '.join(want)}")
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
-    from ..audio.features import FeatureSpec, Standardizer
-
-    path = DEFAULT_MODEL_PATH if path in (None, "default") else Path(path)
-    if path == DEFAULT_MODEL_PATH and not path.is_file():
-        raise ModelFileError(f"{path}: the default model is not installed with this copy of clip2frame")
-    meta = read_metadata(path)
     try:
-        tensors = load_file(str(path), device="cpu")
+        return load_file(str(path), device="cpu")
     except Exception as e:
         raise ModelFileError(f"{path}: model weights are truncated or corrupted ({_first_line(e)})") from None
+
+
+def _net_state(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The network's state dict (float32): ``net.`` tensors, or every tensor of a format-1 video file."""
+    if meta.get("format") == LEGACY_VISUAL_FORMAT:
+        state = dict(tensors)
+    else:
+        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
+    return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+
+
+def resolve_model_path(path: str | Path | None, kind: str) -> Path:
+    """``None``/``"default"`` -> the packaged model of ``kind``; a run directory -> its ``model.safetensors``."""
+    if path is None or str(path) == "default":
+        p = default_model_path(kind)
+        if not p.is_file():
+            raise ModelFileError(f"{p}: the default {kind} model is not installed with this copy of clip2frame")
+        return p
+    p = Path(path)
+    return p / "model.safetensors" if p.is_dir() and (p / "model.safetensors").is_file() else p
+
+
+def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu",
+               kind: str | None = None) -> TaggerModel:
+    """Load a music or sound model file (the packaged default model of ``kind``, music unless given, when
+    ``path`` is None or ``"default"``; a run directory means its ``model.safetensors``).
+
+    ``kind`` (``music`` or ``sound``) refuses a file of another kind; without it either loads."""
+    from ..audio.features import FeatureSpec, Standardizer
+
+    path = resolve_model_path(path, kind or "music")
+    meta = read_metadata(path)
+    _check_kind(path, meta, AUDIO_KINDS, kind)
+    tensors = _load_tensors(path)
     try:
         cfg = from_dict(AudioModelConfig, meta["model_config"])
         spec = FeatureSpec.from_dict(meta["feature_spec"])
         labels = list(meta["labels"])
         net = Clip2FrameNet(cfg, len(labels))
-        state = {k[4:]: v for k, v in tensors.items() if k.startswith("net.")}
-        net.load_state_dict(state, strict=True)
+        net.load_state_dict(_net_state(tensors, meta), strict=True)
         std = Standardizer.from_tensors(tensors)
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
         raise ModelFileError(f"{path}: model file is inconsistent ({_first_line(e)})") from None
@@ -187,6 +308,39 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     if card is not None and not isinstance(card, dict):
         raise ModelFileError(f"{path}: model card is not a mapping")
     return TaggerModel(net, spec, std, labels, dict(meta.get("kinds", {})), thresholds,
+                       meta.get("name", path.stem), meta.get("version", "?"), meta.get("provenance", {}), path,
+                       card, meta["kind"])
+
+
+def load_visual_model(path: str | Path | None = None, *, device: str | torch.device = "cpu",
+                      kind: str | None = None) -> VisualModel:
+    """Load an object or action model file (the packaged one of ``kind`` for None/``"default"``; a run
+    directory means its ``model.safetensors``). ``kind`` refuses a file of another kind."""
+    from ..video.models import VisualFCN, VisualFCNConfig
+
+    if path is None or str(path) == "default":
+        if kind is None:
+            raise ConfigError("load_visual_model: the default model needs a kind (object or action)")
+    path = resolve_model_path(path, kind or "action")
+    meta = read_metadata(path)
+    _check_kind(path, meta, VISUAL_KINDS, kind)
+    tensors = _load_tensors(path)
+    try:
+        labels = list(meta["labels"])
+        net = VisualFCN(from_dict(VisualFCNConfig, meta["model_config"]), len(labels))
+        net.load_state_dict(_net_state(tensors, meta), strict=True)
+    except (KeyError, RuntimeError, ValueError, TypeError, ConfigError) as e:
+        raise ModelFileError(f"{path}: model file is inconsistent ({_first_line(e)})") from None
+    if net.cfg.kind != meta["kind"]:
+        raise ModelFileError(f"{path}: kind {meta['kind']} but a network for {net.cfg.kind}")
+    thresholds = np.asarray(meta.get("thresholds") or [0.5] * len(labels), dtype=np.float32)
+    if thresholds.shape != (len(labels),):
+        raise ModelFileError(f"{path}: {thresholds.shape[0]} thresholds for {len(labels)} labels")
+    card = meta.get("card")
+    if card is not None and not isinstance(card, dict):
+        raise ModelFileError(f"{path}: model card is not a mapping")
+    net.eval().to(device)
+    return VisualModel(net, meta["kind"], labels, thresholds, dict(meta.get("kinds", {})), meta.get("target"),
                        meta.get("name", path.stem), meta.get("version", "?"), meta.get("provenance", {}), path,
                        card)
 
@@ -200,6 +354,8 @@ def write_card(path: str | Path, card: dict[str, Any], *, out: str | Path | None
 
     src = DEFAULT_MODEL_PATH if str(path) == "default" else Path(path)
     meta = read_metadata(src)
+    if meta.get("format") == LEGACY_VISUAL_FORMAT:
+        raise ModelFileError(f"{src}: a format-1 video model; retrain it (or load and save it) before adding a card")
     check_card(card)
     try:
         tensors = load_file(str(src), device="cpu")

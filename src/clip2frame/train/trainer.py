@@ -13,9 +13,7 @@ A killed run restarts from the last completed epoch; every epoch draws its rando
 """
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import logging
 import math
@@ -29,12 +27,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import save_yaml, to_dict
+from ..config import to_dict
 from ..data.manifest import load_manifest
 from ..errors import Clip2FrameError
-from ..fileio import atomic_write_bytes, atomic_write_text
+from ..fileio import atomic_write_text
 from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
+from ..rundir import RunDir, utc_timestamp
 from .config import TrainConfig
 from .data import SplitData, load_split, write_skipped
 from .distributed import init_from_env
@@ -169,23 +168,6 @@ def make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimi
     return cls(groups, lr=cfg.lr)
 
 
-def _write_metrics(run_dir: Path, history: list[dict]) -> None:
-    keys: list[str] = []
-    for row in history:
-        keys += [k for k in row if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows(history)
-    atomic_write_text(run_dir / "metrics.csv", buf.getvalue())
-
-
-def _save_state(path: Path, state: dict) -> None:
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def train(cfg: TrainConfig, *, progress: bool = True, command: str | None = None) -> TrainResult:
     """Train ``cfg`` to its run directory and return the best model (thresholds fitted).
 
@@ -199,7 +181,7 @@ def train(cfg: TrainConfig, *, progress: bool = True, command: str | None = None
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     run_dir = Path(cfg.out)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir(parents=True, exist_ok=True)  # (the RunDir is opened by rank 0 only, in _train)
     device = _device(cfg)
     # ---- DDP hook: under torchrun, one rank of a data-parallel job (see train/distributed.py); else inert
     ddp = init_from_env(device)
@@ -216,9 +198,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
 
     from ..audio.features import fit_standardizer
 
-    if ddp.is_main:
-        for stale in run_dir.glob(".*.tmp"):  # left by a run killed while writing; never a finished output
-            stale.unlink(missing_ok=True)
+    run = RunDir(run_dir, clean=ddp.is_main)  # rank 0 removes temp files a killed run left
     manifest = load_manifest(cfg.data)
     labels, kinds = list(manifest.labels), dict(manifest.kinds)
     s = cfg.model.total_stride
@@ -251,14 +231,14 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         log.warning("tags never seen in training (their outputs will stay low): %s", ", ".join(never))
     if ddp.is_main:
         write_skipped(run_dir, skipped)
-        save_yaml(run_dir / "config.yaml", to_dict(cfg))
+        run.save_config(to_dict(cfg), check=False)  # the state's config hash decides (below)
 
     std = fit_standardizer(torch.from_numpy(f.astype(np.float32))[None] for f in train_parts[0].feats)
     torch.manual_seed(cfg.seed)
     net = Clip2FrameNet(cfg.model, len(labels)).to(device)
     ddp.broadcast_parameters(net)
     opt = make_optimizer(net, cfg)
-    state_path = run_dir / "train_state.pt"
+    state_path = run.state_path
     history: list[dict] = []
     start, best_score, best_epoch, bad, best_net = 0, -math.inf, -1, 0, None
     chash = _config_hash(cfg)
@@ -328,8 +308,8 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         history.append(row)
         log.info("epoch %d: %s", epoch + 1, ", ".join(f"{k}={v}" for k, v in row.items() if k != "epoch"))
         if ddp.is_main:
-            _write_metrics(run_dir, history)
-            _save_state(state_path, {
+            run.write_metrics(history)
+            run.save_state({
                 "config_hash": chash, "epoch": epoch + 1, "net": net.state_dict(), "opt": opt.state_dict(),
                 "history": history, "best_score": best_score, "best_epoch": best_epoch, "bad": bad,
                 "best_net": best_net if best_net is not None else net.state_dict(),
@@ -347,7 +327,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
             "select_metric": cfg.select_metric, "best_score": best_score, "versions": runtime_versions(),
             "train_clips": len(tr), "threshold_source": f"{cfg.threshold_source} on '{cfg.val_split}'",
             "train_tag_counts": {lab: int(tr.clip_labels[:, k].sum()) for k, lab in enumerate(labels)},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            "created": utc_timestamp()}
     tagger = TaggerModel(net.cpu(), cfg.features, std, labels, kinds, thresholds,
                          name=Path(cfg.out).name, provenance=prov)
     model_path = run_dir / "model.safetensors"

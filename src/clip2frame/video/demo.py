@@ -11,7 +11,6 @@ import json
 import logging
 import platform
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from ..config import to_dict
@@ -29,7 +28,7 @@ def demo_settings(quick: bool) -> dict:
     object model only memorised its scenes; with 240 it localises instruments. The action models learn from
     flow slowly, hence the higher learning rate and 1,500 mini-batches each.
     """
-    from .synth import VideoSynthConfig
+    from .scene import VideoSynthConfig
 
     if quick:
         synth = VideoSynthConfig(n_train=6, n_validation=2, n_test=3, duration_s=6.0, fps=15.0, seed=0)
@@ -47,7 +46,7 @@ def demo_settings(quick: bool) -> dict:
 def demo_configs(quick: bool) -> dict:
     """The training config of every demo run: ``sound``, ``object`` and one per action target."""
     from .targets import parse_target
-    from .train import default_config
+    from .training import default_config
 
     st = demo_settings(quick)
     ep = st["epochs"]
@@ -90,10 +89,10 @@ def verdicts(rows) -> list[str]:
 
 def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
     """Run the whole video pipeline into ``out_dir``; returns the path of ``report.md``."""
-    from .detect import detect_videos
+    from .detect import detect_files
     from .evaluate import evaluate_corpus, format_per_instrument, format_table, write_results
-    from .synth import render_corpus
-    from .train import train
+    from .corpus import render_corpus
+    from .training import train
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -125,11 +124,11 @@ def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
     write_results(out / "evaluation", rows, settings={"demo": "quick" if quick else "full"})
     timings["evaluate"] = time.time() - t
     t = time.time()
-    from .synth import load_truth
+    from .data import load_truth
 
     test = load_truth(data, "test")[:2]
-    detect_videos([d["path"] for d in test], out / "detections", action_run=runs / "SOT0503",
-                  object_run=runs / "object", sound_run=runs / "sound")
+    detect_files([d["path"] for d in test], out_dir=out / "detections", action=runs / "SOT0503",
+                 object=runs / "object", sound=runs / "sound", device="cpu")
     timings["detect"] = time.time() - t
     try:
         from .movements import write_movements

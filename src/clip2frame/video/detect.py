@@ -1,173 +1,253 @@
-"""Detect instrument-playing actions in video files: heat maps (NPZ), DCASE events and an overlay MP4.
+"""Detect instrument-playing actions in video files: the video detector of the one inference pipeline.
 
-Per video ``<stem>``:
+:func:`detect_video` runs the loaded :class:`VideoDetector` on one video and returns
+:class:`~clip2frame.infer.activations.FrameActivations` like audio tagging does: ``probs`` [T, K] are the
+frame scores (:func:`clip2frame.video.fusion.frame_scores`: the fused map's spatial max as the geometric mean
+of its streams), thresholded into events; ``maps`` hold ``action`` / ``object`` / ``fused`` [T, K, h, w] and
+``sound`` [T, K]. Frames and flow are streamed (:func:`clip2frame.video.flow.iter_model_inputs`) in batches
+of ``batch_size`` output frames, and the sound stream goes through :func:`clip2frame.infer.predict.predict`,
+so memory does not grow with the video's length.
 
-* ``<stem>.heatmaps.npz`` — ``times`` [T] (frame onsets, s), ``labels`` [K], ``action``/``object``/``fused``
-  [T, K, h, w] float16, ``sound`` [T, K] float16 (absent streams are left out), ``frame_size`` (H, W) of
-  the 256-long-side frames, ``fusion`` (the method of ``fused``);
-* ``<stem>.events.tsv`` — DCASE ``filename onset offset event_label``: a frame is "playing" when its
-  :func:`frame_scores` reach the threshold;
-* ``<stem>.overlay.mp4`` — the frames at 1.953 fps with the heat map of the top instrument over them
-  (colours relative to the video's maximum) and the top labels with their scores written on top.
+:func:`detect_files` is ``clip2frame detect``: the batch of :func:`clip2frame.infer.batch.tag_files`
+(discovery, resume, ``--shard``, failures.tsv, exit codes, the combined events.tsv, atomic writes, progress)
+with this detector; heat maps (``<key>.heatmaps.npz``) and the overlay (``<key>.overlay.mp4``) are writer
+formats of :mod:`clip2frame.infer.writers`.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import queue
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from ..fileio import atomic_save_npz, atomic_write_text
-from ..tags import VIDEO_INSTRUMENTS
-from .fusion import fuse
-from .io import FRAME_DURATION_S, OUTPUT_FPS, decode_video, load_video_audio
-from .metrics import upsample_map
+from .._version import __version__
+from ..errors import ConfigError
+from ..tags import VIDEO_INSTRUMENTS, VIDEO_KIND
+from .fusion import FUSIONS, frame_scores, fuse
+from .io import FRAME_DURATION_S, n_output_frames, probe_video
+from .predict import VISUAL_BATCH, fit_len, predict_visual
 
 log = logging.getLogger(__name__)
 
+#: Seconds of audio per chunk of the sound stream.
+SOUND_CHUNK_S = 60.0
+#: What ``clip2frame detect`` writes per video unless told otherwise.
+DETECT_FORMATS: tuple[str, ...] = ("events", "heatmaps", "overlay")
+
 
 @dataclass
-class Detection:
-    path: str
-    times: np.ndarray
-    frame_size: tuple[int, int]
-    rgb: np.ndarray
-    action: np.ndarray
-    object: np.ndarray | None
-    sound: np.ndarray | None
-    fused: np.ndarray
-    fusion: str
+class VideoDetector:
+    """The loaded models of a detection: an action model, optionally object and sound models, their fusion.
+
+    ``threshold`` is the event threshold on the frame score (one for every instrument)."""
+
+    action: Any                      # VisualModel (kind action)
+    object: Any = None               # VisualModel (kind object) or None
+    sound: Any = None                # TaggerModel (kind sound) or None
+    fusion: str = "A"
+    threshold: float = 0.5
+    labels: list[str] = field(default_factory=lambda: list(VIDEO_INSTRUMENTS))
+    name: str = "clip2frame-video"
+    version: str = __version__
 
 
-class Detector:
-    """Loaded models; ``detect(path)`` runs them on one video."""
-
-    def __init__(self, action_run, *, object_run=None, sound_run=None, fusion: str | None = None):
-        from .train import load_sound_run, load_visual
-
-        self.action, self.action_meta = load_visual(action_run)
-        self.object = load_visual(object_run)[0] if object_run else None
-        self.sound = load_sound_run(sound_run) if sound_run else None
-        if fusion is None:
-            fusion = "A" + ("*O" if self.object is not None else "") + ("*S" if self.sound is not None else "")
-        if ("O" in fusion and self.object is None) or ("S" in fusion and self.sound is None):
-            from ..errors import ConfigError
-
-            raise ConfigError(f"--fusion {fusion}: needs the {'object' if 'O' in fusion else 'sound'} model")
-        self.fusion = fusion
-
-    def detect(self, path: str | Path) -> Detection:
-        from .flow import flow_stacks
-        from .train import _fit_len, predict_sound, predict_visual
-
-        p = Path(path)
-        wave = None
-        dur = None
-        if self.sound is not None:
-            wave = load_video_audio(p)
-            dur = len(wave) / 16000.0
-        dv = decode_video(p, with_flow_frames=True, duration_s=dur)
-        T = dv.n_frames
-        assert dv.flow_frames is not None  # decoded with_flow_frames
-        flow = flow_stacks(dv.flow_frames, T)
-        A = predict_visual(self.action, flow)
-        O = _fit_len(predict_visual(self.object, dv.rgb), T) if self.object is not None else None
-        S = predict_sound(self.sound, wave, T) if self.sound is not None and wave is not None else None
-        M = fuse(A, O=O, S=S, method=self.fusion)
-        return Detection(str(p), np.arange(T) * FRAME_DURATION_S, dv.frame_size, dv.rgb, A, O, S, M, self.fusion)
+def _use(spec: Any) -> bool:
+    return spec is not None and str(spec).lower() not in ("", "none")
 
 
-def frame_scores(det: Detection) -> np.ndarray:
-    """Per-frame score [T, K] of each instrument: the fused map's spatial max, as the geometric mean of its
-    streams (the m-th root of a product of m streams).
+def load_detector(*, action: Any = "default", object: Any = "default", sound: Any = "default",
+                  fusion: str | None = None, threshold: float = 0.5, device: str = "cpu") -> VideoDetector:
+    """Load the models of a detection: ``"default"`` (the packaged model of that kind), a model file or a run
+    directory, or ``None``/``"none"`` to leave a stream out (``action`` is required).
 
-    A product of m probabilities shrinks with m (three streams at 0.8 give 0.51), so one event threshold
-    would mean something else for A, A·O and A·O·S; the root keeps the probability scale and the ranking
-    (temporal AUC is unchanged)."""
-    n_streams = det.fusion.count("*") + 1
-    peak = det.fused.reshape(det.fused.shape[0], det.fused.shape[1], -1).max(-1).astype(np.float64)
-    return np.power(np.clip(peak, 0.0, 1.0), 1.0 / n_streams)
+    ``fusion`` defaults to every stream loaded (``A*O*S`` with the defaults).
+
+    Raises
+    ------
+    ConfigError, ModelFileError
+        A fusion that needs a stream left out, a bad threshold, a missing or wrong-kind model file.
+    """
+    from ..models.io import load_model, load_visual_model
+
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"--threshold {threshold}: must be in [0, 1]")
+    if not _use(action):
+        raise ConfigError("--action: the action model is required")
+    if fusion is not None and fusion not in FUSIONS:
+        raise ConfigError(f"--fusion {fusion}: expected one of {', '.join(FUSIONS)}")
+    if fusion is not None:  # refuse before loading anything
+        for stream, spec, what in (("O", object, "--object"), ("S", sound, "--sound")):
+            if stream in fusion and not _use(spec):
+                raise ConfigError(f"--fusion {fusion}: needs the {what[2:]} model ({what} none was given)")
+    a = load_visual_model(action, kind="action", device=device)
+    o = load_visual_model(object, kind="object", device=device) if _use(object) else None
+    s = load_model(sound, kind="sound", device=device) if _use(sound) else None
+    if fusion is None:
+        fusion = "A" + ("*O" if o is not None else "") + ("*S" if s is not None else "")
+    labels = list(a.labels)
+    for m in (o, s):
+        if m is not None and list(m.labels) != labels:
+            raise ConfigError(f"{m.path}: labels {list(m.labels)} differ from the action model's {labels}")
+    return VideoDetector(a, o if "O" in fusion else None, s if "S" in fusion else None, fusion, threshold, labels)
 
 
-def events_of(det: Detection, *, threshold: float = 0.5, filename: str | None = None) -> list[tuple]:
-    """DCASE rows (filename, onset, offset, label) from :func:`frame_scores` >= ``threshold``."""
-    from ..infer.activations import binary_to_events
+def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu", batch_size: int = VISUAL_BATCH,
+                 **_: Any) -> Any:
+    """Detect playing instruments in one video -> :class:`~clip2frame.infer.activations.FrameActivations`.
 
-    score = frame_scores(det)  # [T, K]
-    T = score.shape[0]
+    The number of output frames T is the audio track's (``ceil((1 + N // 512) / 16)``) when the sound model
+    is used, else the video stream's duration's. A video without an audio track is detected without the
+    sound stream (warning; its fusion, in ``meta``, then lacks ``S``).
+
+    Parameters
+    ----------
+    path : a video file.
+    model : the loaded :class:`VideoDetector`.
+    batch_size : output frames per forward pass of the visual models (results do not depend on it).
+
+    Raises
+    ------
+    VideoError, AudioError
+        The file cannot be decoded (one line naming it).
+    """
+    from ..infer.activations import FrameActivations
+
+    p = Path(path)
+    info = probe_video(p)
+    fusion = model.fusion
+    S = None
+    if model.sound is not None and not info.has_audio:
+        log.warning("%s: no audio track; detected without the sound stream", p)
+        fusion = fusion.replace("*S", "")
+    use_o = "O" in fusion and model.object is not None
+    # The sound stream first (streamed in chunks), then the visual one, whose frames are decoded and flow
+    # computed in a producer thread while this one runs the networks (OpenCV, PyAV and torch release the
+    # GIL). Running the two streams side by side is faster still, but the sound's memory would add to the
+    # visual's (measured: 16% more peak memory at 10 minutes than at 1).
+    if "S" in fusion:
+        S, duration = _sound_stream(p, model.sound, device)
+    else:
+        duration = info.duration_s
+    if not duration or duration <= 0:  # the container does not say: decode once to find out
+        from .io import read_frames_at
+
+        _none, duration = read_frames_at(p, np.zeros(0))
+    T = max(1, n_output_frames(duration))
+    A, O, frame_size = _visual_streams(p, model, T, use_o=use_o, batch_size=batch_size)
+    A = A[:T]
+    O = O[:T] if O is not None else None
+    S = fit_len(S, T) if S is not None else None
+    M = fuse(A, O=O, S=S, method=fusion)
+    probs = frame_scores(M, fusion).astype(np.float32)
     bounds = np.arange(T + 1) * FRAME_DURATION_S
-    rows = []
-    for k, lab in enumerate(VIDEO_INSTRUMENTS):
-        for ev in binary_to_events(score[:, k] >= threshold, bounds, lab):
-            rows.append((filename or Path(det.path).name, ev.onset, ev.offset, lab))
-    rows.sort(key=lambda r: (r[1], r[3]))
-    return rows
+    if T and duration > bounds[-2]:
+        bounds[-1] = min(bounds[-1], duration)
+    maps = {"action": A, "fused": M}
+    if O is not None:
+        maps["object"] = O
+    if S is not None:
+        maps["sound"] = S
+    meta = {"model": model.name, "model_version": model.version, "fusion": fusion, "frame_size": list(frame_size),
+            "duration": duration, "models": {k: str(getattr(getattr(model, k), "path", "") or "")
+                                             for k in ("action", "object", "sound") if getattr(model, k) is not None}}
+    return FrameActivations(list(model.labels), probs, bounds, np.full(len(model.labels), model.threshold, np.float32),
+                            {lab: VIDEO_KIND for lab in model.labels}, str(p), meta, maps)
 
 
-def overlay_frames(det: Detection, *, threshold: float = 0.5) -> list[np.ndarray]:
-    """RGB frames [H, W, 3] with the top instrument's fused heat map blended in, labels written."""
-    import cv2
+def _sound_stream(path: Path, sound: Any, device: str) -> tuple[np.ndarray, float]:
+    """S [T, K] of the video's audio track and the track's duration (s), through infer.predict."""
+    from ..infer.predict import predict
 
-    out = []
-    score = frame_scores(det)
-    # colours relative to the video's strongest response, so weak models still show where they look
-    norm = max(float(det.fused.max()), 0.05)
-    for t in range(len(det.fused)):
-        img = det.rgb[t].copy()
-        k = int(np.argmax(score[t]))
-        hm = np.clip(upsample_map(det.fused[t, k], det.frame_size) / norm, 0, 1)
-        hm8 = (hm * 255).astype(np.uint8)
-        col = cv2.applyColorMap(hm8, cv2.COLORMAP_JET)[..., ::-1]
-        a = (0.55 * hm)[..., None]
-        img = (img * (1 - a) + col * a).astype(np.uint8)
-        y = 12
-        for j in np.argsort(-score[t])[:3]:
-            if score[t, j] < threshold * 0.5:
+    # chunks of a minute: memory stays flat in the length (the result does not depend on chunk_s)
+    acts = predict(path, model=sound, device=device, chunk_s=SOUND_CHUNK_S)
+    return acts.probs, float(acts.duration)
+
+
+def _visual_streams(path: Path, model: VideoDetector, n_frames: int, *, use_o: bool, batch_size: int
+                    ) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Action maps A [T, K, h, w] (and object maps O when ``use_o``) of output frames ``0 … n_frames-1``, and the
+    frame size (H, W). The inputs are decoded and their flow computed in a producer thread, in batches of
+    ``batch_size`` frames at most two batches ahead of the networks, so memory holds a few batches."""
+    from .flow import iter_model_inputs
+
+    q: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def produce() -> None:
+        try:
+            batch: list = []
+            for _t, rgb, stack in iter_model_inputs(path, n_frames, rgb=use_o, flow=True):
+                batch.append((rgb, stack))
+                if len(batch) >= batch_size:
+                    put(batch)
+                    batch = []
+                if stop.is_set():
+                    return
+            if batch:
+                put(batch)
+            put(None)
+        except BaseException as e:  # handed to the consumer, which raises it
+            put(e)
+
+    A_parts: list[np.ndarray] = []
+    O_parts: list[np.ndarray] = []
+    frame_size: tuple[int, int] | None = None
+    producer = threading.Thread(target=produce, name="clip2frame-frames", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = q.get()
+            if item is None:
                 break
-            txt = f"{VIDEO_INSTRUMENTS[j]} {score[t, j]:.2f}"
-            colr = (255, 255, 255) if score[t, j] >= threshold else (180, 180, 180)
-            cv2.putText(img, txt, (3, y), cv2.FONT_HERSHEY_SIMPLEX, 0.38, (0, 0, 0), 2, cv2.LINE_AA)
-            cv2.putText(img, txt, (3, y), cv2.FONT_HERSHEY_SIMPLEX, 0.38, colr, 1, cv2.LINE_AA)
-            y += 13
-        cv2.putText(img, f"{det.times[t]:.2f}s", (3, img.shape[0] - 4), cv2.FONT_HERSHEY_SIMPLEX, 0.35,
-                    (255, 255, 255), 1, cv2.LINE_AA)
-        out.append(img)
-    return out
+            if isinstance(item, BaseException):
+                raise item
+            stacks = np.stack([st for _, st in item])
+            frame_size = (int(stacks.shape[2]), int(stacks.shape[3]))
+            A_parts.append(predict_visual(model.action, stacks, batch=batch_size))
+            if use_o:
+                O_parts.append(predict_visual(model.object, np.stack([r for r, _ in item]), batch=batch_size))
+    finally:
+        stop.set()
+        producer.join()
+    assert frame_size is not None  # n_frames >= 1 stacks were read
+    return np.concatenate(A_parts), (np.concatenate(O_parts) if use_o else None), frame_size
 
 
-def write_detection(det: Detection, out_dir: str | Path, *, threshold: float = 0.5, overlay: bool = True) -> dict:
-    """Write ``<stem>.heatmaps.npz``, ``<stem>.events.tsv`` (and ``<stem>.overlay.mp4``); returns the paths."""
-    from .synth import write_mp4
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = Path(det.path).stem
-    arrays = {"times": det.times.astype(np.float64), "labels": np.array(VIDEO_INSTRUMENTS),
-              "action": det.action.astype(np.float16), "fused": det.fused.astype(np.float16),
-              "frame_size": np.array(det.frame_size, np.int32), "fusion": np.array(det.fusion)}
-    if det.object is not None:
-        arrays["object"] = det.object.astype(np.float16)
-    if det.sound is not None:
-        arrays["sound"] = det.sound.astype(np.float16)
-    paths = {"heatmaps": out / f"{stem}.heatmaps.npz", "events": out / f"{stem}.events.tsv"}
-    atomic_save_npz(paths["heatmaps"], **arrays)
-    rows = events_of(det, threshold=threshold)
-    atomic_write_text(paths["events"], "filename\tonset\toffset\tevent_label\n" +
-                      "".join(f"{f}\t{a:.3f}\t{b:.3f}\t{lab}\n" for f, a, b, lab in rows))
-    if overlay:
-        paths["overlay"] = out / f"{stem}.overlay.mp4"
-        frames = overlay_frames(det, threshold=threshold)
-        h, w = frames[0].shape[:2]
-        if h % 2 or w % 2:  # yuv420p needs even sizes
-            frames = [np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge") for f in frames]
-        write_mp4(paths["overlay"], frames, fps=OUTPUT_FPS, audio=None)
-    return paths
+def _pass_path(path: Any, **_: Any) -> Any:
+    """The batch's "decoder" for videos: the path itself (the detector streams from the file)."""
+    return Path(path)
 
 
-def detect_videos(paths: Sequence[str | Path], out_dir: str | Path, *, action_run, object_run=None, sound_run=None,
-                  fusion: str | None = None, threshold: float = 0.5, overlay: bool = True) -> list[dict]:
-    """Run :class:`Detector` on every video and write its outputs; returns the written paths per video."""
-    det = Detector(action_run, object_run=object_run, sound_run=sound_run, fusion=fusion)
-    return [write_detection(det.detect(p), out_dir, threshold=threshold, overlay=overlay) for p in paths]
+def detect_files(inputs: Sequence[str | Path], *, out_dir: str | Path, action: Any = "default",
+                 object: Any = "default", sound: Any = "default", fusion: str | None = None, threshold: float = 0.5,
+                 formats: Any = DETECT_FORMATS, min_duration: float = 0.0, merge_gap: float = 0.0,
+                 device: str = "auto", batch_size: int = VISUAL_BATCH, overwrite: bool = False,
+                 shard: Any = None, progress: bool = False, index: Any = None, on_result: Any = None) -> Any:
+    """``clip2frame detect``: every input video -> its outputs in a tree mirroring the inputs under ``out_dir``.
+
+    The batch is :func:`clip2frame.infer.batch.tag_files` (see there: resume, shards, failures.tsv, the
+    combined events.tsv, exit code 1 when a video failed); the detector is loaded once, before anything is
+    written, and only when some video is still to do. Returns the :class:`~clip2frame.infer.batch.BatchReport`.
+    """
+    from ..infer.batch import tag_files
+
+    def load(_model: Any, *, device: str) -> VideoDetector:
+        return load_detector(action=action, object=object, sound=sound, fusion=fusion, threshold=threshold,
+                             device=device)
+
+    return tag_files(inputs, out_dir=out_dir, model="video detector", formats=formats, min_duration=min_duration,
+                     merge_gap=merge_gap, device=device, batch_size=batch_size, jobs=0, overwrite=overwrite,
+                     shard=shard, progress=progress, index=index, on_result=on_result, load_model_fn=load,
+                     predict_fn=detect_video, load_audio_fn=_pass_path, progress_desc="detecting")

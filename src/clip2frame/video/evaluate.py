@@ -20,6 +20,7 @@ import numpy as np
 
 from ..fileio import atomic_write_text
 from ..tags import VIDEO_INSTRUMENTS
+from ..timebase import SAMPLE_RATE
 from .fusion import fuse
 from .metrics import Scores, VideoTruth, centre_baseline, evaluate_maps
 
@@ -58,8 +59,9 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
                     sound_run=None, split: str = "test", fusions: Sequence[str] = ("A", "A*O", "A*S", "A*O*S"),
                     limit: int = 0, jobs: int = 1) -> list[ResultRow]:
     """Evaluate the given runs on ``split``; returns the table rows."""
-    from .train import load_item, load_sound_run, load_visual, predict_sound, predict_visual, _cache_dir
-    from .synth import load_truth
+    from ..models.io import load_model, load_visual_model
+    from .predict import fit_len, predict_sound, predict_visual
+    from .data import corpus_cache_dir, load_item, load_truth
 
     root = Path(data_dir)
     truths = load_truth(root, split)
@@ -67,14 +69,13 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
         truths = truths[:limit]
     actions = []
     for r in action_runs:
-        net, meta = load_visual(r)
+        am = load_visual_model(r, kind="action")
         # rows are named by target; a run directory named differently (e.g. SOT0503-oracle) names its rows
-        name = meta["target"]["name"]
+        name = (am.target or {}).get("name", "A")
         dname = Path(r).name if Path(r).is_dir() else Path(r).parent.name
-        meta = {**meta, "row_name": dname if dname.startswith(name) and dname != name else name}
-        actions.append((net, meta))
-    onet = load_visual(object_run)[0] if object_run else None
-    smodel = load_sound_run(sound_run) if sound_run else None
+        actions.append((am, {"row_name": dname if dname.startswith(name) and dname != name else name}))
+    onet = load_visual_model(object_run, kind="object") if object_run else None
+    smodel = load_model(sound_run, kind="sound") if sound_run else None
     need = set()
     if actions:
         need.add("flow")
@@ -94,15 +95,15 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
             names.append(name)
 
     if "flow" in need:
-        from .flow import cache_flows
+        from .cache import cache_flows
 
-        cache_flows([(tr["path"], tr["duration_s"]) for tr in truths], cache_dir=_cache_dir(root), jobs=jobs)
+        cache_flows([(tr["path"], tr["duration_s"]) for tr in truths], cache_dir=corpus_cache_dir(root), jobs=jobs)
     for tr in truths:
-        item = load_item(tr["path"], need=need, cache_dir=_cache_dir(root), tags=tr["tags"], truth=tr)
+        item = load_item(tr["path"], need=need, cache_dir=corpus_cache_dir(root), tags=tr["tags"], truth=tr)
         T = len(tr["frames"])
-        O = _fit(predict_visual(onet, item.loaded("rgb")), T) if onet is not None else None
-        S = predict_sound(smodel, item.loaded("wave"), T) if smodel is not None else None
-        As = [(meta, _fit(predict_visual(net, item.loaded("flow")), T)) for net, meta in actions]
+        O = fit_len(predict_visual(onet, item.loaded("rgb")), T) if onet is not None else None
+        S = predict_sound(smodel, item.loaded("wave"), T, sr=SAMPLE_RATE) if smodel is not None else None
+        As = [(meta, fit_len(predict_visual(net, item.loaded("flow")), T)) for net, meta in actions]
         for vt in truths_of(tr):
             k = VIDEO_INSTRUMENTS.index(vt.instrument)
             pairs.append(vt)
@@ -136,12 +137,6 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
                 pass
         rows.append(_row(name, sc, v, u))
     return rows
-
-
-def _fit(a: np.ndarray, n: int) -> np.ndarray:
-    from .train import _fit_len
-
-    return _fit_len(a, n)
 
 
 def _f(x: float, nd: int = 3) -> str:

@@ -7,16 +7,14 @@ before the RGB frame's instant, flow 2 starts at it, 3–4 after). Values are pi
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-from .io import FLOW_RATE_FACTOR, decode_video
+from .io import FLOW_RATE_FACTOR, LONG_SIDE, flow_times, iter_frames_at, rgb_times
 
 log = logging.getLogger(__name__)
 
@@ -81,73 +79,43 @@ def flow_stacks(flow_frames: np.ndarray, n_frames: int, *, params: FlowParams = 
     return out
 
 
-def cache_key(path: str | Path, params: FlowParams = FlowParams(), *, long_side: int = 256) -> str:
-    """Hash of (resolved path, size, mtime, flow parameters, resolution)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    blob = json.dumps({"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                       "params": asdict(params), "long_side": long_side, "rate": FLOW_RATE_FACTOR,
-                       "layout": "interleaved-v1"}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+def iter_model_inputs(path: str | Path, n_frames: int, *, rgb: bool = True, flow: bool = True,
+                      params: FlowParams = FlowParams(), long_side: int = LONG_SIDE, info: dict | None = None
+                      ) -> Iterator[tuple[int, np.ndarray | None, np.ndarray | None]]:
+    """The model inputs of output frames ``0 … n_frames-1`` of a video, streamed in one decoding pass.
 
-
-def flow_cache_file(path: str | Path, cache_dir: str | Path, params: FlowParams = FlowParams()) -> Path:
-    """Where :func:`video_flow` caches the flow of ``path`` under ``cache_dir``."""
-    return Path(cache_dir) / f"{Path(path).stem}.{cache_key(path, params)}.flow.npy"
-
-
-def _cache_flow_task(task: tuple) -> None:
-    path, cache_dir, params, duration_s = task
-    cached_flow(path, cache_dir=cache_dir, params=params, duration_s=duration_s)
-
-
-def cache_flows(videos: list[tuple[str | Path, float | None]], *, cache_dir: str | Path,
-                params: FlowParams = FlowParams(), jobs: int = 1) -> int:
-    """Compute and cache the flow of every ``(path, duration_s or None)`` not cached yet, in ``jobs``
-    processes (flow is the costliest step of action training: ~1 s per 8-s video on one core).
-    Returns the number of videos computed."""
-    from ..data.synth.render import run_tasks
-
-    todo = [(str(p), str(cache_dir), params, d) for p, d in videos
-            if not flow_cache_file(p, cache_dir, params).is_file()]
-    if todo:
-        log.info("computing optical flow of %d videos (%d processes)", len(todo), jobs)
-    for _ in run_tasks(_cache_flow_task, todo, max(1, min(jobs, len(todo)))):
-        pass
-    return len(todo)
-
-
-def video_flow(path: str | Path, *, cache_dir: str | Path | None = None, params: FlowParams = FlowParams(),
-               duration_s: float | None = None) -> np.ndarray:
-    """Flow stacks [T, 10, H, W] (float32) of a video file, read from / written to ``cache_dir``."""
-    return cached_flow(path, cache_dir=cache_dir, params=params, duration_s=duration_s).astype(np.float32)
-
-
-def cached_flow(path: str | Path, *, cache_dir: str | Path | None = None, params: FlowParams = FlowParams(),
-                duration_s: float | None = None) -> np.ndarray:
-    """Flow stacks [T, 10, H, W] as float16, the cache's precision. A cached file is memory-mapped
-    (``.npy``, read-only): training several action models over one corpus then costs no reloading."""
-    import io as _io
-
-    from ..fileio import atomic_write_bytes
-
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = flow_cache_file(path, cache_dir, params)
-        if cache_file.is_file():
-            try:
-                flow = np.load(cache_file, mmap_mode="r")
-                if flow.ndim == 4 and flow.shape[1] == FLOW_CHANNELS and flow.dtype == np.float16:
-                    return flow
-                log.warning("%s: flow cache has shape %s %s, recomputing", cache_file, flow.shape, flow.dtype)
-            except (OSError, ValueError) as e:
-                log.warning("%s: unreadable flow cache (%s), recomputing", cache_file, e)
-    dv = decode_video(path, with_flow_frames=True, duration_s=duration_s)
-    assert dv.flow_frames is not None  # decoded with_flow_frames
-    flow = flow_stacks(dv.flow_frames, dv.n_frames, params=params).astype(np.float16)
-    if cache_file is not None:
-        os.makedirs(cache_file.parent, exist_ok=True)
-        buf = _io.BytesIO()
-        np.save(buf, flow)
-        atomic_write_bytes(cache_file, buf.getvalue())
-    return flow
+    Yields ``(t, rgb [H, W, 3] uint8 or None, stack [10, H, W] float32 or None)`` in order of ``t``, each as
+    soon as its frames are decoded: the RGB frame at ``rgb_times`` and the flow stack of
+    :func:`flow_stacks` (the same numbers as ``flow_stacks(decode_video(path).flow_frames, n_frames)``).
+    Only the receptive field of one stack (6 flow frames, 5 flows) is held, so memory does not grow with
+    the video's length. ``info`` as for :func:`~clip2frame.video.io.iter_frames_at`.
+    """
+    T = int(n_frames)
+    rt = rgb_times(T) if rgb else np.zeros(0)
+    ft = flow_times(T) if flow else np.zeros(0)
+    all_t = np.unique(np.concatenate([rt, ft]))
+    pos = {round(float(x), 9): j for j, x in enumerate(all_t)}
+    rgb_of = {pos[round(float(x), 9)]: t for t, x in enumerate(rt)}
+    flow_of = {pos[round(float(x), 9)]: k for k, x in enumerate(ft)}
+    pictures: dict[int, np.ndarray] = {}
+    flows: dict[int, np.ndarray] = {}  # flow k: flow frame k -> k+1, [H, W, 2]
+    prev_grey: np.ndarray | None = None
+    t = 0
+    for j, frame in enumerate(iter_frames_at(path, all_t, long_side=long_side, info=info)):
+        if j in rgb_of:
+            pictures[rgb_of[j]] = frame
+        if j in flow_of:
+            grey = to_grey(frame)
+            if prev_grey is not None:
+                flows[flow_of[j] - 1] = farneback(prev_grey, grey, params=params)
+            prev_grey = grey
+        while t < T and (not rgb or t in pictures) and (not flow or FLOW_RATE_FACTOR * t + STACK_LENGTH - 1 in flows):
+            stack = None
+            if flow:
+                k0 = FLOW_RATE_FACTOR * t
+                s = np.stack([flows[k0 + i] for i in range(STACK_LENGTH)])  # [5, H, W, 2]
+                stack = s.transpose(0, 3, 1, 2).reshape(FLOW_CHANNELS, *s.shape[1:3])
+                for k in [k for k in flows if k < k0 + FLOW_RATE_FACTOR]:
+                    del flows[k]
+            yield t, pictures.pop(t, None), stack
+            t += 1

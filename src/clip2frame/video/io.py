@@ -9,15 +9,21 @@ frame rates, any size and any aspect ratio work:
   RGB frame's instant, so the stack of 5 flows ``4t … 4t+4`` (two before, the frame's own, two after —
   thesis §4.2.2) is centred on it.
 
-Every picture is resized so that its long side is 256 pixels (aspect ratio kept). Rotation side-data
-is not applied.
+Every picture is resized so that its long side is 256 pixels (aspect ratio kept) and turned upright by
+the rotation metadata (display matrix side data, else the stream's ``rotate`` tag). Frames are decoded
+one at a time (:func:`iter_frames_at`), so reading needs memory for a frame, not for the video.
+
+:func:`write_mp4` is the one MP4 (H.264 + AAC) writer: corpus videos and detection overlays.
 """
 from __future__ import annotations
 
 import logging
 import math
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -122,25 +128,40 @@ class DecodedVideo:
         return rgb_times(self.n_frames)
 
 
-def read_frames_at(path: str | Path, times_s: np.ndarray, *, long_side: int = LONG_SIDE
-                   ) -> tuple[np.ndarray, float]:
-    """The pictures on screen at ``times_s`` (sorted, seconds), resized to ``long_side``.
+def display_turns(frame, stream) -> int:
+    """Quarter turns counter-clockwise that show ``frame`` upright: the frame's display matrix
+    (``VideoFrame.rotation``, counter-clockwise degrees), else the stream's ``rotate`` tag (clockwise)."""
+    rot = float(getattr(frame, "rotation", 0) or 0)
+    if not rot:
+        try:
+            rot = -float((stream.metadata or {}).get("rotate", 0) or 0)
+        except (TypeError, ValueError):
+            rot = 0.0
+    return int(round(rot / 90.0)) % 4
+
+
+def iter_frames_at(path: str | Path, times_s: np.ndarray, *, long_side: int = LONG_SIDE,
+                   info: dict | None = None) -> Iterator[np.ndarray]:
+    """The pictures on screen at ``times_s`` (sorted, seconds), one at a time, decoded in one pass.
 
     The frame shown at time τ is the last decoded frame whose timestamp is ≤ τ (the first frame for τ
-    before it, the last frame for τ after the end), so any (variable) frame rate works.
+    before it, the last frame for τ after the end), so any (variable) frame rate works. Pictures are
+    resized so that their long side is ``long_side`` and turned upright by the rotation metadata
+    (:func:`display_turns`). At most two decoded frames are held, whatever the video's length.
 
-    Returns
-    -------
-    frames : np.ndarray [N, H, W, 3] uint8
-    duration_s : float   end of the last frame (its timestamp + its duration, or + the mean spacing).
+    Yields
+    ------
+    np.ndarray [H, W, 3] uint8, one per time (the same array for times that show the same frame).
+
+    When the generator is exhausted, ``info`` (if given) holds ``duration_s`` (end of the last frame: its
+    timestamp + the mean frame spacing) and ``n_decoded``.
     """
     import av
 
     p = Path(path)
     times = np.asarray(times_s, dtype=np.float64)
     if times.size and np.any(np.diff(times) < 0):
-        raise ValueError("read_frames_at: times_s must be sorted")
-    out: list[np.ndarray | None] = [None] * len(times)
+        raise ValueError("iter_frames_at: times_s must be sorted")
     with _open(p) as c:
         if not c.streams.video:
             raise VideoError(p, "no video stream")
@@ -152,48 +173,66 @@ def read_frames_at(path: str | Path, times_s: np.ndarray, *, long_side: int = LO
         w, h = resized_size(w0, h0, long_side=long_side)
 
         def convert(fr) -> np.ndarray:
-            return fr.to_ndarray(format="rgb24", width=w, height=h)
+            a = fr.to_ndarray(format="rgb24", width=w, height=h)
+            k = display_turns(fr, vs)
+            return np.ascontiguousarray(np.rot90(a, k)) if k else a
 
         i = 0
         prev = None
         prev_arr: np.ndarray | None = None
         n_decoded = 0
         first_t = last_t = None
-        try:
-            for fr in c.decode(vs):
-                t = fr.time if fr.time is not None else (n_decoded / float(vs.average_rate or 25))
-                n_decoded += 1
-                if first_t is None:
-                    first_t = t
-                last_t = t
-                # Targets before this frame's timestamp are shown by the previous frame (or this one
-                # when nothing came before).
-                while i < len(times) and times[i] < t:
-                    if prev is None:
-                        prev_arr = convert(fr)
-                        out[i] = prev_arr
-                    else:
-                        if prev_arr is None:
-                            prev_arr = convert(prev)
-                        out[i] = prev_arr
-                    i += 1
-                prev, prev_arr = fr, None
-        except av.FFmpegError as e:
-            if n_decoded == 0:
-                raise VideoError(p, f"corrupt video stream ({e})") from None
-            log.warning("%s: decoding stopped after %d frames (%s)", p, n_decoded, e)
+        frames = c.decode(vs)
+        while True:
+            try:
+                fr = next(frames)
+            except StopIteration:
+                break
+            except av.FFmpegError as e:
+                if n_decoded == 0:
+                    raise VideoError(p, f"corrupt video stream ({e})") from None
+                log.warning("%s: decoding stopped after %d frames (%s)", p, n_decoded, e)
+                break
+            t = fr.time if fr.time is not None else (n_decoded / float(vs.average_rate or 25))
+            n_decoded += 1
+            if first_t is None:
+                first_t = t
+            last_t = t
+            # Targets before this frame's timestamp are shown by the previous frame (or this one
+            # when nothing came before).
+            while i < len(times) and times[i] < t:
+                if prev_arr is None:
+                    prev_arr = convert(fr if prev is None else prev)
+                yield prev_arr
+                i += 1
+            prev, prev_arr = fr, None
         if n_decoded == 0 or prev is None:
             raise VideoError(p, "video stream holds zero frames")
-        last_arr = convert(prev)
-        while i < len(times):
-            out[i] = last_arr
-            i += 1
+        if i < len(times):
+            last_arr = convert(prev)
+            while i < len(times):
+                yield last_arr
+                i += 1
         assert first_t is not None and last_t is not None  # set with the first decoded frame (n_decoded > 0)
         step = (last_t - first_t) / max(n_decoded - 1, 1) if n_decoded > 1 else 1.0 / float(vs.average_rate or 25)
-        duration = float(last_t + step)
+        if info is not None:
+            info.update(duration_s=float(last_t + step), n_decoded=n_decoded)
+
+
+def read_frames_at(path: str | Path, times_s: np.ndarray, *, long_side: int = LONG_SIDE
+                   ) -> tuple[np.ndarray, float]:
+    """All pictures of :func:`iter_frames_at` at once.
+
+    Returns
+    -------
+    frames : np.ndarray [N, H, W, 3] uint8
+    duration_s : float   end of the last frame (its timestamp + its duration, or + the mean spacing).
+    """
+    info: dict = {}
+    out = list(iter_frames_at(path, times_s, long_side=long_side, info=info))
     if not out:
-        return np.zeros((0, h, w, 3), np.uint8), duration
-    return np.stack(out), duration  # type: ignore[arg-type]
+        return np.zeros((0, 0, 0, 3), np.uint8), float(info["duration_s"])
+    return np.stack(out), float(info["duration_s"])
 
 
 def decode_video(path: str | Path, *, with_flow_frames: bool = True, long_side: int = LONG_SIDE,
@@ -240,8 +279,62 @@ def load_video_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     return wave
 
 
+def write_mp4(path: str | Path, frames: Iterable[np.ndarray], *, fps: float, audio: np.ndarray | None, sr: int = 16000,
+              crf: int = 20) -> None:
+    """Write RGB frames (iterable of uint8 [H, W, 3]) and mono audio as H.264 + AAC MP4 (atomically)."""
+    from fractions import Fraction
+
+    import av
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".mp4", dir=p.parent)
+    os.close(fd)
+    try:
+        with av.open(tmp, "w", format="mp4") as c:
+            rate = Fraction(fps).limit_denominator(1001)
+            vs = c.add_stream("libx264", rate=rate)
+            vs.pix_fmt = "yuv420p"
+            vs.options = {"crf": str(crf), "preset": "veryfast", "threads": "1"}
+            first = True
+            as_ = None
+            for fr in frames:
+                if first:
+                    vs.height, vs.width = fr.shape[:2]
+                    if audio is not None:
+                        as_ = c.add_stream("aac", rate=sr)
+                        as_.layout = "mono"
+                    first = False
+                for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(fr), format="rgb24")):
+                    c.mux(pkt)
+            for pkt in vs.encode():
+                c.mux(pkt)
+            if as_ is not None:
+                a = np.asarray(audio, np.float32)
+                step = 1024
+                pts = 0
+                for i in range(0, len(a), step):
+                    chunk = a[i:i + step]
+                    af = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+                    af.sample_rate = sr
+                    af.pts = pts
+                    pts += len(chunk)
+                    for pkt in as_.encode(af):
+                        c.mux(pkt)
+                for pkt in as_.encode():
+                    c.mux(pkt)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
 __all__ = [
     "FRAME_DURATION_S", "OUTPUT_FPS", "FLOW_FPS", "LONG_SIDE", "VideoError", "VideoInfo", "DecodedVideo",
     "n_output_frames", "rgb_times", "flow_times", "resized_size", "probe_video", "read_frames_at",
-    "decode_video", "load_video_audio", "Clip2FrameError",
+    "decode_video", "load_video_audio", "Clip2FrameError", "iter_frames_at", "display_turns", "write_mp4",
 ]

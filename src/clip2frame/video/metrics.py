@@ -18,19 +18,15 @@ from typing import Iterable, Sequence
 import numpy as np
 
 
-def roc_auc(scores: Sequence[float] | np.ndarray, labels: Sequence[int] | np.ndarray) -> float:
-    """ROC-AUC (Mann–Whitney U with average ranks for ties); ``nan`` when one class is absent."""
-    from scipy.stats import rankdata
+def defined_auc(y_true, y_score) -> float:
+    """:func:`clip2frame.eval.metrics.roc_auc` (the one ROC-AUC), ``nan`` without a warning when ``y_true``
+    holds one class only: a video whose frames all play (or none does) simply has no temporal AUC."""
+    from ..eval.metrics import roc_auc
 
-    s = np.asarray(scores, dtype=np.float64).ravel()
-    y = np.asarray(labels).astype(bool).ravel()
-    if s.shape != y.shape:
-        raise ValueError(f"roc_auc: {s.shape[0]} scores vs {y.shape[0]} labels")
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
+    y = np.asarray(y_true).astype(bool).ravel()
+    if y.all() or not y.any():
         return float("nan")
-    r = rankdata(s)
-    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return roc_auc(y, np.asarray(y_score, dtype=np.float64).ravel())
 
 
 def upsample_map(heatmap: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
@@ -136,7 +132,7 @@ def evaluate_maps(truths: Sequence[VideoTruth], maps: Sequence[np.ndarray | None
         if fs is None and m is not None:
             fs = np.asarray(m).reshape(len(m), -1).max(axis=1)
         if fs is not None:
-            a = roc_auc(fs, tr.active)
+            a = defined_auc(tr.active, fs)
             if not np.isnan(a):
                 auc_i[tr.instrument].append(a)
         if m is None:

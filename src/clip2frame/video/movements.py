@@ -78,9 +78,9 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
     with truth is given; returns the first PNG's path."""
     import cv2
 
-    from .train import load_visual
+    from ..models.io import load_visual_model
 
-    net, meta = load_visual(action_run)
+    net = load_visual_model(action_run, kind="action").net
     if net.cfg.in_channels != 10:
         raise ValueError(f"{action_run}: not an action model (input channels {net.cfg.in_channels})")
     mov = average_movements(net.conv1.weight.detach().numpy())
@@ -92,13 +92,13 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
     atomic_write_bytes(path, buf.tobytes())
     np.save(out / "conv1_movements.npy", mov)
     if data_dir is not None:
-        from .synth import load_truth
-        from .train import _cache_dir, _fit_len, load_item
+        from .data import corpus_cache_dir, load_item, load_truth
+        from .predict import fit_len
 
         by_inst: dict[str, list[np.ndarray]] = {}
         for tr in load_truth(data_dir, split):
-            it = load_item(tr["path"], need={"flow"}, cache_dir=_cache_dir(Path(data_dir)), tags=tr["tags"], truth=tr)
-            flow = _fit_len(it.loaded("flow"), len(tr["frames"]))
+            it = load_item(tr["path"], need={"flow"}, cache_dir=corpus_cache_dir(data_dir), tags=tr["tags"], truth=tr)
+            flow = fit_len(it.loaded("flow"), len(tr["frames"]))
             for t, f in enumerate(tr["frames"]):
                 for inst in f["playing"]:
                     by_inst.setdefault(inst, []).append(flow[t].astype(np.float32))

@@ -24,6 +24,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_text
+from ..rundir import utc_timestamp
 from ..signatures import accepts_keyword
 from ..tags import MUSIC_TAG_KINDS
 from . import media
@@ -268,7 +269,7 @@ class JobManager:
             "kinds": kinds,
             "thresholds": {lab: round(float(t), 6) for lab, t in zip(acts.labels, acts.thresholds)},
             "model": _json_safe({"name": self.model_name, **(acts.meta or {})}),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "created": utc_timestamp(),
             "clip2frame_version": __version__,
         }
         atomic_write_text(staging / f"{stem}{META_SUFFIX}", json.dumps(meta, indent=1))

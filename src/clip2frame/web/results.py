@@ -23,15 +23,13 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..audio.io import MEDIA_EXTENSIONS
-from ..tags import MUSIC_TAG_KINDS
+from ..tags import MUSIC_TAG_KINDS, VIDEO_KIND
 from . import media
 
 log = logging.getLogger(__name__)
 
 SCORES_SUFFIX = ".scores.tsv"
 HEATMAPS_SUFFIX = ".heatmaps.npz"
-#: Kind of the labels of a video detection (``clip2frame detect``): one group, the fused stream.
-VIDEO_KIND = "instrument playing (video)"
 EVENTS_SUFFIX = ".events.tsv"
 META_SUFFIX = ".meta.json"
 WAVEFORM_SUFFIX = ".waveform.json"
@@ -161,27 +159,31 @@ def _find_media(rf: ResultFiles, root_resolved: Path, meta: dict, media_root: Pa
     return None
 
 
-def read_heatmaps_npz(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+def read_heatmaps_npz(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
     """A video detection's ``<stem>.heatmaps.npz`` (``clip2frame detect``) -> (labels, boundaries [T+1],
-    probs [T, K]): per frame, the spatial maximum of the fused map as the geometric mean of its streams,
-    the score ``clip2frame detect`` thresholds (:func:`clip2frame.video.detect.frame_scores`)."""
+    probs [T, K], thresholds [K]): the frame scores as detect computed and thresholded them, read, not
+    recomputed."""
     from ..errors import OutputError
-    from ..video.io import FRAME_DURATION_S
 
     try:
         with np.load(path, allow_pickle=False) as z:
             labels = [str(x) for x in z["labels"]]
-            times = np.asarray(z["times"], dtype=np.float64)
-            fused = np.asarray(z["fused"], dtype=np.float32)
-            fusion = str(z["fusion"]) if "fusion" in z.files else "A"
+            if "probs" not in z.files:
+                raise OutputError(f"{path}: heat maps of an older clip2frame detect (no frame scores); "
+                                  "run clip2frame detect again")
+            boundaries = np.asarray(z["boundaries"], dtype=np.float64)
+            probs = np.asarray(z["probs"], dtype=np.float32)
+            thresholds = np.asarray(z["thresholds"], dtype=np.float64)
+    except OutputError:
+        raise
     except Exception as e:  # noqa: BLE001 - zip, npy and key errors alike: the file is not readable
         raise OutputError(f"{path}: not a heat-map file of clip2frame detect ({type(e).__name__}: {e})") from None
-    if fused.ndim < 2 or fused.shape[:2] != (len(times), len(labels)):
-        raise OutputError(f"{path}: fused maps {fused.shape} do not match {len(times)} times x {len(labels)} labels")
-    probs = fused.reshape(len(times), len(labels), -1).max(-1) if fused.size else np.zeros((0, len(labels)))
-    probs = np.power(np.clip(probs, 0.0, 1.0), 1.0 / (fusion.count("*") + 1))
-    boundaries = np.concatenate([times, times[-1:] + FRAME_DURATION_S]) if len(times) else np.zeros(1)
-    return labels, boundaries, probs
+    if probs.ndim != 2 or probs.shape != (len(boundaries) - 1, len(labels)):
+        raise OutputError(f"{path}: frame scores {probs.shape} do not match {len(boundaries) - 1} frames x "
+                          f"{len(labels)} labels")
+    if thresholds.shape != (len(labels),):
+        raise OutputError(f"{path}: {thresholds.shape} thresholds for {len(labels)} labels")
+    return labels, boundaries, probs, thresholds
 
 
 def events_from_probs(labels: list[str], boundaries: np.ndarray, probs: np.ndarray,
@@ -270,11 +272,11 @@ def read_result_data(root: Path, rf: ResultFiles) -> ResultData:
     from ..infer.writers import read_events_tsv, read_scores_tsv
 
     if rf.source == HEATMAPS_SUFFIX:
-        labels, boundaries, probs = read_heatmaps_npz(rf.path(HEATMAPS_SUFFIX))
+        labels, boundaries, probs, npz_thr = read_heatmaps_npz(rf.path(HEATMAPS_SUFFIX))
         default_kinds = {lab: VIDEO_KIND for lab in labels}
     else:
         acts = read_scores_tsv(rf.path(SCORES_SUFFIX))
-        labels, boundaries, probs = list(acts.labels), acts.boundaries, acts.probs
+        labels, boundaries, probs, npz_thr = list(acts.labels), acts.boundaries, acts.probs, None
         default_kinds = {lab: MUSIC_TAG_KINDS.get(lab, OTHER_KIND) for lab in labels}
     probs = np.nan_to_num(np.clip(probs, 0.0, 1.0))  # JSON has no NaN
 
@@ -287,6 +289,8 @@ def read_result_data(root: Path, rf: ResultFiles) -> ResultData:
         thresholds = np.asarray([float(thr_meta.get(lab, 0.5)) for lab in labels])
     elif isinstance(thr_meta, list) and len(thr_meta) == len(labels):
         thresholds = np.asarray(thr_meta, dtype=np.float64)
+    elif npz_thr is not None:
+        thresholds = npz_thr
     else:
         thresholds = _npz_thresholds(rf.path(".npz"), root_resolved, labels)
 

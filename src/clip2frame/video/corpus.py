@@ -1,0 +1,116 @@
+"""Writing the embedded audio-visual corpus: one video (:func:`render_video`: frames + soundtrack as MP4, and its
+truth) and the whole corpus (:func:`render_corpus`: a manifest directory, deterministic from the seed,
+resumable, in any number of processes). Layout: see :mod:`clip2frame.video.synth`."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+from ..config import to_dict
+from ..data.manifest import EVENTS_HEADER, WEAK_HEADER
+from ..errors import ConfigError
+from ..fileio import atomic_write_text
+from ..tags import VIDEO_INSTRUMENTS
+from .io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
+from .scene import GLYPHS, VideoSynthConfig, glyph_available, make_scene, render_frame
+from .soundtrack import render_audio
+
+log = logging.getLogger(__name__)
+
+
+def render_video(cfg: VideoSynthConfig, index: int, main: str, out_mp4: str | Path) -> dict:
+    """Render video ``index`` to ``out_mp4``; returns its truth (JSON-ready)."""
+    scene = make_scene(cfg, index, main)
+    n = int(round(cfg.duration_s * cfg.fps))
+    T = n_output_frames(cfg.duration_s)
+    shown = {int(math.floor(tau * cfg.fps + 1e-9)): t for t, tau in enumerate(rgb_times(T))}
+    truth_frames: dict[int, dict] = {}
+
+    def gen():
+        for i in range(n):
+            img, tr = render_frame(scene, cfg, i / cfg.fps)
+            if i in shown:
+                truth_frames[shown[i]] = tr
+            yield img
+
+    audio, renderer = render_audio(scene, cfg)
+    write_mp4(out_mp4, gen(), fps=cfg.fps, audio=audio, sr=cfg.sr, crf=cfg.crf)
+    frames = []
+    for t, tau in enumerate(rgb_times(T)):
+        tr = truth_frames.get(t)
+        if tr is None:  # the sample instant is past the last picture: it shows the last frame
+            _, tr = render_frame(scene, cfg, (n - 1) / cfg.fps)
+        a, b = t * FRAME_DURATION_S, (t + 1) * FRAME_DURATION_S
+        sound: dict[str, float] = {}
+        for s in scene.sources:
+            if s.played:
+                sound[s.inst] = round(max(sound.get(s.inst, 0.0), s.sound_fraction(a, b)), 4)
+        frames.append({"t": t, "time": round(float(tau), 4), "sound": sound, **tr})
+    return {
+        "duration_s": cfg.duration_s, "fps": cfg.fps, "frame_size": [cfg.height, cfg.width],
+        "tags": scene.tags,
+        "sources": [{"instrument": s.inst, "onscreen": s.onscreen, "played": s.played,
+                     "notes": [list(x) for x in s.notes]} for s in scene.sources],
+        "audio_renderer": renderer, "frames": frames,
+    }
+
+
+def _render_task(task: tuple) -> dict:
+    """Render one video of the corpus (or read its truth when already rendered): a worker's unit of work."""
+    cfg, out, split, idx, main = task
+    vid = f"{split}_{idx:04d}_{main}"
+    mp4, tj = out / "videos" / f"{vid}.mp4", out / "truth" / f"{vid}.json"
+    if mp4.is_file() and tj.is_file():
+        return json.loads(tj.read_text())
+    truth = render_video(cfg, idx, main, mp4)
+    truth = {"id": vid, "split": split, "file": f"videos/{vid}.mp4", **truth}
+    atomic_write_text(tj, json.dumps(truth))
+    return truth
+
+
+def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(), *, progress: bool = False,
+                  jobs: int = 1) -> Path:
+    """Render the whole corpus (train / validation / test) into ``out_dir``; returns ``out_dir``.
+
+    Videos already present with their truth are kept (resume); the result is deterministic from the seed
+    and does not depend on ``jobs`` (each video is seeded by its index).
+    """
+    from ..data.synth.render import run_tasks
+
+    for inst in cfg.instruments:
+        if inst not in VIDEO_INSTRUMENTS:
+            raise ConfigError(f"config key 'instruments': unknown instrument '{inst}' (known: {VIDEO_INSTRUMENTS})")
+    out = Path(out_dir)
+    (out / "videos").mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    splits = [("train", cfg.n_train), ("validation", cfg.n_validation), ("test", cfg.n_test)]
+    todo: list[tuple] = []
+    for split, count in splits:
+        for j in range(count):
+            todo.append((cfg, out, split, len(todo), cfg.instruments[j % len(cfg.instruments)]))
+    results = run_tasks(_render_task, todo, max(1, jobs))
+    if progress:
+        from tqdm import tqdm
+
+        results = tqdm(results, total=len(todo), desc="render", unit="video")
+    rows_weak: dict[str, list[str]] = {s: [] for s, _ in splits}
+    rows_strong: dict[str, list[str]] = {s: [] for s, _ in splits}
+    for (_, _, split, _, _), truth in zip(todo, results):
+        rows_weak[split].append(f"{truth['file']}\t{','.join(truth['tags'])}")
+        for src in truth["sources"]:
+            for on, off, _ in src["notes"]:
+                rows_strong[split].append(f"{truth['file']}\t{on:.3f}\t{off:.3f}\t{src['instrument']}")
+    for split, _ in splits:
+        atomic_write_text(out / f"{split}.weak.tsv", "\t".join(WEAK_HEADER) + "\n" + "".join(r + "\n" for r in rows_weak[split]))
+        atomic_write_text(out / f"{split}.strong.tsv",
+                          "\t".join(EVENTS_HEADER) + "\n" + "".join(r + "\n" for r in rows_strong[split]))
+    meta = {"name": "clip2frame-video-synth", "labels": list(VIDEO_INSTRUMENTS),
+            "kinds": {k: "instrument" for k in VIDEO_INSTRUMENTS}, "splits": [s for s, _ in splits],
+            "kind": "video", "config": to_dict(cfg), "frame_rate": 1.0 / FRAME_DURATION_S,
+            "glyphs": {k: glyph_available(GLYPHS[k]) for k in VIDEO_INSTRUMENTS},
+            "notes": "cello = the violin glyph rotated upright and drawn 1.4x larger; tags = instruments "
+                     "played on screen; off-screen instruments are heard but not tagged"}
+    atomic_write_text(out / "metadata.json", json.dumps(meta, indent=1))
+    return out

@@ -1,0 +1,422 @@
+"""Training of the sound, object and action models of thesis ch. 4 on a video corpus.
+
+* sound model: ``clip2frame.models`` preset ``thesis-sound-ch4`` on the audio track, clip-level BCE
+  against the video tags (mean pooling), Adagrad lr 0.01, batch 10 clips (thesis §4.2.4);
+* object model: RGB frames at 1.953 fps, every frame of a video labelled with the video's tags, clip
+  score = global spatial max; **trained from scratch** (no ImageNet weights offline) with the thesis'
+  two-step schedule — early layers (conv1–conv5) frozen for ``freeze_epochs``, then all layers;
+* action model: flow stacks, with one of the targets VT / OT(u) / ST(v) / SOT(v, u); the object and
+  sound runs give O and S.
+
+Mini-batches follow §4.2.4: a video is picked without replacement, then a random sub-clip of
+``sub_clip_frames`` (10) consecutive output frames (5 s). The checkpoint with the best validation
+clip-level ROC-AUC (video tags vs the max over time and space) is kept (ties: lower validation loss).
+
+Run directory (:class:`clip2frame.rundir.RunDir`): ``config.yaml``, ``metrics.csv``, ``model.safetensors``
+(:mod:`clip2frame.models.io`, kind sound / object / action), ``train_state.pt`` (resume: model, optimiser,
+epoch, best score, RNG state). The data come from :mod:`clip2frame.video.data`.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from ..config import from_dict, to_dict
+from ..errors import ConfigError, DatasetError
+from ..models.io import load_model, load_visual_model
+from ..rundir import RunDir, utc_timestamp
+from ..tags import VIDEO_INSTRUMENTS
+from .data import VideoItem, load_split, oracle_object_maps
+from .models import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
+from .predict import predict_sound, predict_visual
+from .targets import TargetSpec, make_target
+
+log = logging.getLogger(__name__)
+
+#: ``--object oracle``: object maps from the corpus truth instead of a model (a diagnostic).
+ORACLE = "oracle"
+
+
+@dataclass(frozen=True)
+class VideoTrainConfig:
+    """Everything a video training run depends on (written to ``config.yaml``)."""
+
+    model: Literal["sound", "object", "action"] = "action"
+    target: Literal["VT", "OT", "ST", "SOT"] = "VT"
+    sound_threshold: float | None = None
+    object_threshold: float | None = None
+    width: float = 0.125
+    batch_norm: bool = False
+    conv6_padding: int = 1
+    epochs: int = 30
+    freeze_epochs: int = 0
+    optimizer: Literal["sgd", "adam", "adagrad"] = "sgd"
+    lr: float = 0.001
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    sub_clip_frames: int = 10
+    # "subclip": a mini-batch = one video's random 5-s sub-clip (thesis §4.2.4); "frames": the same number of
+    # frames drawn from different videos (more label diversity per step; learns faster on small corpora).
+    batch_mode: Literal["subclip", "frames"] = "subclip"
+    batches_per_epoch: int = 0     # 0 = one per training video (thesis)
+    flip: bool = False             # random horizontal flips (flow: dx negated); not in the thesis
+    dropout: float = 0.5
+    batch_clips: int = 10          # sound model: clips per batch
+    sound_preset: str = "thesis-sound-ch4"
+    seed: int = 0
+    threads: int = 2
+    max_train_videos: int = 0      # 0 = all
+    max_validation_videos: int = 0
+
+
+def default_config(model: str, **overrides: Any) -> VideoTrainConfig:
+    """Thesis defaults per model kind (sound: Adagrad 0.01; object: two-step 20 + 30 epochs; action: SGD
+    momentum 0.9, lr 0.001, 100 epochs), then ``overrides``."""
+    base: dict[str, Any] = {"model": model}
+    if model == "sound":
+        base.update(optimizer="adagrad", lr=0.01, epochs=100)
+    elif model == "object":
+        base.update(optimizer="sgd", lr=0.001, epochs=50, freeze_epochs=20)
+    elif model == "action":
+        base.update(optimizer="sgd", lr=0.001, epochs=100)
+    else:
+        raise ConfigError(f"config key 'model': expected sound, object or action, got '{model}'")
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(VideoTrainConfig, base)
+
+
+# ------------------------------------------------------------------------------------------ sound model
+
+def sound_features(waves: list[np.ndarray], spec) -> list[torch.Tensor]:
+    """Multi-scale log-mel [S, M, T] of each waveform."""
+    from ..audio.features import MultiScaleLogMel
+
+    fe = MultiScaleLogMel(spec)
+    out = []
+    with torch.no_grad():
+        for w in waves:
+            out.append(fe(torch.as_tensor(w, dtype=torch.float32)[None])[0])
+    return out
+
+
+def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Macro ROC-AUC over the labels that have both classes (nan when none)."""
+    from .metrics import defined_auc
+
+    vals = [defined_auc(labels[:, k], scores[:, k]) for k in range(labels.shape[1])]
+    vals = [v for v in vals if not math.isnan(v)]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _make_optimizer(cfg: VideoTrainConfig, params) -> torch.optim.Optimizer:
+    params = [p for p in params if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _provenance(cfg: VideoTrainConfig, data_dir: Path, command: str | None) -> dict:
+    from ..models.io import runtime_versions
+
+    return {"command": command or "", "config": to_dict(cfg), "dataset": str(data_dir), "seed": cfg.seed,
+            "versions": runtime_versions(),
+            "created": utc_timestamp()}
+
+
+def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *, command: str | None = None,
+                resume: bool = True) -> Path:
+    """Train the sound model on the corpus' audio tracks; returns ``out_dir/model.safetensors``."""
+    from ..audio.features import FeatureSpec, fit_standardizer
+    from ..models.fcn import Clip2FrameNet
+    from ..models.io import TaggerModel, save_model
+    from ..models.registry import fit_model_to_features, get_preset
+
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    data_dir, out = Path(data_dir), Path(out_dir)
+    preset = get_preset(cfg.sound_preset)
+    spec = FeatureSpec(**preset.features)
+    mcfg = fit_model_to_features(preset.model, n_scales=spec.n_scales, n_bands=spec.n_bands)
+    run = RunDir(out)
+    run.save_config({**to_dict(cfg), "sound_model": to_dict(mcfg), "feature_spec": to_dict(spec)},
+                    may_change=("epochs",))
+    train = load_split(data_dir, "train", need={"wave"}, limit=cfg.max_train_videos)
+    val = load_split(data_dir, "validation", need={"wave"}, limit=cfg.max_validation_videos)
+    ftr = sound_features([it.loaded("wave") for it in train], spec)
+    fva = sound_features([it.loaded("wave") for it in val], spec)
+    std = fit_standardizer(f[None] for f in ftr)
+    T = min(f.shape[-1] for f in ftr + fva)
+    Xtr = torch.stack([std.apply(f[..., :T]) for f in ftr])
+    Ytr = torch.as_tensor(np.stack([it.tags for it in train]))
+    Xva = torch.stack([std.apply(f[..., :T]) for f in fva])
+    Yva = np.stack([it.tags for it in val])
+    net = Clip2FrameNet(mcfg, len(VIDEO_INSTRUMENTS))
+    opt = _make_optimizer(cfg, net.parameters())
+    start, best = 0, (-1.0, math.inf)
+    st = run.load_state() if resume else None
+    if st is not None:
+        net.load_state_dict(st["model"])
+        opt.load_state_dict(st["optimizer"])
+        start, best = int(st["epoch"]), (float(st["best_auc"]), float(st["best_loss"]))
+        torch.set_rng_state(st["rng"])
+        log.info("resuming sound model at epoch %d", start)
+    bce = torch.nn.BCELoss()
+    best_state = st.get("best_model") if st else None
+    for epoch in range(start, cfg.epochs):
+        t0 = time.time()
+        net.train()
+        perm = torch.randperm(len(Xtr))
+        tot = 0.0
+        for i in range(0, len(perm), cfg.batch_clips):
+            b = perm[i:i + cfg.batch_clips]
+            out_ = net(Xtr[b])
+            loss = bce(out_.clip.clamp(1e-7, 1 - 1e-7), Ytr[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * len(b)
+        net.eval()
+        with torch.no_grad():
+            pv = net(Xva).clip
+            vloss = float(bce(pv.clamp(1e-7, 1 - 1e-7), torch.as_tensor(Yva)))
+        vauc = _clip_auc(pv.numpy(), Yva)
+        score = (vauc if not math.isnan(vauc) else -vloss, vloss)
+        if score[0] > best[0] or (score[0] == best[0] and vloss < best[1]) or best_state is None:
+            best = score
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            model = TaggerModel(net, spec, std, list(VIDEO_INSTRUMENTS), {k: "instrument" for k in VIDEO_INSTRUMENTS},
+                                np.full(len(VIDEO_INSTRUMENTS), 0.5, np.float32), name="clip2frame-video-sound",
+                                provenance={**_provenance(cfg, data_dir, command), "best_epoch": epoch + 1,
+                                            "val_clip_auc": vauc},
+                                kind="sound")
+            save_model(out / "model.safetensors", model)
+        run.append_metrics({"epoch": epoch + 1, "train_loss": round(tot / len(Xtr), 6), "val_loss": round(vloss, 6),
+                     "val_clip_auc": round(vauc, 6), "best": int(best_state is not None and best == score),
+                     "seconds": round(time.time() - t0, 2)})
+        run.save_state({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                        "best_auc": best[0], "best_loss": best[1], "rng": torch.get_rng_state(),
+                        "best_model": best_state})
+        log.info("sound epoch %d/%d loss %.4f val %.4f auc %.3f", epoch + 1, cfg.epochs, tot / len(Xtr), vloss, vauc)
+    return out / "model.safetensors"
+
+
+# ------------------------------------------------------------------------------------------ visual models
+
+def save_visual(path: Path, net: VisualFCN, *, target: TargetSpec | None, provenance: dict,
+                name: str = "clip2frame-video") -> Path:
+    """The model file of an object/action FCN (:func:`clip2frame.models.io.save_model`, kind = the net's)."""
+    from ..models.io import VisualModel, save_model
+
+    tgt = None if target is None else {**to_dict(target), "name": target.name}
+    model = VisualModel(net, net.cfg.kind, list(VIDEO_INSTRUMENTS), np.full(len(VIDEO_INSTRUMENTS), 0.5, np.float32),
+                        {k: "instrument" for k in VIDEO_INSTRUMENTS}, tgt, f"{name}-{net.cfg.kind}",
+                        provenance=provenance)
+    return save_model(path, model)
+
+
+def _visual_input(item: VideoItem, kind: str) -> np.ndarray:
+    return item.loaded("rgb" if kind == "object" else "flow")
+
+
+def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *,
+                 object_run: str | Path | None = None, sound_run: str | Path | None = None,
+                 command: str | None = None, resume: bool = True) -> Path:
+    """Train the object model (video tags) or the action model (target ``cfg.target``)."""
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    data_dir, out = Path(data_dir), Path(out_dir)
+    kind = cfg.model
+    if kind not in ("object", "action"):
+        raise ConfigError(f"config key 'model': train_visual trains object or action, got '{kind}'")
+    target = make_target(cfg.target, sound_threshold=cfg.sound_threshold, object_threshold=cfg.object_threshold) \
+        if kind == "action" else TargetSpec("VT")
+    if target.needs_object and object_run is None:
+        raise ConfigError(f"target {target.name}: needs --object RUN (a trained object model)")
+    if target.needs_sound and sound_run is None:
+        raise ConfigError(f"target {target.name}: needs --sound RUN (a trained sound model)")
+    mcfg = (VisualFCNConfig.for_object if kind == "object" else VisualFCNConfig.for_action)(
+        cfg.width, conv6_padding=cfg.conv6_padding, batch_norm=cfg.batch_norm, dropout=cfg.dropout)
+    run = RunDir(out)
+    run.save_config({**to_dict(cfg), "visual_model": to_dict(mcfg), "target_name": target.name,
+                     "object_run": str(object_run) if object_run else None,
+                     "sound_run": str(sound_run) if sound_run else None}, may_change=("epochs",))
+    need = {"rgb"} if kind == "object" else {"flow"}
+    if target.needs_object and str(object_run) != ORACLE:
+        need.add("rgb")
+    if target.needs_sound:
+        need.add("wave")
+    train = load_split(data_dir, "train", need=need, limit=cfg.max_train_videos, jobs=cfg.threads)
+    val = load_split(data_dir, "validation", need=need - {"wave", "rgb"} | ({"rgb"} if kind == "object" else set()),
+                     limit=cfg.max_validation_videos, jobs=cfg.threads)
+    # Auxiliary predictions that make the targets (computed once).
+    O_tr: list[np.ndarray | None] = [None] * len(train)
+    S_tr: list[np.ndarray | None] = [None] * len(train)
+    if target.needs_object and str(object_run) == ORACLE:
+        from .models import heatmap_size
+
+        for vi, it in enumerate(train):
+            if it.truth is None:
+                raise DatasetError(f"{it.path}: --object oracle needs the corpus truth (truth/<id>.json)")
+            H, W = it.loaded("flow").shape[-2:]
+            O_tr[vi] = oracle_object_maps(it.truth, it.n_frames, heatmap_size(H, W, conv6_padding=cfg.conv6_padding))
+    elif target.needs_object:
+        assert object_run is not None  # refused above with a ConfigError
+        onet = load_visual_model(object_run, kind="object")
+        O_tr = [predict_visual(onet, it.loaded("rgb")) for it in train]
+        for it in train:
+            it.rgb = None
+    if target.needs_sound:
+        assert sound_run is not None  # refused above with a ConfigError
+        smodel = load_model(sound_run, kind="sound")
+        S_tr = [predict_sound(smodel, it.loaded("wave"), it.n_frames) for it in train]
+        for it in train:
+            it.wave = None
+    net = VisualFCN(mcfg, len(VIDEO_INSTRUMENTS))
+    prov = _provenance(cfg, data_dir, command)
+
+    def set_frozen(frozen: bool):
+        for p in net.early_parameters():
+            p.requires_grad_(not frozen)
+
+    start, best = 0, (-1.0, math.inf)
+    frozen = cfg.freeze_epochs > 0
+    set_frozen(frozen)
+    opt = _make_optimizer(cfg, net.parameters())
+    st = run.load_state() if resume else None
+    best_state = None
+    if st is not None:
+        net.load_state_dict(st["model"])
+        start, best = int(st["epoch"]), (float(st["best_auc"]), float(st["best_loss"]))
+        frozen = start < cfg.freeze_epochs
+        set_frozen(frozen)
+        opt = _make_optimizer(cfg, net.parameters())
+        try:
+            opt.load_state_dict(st["optimizer"])
+        except ValueError:
+            log.info("optimiser state does not match the frozen/unfrozen parameter set; fresh optimiser")
+        torch.set_rng_state(st["rng"])
+        best_state = st.get("best_model")
+        log.info("resuming %s model at epoch %d", kind, start)
+    gen = np.random.default_rng(cfg.seed + 1000 * start)
+    for epoch in range(start, cfg.epochs):
+        if frozen and epoch >= cfg.freeze_epochs:
+            frozen = False
+            set_frozen(False)
+            opt = _make_optimizer(cfg, net.parameters())
+            log.info("epoch %d: early layers unfrozen", epoch + 1)
+        t0 = time.time()
+        net.train()
+        tot, n = 0.0, 0
+        for batch in epoch_batches(train, kind, cfg, gen):
+            xs = [_visual_input(train[vi], kind)[t] for vi, t in batch]
+            x = rgb_to_input(np.stack(xs)) if kind == "object" else flow_to_input(np.stack(xs))
+            A = net(x).heatmap
+            V = torch.as_tensor(np.stack([train[vi].tags for vi, _ in batch]))
+            O = torch.as_tensor(np.stack([O_tr[vi][t] for vi, t in batch])) if target.needs_object else None
+            S = torch.as_tensor(np.stack([S_tr[vi][t] for vi, t in batch])) if target.needs_sound else None
+            if cfg.flip:
+                x, O = flip_batch(x, O, kind, gen)
+            loss = target.loss(A, V=V, S=S, O=O)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach())
+            n += 1
+        # validation: clip-level AUC of max over time and space vs tags, and the VT loss
+        clip_scores, vloss = [], 0.0
+        for it in val:
+            hm = predict_visual(net, _visual_input(it, kind))
+            clip_scores.append(hm.max(axis=(0, 2, 3)))
+            p = torch.as_tensor(hm).amax(dim=(-2, -1)).clamp(1e-7, 1 - 1e-7)
+            vloss += float(torch.nn.functional.binary_cross_entropy(
+                p, torch.as_tensor(np.repeat(it.tags[None], len(hm), 0))))
+        vloss /= max(1, len(val))
+        Yva = np.stack([it.tags for it in val])
+        vauc = _clip_auc(np.stack(clip_scores), Yva)
+        score = (vauc if not math.isnan(vauc) else -vloss, vloss)
+        improved = best_state is None or score[0] > best[0] or (score[0] == best[0] and vloss < best[1])
+        if improved:
+            best = score
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            save_visual(out / "model.safetensors", net, target=target if kind == "action" else None,
+                        provenance={**prov, "best_epoch": epoch + 1, "val_clip_auc": vauc})
+        run.append_metrics({"epoch": epoch + 1, "train_loss": round(tot / max(n, 1), 6), "val_loss": round(vloss, 6),
+                     "val_clip_auc": round(vauc, 6), "best": int(improved), "frozen_early": int(frozen),
+                     "seconds": round(time.time() - t0, 2)})
+        run.save_state({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                        "best_auc": best[0], "best_loss": best[1], "rng": torch.get_rng_state(),
+                        "best_model": best_state})
+        log.info("%s %s epoch %d/%d loss %.4f val %.4f auc %.3f (%.1fs)", kind, target.name if kind == "action" else "",
+                 epoch + 1, cfg.epochs, tot / max(n, 1), vloss, vauc, time.time() - t0)
+    return out / "model.safetensors"
+
+
+def epoch_batches(train: list[VideoItem], kind: str, cfg: VideoTrainConfig, gen: np.random.Generator):
+    """One epoch of mini-batches as lists of (video index, frame index): ``len(train)`` batches of
+    ``sub_clip_frames`` frames, either one video's sub-clip each or frames drawn across videos."""
+    L = cfg.sub_clip_frames
+    n_batches = cfg.batches_per_epoch or len(train)
+    lengths = [len(_visual_input(it, kind)) for it in train]
+    if cfg.batch_mode == "subclip":
+        order = np.concatenate([gen.permutation(len(train)) for _ in range(-(-n_batches // len(train)))])
+        for vi in order[:n_batches]:
+            s0 = int(gen.integers(0, max(1, lengths[vi] - L + 1)))
+            yield [(int(vi), t) for t in range(s0, min(lengths[vi], s0 + L))]
+        return
+    pool = [(vi, t) for vi, n in enumerate(lengths) for t in range(n)]
+    order = np.concatenate([gen.permutation(len(pool)) for _ in range(-(-n_batches * L // len(pool)))])
+    for b in range(n_batches):
+        yield [pool[int(i)] for i in order[b * L:(b + 1) * L]]
+
+
+def flip_batch(x: torch.Tensor, O: torch.Tensor | None, kind: str, gen: np.random.Generator):
+    """Mirror a random half of the batch left-right (flow: dx channels change sign; O maps follow)."""
+    m = torch.as_tensor(gen.random(len(x)) < 0.5)
+    if not bool(m.any()):
+        return x, O
+    x = x.clone()
+    xf = x[m].flip(-1)
+    if kind == "action":
+        xf[:, 0::2] = -xf[:, 0::2]
+    x[m] = xf
+    if O is not None:
+        O = O.clone()
+        O[m] = O[m].flip(-1)
+    return x, O
+
+
+def _finished(out: Path, cfg: VideoTrainConfig) -> bool:
+    """A run whose state already holds ``cfg.epochs`` epochs (and the same settings) needs no data."""
+    from ..config import load_yaml
+
+    st, cf, model = out / "train_state.pt", out / "config.yaml", out / "model.safetensors"
+    if not (st.is_file() and cf.is_file() and model.is_file()):
+        return False
+    old = load_yaml(cf)
+    if any(old.get(k) != v for k, v in to_dict(cfg).items()):
+        return False
+    try:
+        return int(torch.load(st, map_location="cpu", weights_only=True)["epoch"]) >= cfg.epochs
+    except Exception:
+        return False
+
+
+def train(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *, object_run=None, sound_run=None,
+          command: str | None = None, resume: bool = True) -> Path:
+    """Dispatch on ``cfg.model``; a finished run (same settings, all epochs done) returns at once."""
+    if resume and _finished(Path(out_dir), cfg):
+        log.info("%s: already trained for %d epochs", out_dir, cfg.epochs)
+        return Path(out_dir) / "model.safetensors"
+    if cfg.model == "sound":
+        return train_sound(data_dir, out_dir, cfg, command=command, resume=resume)
+    return train_visual(data_dir, out_dir, cfg, object_run=object_run, sound_run=sound_run, command=command,
+                        resume=resume)
