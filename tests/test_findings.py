@@ -17,7 +17,9 @@ from clip2frame.data.manifest import load_manifest
 from clip2frame.data.toy import make_toy_corpus
 from clip2frame.experiments import stats
 from clip2frame.experiments.findings import _row_index, all_findings, find, run_finding
-from clip2frame.experiments.recipes import (THESIS_PROTOCOL, Runner, Settings, make_scarce_manifest, row_config)
+from clip2frame.errors import Clip2FrameError
+from clip2frame.experiments.recipes import (THESIS_PROTOCOL, Runner, Settings, make_scarce_manifest, recipe_splits,
+                                            row_config, scarce_manifest_dir)
 from clip2frame.experiments.video_findings import PairScore, _write, method_score, video_findings
 from clip2frame.train.trainer import train
 
@@ -111,6 +113,27 @@ def test_scarce_manifest_is_the_fitting_half_of_shift(toy, tmp_path):
     assert cfg.model.accumulation == "none" and list(cfg.model.late) == [512, 512]
     tagger = runner.model(row_config(find("5").recipe.rows[0], s)[0])
     assert sorted(runner.split("target", tagger).clip_ids) == shift[1::2]
+
+
+def test_the_target_domain_split_of_a_timbre_randomised_corpus(toy, tmp_path_factory):
+    """--shift-split: a synth-music-4 corpus has no 'shift'; its held-out split plays the target domain."""
+    v4 = make_toy_corpus(tmp_path_factory.mktemp("toy4"), seed=3,
+                         n_clips={"train": 16, "validation": 6, "test": 6, "heldout-musescore": 12})
+    out = tmp_path_factory.mktemp("out4")
+    default = Runner(_settings(v4, out))
+    with pytest.raises(Clip2FrameError, match="shift"):
+        recipe_splits(find("4").recipe, default)       # no 'shift' and none chosen: a one-line error
+    s = _settings(v4, out, shift_split="heldout-musescore", scarce_clips=4)
+    runner = Runner(s)
+    assert recipe_splits(find("5").recipe, runner) == ["target"]
+    held = sorted(c.clip_id for c in v4.split("heldout-musescore"))
+    m = load_manifest(make_scarce_manifest(s, v4))
+    assert [c.clip_id for c in m.split("test")] == held[1::2]
+    assert scarce_manifest_dir(s).name == "scarce-4-heldout-musescore"
+    tagger = runner.model(row_config(find("5").recipe.rows[0], s)[0])
+    assert sorted(runner.split("target", tagger).clip_ids) == held[1::2]
+    assert sorted(runner.split("shift", tagger).clip_ids) == held
+    assert s.protocol() == {"shift_split": "heldout-musescore"}   # part of every cached evaluation's key
 
 
 def test_threshold_switches(toy, tmp_path):

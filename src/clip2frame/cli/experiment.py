@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--threshold-floor", type=float, help="no threshold below this value (e.g. 0.02)")
     g.add_argument("--events", action=argparse.BooleanOptionalAction, default=None,
                    help="event-level metrics (segment F1, event F1, PSDS) beside the frame metrics")
+    g.add_argument("--shift-split", default="shift", metavar="SPLIT",
+                   help="the target-domain split the tables call 'shift' (default: shift; in a corpus of "
+                        "`synth music --timbres random`, a held-out split such as heldout-musescore)")
     g.add_argument("--scarce-clips", type=int, default=40,
                    help="training clips of the scarce frame-supervised baseline (finding 5; default 40)")
     p.add_argument("--video-scale", choices=("quick", "demo"), default="demo",
@@ -81,7 +84,7 @@ def _settings(args, data, out, *, finding):
     s = Settings(data=str(data), out=out, epochs=args.epochs, patience=args.patience, seed=args.seed,
                  preset=args.preset, overrides=training + tuple(args.overrides), progress=args.progress,
                  where=tuple(tuple(w.split("=", 1)) for w in args.where if "=" in w),
-                 scarce_clips=args.scarce_clips)
+                 scarce_clips=args.scarce_clips, shift_split=args.shift_split)
     return replace(s, **proto)
 
 
