@@ -223,7 +223,7 @@ class IndexStore:
     def transaction(self) -> Iterator[None]:
         """One write transaction (SQLite: ``BEGIN IMMEDIATE``, so concurrent writers queue up front)."""
         with self._lock:
-            if self.dialect is not SQLITE:  # psycopg's own block: also right inside a pipeline that failed
+            if self.dialect is not SQLITE:  # psycopg's own transaction block
                 with self._conn.transaction():
                     yield
                 return
