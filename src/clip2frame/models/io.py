@@ -121,19 +121,7 @@ class TaggerModel:
         return self.total_stride * self.feature_spec.hop_length / self.feature_spec.sr
 
     def metadata(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "name": self.name,
-            "version": self.version,
-            "model_config": to_dict(self.net.cfg),
-            "feature_spec": to_dict(self.feature_spec),
-            "labels": list(self.labels),
-            "kinds": dict(self.kinds),
-            "thresholds": [round(float(t), 6) for t in self.thresholds],
-            "provenance": self.provenance,
-            **({"card": self.card} if self.card else {}),
-        }
+        return _metadata(self, feature_spec=to_dict(self.feature_spec))
 
     def with_thresholds(self, thresholds: Sequence[float] | np.ndarray, *, source: str) -> "TaggerModel":
         prov = dict(self.provenance)
@@ -164,19 +152,24 @@ class VisualModel:
     card: dict[str, Any] | None = None
 
     def metadata(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "kind": self.kind,
-            "name": self.name,
-            "version": self.version,
-            "model_config": to_dict(self.net.cfg),
-            "labels": list(self.labels),
-            "kinds": dict(self.kinds),
-            "thresholds": [round(float(t), 6) for t in self.thresholds],
-            "target": self.target,
-            "provenance": self.provenance,
-            **({"card": self.card} if self.card else {}),
-        }
+        return _metadata(self, target=self.target)
+
+
+def _metadata(model: TaggerModel | VisualModel, **specific: Any) -> dict[str, Any]:
+    """The model file's metadata: the fields every kind has, ``specific`` ones after the model config."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": model.kind,
+        "name": model.name,
+        "version": model.version,
+        "model_config": to_dict(model.net.cfg),
+        **specific,
+        "labels": list(model.labels),
+        "kinds": dict(model.kinds),
+        "thresholds": [round(float(t), 6) for t in model.thresholds],
+        "provenance": model.provenance,
+        **({"card": model.card} if model.card else {}),
+    }
 
 
 def save_model(path: str | Path, model: TaggerModel | VisualModel, *, dtype: torch.dtype | None = None) -> Path:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -28,6 +26,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import AudioError, Clip2FrameError, VideoError
+from ..fileio import atomic_path
 from ..timebase import HOP_LENGTH, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -286,11 +285,7 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], *, fps: float, aud
 
     import av
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.", suffix=".mp4", dir=p.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".mp4") as tmp:
         with av.open(tmp, "w", format="mp4") as c:
             rate = Fraction(fps).limit_denominator(1001)
             vs = c.add_stream("libx264", rate=rate)
@@ -323,14 +318,6 @@ def write_mp4(path: str | Path, frames: Iterable[np.ndarray], *, fps: float, aud
                         c.mux(pkt)
                 for pkt in as_.encode():
                     c.mux(pkt)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 __all__ = [
