@@ -65,9 +65,9 @@ def test_model_shapes_stride(kind, cin, hw):
     assert VisualFCN(cfg0, 9).eval()(x).heatmap.shape[-2:] == heatmap_size(*hw, conv6_padding=0)
 
 
-def _bce(p, q):
+def _bce(p, q, w=1.0):
     p = np.clip(p, 1e-7, 1 - 1e-7)
-    return float(np.mean(-(q * np.log(p) + (1 - q) * np.log(1 - p))))
+    return float(np.mean(-(w * q * np.log(p) + (1 - q) * np.log(1 - p))))
 
 
 def test_targets_on_hand_made_tensors():
@@ -93,6 +93,10 @@ def test_targets_on_hand_made_tensors():
     # the spec dispatches to the same functions
     assert targets.parse_target("SOT0503").loss(A, S=S, O=O).item() == pytest.approx(_bce(An, SO), rel=1e-5)
     assert targets.parse_target("VT").loss(A, V=V).item() == pytest.approx(_bce(maxA, V.numpy()), rel=1e-5)
+    # positive weight w: each positive term counts w times (w = 1 is the thesis' loss)
+    assert targets.parse_target("SOT0503").loss(A, S=S, O=O, pos_weight=7.0).item() == \
+        pytest.approx(_bce(An, SO, 7.0), rel=1e-5)
+    assert targets.st_loss(A, S, 0.5, 3.0).item() == pytest.approx(_bce(maxA, Shat, 3.0), rel=1e-5)
 
 
 def test_target_names_round_trip():

@@ -68,6 +68,7 @@ class VideoTrainConfig:
     batches_per_epoch: int = 0     # 0 = one per training video (thesis)
     flip: bool = False             # random horizontal flips (flow: dx negated); not in the thesis
     dropout: float = 0.5
+    pos_weight: float = 1.0        # action targets: weight of positive cells/frames in the BCE (thesis: 1)
     batch_clips: int = 10          # sound model: clips per batch
     sound_preset: str = "thesis-sound-ch4"
     seed: int = 0
@@ -325,7 +326,7 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
             S = torch.as_tensor(np.stack([S_tr[vi][t] for vi, t in batch])) if target.needs_sound else None
             if cfg.flip:
                 x, O = flip_batch(x, O, kind, gen)
-            loss = target.loss(A, V=V, S=S, O=O)
+            loss = target.loss(A, V=V, S=S, O=O, pos_weight=cfg.pos_weight)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -402,7 +403,8 @@ def _finished(out: Path, cfg: VideoTrainConfig) -> bool:
     if not (st.is_file() and cf.is_file() and model.is_file()):
         return False
     old = load_yaml(cf)
-    if any(old.get(k) != v for k, v in to_dict(cfg).items()):
+    defaults = to_dict(VideoTrainConfig())  # a key added since the run was made counts as its default
+    if any(old.get(k, defaults.get(k)) != v for k, v in to_dict(cfg).items()):
         return False
     try:
         return int(torch.load(st, map_location="cpu", weights_only=True)["epoch"]) >= cfg.epochs
