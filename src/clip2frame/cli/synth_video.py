@@ -13,6 +13,12 @@ def add_synth_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=20.0, help="video frame rate")
     p.add_argument("--size", default="256x192", help="WIDTHxHEIGHT of the videos")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same scenes)")
+    p.add_argument("--appearance", choices=("fixed", "random"), default="fixed",
+                   help="fixed: every video looks alike; random: each video draws its pictures, background, "
+                        "players, scale, frame size (--size is then ignored), frame rate, camera and encoding "
+                        "from the training pool (clip2frame.video.appearance)")
+    p.add_argument("--heldout-style", type=int, default=0, metavar="N",
+                   help="with --appearance random: N more videos in the held-out style (split 'heldout-style')")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any VideoSynthConfig field, e.g. --set p_offscreen=0.5")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (the corpus does not depend on it)")
@@ -46,10 +52,11 @@ def run(args) -> int:
     if w % 2 or h % 2 or max(w, h) != 256:
         raise ConfigError(f"--size '{args.size}': width and height must be even and the long side 256")
     base = to_dict(VideoSynthConfig(n_train=args.train, n_validation=args.validation, n_test=args.test,
-                                    duration_s=args.seconds, fps=args.fps, width=w, height=h, seed=args.seed))
+                                    duration_s=args.seconds, fps=args.fps, width=w, height=h, seed=args.seed,
+                                    appearance=args.appearance, n_heldout_style=args.heldout_style))
     cfg = from_dict(VideoSynthConfig, apply_overrides(base, args.set))
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected at least 1")
     out = render_corpus(args.out, cfg, progress=not args.no_progress, jobs=args.jobs)
-    print(f"wrote {cfg.n_train + cfg.n_validation + cfg.n_test} videos to {out}")
+    print(f"wrote {cfg.n_train + cfg.n_validation + cfg.n_test + cfg.n_heldout_style} videos to {out}")
     return 0

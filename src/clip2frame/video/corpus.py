@@ -14,15 +14,22 @@ from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..tags import VIDEO_INSTRUMENTS
 from .io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
+from .appearance import HELDOUT, TRAIN_POOL, draw_look
 from .scene import GLYPHS, VideoSynthConfig, glyph_available, make_scene, render_frame
 from .soundtrack import render_audio
 
 log = logging.getLogger(__name__)
 
+#: The split rendered in the held-out appearance style (never in the training pool).
+HELDOUT_STYLE_SPLIT = "heldout-style"
 
-def render_video(cfg: VideoSynthConfig, index: int, main: str, out_mp4: str | Path) -> dict:
-    """Render video ``index`` to ``out_mp4``; returns its truth (JSON-ready)."""
-    scene = make_scene(cfg, index, main)
+
+def render_video(cfg: VideoSynthConfig, index: int, main: str, out_mp4: str | Path, *, heldout_style: bool = False
+                 ) -> dict:
+    """Render video ``index`` to ``out_mp4`` (in the held-out style with ``heldout_style`` when the corpus'
+    appearance is ``random``); returns its truth (JSON-ready)."""
+    look, cfg = draw_look(cfg, index, heldout=heldout_style)
+    scene = make_scene(cfg, index, main, look)
     n = int(round(cfg.duration_s * cfg.fps))
     T = n_output_frames(cfg.duration_s)
     shown = {int(math.floor(tau * cfg.fps + 1e-9)): t for t, tau in enumerate(rgb_times(T))}
@@ -54,6 +61,8 @@ def render_video(cfg: VideoSynthConfig, index: int, main: str, out_mp4: str | Pa
         "sources": [{"instrument": s.inst, "onscreen": s.onscreen, "played": s.played,
                      "notes": [list(x) for x in s.notes]} for s in scene.sources],
         "audio_renderer": renderer, "frames": frames,
+        **({} if look.style == "fixed" else {"look": {**to_dict(look), "crf": cfg.crf,
+                                                      "shake_px": round(cfg.shake_px, 3), "zoom": round(cfg.zoom, 4)}}),
     }
 
 
@@ -64,7 +73,7 @@ def _render_task(task: tuple) -> dict:
     mp4, tj = out / "videos" / f"{vid}.mp4", out / "truth" / f"{vid}.json"
     if mp4.is_file() and tj.is_file():
         return json.loads(tj.read_text())
-    truth = render_video(cfg, idx, main, mp4)
+    truth = render_video(cfg, idx, main, mp4, heldout_style=split == HELDOUT_STYLE_SPLIT)
     truth = {"id": vid, "split": split, "file": f"videos/{vid}.mp4", **truth}
     atomic_write_text(tj, json.dumps(truth))
     return truth
@@ -85,7 +94,14 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
     out = Path(out_dir)
     (out / "videos").mkdir(parents=True, exist_ok=True)
     (out / "truth").mkdir(parents=True, exist_ok=True)
+    if cfg.appearance not in ("fixed", "random"):
+        raise ConfigError(f"config key 'appearance': expected fixed or random, got '{cfg.appearance}'")
+    if cfg.n_heldout_style and cfg.appearance != "random":
+        raise ConfigError("config key 'n_heldout_style': a held-out style needs appearance=random (a fixed corpus "
+                          "has one style)")
     splits = [("train", cfg.n_train), ("validation", cfg.n_validation), ("test", cfg.n_test)]
+    if cfg.n_heldout_style:
+        splits.append((HELDOUT_STYLE_SPLIT, cfg.n_heldout_style))
     todo: list[tuple] = []
     for split, count in splits:
         for j in range(count):
@@ -106,11 +122,15 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
         atomic_write_text(out / f"{split}.weak.tsv", "\t".join(WEAK_HEADER) + "\n" + "".join(r + "\n" for r in rows_weak[split]))
         atomic_write_text(out / f"{split}.strong.tsv",
                           "\t".join(EVENTS_HEADER) + "\n" + "".join(r + "\n" for r in rows_strong[split]))
-    meta = {"name": "clip2frame-video-synth", "labels": list(VIDEO_INSTRUMENTS),
+    meta: dict = {"name": "clip2frame-video-synth", "labels": list(VIDEO_INSTRUMENTS),
             "kinds": {k: "instrument" for k in VIDEO_INSTRUMENTS}, "splits": [s for s, _ in splits],
             "kind": "video", "config": to_dict(cfg), "frame_rate": 1.0 / FRAME_DURATION_S,
             "glyphs": {k: glyph_available(GLYPHS[k]) for k in VIDEO_INSTRUMENTS},
             "notes": "cello = the violin glyph rotated upright and drawn 1.4x larger; tags = instruments "
                      "played on screen; off-screen instruments are heard but not tagged"}
+    if cfg.appearance == "random":
+        meta["appearance"] = {"train_pool": {k: list(v) for k, v in TRAIN_POOL.items()},
+                              "heldout_style": {k: list(v) for k, v in HELDOUT.items()},
+                              "heldout_split": HELDOUT_STYLE_SPLIT if cfg.n_heldout_style else None}
     atomic_write_text(out / "metadata.json", json.dumps(meta, indent=1))
     return out

@@ -1,31 +1,28 @@
 """Scenes of the embedded audio-visual corpus and their animation (see :mod:`clip2frame.video.synth`).
 
-:class:`VideoSynthConfig` (every knob of the corpus), the instrument pictures (Noto Color Emoji glyphs, drawn
-stand-ins), the players' sources and notes (:class:`Source`), :func:`make_scene` (one seeded scene) and
-:func:`render_frame` (the picture at time t and its truth: playing instruments, contact key points, boxes).
+:class:`VideoSynthConfig` (every knob of the corpus), the players' sources and notes (:class:`Source`),
+:func:`make_scene` (one seeded scene) and :func:`render_frame` (the picture at time t and its truth: playing
+instruments, contact key points, boxes). How things look (instrument pictures, backgrounds, players) is
+:mod:`clip2frame.video.appearance`.
 """
 from __future__ import annotations
 
 import logging
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..tags import VIDEO_INSTRUMENTS
+from .appearance import ANCHORS, GLYPHS, Look, background, draw_player, glyph, glyph_available, picture
+
+__all__ = ["ANCHORS", "GLYPHS", "Look", "Scene", "Source", "SourceState", "VideoSynthConfig", "glyph",
+           "glyph_available", "make_scene", "render_frame"]
 
 log = logging.getLogger(__name__)
 
-FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
-GLYPHS = {
-    "accordion": "\U0001FA97", "cello": "\U0001F3BB", "drum": "\U0001F941", "flute": "\U0001FA88",
-    "guitar": "\U0001F3B8", "piano": "\U0001F3B9", "saxophone": "\U0001F3B7", "trumpet": "\U0001F3BA",
-    "violin": "\U0001F3BB",
-}
 GM_PROGRAMS = {"accordion": 21, "cello": 42, "drum": 0, "flute": 73, "guitar": 24, "piano": 0,
                "saxophone": 65, "trumpet": 56, "violin": 40}
 PITCH_RANGES = {"accordion": (55, 79), "cello": (36, 60), "drum": (36, 50), "flute": (72, 96),
@@ -38,18 +35,6 @@ NOTE_DUR = {"accordion": (0.3, 0.7), "cello": (0.5, 1.1), "drum": (0.15, 0.35), 
             "violin": (0.35, 0.9)}
 SIZE_FACTOR = {"cello": 1.4, "piano": 1.1, "drum": 1.05, "accordion": 1.0}
 
-# Contact anchors in glyph-normalised coordinates (u, v) of the cropped violin-family layout etc.
-ANCHORS = {
-    "accordion": {"hand_l": (0.08, 0.62), "hand_r": (0.92, 0.42), "centre": (0.5, 0.5)},
-    "violin": {"bow": (0.36, 0.62), "finger": (0.70, 0.26)},
-    "guitar": {"strum": (0.30, 0.68), "finger": (0.72, 0.26)},
-    "trumpet": {"valves": (0.62, 0.40), "mouth": (0.93, 0.10)},
-    "saxophone": {"keys": (0.42, 0.55), "mouth": (0.88, 0.22)},
-    "drum": {"skin_l": (0.36, 0.42), "skin_r": (0.64, 0.42)},
-    "piano": {"keys_l": (0.30, 0.78), "keys_r": (0.70, 0.78)},
-    "flute": {"holes": (0.50, 0.50), "mouth": (0.82, 0.18)},
-}
-ANCHORS["cello"] = ANCHORS["violin"]
 # Direction of the strings / tube (unit-ish vector in u, v) for bows and fingers.
 AXIS = {"violin": (0.55, -0.6), "guitar": (0.6, -0.6), "flute": (0.7, -0.7), "saxophone": (0.1, 1.0),
         "trumpet": (1.0, -0.2)}
@@ -79,77 +64,11 @@ class VideoSynthConfig:
     sr: int = 16000
     crf: int = 20
     instruments: tuple[str, ...] = VIDEO_INSTRUMENTS
-
-
-# ---------------------------------------------------------------------------------------------- glyphs
-
-def _rotate_rgba(img: np.ndarray, deg: float) -> tuple[np.ndarray, np.ndarray]:
-    import cv2
-
-    h, w = img.shape[:2]
-    M = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
-    c, s = abs(M[0, 0]), abs(M[0, 1])
-    nw, nh = int(h * s + w * c), int(h * c + w * s)
-    M[0, 2] += nw / 2 - w / 2
-    M[1, 2] += nh / 2 - h / 2
-    return cv2.warpAffine(img, M, (nw, nh), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0, 0)), M
-
-
-def glyph_available(ch: str) -> bool:
-    """Whether Noto Color Emoji draws ``ch`` (a missing glyph renders nothing)."""
-    return _render_glyph(ch) is not None
-
-
-@lru_cache(maxsize=None)
-def _render_glyph(ch: str) -> np.ndarray | None:
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError:
-        return None
-    if not FONT_PATH.is_file():
-        return None
-    font = ImageFont.truetype(str(FONT_PATH), 109)
-    im = Image.new("RGBA", (150, 150), (0, 0, 0, 0))
-    ImageDraw.Draw(im).text((4, 4), ch, font=font, embedded_color=True)
-    a = np.asarray(im).astype(np.float32) / 255.0
-    ys, xs = np.nonzero(a[..., 3] > 0.05)
-    if len(xs) == 0:
-        return None
-    return a[ys.min():ys.max() + 1, xs.min():xs.max() + 1].copy()
-
-
-def _drawn_glyph(inst: str) -> np.ndarray:
-    """A stand-in picture when the font lacks the glyph: a coloured body and a neck."""
-    import cv2
-
-    img = np.zeros((100, 100, 4), np.float32)
-    col = {"flute": (0.85, 0.7, 0.3), "accordion": (0.85, 0.2, 0.2)}.get(inst, (0.8, 0.5, 0.2))
-    cv2.ellipse(img, (35, 65), (28, 22), -40, 0, 360, (*col, 1.0), -1)
-    cv2.line(img, (40, 60), (90, 10), (0.4, 0.25, 0.1, 1.0), 8)
-    return img
-
-
-@lru_cache(maxsize=None)
-def glyph(inst: str) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
-    """RGBA float picture [h, w, 4] of ``inst`` and its contact anchors (normalised u, v)."""
-    base = _render_glyph(GLYPHS[inst])
-    if base is None:
-        log.warning("Noto Color Emoji lacks the %s glyph; drawing a stand-in shape", inst)
-        base = _drawn_glyph(inst)
-    anchors = dict(ANCHORS[inst])
-    if inst == "cello":  # the violin glyph stood upright
-        h, w = base.shape[:2]
-        rot, M = _rotate_rgba(base, 45.0)
-        ys, xs = np.nonzero(rot[..., 3] > 0.05)
-        y0, x0 = ys.min(), xs.min()
-        rot = rot[y0:ys.max() + 1, x0:xs.max() + 1]
-        rh, rw = rot.shape[:2]
-        new = {}
-        for k, (u, v) in anchors.items():
-            x, y = M @ np.array([u * w, v * h, 1.0])
-            new[k] = ((x - x0) / rw, (y - y0) / rh)
-        return rot, new
-    return base, anchors
+    # "fixed": every video looks alike (the corpus before 2026-12-07); "random": each video draws its look
+    # (pictures, background, players, scale, frame size and rate, camera, CRF) from the training pool
+    appearance: str = "fixed"
+    # videos of the "heldout-style" split, rendered in the held-out style (appearance "random" only)
+    n_heldout_style: int = 0
 
 
 # ---------------------------------------------------------------------------------------------- scene
@@ -241,6 +160,7 @@ class Scene:
     swingers: list[dict]
     shake: dict
     duration_s: float
+    look: Look = Look()
 
     @property
     def tags(self) -> list[str]:
@@ -248,28 +168,8 @@ class Scene:
                       key=VIDEO_INSTRUMENTS.index)
 
 
-def _background(rng: np.random.Generator, W: int, H: int) -> np.ndarray:
-    import cv2
-
-    c0, c1 = rng.uniform(0.25, 0.85, 3), rng.uniform(0.25, 0.85, 3)
-    g = np.linspace(0, 1, H)[:, None, None]
-    bg = (c0 * (1 - g) + c1 * g) * np.ones((H, W, 3))
-    for _ in range(int(rng.integers(8, 20))):
-        col = tuple(float(x) for x in rng.uniform(0.1, 0.9, 3))
-        kind = rng.integers(0, 3)
-        x, y = int(rng.integers(0, W)), int(rng.integers(0, H))
-        if kind == 0:
-            cv2.rectangle(bg, (x, y), (x + int(rng.integers(5, 50)), y + int(rng.integers(5, 40))), col, -1)
-        elif kind == 1:
-            cv2.circle(bg, (x, y), int(rng.integers(3, 22)), col, -1)
-        else:
-            cv2.line(bg, (x, y), (int(rng.integers(0, W)), int(rng.integers(0, H))), col, int(rng.integers(1, 4)))
-    bg += rng.normal(0, 0.02, bg.shape)
-    return np.clip(bg, 0, 1).astype(np.float32)
-
-
-def make_scene(cfg: VideoSynthConfig, index: int, main: str) -> Scene:
-    """The random scene of video ``index`` (main instrument ``main``), deterministic from the seed."""
+def make_scene(cfg: VideoSynthConfig, index: int, main: str, look: Look = Look()) -> Scene:
+    """The random scene of video ``index`` (main instrument ``main``) in ``look``, deterministic from the seed."""
     rng = np.random.default_rng([cfg.seed, index, 7])
     W, H, dur = cfg.width, cfg.height, cfg.duration_s
     others = [i for i in cfg.instruments if i != main]
@@ -286,7 +186,7 @@ def make_scene(cfg: VideoSynthConfig, index: int, main: str) -> Scene:
     placed: list[tuple[float, float, float, float]] = []
     for s in visible:
         for attempt in range(200):
-            size = float(rng.uniform(52, 92)) * SIZE_FACTOR.get(s.inst, 1.0) * (0.97 ** (attempt // 20))
+            size = float(rng.uniform(52, 92)) * look.scale * SIZE_FACTOR.get(s.inst, 1.0) * (0.97 ** (attempt // 20))
             size = min(size, H - 40)
             cx = float(rng.uniform(size / 2 + 4, W - size / 2 - 4))
             cy = float(rng.uniform(size / 2 + 30, H - size / 2 - 4))
@@ -321,7 +221,7 @@ def make_scene(cfg: VideoSynthConfig, index: int, main: str) -> Scene:
                          "col": tuple(float(x) for x in rng.uniform(0.1, 0.9, 3))})
     shake = {"phase": rng.uniform(0, 2 * np.pi, 6).tolist(), "freq": rng.uniform(0.3, 2.0, 6).tolist(),
              "on": bool(rng.random() < 0.6)}
-    return Scene(sources, _background(rng, W, H), walkers, swingers, shake, dur)
+    return Scene(sources, background(rng, W, H, look.background), walkers, swingers, shake, dur, look)
 
 
 # ---------------------------------------------------------------------------------------------- drawing
@@ -354,10 +254,10 @@ class SourceState:
     draw: list[tuple]  # drawing commands after the glyph
 
 
-def _state(s: Source, t: float, gain: float = 1.0) -> SourceState:
+def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> SourceState:
     """Positions of the instrument and its contact parts at time t (playing motions are functions of
     the played clock or of note onsets, so they stop when the instrument is silent)."""
-    g, anchors = glyph(s.inst)
+    g, anchors = picture(s.inst, look)
     gh, gw = g.shape[:2]
     scale = s.size / max(gh, gw)
     w, h = gw * scale, gh * scale
@@ -515,17 +415,14 @@ def render_frame(scene: Scene, cfg: VideoSynthConfig, t: float) -> tuple[np.ndar
         cv2.line(img, _pt((sw["x"], sw["y"])), _pt(end), sw["col"], 2)
         cv2.circle(img, _pt(end), 6, sw["col"], -1)
     truth: dict[str, Any] = {"boxes": {}, "keypoints": {}, "playing": []}
-    states = [(s, _state(s, t, cfg.motion_gain)) for s in scene.sources if s.onscreen]
+    states = [(s, _state(s, t, cfg.motion_gain, scene.look)) for s in scene.sources if s.onscreen]
     for s, st in states:
         for cmd in st.draw:
             if cmd[0] == "body":
                 _, head, size, shirt, skin = cmd
-                u = size / 100.0
-                cv2.rectangle(img, _pt(head + np.array([-10 * u, 10 * u])), _pt(head + np.array([10 * u, 45 * u])),
-                              shirt, -1)
-                cv2.circle(img, _pt(head), max(3, int(9 * u)), skin, -1)
+                draw_player(img, head, size, shirt, skin, scene.look.body)
             elif cmd[0] == "glyph":
-                g, _ = glyph(cmd[1])
+                g, _ = picture(cmd[1], scene.look)
                 _blend(img, g, *cmd[2])
             elif cmd[0] == "line":
                 cv2.line(img, _pt(cmd[1]), _pt(cmd[2]), cmd[3], cmd[4], lineType=cv2.LINE_AA)

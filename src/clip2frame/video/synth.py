@@ -13,6 +13,13 @@ Distractors: idle visible instruments (whose players sometimes wave), a slow bod
 (non-playing motion, always on), walkers crossing the scene, a swinging shape, camera shake and zoom,
 2–3 instruments in one scene, varied scale and position, and instruments heard but off-screen.
 
+Appearance (:mod:`~clip2frame.video.appearance`): ``appearance="fixed"`` (the default) draws every video
+the same way; ``"random"`` draws each video's instrument pictures (emoji glyphs, hue-shifted or not, or
+filled drawings), background family, player shape and clothes, scale, frame size, frame rate, camera and
+H.264 quality from a training pool, and ``n_heldout_style`` adds a ``heldout-style`` split in a style the
+pool never uses (outline sketches, tiled backgrounds, stick players), recorded per video in its truth
+(``look``).
+
 Difficulty knobs (``VideoSynthConfig``): ``motion_gain`` scales every playing motion and ``shake_px`` the
 camera shake. The defaults (1.5 and 1 px; 1.0 and 2 px before 2026-12-03) were set by measurement: at the
 old ones the flow at the contact points (2–3 px per flow step) was hardly above the camera's (1.3–1.7 px

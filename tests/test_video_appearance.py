@@ -1,0 +1,108 @@
+"""Appearance randomisation of the embedded audio-visual corpus and its held-out style (issue #14, item 6)."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from clip2frame.errors import ConfigError
+from clip2frame.tags import VIDEO_INSTRUMENTS
+from clip2frame.video.appearance import HELDOUT, TRAIN_POOL, Look, background, draw_look, picture
+from clip2frame.video.scene import VideoSynthConfig, make_scene, render_frame
+
+
+@pytest.mark.parametrize("pictures", ["emoji", "drawn", "sketch"])
+def test_every_picture_source_draws_every_instrument_on_its_anchors(pictures):
+    for inst in VIDEO_INSTRUMENTS:
+        img, anchors = picture(inst, Look(pictures=pictures, tint=(0.3, 0.6, 0.2)))
+        h, w = img.shape[:2]
+        ys, xs = np.nonzero(img[..., 3] > 0.5)
+        assert len(xs) > 0.05 * h * w, (pictures, inst)
+        for name, (u, v) in anchors.items():  # the playing motions land on the picture
+            d = np.sqrt((xs / w - u) ** 2 + (ys / h - v) ** 2).min()
+            assert d < 0.04, (pictures, inst, name, d)
+
+
+def test_fixed_appearance_is_one_look_and_the_config_itself():
+    cfg = VideoSynthConfig(seed=4)
+    for i in range(5):
+        look, vcfg = draw_look(cfg, i, heldout=i % 2 == 0)
+        assert look == Look() and vcfg == cfg
+
+
+def test_random_looks_draw_from_the_training_pool_and_never_from_the_held_out_style():
+    cfg = VideoSynthConfig(seed=9, appearance="random")
+    train = [draw_look(cfg, i)[0] for i in range(200)]
+    held = [draw_look(cfg, i, heldout=True)[0] for i in range(50)]
+    for key in ("pictures", "background", "body"):
+        seen = {getattr(lk, key) for lk in train}
+        assert seen == set(TRAIN_POOL[key]), key  # every training choice occurs ...
+        assert not seen & set(HELDOUT[key]), key  # ... and no held-out one
+        assert {getattr(lk, key) for lk in held} == set(HELDOUT[key]), key
+    cfgs = [draw_look(cfg, i)[1] for i in range(200)]
+    assert len({(c.height, c.width) for c in cfgs}) >= 3 and max(max(c.height, c.width) for c in cfgs) == 256
+    assert len({c.fps for c in cfgs}) >= 3 and len({c.crf for c in cfgs}) >= 5
+    assert draw_look(cfg, 17) == draw_look(cfg, 17)  # deterministic from (seed, index)
+
+
+def test_a_random_look_changes_only_the_picture_not_the_scene():
+    """The look has its own generator: a video's players, notes and truth key points keep their timing."""
+    cfg = VideoSynthConfig(seed=2, appearance="random")
+    look, vcfg = draw_look(cfg, 3)
+    a = make_scene(replace(vcfg, appearance="fixed"), 3, "violin")
+    b = make_scene(vcfg, 3, "violin", look)
+    assert [(s.inst, s.played, s.notes) for s in a.sources] == [(s.inst, s.played, s.notes) for s in b.sources]
+    img, truth = render_frame(b, vcfg, 1.0)
+    assert img.shape == (vcfg.height, vcfg.width, 3)
+    for pts in truth["keypoints"].values():
+        assert all(0 <= x < vcfg.width and 0 <= y < vcfg.height for x, y in pts)
+
+
+@pytest.mark.parametrize("kind", ["gradient", "stripes", "noise", "room", "tiles"])
+def test_backgrounds_are_images_in_range(kind):
+    bg = background(np.random.default_rng(0), 64, 48, kind)
+    assert bg.shape == (48, 64, 3) and bg.dtype == np.float32
+    assert 0.0 <= bg.min() and bg.max() <= 1.0 and bg.std() > 0.01
+    with pytest.raises(ValueError, match="unknown background"):
+        background(np.random.default_rng(0), 8, 8, "marble")
+
+
+def test_corpus_with_a_held_out_style_split(tmp_path):
+    from clip2frame.video.corpus import HELDOUT_STYLE_SPLIT, render_corpus
+    from clip2frame.video.data import load_truth
+
+    cfg = VideoSynthConfig(n_train=2, n_validation=1, n_test=1, n_heldout_style=2, duration_s=1.5, seed=1,
+                           appearance="random")
+    out = render_corpus(tmp_path / "av", cfg)
+    meta = json.loads((out / "metadata.json").read_text())
+    assert HELDOUT_STYLE_SPLIT in meta["splits"] and meta["appearance"]["heldout_split"] == HELDOUT_STYLE_SPLIT
+    for split in ("train", "validation", "test"):
+        for tr in load_truth(out, split):
+            assert tr["look"]["style"] == "train" and tr["look"]["pictures"] in TRAIN_POOL["pictures"]
+    held = load_truth(out, HELDOUT_STYLE_SPLIT)
+    assert len(held) == 2 and all(tr["look"]["pictures"] == "sketch" for tr in held)
+    assert (out / f"{HELDOUT_STYLE_SPLIT}.weak.tsv").is_file()
+    with pytest.raises(ConfigError, match="needs appearance=random"):
+        render_corpus(tmp_path / "bad", replace(cfg, appearance="fixed"))
+
+
+def test_frame_batches_never_mix_frame_sizes():
+    from clip2frame.video.training import VideoTrainConfig, epoch_batches
+
+    class Item:
+        def __init__(self, T, H, W):
+            self.flow = np.zeros((T, 10, H, W), np.float16)
+
+        def loaded(self, what):
+            return self.flow
+
+    items = [Item(6, 48, 64), Item(5, 36, 64), Item(7, 48, 64), Item(4, 64, 64)]
+    cfg = VideoTrainConfig(batch_mode="frames", batches_per_epoch=40, sub_clip_frames=4)
+    batches = list(epoch_batches(items, "action", cfg, np.random.default_rng(0)))  # type: ignore[arg-type]
+    assert len(batches) == 40 and all(len(b) == 4 for b in batches)
+    for b in batches:
+        assert len({items[vi].flow.shape[-2:] for vi, _ in b}) == 1
+        assert all(0 <= t < len(items[vi].flow) for vi, t in b)
+    assert {items[b[0][0]].flow.shape[-2:] for b in batches} == {(48, 64), (36, 64), (64, 64)}
