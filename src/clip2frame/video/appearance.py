@@ -3,7 +3,7 @@
 A :class:`Look` holds every appearance choice of one video. ``VideoSynthConfig.appearance`` picks how looks
 are drawn:
 
-* ``fixed`` (the default, and the corpus before 2026-12-07): every video looks the same way — Noto Color
+* ``fixed`` (the default; the only look before 2026-12-06): every video looks the same way — Noto Color
   Emoji instruments, a gradient background with random shapes, block-bodied players, the config's frame
   size, frame rate, camera shake, zoom and encoding quality;
 * ``random``: each video draws its look from the **training pool** (:data:`TRAIN_POOL`): instrument

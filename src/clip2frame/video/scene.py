@@ -64,7 +64,7 @@ class VideoSynthConfig:
     sr: int = 16000
     crf: int = 20
     instruments: tuple[str, ...] = VIDEO_INSTRUMENTS
-    # "fixed": every video looks alike (the corpus before 2026-12-07); "random": each video draws its look
+    # "fixed": every video looks alike (the only look before 2026-12-06); "random": each video draws its look
     # (pictures, background, players, scale, frame size and rate, camera, CRF) from the training pool
     appearance: str = "fixed"
     # videos of the "heldout-style" split, rendered in the held-out style (appearance "random" only)
