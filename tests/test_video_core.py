@@ -319,3 +319,22 @@ def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
     assert [(e.onset, e.label) for e in ev] == [(pytest.approx(0.512), "2")]
     assert ev[0].offset == pytest.approx(3 * 0.512)
     assert frame_scores(fused, "A")[1, 2] == pytest.approx(0.4 * 0.9 * 0.95, rel=1e-5)
+
+
+def test_a_finished_run_is_finished_whatever_its_thread_count(tmp_path):
+    """``threads`` (and a settings key added since the run was made) is not part of what a run trains."""
+    from clip2frame.config import save_yaml, to_dict
+    from clip2frame.video.training import _finished, default_config
+    from dataclasses import replace
+
+    cfg = default_config("object", epochs=3, threads=2)
+    old = to_dict(cfg)
+    del old["pos_weight"]  # a run written before that key existed
+    save_yaml(tmp_path / "config.yaml", old)
+    torch.save({"epoch": 3}, tmp_path / "train_state.pt")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    assert _finished(tmp_path, cfg)
+    assert _finished(tmp_path, replace(cfg, threads=1))
+    assert not _finished(tmp_path, replace(cfg, lr=0.5))
+    assert not _finished(tmp_path, replace(cfg, pos_weight=3.0))
+    assert not _finished(tmp_path, replace(cfg, epochs=4))

@@ -62,6 +62,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="training clips of the scarce frame-supervised baseline (finding 5; default 40)")
     p.add_argument("--video-scale", choices=("quick", "demo"), default="demo",
                    help="findings 8-10: corpus and epoch budgets of 'demo --video --quick' or 'demo --video'")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="findings 8-10: CPU threads per video training (default: the recipe's 2); on a small "
+                        "CPU run seeds as parallel processes with one thread each (--seed K --seeds 1)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (findings 8-10; default 2000)")
     p.add_argument("--out", default="experiments", help="output directory (default: experiments/)")
     p.add_argument("--progress", action="store_true", help="progress bars")
@@ -118,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
     if video:
         from ..experiments.video_findings import run_video_findings
 
-        for path in run_video_findings(video, out, seeds, quick=args.video_scale == "quick", n_boot=args.boot):
+        for path in run_video_findings(video, out, seeds, quick=args.video_scale == "quick", n_boot=args.boot,
+                                       threads=args.threads):
             print(f"{path.stem}: {path}")
     if not audio:
         return 0

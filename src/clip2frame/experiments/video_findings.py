@@ -71,12 +71,14 @@ class PairScore:
     px_n: int
 
 
-def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool) -> dict[str, Path]:
-    """Every model of one seed (finished runs are skipped by the video trainer); returns run directories."""
+def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool, threads: int | None = None
+               ) -> dict[str, Path]:
+    """Every model of one seed (finished runs are skipped by the video trainer); returns run directories.
+    ``threads``: CPU threads of each training (default: the recipe's; not part of a run's identity)."""
     from ..video.demo import demo_configs, demo_settings
     from ..video.training import train
 
-    cfgs = {k: replace(c, seed=seed) for k, c in demo_configs(quick).items()}
+    cfgs = {k: replace(c, seed=seed, **({"threads": threads} if threads else {})) for k, c in demo_configs(quick).items()}
     runs.mkdir(parents=True, exist_ok=True)
     cmd = "clip2frame experiment (video findings)"
     train(data, runs / "sound", cfgs["sound"], command=cmd)
@@ -149,8 +151,12 @@ def method_score(pairs: list[PairScore], idx: np.ndarray, metric: str) -> float:
     return float(np.mean(vals)) if vals else math.nan
 
 
-def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_boot: int = 2000) -> list[Path]:
-    """Render the corpus once, train every seed's models, score the pairs, write ``finding_<key>.{md,json}``."""
+def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_boot: int = 2000,
+                       threads: int | None = None) -> list[Path]:
+    """Render the corpus once, train every seed's models, score the pairs, write ``finding_<key>.{md,json}``.
+
+    Seeds may also run as separate processes into the same ``out`` (``--seed K --seeds 1`` each, e.g. one
+    thread each on a 2-core CPU); a last run over all seeds then only scores and writes the tables."""
     from ..video.demo import demo_settings
     from ..video.corpus import render_corpus
 
@@ -161,7 +167,7 @@ def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_
     per_seed: dict[int, dict[str, list[PairScore]]] = {}
     for sd in seeds:
         cache = out / f"seed{sd}" / "pairs.json"
-        runs = train_seed(Path(data), out / f"seed{sd}" / "runs", sd, quick, weak=weak)
+        runs = train_seed(Path(data), out / f"seed{sd}" / "runs", sd, quick, weak=weak, threads=threads)
         have = json.loads(cache.read_text()) if cache.is_file() else {}
         if not all(f"{n} A" in have for n in runs if n not in ("sound", "object", "sound-weak")):
             have = {m: [vars(p) for p in ps] for m, ps in score_pairs(Path(data), runs).items()}

@@ -77,6 +77,11 @@ class VideoTrainConfig:
     max_validation_videos: int = 0
 
 
+#: Settings a run may change when it resumes: the epoch budget, and how many CPU threads it uses (not part of
+#: what the run trains).
+RUNTIME_KEYS = ("epochs", "threads")
+
+
 def default_config(model: str, **overrides: Any) -> VideoTrainConfig:
     """Thesis defaults per model kind (sound: Adagrad 0.01; object: two-step 20 + 30 epochs; action: SGD
     momentum 0.9, lr 0.001, 100 epochs), then ``overrides``."""
@@ -149,7 +154,7 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
     mcfg = fit_model_to_features(preset.model, n_scales=spec.n_scales, n_bands=spec.n_bands)
     run = RunDir(out)
     run.save_config({**to_dict(cfg), "sound_model": to_dict(mcfg), "feature_spec": to_dict(spec)},
-                    may_change=("epochs",))
+                    may_change=RUNTIME_KEYS)
     train = load_split(data_dir, "train", need={"wave"}, limit=cfg.max_train_videos)
     val = load_split(data_dir, "validation", need={"wave"}, limit=cfg.max_validation_videos)
     ftr = sound_features([it.loaded("wave") for it in train], spec)
@@ -249,7 +254,7 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
     run = RunDir(out)
     run.save_config({**to_dict(cfg), "visual_model": to_dict(mcfg), "target_name": target.name,
                      "object_run": str(object_run) if object_run else None,
-                     "sound_run": str(sound_run) if sound_run else None}, may_change=("epochs",))
+                     "sound_run": str(sound_run) if sound_run else None}, may_change=RUNTIME_KEYS)
     need = {"rgb"} if kind == "object" else {"flow"}
     if target.needs_object and str(object_run) != ORACLE:
         need.add("rgb")
@@ -430,7 +435,7 @@ def _finished(out: Path, cfg: VideoTrainConfig) -> bool:
         return False
     old = load_yaml(cf)
     defaults = to_dict(VideoTrainConfig())  # a key added since the run was made counts as its default
-    if any(old.get(k, defaults.get(k)) != v for k, v in to_dict(cfg).items()):
+    if any(old.get(k, defaults.get(k)) != v for k, v in to_dict(cfg).items() if k not in RUNTIME_KEYS):
         return False
     try:
         return int(torch.load(st, map_location="cpu", weights_only=True)["epoch"]) >= cfg.epochs
