@@ -110,3 +110,23 @@ def test_frame_batches_never_mix_frame_sizes():
         assert len({items[vi].flow.shape[-2:] for vi, _ in b}) == 1
         assert all(0 <= t < len(items[vi].flow) for vi, t in b)
     assert {items[b[0][0]].flow.shape[-2:] for b in batches} == {(48, 64), (36, 64), (64, 64)}
+
+
+def test_single_size_frame_batches_are_one_pool_permuted_pass_after_pass():
+    """A corpus of one frame size batches exactly as before size grouping existed (same draws, same order)."""
+    from clip2frame.video.training import VideoTrainConfig, epoch_batches
+
+    class Item:
+        def __init__(self, T):
+            self.flow = np.zeros((T, 10, 6, 8), np.float16)
+
+        def loaded(self, what):
+            return self.flow
+
+    items = [Item(5), Item(3), Item(4)]
+    cfg = VideoTrainConfig(batch_mode="frames", batches_per_epoch=7, sub_clip_frames=4)
+    got = list(epoch_batches(items, "action", cfg, np.random.default_rng(5)))  # type: ignore[arg-type]
+    pool = [(vi, t) for vi, n in enumerate([5, 3, 4]) for t in range(n)]
+    g = np.random.default_rng(5)
+    order = np.concatenate([g.permutation(12) for _ in range(3)])  # 7 batches x 4 frames = 28 -> 3 passes
+    assert got == [[pool[int(i)] for i in order[b * 4:(b + 1) * 4]] for b in range(7)]

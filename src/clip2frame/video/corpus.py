@@ -14,8 +14,8 @@ from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from ..tags import VIDEO_INSTRUMENTS
 from .io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
-from .appearance import HELDOUT, TRAIN_POOL, draw_look
-from .scene import GLYPHS, VideoSynthConfig, glyph_available, make_scene, render_frame
+from .appearance import GLYPHS, HELDOUT, TRAIN_POOL, draw_look, glyph_available
+from .scene import VideoSynthConfig, make_scene, render_frame
 from .soundtrack import render_audio
 
 log = logging.getLogger(__name__)

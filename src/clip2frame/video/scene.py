@@ -16,10 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..tags import VIDEO_INSTRUMENTS
-from .appearance import ANCHORS, GLYPHS, Look, background, draw_player, glyph, glyph_available, picture
-
-__all__ = ["ANCHORS", "GLYPHS", "Look", "Scene", "Source", "SourceState", "VideoSynthConfig", "glyph",
-           "glyph_available", "make_scene", "render_frame"]
+from .appearance import Look, background, draw_player, picture
 
 log = logging.getLogger(__name__)
 

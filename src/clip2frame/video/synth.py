@@ -35,7 +35,8 @@ Layout written (a manifest directory, see ``clip2frame.data.manifest``)::
 
     metadata.json  <split>.weak.tsv  <split>.strong.tsv  videos/<id>.mp4  truth/<id>.json
 
-Modules: :mod:`~clip2frame.video.scene` (scenes and animation), :mod:`~clip2frame.video.soundtrack` (audio
+Modules: :mod:`~clip2frame.video.scene` (scenes and animation), :mod:`~clip2frame.video.appearance`
+(pictures, backgrounds, players, looks), :mod:`~clip2frame.video.soundtrack` (audio
 rendering), :mod:`~clip2frame.video.corpus` (writing videos and the corpus); :func:`load_truth` (reading a
 corpus' truth) lives in :mod:`clip2frame.video.data`. This module gathers their public names.
 """
@@ -43,8 +44,9 @@ from __future__ import annotations
 
 from .corpus import render_corpus, render_video
 from .data import load_truth
-from .scene import GLYPHS, Scene, Source, VideoSynthConfig, glyph, glyph_available, make_scene, render_frame
+from .appearance import GLYPHS, Look, glyph, glyph_available
+from .scene import Scene, Source, VideoSynthConfig, make_scene, render_frame
 from .soundtrack import render_audio
 
-__all__ = ["VideoSynthConfig", "Scene", "Source", "GLYPHS", "glyph", "glyph_available", "make_scene",
+__all__ = ["VideoSynthConfig", "Scene", "Source", "Look", "GLYPHS", "glyph", "glyph_available", "make_scene",
            "render_frame", "render_audio", "render_video", "render_corpus", "load_truth"]

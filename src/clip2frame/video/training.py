@@ -381,33 +381,34 @@ def epoch_batches(train: list[VideoItem], kind: str, cfg: VideoTrainConfig, gen:
     # frame size (H, W): RGB is [T, H, W, 3], flow stacks [T, 10, H, W]
     shapes = [_visual_input(it, kind).shape[1:3] if kind == "object" else _visual_input(it, kind).shape[-2:]
               for it in train]
-    if len(set(shapes)) > 1:  # frames of different sizes (an appearance-randomised corpus) do not stack
-        yield from _batches_by_shape(lengths, shapes, n_batches, L, gen)
-        return
-    pool = [(vi, t) for vi, n in enumerate(lengths) for t in range(n)]
-    order = np.concatenate([gen.permutation(len(pool)) for _ in range(-(-n_batches * L // len(pool)))])
-    for b in range(n_batches):
-        yield [pool[int(i)] for i in order[b * L:(b + 1) * L]]
+    yield from _frame_batches(lengths, shapes, n_batches, L, gen)
 
 
-def _batches_by_shape(lengths: list[int], shapes: list, n_batches: int, L: int, gen: np.random.Generator):
-    """``n_batches`` batches of ``L`` frames, each from videos of one frame size: a batch's size is drawn in
-    proportion to its number of frames, its frames at random (without replacement within the epoch's pass
-    over that size's frames)."""
+def _frame_batches(lengths: list[int], shapes: list, n_batches: int, L: int, gen: np.random.Generator):
+    """``n_batches`` batches of ``L`` frames drawn across videos, each batch from videos of one frame size (frames
+    of different sizes do not stack: an appearance-randomised corpus). Each batch's size is drawn in proportion
+    to its number of frames; within a size, frames follow back-to-back random permutations of all its frames.
+    All draws are made before the first batch (the trainer draws flips from ``gen`` between batches); with a
+    single size no size is drawn."""
     groups: dict[tuple, list[tuple[int, int]]] = {}
     for vi, (n, shp) in enumerate(zip(lengths, shapes)):
         groups.setdefault(tuple(shp), []).extend((vi, t) for t in range(n))
     keys = sorted(groups)
-    weights = np.array([len(groups[k]) for k in keys], np.float64)
-    queues: dict[tuple, list[tuple[int, int]]] = {k: [] for k in keys}
-    for _ in range(n_batches):
-        k = keys[int(gen.choice(len(keys), p=weights / weights.sum()))]
-        batch: list[tuple[int, int]] = []
-        while len(batch) < L:
-            if not queues[k]:
-                queues[k] = [groups[k][int(i)] for i in gen.permutation(len(groups[k]))]
-            batch.append(queues[k].pop())
-        yield batch
+    if len(keys) == 1:
+        which = np.zeros(n_batches, np.int64)
+    else:
+        weights = np.array([len(groups[k]) for k in keys], np.float64)
+        which = gen.choice(len(keys), size=n_batches, p=weights / weights.sum())
+    order: dict[int, np.ndarray] = {}
+    for g, k in enumerate(keys):
+        need = int((which == g).sum()) * L
+        pool = groups[k]
+        order[g] = np.concatenate([gen.permutation(len(pool)) for _ in range(-(-need // len(pool)))]) if need else \
+            np.zeros(0, np.int64)
+    used = dict.fromkeys(order, 0)
+    for g in map(int, which):
+        yield [groups[keys[g]][int(i)] for i in order[g][used[g]:used[g] + L]]
+        used[g] += L
 
 
 def flip_batch(x: torch.Tensor, O: torch.Tensor | None, kind: str, gen: np.random.Generator):
