@@ -90,6 +90,14 @@ def test_corpus_with_a_held_out_style_split(tmp_path):
     assert (out / f"{HELDOUT_STYLE_SPLIT}.weak.tsv").is_file()
     with pytest.raises(ConfigError, match="needs appearance=random"):
         render_corpus(tmp_path / "bad", replace(cfg, appearance="fixed"))
+    render_corpus(out, cfg)  # a resume with the same settings keeps the corpus
+    with pytest.raises(ConfigError, match="limb_width: 3.0 there, 1.0 now"):
+        render_corpus(out, replace(cfg, limb_width=1.0))  # ... with others would mix two renderers
+    old = json.loads((out / "metadata.json").read_text())
+    del old["config"]["limb_width"]  # a corpus from before the key: it was rendered at 1.0
+    (out / "metadata.json").write_text(json.dumps(old))
+    with pytest.raises(ConfigError, match="limb_width: 1.0 there, 3.0 now"):
+        render_corpus(out, cfg)
 
 
 def test_frame_batches_never_mix_frame_sizes():
@@ -130,3 +138,29 @@ def test_single_size_frame_batches_are_one_pool_permuted_pass_after_pass():
     g = np.random.default_rng(5)
     order = np.concatenate([g.permutation(12) for _ in range(3)])  # 7 batches x 4 frames = 28 -> 3 passes
     assert got == [[pool[int(i)] for i in order[b * 4:(b + 1) * 4]] for b in range(7)]
+
+
+def test_limb_width_thickens_the_moving_parts_and_keeps_the_truth():
+    """``limb_width`` draws arms, hands, bow, sticks and fingers thicker: the picture changes only around the
+    players, more pixels change while a player plays, and the truth (playing, key points, boxes) is the same."""
+    cfg = VideoSynthConfig(seed=2, n_train=1, duration_s=6.0, shake_px=0.0, zoom=0.0, p_walker=0.0, p_swinger=0.0)
+    scene = make_scene(cfg, 0, "violin")
+    played = [s for s in scene.sources if s.played and s.onscreen][0]
+    t0 = played.notes[0][0] + 0.05
+    frames, truths, moved = {}, {}, {}
+    for limb in (1.0, 3.0):
+        c = replace(cfg, limb_width=limb)
+        a, ta = render_frame(scene, c, t0)
+        b, tb = render_frame(scene, c, t0 + 0.3)
+        frames[limb], truths[limb] = a.astype(int), (ta, tb)
+        moved[limb] = int((np.abs(a.astype(int) - b.astype(int)).max(-1) > 30).sum())
+    assert truths[1.0] == truths[3.0]
+    assert moved[3.0] > moved[1.0] > 0
+    changed = np.abs(frames[3.0] - frames[1.0]).max(-1) > 30
+    assert changed.sum() > 50
+    near = np.zeros_like(changed)
+    for s in scene.sources:  # each player stands above its instrument: its box, 40 px up and 15 px around
+        if s.onscreen:
+            x0, y0, x1, y1 = (int(v) for v in (s.cx - s.size, s.cy - s.size - 40, s.cx + s.size, s.cy + s.size))
+            near[max(0, y0):y1 + 15, max(0, x0 - 15):x1 + 15] = True
+    assert not (changed & ~near).any()

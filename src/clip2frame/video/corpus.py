@@ -79,6 +79,28 @@ def _render_task(task: tuple) -> dict:
     return truth
 
 
+# Settings a corpus' metadata may lack: the value every corpus rendered before the setting existed had.
+_BEFORE_THE_KEY = {"appearance": "fixed", "n_heldout_style": 0, "limb_width": 1.0}
+
+
+def _check_resume(out: Path, cfg: VideoSynthConfig) -> None:
+    """Refuse to add videos to a finished corpus rendered with other settings (a resume would mix them)."""
+    meta = out / "metadata.json"
+    if not meta.exists():
+        return
+    try:
+        stored = json.loads(meta.read_text())["config"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{meta}: unreadable corpus metadata ({e}); render into a new directory") from None
+    want = to_dict(cfg)
+    diff = sorted(k for k in want if stored.get(k, _BEFORE_THE_KEY.get(k)) != want[k])
+    if diff:
+        k = diff[0]
+        raise ConfigError(f"{out}: already holds a corpus rendered with other settings ({k}: "
+                          f"{stored.get(k, _BEFORE_THE_KEY.get(k))!r} there, {want[k]!r} now); "
+                          "render into a new directory or pass the same settings")
+
+
 def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(), *, progress: bool = False,
                   jobs: int = 1) -> Path:
     """Render the whole corpus (train / validation / test) into ``out_dir``; returns ``out_dir``.
@@ -99,6 +121,7 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
     if cfg.n_heldout_style and cfg.appearance != "random":
         raise ConfigError("config key 'n_heldout_style': a held-out style needs appearance=random (a fixed corpus "
                           "has one style)")
+    _check_resume(out, cfg)
     splits = [("train", cfg.n_train), ("validation", cfg.n_validation), ("test", cfg.n_test)]
     if cfg.n_heldout_style:
         splits.append((HELDOUT_STYLE_SPLIT, cfg.n_heldout_style))

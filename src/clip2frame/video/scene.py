@@ -57,6 +57,10 @@ class VideoSynthConfig:
     shake_px: float = 1.0
     # scales the amplitude of every playing motion (bow, strum, sticks, fingers, bellows): lower is harder
     motion_gain: float = 1.5
+    # scales the drawn thickness of the moving parts (arms, hands, fingers, bow, sticks, mouth). 1.0 (every corpus
+    # before 2026-12-07; a corpus whose metadata lacks the key) draws them 1-4 px wide, thinner than a real
+    # forearm at this scale; 3.0 was chosen by measurement (RESULTS.md, "Why the action map alone ...")
+    limb_width: float = 3.0
     zoom: float = 0.04
     sr: int = 16000
     crf: int = 20
@@ -251,7 +255,7 @@ class SourceState:
     draw: list[tuple]  # drawing commands after the glyph
 
 
-def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> SourceState:
+def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look(), limb: float = 1.0) -> SourceState:
     """Positions of the instrument and its contact parts at time t (playing motions are functions of
     the played clock or of note onsets, so they stop when the instrument is silent)."""
     g, anchors = picture(s.inst, look)
@@ -275,6 +279,10 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> Sourc
 
     u_px = s.size / 100.0
     m_px = u_px * gain  # playing-motion unit
+
+    def th(units: float, least: int) -> int:
+        """Thickness (px) of a moving part ``units`` instrument-percent wide, scaled by ``limb``."""
+        return max(least, int(units * u_px * limb))
     draw: list[tuple] = []
     kps: list[np.ndarray] = []
     last = s.last_onset(t) if s.played else None
@@ -291,7 +299,7 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> Sourc
         contact = P("bow")
         off = 22 * m_px * _tri(clock / 1.2)
         bc = contact + perp * off
-        draw.append(("line", bc - perp * 34 * u_px, bc + perp * 34 * u_px, (0.35, 0.2, 0.1), max(1, int(2 * u_px))))
+        draw.append(("line", bc - perp * 34 * u_px, bc + perp * 34 * u_px, (0.35, 0.2, 0.1), th(2, 1)))
         finger = P("finger") + ax * (12 * u_px) * (prel - 0.5) * 2 + ax * 1.5 * m_px * math.sin(2 * math.pi * 6 * clock)
         hands = [bc + perp * 20 * u_px, finger]
         kps = [contact, finger]
@@ -316,7 +324,7 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> Sourc
             lift = 1.0 if last_hit is None else min(1.0, (t - last_hit) / 0.12)
             tip = P(name) + np.array([0, -1.0]) * 16 * m_px * lift
             hand = tip + np.array([(-1 if k == 0 else 1) * 22 * u_px, -14 * u_px])
-            draw.append(("line", hand, tip, (0.9, 0.85, 0.6), max(2, int(3 * u_px))))
+            draw.append(("line", hand, tip, (0.9, 0.85, 0.6), th(3, 2)))
             hands.append(hand)
             tips.append(tip)
         kps = tips
@@ -328,7 +336,7 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> Sourc
             for f in range(3):
                 pressed = sounding and pitch is not None and (pitch + k) % 3 == f
                 fp = hx + np.array([(f - 1) * 6 * u_px, (4 * m_px if pressed else -2 * m_px)])
-                draw.append(("circle", fp, max(2, int(3 * u_px)), s.skin))
+                draw.append(("circle", fp, th(3, 2), s.skin))
                 if pressed:
                     kps.append(fp)
         if not kps:
@@ -348,11 +356,11 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> Sourc
         for f in range(3):
             down = sounding and pitch is not None and ((pitch >> f) & 1 or (s.note_at(t) or 0) % 3 == f)
             fp = centre + ax * (f - 1) * 9 * u_px + perp * (5 * m_px if down else -3 * m_px)
-            draw.append(("circle", fp, max(2, int(3.5 * u_px)), s.skin))
+            draw.append(("circle", fp, th(3.5, 2), s.skin))
             hands.append(fp)
         mouth = P("mouth")
         kps = [centre, mouth]
-        draw.append(("circle", mouth, max(2, int(3 * u_px)), (0.8, 0.3, 0.3)))
+        draw.append(("circle", mouth, th(3, 2), (0.8, 0.3, 0.3)))
     # idle players wave a hand (non-playing motion, away from the contact points)
     head = np.array([cx, y0 - 9 * u_px])
     if not s.played and any(a <= t < b for a, b in s.waves):
@@ -362,8 +370,8 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look()) -> Sourc
     shoulders = [head + np.array([-8 * u_px, 14 * u_px]), head + np.array([8 * u_px, 14 * u_px])]
     arm_draw: list[tuple] = []
     for k, hpt in enumerate(hands[:2]):
-        arm_draw.append(("line", shoulders[k % 2], hpt, s.skin, max(2, int(3 * u_px))))
-        arm_draw.append(("circle", hpt, max(2, int(4 * u_px)), s.skin))
+        arm_draw.append(("line", shoulders[k % 2], hpt, s.skin, th(3, 2)))
+        arm_draw.append(("circle", hpt, th(4, 2), s.skin))
     return SourceState((x0, y0, x0 + w, y0 + h), sounding,
                        [(float(k[0]), float(k[1])) for k in kps] if sounding else [],
                        body_draw + [("glyph", s.inst, (x0, y0, w, h))] + arm_draw + draw)
@@ -412,7 +420,7 @@ def render_frame(scene: Scene, cfg: VideoSynthConfig, t: float) -> tuple[np.ndar
         cv2.line(img, _pt((sw["x"], sw["y"])), _pt(end), sw["col"], 2)
         cv2.circle(img, _pt(end), 6, sw["col"], -1)
     truth: dict[str, Any] = {"boxes": {}, "keypoints": {}, "playing": []}
-    states = [(s, _state(s, t, cfg.motion_gain, scene.look)) for s in scene.sources if s.onscreen]
+    states = [(s, _state(s, t, cfg.motion_gain, scene.look, cfg.limb_width)) for s in scene.sources if s.onscreen]
     for s, st in states:
         for cmd in st.draw:
             if cmd[0] == "body":

@@ -23,7 +23,10 @@ pool never uses (outline sketches, tiled backgrounds, stick players), recorded p
 Difficulty knobs (``VideoSynthConfig``): ``motion_gain`` scales every playing motion and ``shake_px`` the
 camera shake. The defaults (1.5 and 1 px; 1.0 and 2 px before 2026-12-03) were set by measurement: at the
 old ones the flow at the contact points (2–3 px per flow step) was hardly above the camera's (1.3–1.7 px
-over the whole frame) and no action model learned in a CPU budget.
+over the whole frame) and no action model learned in a CPU budget. ``limb_width`` scales the drawn thickness
+of the moving parts (arms, hands, fingers, bow, sticks); at 1.0 they are 1-4 px wide lines, thinner than a
+real forearm at this scale, and the flow they make hardly stands out from the distractors' (RESULTS.md,
+"Why the action map alone is less precise").
 
 Truth per output frame ``t`` (1.953 fps, taken on the picture shown at ``(t + 0.5)·0.512 s``, in pixels
 of the written frame, which is already 256 on its long side): sound fraction per instrument,
