@@ -26,7 +26,24 @@ def test_packaged_video_models_are_small_carded_and_reproducible():
         assert prov["stored_as"] == "float16" and prov["corpus"]["seed"] == 2
         mio.check_card(meta["card"])
         assert any(r["metrics"] for r in meta["card"]["held_out_results"])
+    card = mio.read_metadata(paths["action"])["card"]
     assert mio.read_metadata(paths["action"])["target"]["name"] == "SOT0503"
+    px = {r["data"].rsplit(": ", 1)[1]: r["metrics"].get("spatial_px") for r in card["held_out_results"]}
+    assert f"({px['SOT0503 A']:.1f} vs {px['Center']:.1f} px" in " ".join(card["known_limits"])
+
+
+@pytest.mark.parametrize("a_px, word", [(48.5, "less"), (33.0, "more")])
+def test_the_action_cards_limit_states_the_measured_comparison_with_the_centre(a_px, word):
+    from clip2frame.video.default_models import model_card
+    from clip2frame.video.evaluate import ResultRow
+
+    def row(m, auc, px):
+        return ResultRow(m, "", "", auc, px, float("nan"), {})
+
+    rows = [row("Center", float("nan"), 41.7), row("SOT0503 A", 0.7, a_px), row("SOT0503 A*O", 0.8, 26.3)]
+    limits = model_card("action", rows, data="d", source="s")["known_limits"]
+    assert any(f"alone is {word} precise than guessing the frame's centre on this corpus ({a_px:.1f} vs 41.7 px; "
+               "fused with the object map (A·O) 26.3 px)" in x for x in limits)
 
 
 def test_detect_with_no_model_arguments_and_serve_the_result(tmp_path, capsys):
