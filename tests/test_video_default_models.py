@@ -11,6 +11,7 @@ import pytest
 from clip2frame.cli import main
 from clip2frame.models import io as mio
 from clip2frame.tags import VIDEO_INSTRUMENTS
+from clip2frame.video.scene import VideoSynthConfig
 
 from test_video_detect import make_video
 
@@ -24,6 +25,8 @@ def test_packaged_video_models_are_small_carded_and_reproducible():
         prov = meta["provenance"]
         assert "train_default_video_models.sh" in prov["command"] and prov["config"]["model"] == kind
         assert prov["stored_as"] == "float16" and prov["corpus"]["seed"] == 2
+        # trained on the corpus the renderer draws today (a renderer change means retraining them)
+        assert prov["corpus"].get("limb_width") == VideoSynthConfig().limb_width
         mio.check_card(meta["card"])
         assert any(r["metrics"] for r in meta["card"]["held_out_results"])
     card = mio.read_metadata(paths["action"])["card"]
