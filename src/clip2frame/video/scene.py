@@ -283,6 +283,7 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look(), limb: fl
     def th(units: float, least: int) -> int:
         """Thickness (px) of a moving part ``units`` instrument-percent wide, scaled by ``limb``."""
         return max(least, int(units * u_px * limb))
+
     draw: list[tuple] = []
     kps: list[np.ndarray] = []
     last = s.last_onset(t) if s.played else None
