@@ -93,12 +93,12 @@ def _check_resume(out: Path, cfg: VideoSynthConfig) -> None:
     except (ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"{meta}: unreadable corpus metadata ({e}); render into a new directory") from None
     want = to_dict(cfg)
-    diff = sorted(k for k in want if stored.get(k, _BEFORE_THE_KEY.get(k)) != want[k])
+    have = {k: stored.get(k, _BEFORE_THE_KEY.get(k)) for k in want}
+    diff = sorted(k for k in want if have[k] != want[k])
     if diff:
         k = diff[0]
-        raise ConfigError(f"{out}: already holds a corpus rendered with other settings ({k}: "
-                          f"{stored.get(k, _BEFORE_THE_KEY.get(k))!r} there, {want[k]!r} now); "
-                          "render into a new directory or pass the same settings")
+        raise ConfigError(f"{out}: already holds a corpus rendered with other settings ({k}: {have[k]!r} there, "
+                          f"{want[k]!r} now); render into a new directory or pass the same settings")
 
 
 def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(), *, progress: bool = False,
