@@ -9,6 +9,7 @@ from ..config import apply_overrides, from_dict, load_yaml, to_dict
 from ..errors import ConfigError
 from ..models.config import AudioModelConfig
 from ..models.registry import fit_model_to_features, get_preset
+from .augment import AugmentConfig
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class TrainConfig:
     checkpoint: Literal["best", "last"] = "best"  # the model kept: best on validation (thesis) or last epoch
     crop_frames: int = 911               # training crops (input frames); 0 = whole clips
     volume_aug_db: float = 0.0           # +-dB copies of every training clip (thesis §3.5: 5)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # random EQ, SpecAugment (train/augment.py)
     seed: int = 0
     device: str = "auto"
     amp: bool = False                    # mixed precision on CUDA (off on CPU): autocast to amp_dtype
@@ -67,6 +69,7 @@ class TrainConfig:
             raise ConfigError(f"config key 'features.win_sizes': window {max(self.features.win_sizes)} is far "
                               f"longer than a {self.crop_frames}-frame training clip")
         self.model.validate()
+        self.augment.validate()
         return self
 
 

@@ -5,7 +5,8 @@ as the trainer always drew it: the permutation of the clips first, then, batch b
 one crop start (on the model's stride grid) for every clip longer than the crop. The plan's items
 ``(clip, start, length)`` go to the ``DataLoader`` as batches (:class:`PlanSampler`); a
 :class:`CropDataset` reads just those frames from the clip's memory-mapped feature file, standardises and
-zero-pads them. Reading holds no randomness, so the batches are the same with 0 or N worker processes.
+zero-pads them. Reading holds no randomness, so the batches are the same with 0 or N worker processes; when
+the feature augmentation is on (:mod:`clip2frame.train.augment`) each item carries its own seed in the plan.
 
 Under DDP every rank draws the same plan and its sampler yields only the rank's contiguous share of each
 global batch (:meth:`clip2frame.train.distributed.Distributed.shard`): a rank reads only what it trains on,
@@ -19,9 +20,11 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .augment import CropAugmenter
 from .data import SplitData, read_crop
 
-Item = tuple[int, int, int]  # (clip index, first input frame, crop length L of its batch)
+# (clip index, first input frame, crop length L of its batch[, augmentation seed])
+Item = tuple[int, ...]
 
 
 def epoch_plan(lengths: Sequence[int] | np.ndarray, batch_size: int, crop: int, stride: int,
@@ -33,7 +36,7 @@ def epoch_plan(lengths: Sequence[int] | np.ndarray, batch_size: int, crop: int, 
     for a in range(0, len(perm), batch_size):
         idx = perm[a:a + batch_size]
         L = crop or int(max(lengths[i] for i in idx))
-        items = []
+        items: list[Item] = []
         for i in idx:
             T = int(lengths[i])
             # Start on the stride grid so the frame truth lines up with the output frames.
@@ -61,22 +64,28 @@ class PlanSampler:
 
 class CropDataset(torch.utils.data.Dataset):
     """``dataset[(clip, start, L)]`` -> (standardised crop [S, M, L] zero-padded after standardisation, i.e.
-    at the band mean; its valid output frames; clip labels [K]; frame labels [K, ceil(L/stride)] or None)."""
+    at the band mean; its valid output frames; clip labels [K]; frame labels [K, ceil(L/stride)] or None).
+    With an ``augment``, an item's fourth element seeds its augmentation."""
 
-    def __init__(self, data: SplitData, std, stride: int, frame_truth: bool = False):
+    def __init__(self, data: SplitData, std, stride: int, frame_truth: bool = False,
+                 augment: CropAugmenter | None = None):
         self.data, self.std, self.stride = data, std, stride
         self.lengths = data.lengths
         self.frame_truth = frame_truth
+        self.augment = augment
 
     def __len__(self) -> int:
         return len(self.data)
 
     def __getitem__(self, item: Item):
-        i, start, L = item
+        i, start, L = item[:3]
         n = min(L, int(self.lengths[i]) - start)
-        f = torch.from_numpy(read_crop(self.data.feats, i, start, n))
-        x = torch.zeros((*f.shape[:2], L))
-        x[..., :n] = self.std.apply(f[None])[0]
+        raw = read_crop(self.data.feats, i, start, n)
+        x = torch.zeros((*raw.shape[:2], L))
+        if self.augment is not None and len(item) > 3:
+            x[..., :n] = self.augment(raw, item[3], lambda f: self.std.apply(torch.from_numpy(f)[None])[0])
+        else:
+            x[..., :n] = self.std.apply(torch.from_numpy(raw)[None])[0]
         y = torch.from_numpy(self.data.clip_labels[i])
         yf = None
         if self.frame_truth:
@@ -111,6 +120,7 @@ def make_loader(dataset: CropDataset, sampler: PlanSampler, *, num_workers: int 
                                        generator=torch.Generator())  # its base seed leaves the global RNG alone
 
 
-def build_batch(data: SplitData, items: list[Item], std, stride: int, frame_truth: bool = False):
+def build_batch(data: SplitData, items: list[Item], std, stride: int, frame_truth: bool = False,
+                augment: CropAugmenter | None = None):
     """One batch of ``items`` read in this process (what a loader yields for them)."""
-    return collate([CropDataset(data, std, stride, frame_truth)[it] for it in items])
+    return collate([CropDataset(data, std, stride, frame_truth, augment)[it] for it in items])

@@ -34,6 +34,7 @@ from ..fileio import atomic_write_text
 from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
 from ..rundir import RunDir, utc_timestamp
+from .augment import CropAugmenter, with_seeds
 from .config import TrainConfig
 from .data import SplitData, load_split, write_skipped
 from .distributed import init_from_env
@@ -61,6 +62,8 @@ def _config_hash(cfg: TrainConfig) -> str:
         d.pop("amp_dtype", None)  # runs without mixed precision keep the hash they had before the key existed
     if d.get("sigma_lr_mult") == 1.0:  # the default: runs from before the switch keep their hash
         d.pop("sigma_lr_mult")
+    if not cfg.augment.enabled:  # likewise for runs from before the augmentation existed
+        d.pop("augment", None)
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -259,7 +262,8 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     if scaler is not None and "scaler" in st_extra:
         scaler.load_state_dict(st_extra["scaler"])
     sampler = PlanSampler(ddp.shard if ddp.enabled else None)  # under DDP: this rank's share of each batch
-    loader = make_loader(CropDataset(tr, std, s, cfg.supervision == "frame"), sampler,
+    augment = CropAugmenter(cfg.augment, cfg.features.log_scale) if cfg.augment.enabled else None
+    loader = make_loader(CropDataset(tr, std, s, cfg.supervision == "frame", augment), sampler,
                          num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
     lengths = tr.lengths
     params = list(net.parameters())
@@ -273,6 +277,8 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         gen = torch.Generator().manual_seed(seed)  # order and crops
         net.train()
         sampler.plan = epoch_plan(lengths, cfg.batch_size, cfg.crop_frames, s, gen)
+        if augment is not None:  # a seed per crop, drawn from nothing the plan uses
+            sampler.plan = with_seeds(sampler.plan, seed)
         total = 0.0
         bar = tqdm(loader, total=len(sampler.plan), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    leave=False, file=sys.stderr)
