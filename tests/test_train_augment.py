@@ -25,10 +25,10 @@ def test_eq_scales_the_mel_power_of_every_band():
     mel = rng.uniform(1e-7, 1.0, (2, 8, 5)) ** 3  # quiet and loud cells
     f = np.log1p(C * mel).astype(np.float32)
     g = np.linspace(-9.0, 12.0, 8)
-    out = apply_eq(f, g, C)
+    out = apply_eq(f, g)
     ref = np.log1p(C * mel * 10 ** (g[None, :, None] / 10))
     np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(apply_eq(f, np.zeros(8), C), f, atol=1e-6)  # 0 dB: unchanged
+    np.testing.assert_allclose(apply_eq(f, np.zeros(8)), f, atol=1e-6)  # 0 dB: unchanged
     loud = (C * mel) > 1e4  # where log1p(Cx) ~ log(Cx), a gain is an offset of g ln(10)/10
     d = (out - f)[loud]
     np.testing.assert_allclose(d, np.broadcast_to(g[None, :, None] * np.log(10) / 10, f.shape)[loud], atol=1e-3)
@@ -52,7 +52,7 @@ def test_masks_set_cells_to_the_band_mean_and_stay_within_bounds():
         assert all(0 <= s.start <= s.stop <= 8 and s.stop - s.start <= 4 for s in bands)
         assert all(0 <= s.start <= s.stop <= 20 and s.stop - s.start <= 5 for s in frames)
     feats = np.random.default_rng(2).uniform(0, 5, (2, 8, 20)).astype(np.float32)
-    aug = CropAugmenter(cfg, C)
+    aug = CropAugmenter(cfg)
     x = aug(feats, 7, lambda f: torch.from_numpy((f - 2.0) / 1.5))
     bands, frames = spec_masks(np.random.default_rng(7), 8, 20, cfg)  # the same draws (no EQ before them)
     keep = np.ones((8, 20), bool)
@@ -76,7 +76,7 @@ def test_seeded_plan_keeps_the_crops_and_gives_each_item_its_own_seed():
 
 def test_augmented_batches_equal_with_0_or_2_workers_and_differ_from_plain_ones():
     data, std = _synthetic()
-    aug = CropAugmenter(AugmentConfig(eq_db=6.0, freq_masks=1, freq_mask_bands=2, time_masks=1), C)
+    aug = CropAugmenter(AugmentConfig(eq_db=6.0, freq_masks=1, freq_mask_bands=2, time_masks=1))
     plan = with_seeds(epoch_plan(data.lengths, 4, 32, 4, torch.Generator().manual_seed(3)), 9)
     runs = []
     for workers in (0, 2):

@@ -7,7 +7,7 @@ augmentation that matters here is a random equaliser. Both kinds act on one crop
 * **random EQ** (``eq_db``, ``eq_points``): a gain curve ``g[m]`` in dB, drawn uniformly in
   ``[-eq_db, +eq_db]`` at ``eq_points`` control points spread evenly over the mel bands and interpolated
   linearly between them, the same for every scale and frame of the crop. It is applied exactly as an
-  equaliser acts on the power spectrum: ``f' = log(1 + (exp(f) - 1) · 10^(g/10))``.
+  equaliser acts on the power spectrum: ``f' = log(1 + (exp(f) - 1) · 10^(g/10))`` (C cancels).
 * **SpecAugment masks** (Park et al. 2019; ``freq_masks`` x up to ``freq_mask_bands`` bands,
   ``time_masks`` x up to ``time_mask_frames`` frames): the masked cells are set to the band's training
   mean, i.e. to 0 after standardisation, which is also what the padding of a short crop holds.
@@ -60,10 +60,12 @@ def eq_curve_db(rng: np.random.Generator, n_bands: int, max_db: float, n_points:
     return np.interp(np.arange(n_bands), np.linspace(0, n_bands - 1, n_points), gains)
 
 
-def apply_eq(feats: np.ndarray, gain_db: np.ndarray, log_scale: float) -> np.ndarray:
-    """``feats`` [S, M, L] = log(1 + C · mel) with mel scaled by ``10^(gain_db[m] / 10)`` per band."""
-    mel = np.expm1(feats.astype(np.float64)) / log_scale
-    return np.log1p(log_scale * mel * 10.0 ** (gain_db[None, :, None] / 10.0)).astype(np.float32)
+def apply_eq(feats: np.ndarray, gain_db: np.ndarray) -> np.ndarray:
+    """``feats`` [S, M, L] = log(1 + C · mel) with mel scaled by ``10^(gain_db[m] / 10)`` per band:
+    ``log(1 + (exp(f) - 1) · 10^(g/10))`` (C cancels), in float32."""
+    out = np.expm1(feats.astype(np.float32))
+    out *= (10.0 ** (np.asarray(gain_db) / 10.0)).astype(np.float32)[None, :, None]
+    return np.log1p(out, out=out)
 
 
 def spec_masks(rng: np.random.Generator, n_bands: int, n_frames: int,
@@ -86,15 +88,15 @@ class CropAugmenter:
     """Augments a raw crop [S, M, n] and returns it standardised (by ``standardise``), masks set to 0 (the
     band mean)."""
 
-    def __init__(self, cfg: AugmentConfig, log_scale: float):
-        self.cfg, self.log_scale = cfg, log_scale
+    def __init__(self, cfg: AugmentConfig):
+        self.cfg = cfg
 
     def __call__(self, feats: np.ndarray, seed: int,
                  standardise: Callable[[np.ndarray], torch.Tensor]) -> torch.Tensor:
         rng = np.random.default_rng(seed)
         n_bands, n = feats.shape[1], feats.shape[2]
         if self.cfg.eq_db > 0:
-            feats = apply_eq(feats, eq_curve_db(rng, n_bands, self.cfg.eq_db, self.cfg.eq_points), self.log_scale)
+            feats = apply_eq(feats, eq_curve_db(rng, n_bands, self.cfg.eq_db, self.cfg.eq_points))
         x = standardise(feats)
         bands, frames = spec_masks(rng, n_bands, n, self.cfg)
         for b in bands:

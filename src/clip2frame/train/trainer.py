@@ -262,7 +262,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     if scaler is not None and "scaler" in st_extra:
         scaler.load_state_dict(st_extra["scaler"])
     sampler = PlanSampler(ddp.shard if ddp.enabled else None)  # under DDP: this rank's share of each batch
-    augment = CropAugmenter(cfg.augment, cfg.features.log_scale) if cfg.augment.enabled else None
+    augment = CropAugmenter(cfg.augment) if cfg.augment.enabled else None
     loader = make_loader(CropDataset(tr, std, s, cfg.supervision == "frame", augment), sampler,
                          num_workers=cfg.num_workers, pin_memory=device.type == "cuda")
     lengths = tr.lengths
