@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -20,6 +21,10 @@ def test_demo_quick_writes_a_report(tmp_path, capsys):
                     "all-positive baseline", "frame-supervised oracle",
                     "weak (clip tags), patching", "Learned sigma per tag"):
         assert heading in report
+    assert "{'" not in report  # mappings are written as prose, not as Python dicts
+    counts = dict(re.findall(r"(train|validation|test|heldout-musescore|heldout-timgm) (\d+)", report.split("\n")[2]))
+    assert set(counts) == {"train", "validation", "test", "heldout-musescore", "heldout-timgm"}
+    assert f"Corpus: {sum(map(int, counts.values()))} clips (" in report
     results = json.loads((out / "results.json").read_text())["results"]
     assert list(results) == ["heldout-musescore", "heldout-timgm", "test"]     # held-out figures first
     for split in results:

@@ -173,16 +173,22 @@ def _fmt(v) -> str:
     return "–" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.3f}"
 
 
+def _listing(d: dict, unit: str = "") -> str:
+    """``{'train': 87, 'test': 12}`` -> ``train 87, test 12`` (a mapping as report prose)."""
+    return ", ".join(f"{k} {v:g}{unit}" if isinstance(v, float) else f"{k} {v}{unit}" for k, v in d.items())
+
+
 def render_report(summary: dict, tagger, figs: dict[str, list[Path]]) -> str:
     s = summary["settings"]
+    clips = summary["corpus"]["clips"]
     lines = [
         "# clip2frame demo report", "",
-        f"Corpus: {summary['corpus']['clips']} clips rendered with seed {s['seed']} ({s['hours']} h). "
+        f"Corpus: {sum(clips.values())} clips ({_listing(clips)}) rendered with seed {s['seed']} ({s['hours']} h). "
         f"Model: preset `{s['preset']}` trained on clip tags only (best epoch {summary['weak_best_epoch']}); "
         f"oracle: the same network trained on frame truth (best epoch {summary['oracle_best_epoch']}). "
         f"Thresholds: per tag, fitted on the frame truth of held-in validation clips. Training recipe: "
         f"{', '.join(s.get('recipe') or ()) or 'the preset as is'}. Held-out splits come first.",
-        "", f"Timings (s): {summary['timings_s']}", "",
+        "", f"Timings: {_listing(summary['timings_s'], ' s')}.", "",
     ]
     cols = [("frame_micro_f1", "frame micro-F1"), ("frame_macro_f1", "frame macro-F1"), ("frame_auc", "frame AUC"),
             ("clip_auc_tag", "clip AUC (tag)"), ("clip_ap_tag", "clip AP (tag)")]
