@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -234,3 +235,30 @@ def test_video_method_score_and_report(tmp_path):
     assert out["claims"][0]["verdict"] == stats.HOLDS
     assert out["claims"][0]["diff"]["mean"] == pytest.approx(0.15)
     assert "0.822 vs 0.67" in md.read_text()
+
+
+def test_run_names_ignore_placement_and_reuse_runs_named_the_old_way(toy, tmp_path):
+    """A row's run directory is named after what it learns: threads, workers and device leave the name alone;
+    a run named the pre-2026-12-07 way (placement hashed too) is reused; augmentation is part of the name."""
+    from clip2frame.config import to_dict
+    from clip2frame.experiments.recipes import _digest
+
+    row = find("1").recipe.rows[0]
+    one, _ = row_config(row, _settings(toy, tmp_path))
+    two, _ = row_config(row, replace(_settings(toy, tmp_path), overrides=_settings(toy, tmp_path).overrides
+                                     + ("num_threads=2", "num_workers=1")))
+    assert one.out == two.out and two.num_threads == 2 and one.num_threads != 2
+    aug, _ = row_config(row, replace(_settings(toy, tmp_path), overrides=_settings(toy, tmp_path).overrides
+                                     + ("augment.eq_db=6",)))
+    assert aug.out != one.out
+    old = to_dict(replace(two, out=""))
+    old.pop("augment")
+    legacy = Path(one.out).parent / (Path(one.out).name.rsplit("-", 1)[0] + f"-{_digest(old)}")
+    assert legacy != Path(two.out)
+    legacy.mkdir(parents=True)
+    again, _ = row_config(row, replace(_settings(toy, tmp_path), overrides=_settings(toy, tmp_path).overrides
+                                       + ("num_threads=2", "num_workers=1")))
+    assert Path(again.out) == legacy and again.num_threads == 2
+    Path(one.out).mkdir(parents=True)  # once a run has the new name, that one is used
+    assert row_config(row, replace(_settings(toy, tmp_path), overrides=_settings(toy, tmp_path).overrides
+                                   + ("num_threads=2", "num_workers=1")))[0].out == one.out

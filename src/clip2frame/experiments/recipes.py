@@ -318,7 +318,7 @@ def row_config(row: Row, s: Settings):
     from dataclasses import replace
 
     from ..config import to_dict
-    from ..train.config import resolve_config
+    from ..train.config import PLACEMENT_KEYS, resolve_config, settings_dict
 
     data = s.data
     if row.data == "scarce":
@@ -335,13 +335,24 @@ def row_config(row: Row, s: Settings):
         preset = next((o.split("=", 1)[1] for o in reversed(ov) if o.startswith("preset=")), "thesis-best")
         ov.append(_early_override(preset, row.early_layers))
     cfg = resolve_config(overrides=ov)
-    ident = to_dict(replace(cfg, out=""))
-    digest = hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
     m = cfg.model
     slug = (f"{cfg.preset}-{m.pooling}-s{m.total_stride}-{m.accumulation}"
             + (f"-frame-late{'x'.join(map(str, m.late))}" if cfg.supervision == "frame" else "")
-            + ("-scarce" if row.data == "scarce" else "") + f"-{digest}")
-    return replace(cfg, out=str(s.out / "runs" / slug)), ov
+            + ("-scarce" if row.data == "scarce" else ""))
+    runs = s.out / "runs"
+    run = runs / f"{slug}-{_digest(settings_dict(cfg, drop=PLACEMENT_KEYS))}"
+    # Names before 2026-12-07 hashed the whole config but ``out`` (threads, workers and device too): a run
+    # of such a name is reused. (They had no ``augment`` key, so only unaugmented runs can have one.)
+    if not run.exists() and not cfg.augment.enabled:
+        old = to_dict(replace(cfg, out=""))
+        old.pop("augment")
+        if (runs / f"{slug}-{_digest(old)}").exists():
+            run = runs / f"{slug}-{_digest(old)}"
+    return replace(cfg, out=str(run)), ov
+
+
+def _digest(ident: dict) -> str:
+    return hashlib.sha1(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:8]
 
 
 class Runner:

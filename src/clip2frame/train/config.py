@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 from ..audio.features import FeatureSpec
 from ..config import apply_overrides, from_dict, load_yaml, to_dict
@@ -89,3 +89,23 @@ def resolve_config(yaml_path: str | None = None, overrides: list[str] | None = N
     cfg = replace(cfg, model=fit_model_to_features(cfg.model, n_scales=cfg.features.n_scales,
                                                    n_bands=cfg.features.n_bands))
     return cfg.validate()
+
+
+# Where and how fast a run trains, not what it learns.
+PLACEMENT_KEYS = ("out", "device", "num_threads", "num_workers")
+
+
+def settings_dict(cfg: TrainConfig, *, drop: Iterable[str] = ()) -> dict[str, Any]:
+    """``cfg`` as the dict that identifies a run (its resume hash, an experiment's run name), less ``drop``.
+
+    Keys added after runs were named are left out while they hold their "off" value, so such runs keep
+    their names and resumable states: ``sigma_lr_mult`` at 1 and ``augment`` when off.
+    """
+    d = to_dict(cfg)
+    if d.get("sigma_lr_mult") == 1.0:
+        d.pop("sigma_lr_mult")
+    if not cfg.augment.enabled:
+        d.pop("augment")
+    for k in drop:
+        d.pop(k, None)
+    return d

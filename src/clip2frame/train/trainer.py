@@ -35,7 +35,7 @@ from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
 from ..rundir import RunDir, utc_timestamp
 from .augment import CropAugmenter, with_seeds
-from .config import TrainConfig
+from .config import PLACEMENT_KEYS, TrainConfig, settings_dict
 from .data import SplitData, load_split, write_skipped
 from .distributed import init_from_env
 from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
@@ -54,16 +54,10 @@ class TrainResult:
 
 
 def _config_hash(cfg: TrainConfig) -> str:
-    d = to_dict(cfg)
-    # stopping rules, the checkpoint kept and placement: may change on resume
-    for k in ("out", "epochs", "patience", "early_stopping", "checkpoint", "device", "num_threads", "num_workers"):
-        d.pop(k, None)
+    # stopping rules, the checkpoint kept and placement may change on resume
+    d = settings_dict(cfg, drop=PLACEMENT_KEYS + ("epochs", "patience", "early_stopping", "checkpoint"))
     if not d.get("amp"):
         d.pop("amp_dtype", None)  # runs without mixed precision keep the hash they had before the key existed
-    if d.get("sigma_lr_mult") == 1.0:  # the default: runs from before the switch keep their hash
-        d.pop("sigma_lr_mult")
-    if not cfg.augment.enabled:  # likewise for runs from before the augmentation existed
-        d.pop("augment", None)
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
