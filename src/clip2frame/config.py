@@ -10,7 +10,7 @@ import json
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterable, TypeVar
 
 from .errors import ConfigError
 from .fileio import atomic_write_text
@@ -117,6 +117,13 @@ def from_dict(cls: type[T], data: dict[str, Any], *, prefix: str = "") -> T:
         return cls(**kwargs)
     except TypeError as e:
         raise ConfigError(f"config '{prefix or cls.__name__}': {e}") from None
+
+
+def check_keys(checks: Iterable[tuple[str, bool, str]], *, prefix: str = "") -> None:
+    """Raise :class:`ConfigError` for the first ``(key, ok, why)`` that is not ok, naming ``prefix + key``."""
+    for key, ok, why in checks:
+        if not ok:
+            raise ConfigError(f"config key '{prefix}{key}': {why}")
 
 
 def parse_value(text: str) -> Any:

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from ..errors import ConfigError
+from ..config import check_keys
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,7 @@ class AugmentConfig:
             ("time_masks", self.time_masks >= 0, f"must be >= 0, got {self.time_masks}"),
             ("time_mask_frames", self.time_mask_frames >= 1, f"must be >= 1, got {self.time_mask_frames}"),
         ]
-        for key, ok, why in checks:
-            if not ok:
-                raise ConfigError(f"config key 'augment.{key}': {why}")
+        check_keys(checks, prefix="augment.")
         return self
 
 

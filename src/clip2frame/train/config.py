@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Literal
 
 from ..audio.features import FeatureSpec
-from ..config import apply_overrides, from_dict, load_yaml, to_dict
+from ..config import apply_overrides, check_keys, from_dict, load_yaml, to_dict
 from ..errors import ConfigError
 from ..models.config import AudioModelConfig
 from ..models.registry import fit_model_to_features, get_preset
@@ -59,9 +59,7 @@ class TrainConfig:
             ("threshold_steps", self.threshold_steps >= 2, f"must be >= 2, got {self.threshold_steps}"),
             ("num_workers", self.num_workers >= 0, f"must be >= 0, got {self.num_workers}"),
         ]
-        for key, ok, why in checks:
-            if not ok:
-                raise ConfigError(f"config key '{key}': {why}")
+        check_keys(checks)
         if self.crop_frames and self.crop_frames < self.model.total_stride:
             raise ConfigError(f"config key 'crop_frames': {self.crop_frames} frames is shorter than the "
                               f"model's total stride {self.model.total_stride}")
