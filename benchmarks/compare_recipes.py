@@ -18,7 +18,7 @@ import json
 import math
 from pathlib import Path
 
-from clip2frame.experiments.stats import mean_ci, paired_over_seeds
+from clip2frame.experiments.stats import Interval, mean_ci, paired_over_seeds
 from clip2frame.fileio import atomic_write_text
 
 SPLITS = ("heldout-musescore", "heldout-timgm", "heldout-recorded", "degraded", "test")  # held-out first
@@ -59,8 +59,6 @@ def compare(recipes: dict[str, list[dict]], baseline: str, tags: list[str]) -> d
 
 
 def markdown(res: dict, names: list[str], tags: list[str]) -> str:
-    from clip2frame.experiments.stats import Interval
-
     base = res["baseline"]
     others = [n for n in names if n != base]
     lines = [f"Seeds per recipe: {res['seeds']}; mean ± 95% t interval over seeds; differences paired by seed "
