@@ -47,6 +47,8 @@ def register(subparsers) -> None:
     e.add_argument("--object", dest="object_run", default=None, metavar="RUN")
     e.add_argument("--sound", dest="sound_run", default=None, metavar="RUN")
     e.add_argument("--split", default="test")
+    e.add_argument("--stills", type=int, default=0, metavar="N",
+                   help="also score the object model's hit rate on N rendered instrument stills (Table 4.7 style)")
     e.add_argument("--out", default=None, metavar="DIR", help="write results.{md,csv,json} here")
     e.set_defaults(handler=_evaluate)
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
@@ -82,12 +84,16 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from ..errors import ConfigError
-    from ..video.evaluate import evaluate_corpus, format_table, write_results
+    from ..video.evaluate import evaluate_corpus, evaluate_stills, format_table, write_results
 
     if not (args.action or args.object_run or args.sound_run):
         raise ConfigError("video evaluate: give at least one of --action, --object, --sound")
     rows = evaluate_corpus(args.data, action_runs=args.action, object_run=args.object_run,
                            sound_run=args.sound_run, split=args.split)
+    if args.stills:
+        if not args.object_run:
+            raise ConfigError("video evaluate: --stills scores an object model; give --object RUN")
+        rows.append(evaluate_stills(args.object_run, n=args.stills))
     print(format_table(rows))
     if args.out:
         path = write_results(args.out, rows, settings={"data": args.data, "action": args.action,

@@ -81,6 +81,17 @@ TRAIN_POOL = {"pictures": ("emoji", "drawn"), "background": ("gradient", "stripe
 HELDOUT = {"pictures": ("sketch",), "background": ("tiles",), "body": ("stick",)}
 
 
+def pool_look(rng: np.random.Generator, *, heldout: bool = False) -> Look:
+    """A random look from the training pool (or the held-out style): pictures, background, body, tint, hue
+    shift and scale, drawn from ``rng`` in that order."""
+    pool = HELDOUT if heldout else TRAIN_POOL
+    pictures = str(rng.choice(pool["pictures"]))
+    return Look(pictures=pictures, background=str(rng.choice(pool["background"])), body=str(rng.choice(pool["body"])),
+                tint=tuple(float(x) for x in rng.uniform(0.15, 0.9, 3)),  # type: ignore[arg-type]
+                hue_shift=int(rng.integers(0, 180)) if pictures == "emoji" and rng.random() < 0.5 else 0,
+                scale=float(rng.uniform(0.7, 1.3)), style="heldout" if heldout else "train")
+
+
 def draw_look(cfg: "VideoSynthConfig", index: int, *, heldout: bool = False) -> tuple[Look, "VideoSynthConfig"]:
     """The look of video ``index`` and the config it is rendered with (frame size, rate, camera, CRF).
 
@@ -91,12 +102,7 @@ def draw_look(cfg: "VideoSynthConfig", index: int, *, heldout: bool = False) -> 
     if cfg.appearance == "fixed":
         return Look(), cfg
     rng = np.random.default_rng([cfg.seed, index, 11])
-    pool = HELDOUT if heldout else TRAIN_POOL
-    pictures = str(rng.choice(pool["pictures"]))
-    look = Look(pictures=pictures, background=str(rng.choice(pool["background"])), body=str(rng.choice(pool["body"])),
-                tint=tuple(float(x) for x in rng.uniform(0.15, 0.9, 3)),  # type: ignore[arg-type]
-                hue_shift=int(rng.integers(0, 180)) if pictures == "emoji" and rng.random() < 0.5 else 0,
-                scale=float(rng.uniform(0.7, 1.3)), style="heldout" if heldout else "train")
+    look = pool_look(rng, heldout=heldout)
     H, W = FRAME_SIZES[int(rng.integers(0, len(FRAME_SIZES)))]
     vcfg = replace(cfg, height=H, width=W, fps=float(rng.choice(FRAME_RATES)),
                    shake_px=float(rng.uniform(0.0, 2.0)), zoom=float(rng.uniform(0.0, 0.08)),
@@ -300,6 +306,24 @@ def picture(inst: str, look: Look) -> tuple[np.ndarray, dict[str, tuple[float, f
     if inst == "cello":
         return _upright(base, anchors)
     return base, anchors
+
+
+def paste(canvas: np.ndarray, rgba: np.ndarray, x0: float, y0: float, w: float, h: float) -> None:
+    """Alpha-blend picture ``rgba`` [h, w, 4] resized to ``w`` x ``h`` onto ``canvas`` [H, W, 3] at (x0, y0), in
+    place (clipped at the borders)."""
+    import cv2
+
+    iw, ih = max(1, int(round(w))), max(1, int(round(h)))
+    g = cv2.resize(rgba, (iw, ih), interpolation=cv2.INTER_AREA)
+    xi, yi = int(round(x0)), int(round(y0))
+    H, W = canvas.shape[:2]
+    a0, b0 = max(0, xi), max(0, yi)
+    a1, b1 = min(W, xi + iw), min(H, yi + ih)
+    if a1 <= a0 or b1 <= b0:
+        return
+    patch = g[b0 - yi:b1 - yi, a0 - xi:a1 - xi]
+    al = patch[..., 3:4]
+    canvas[b0:b1, a0:a1] = canvas[b0:b1, a0:a1] * (1 - al) + patch[..., :3] * al
 
 
 # ---------------------------------------------------------------------------------------------- backgrounds

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..tags import VIDEO_INSTRUMENTS
-from .appearance import Look, background, draw_player, picture
+from .appearance import Look, background, draw_player, paste, picture
 
 log = logging.getLogger(__name__)
 
@@ -378,22 +378,6 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look(), limb: fl
                        body_draw + [("glyph", s.inst, (x0, y0, w, h))] + arm_draw + draw)
 
 
-def _blend(canvas: np.ndarray, rgba: np.ndarray, x0: float, y0: float, w: float, h: float) -> None:
-    import cv2
-
-    iw, ih = max(1, int(round(w))), max(1, int(round(h)))
-    g = cv2.resize(rgba, (iw, ih), interpolation=cv2.INTER_AREA)
-    xi, yi = int(round(x0)), int(round(y0))
-    H, W = canvas.shape[:2]
-    a0, b0 = max(0, xi), max(0, yi)
-    a1, b1 = min(W, xi + iw), min(H, yi + ih)
-    if a1 <= a0 or b1 <= b0:
-        return
-    patch = g[b0 - yi:b1 - yi, a0 - xi:a1 - xi]
-    al = patch[..., 3:4]
-    canvas[b0:b1, a0:a1] = canvas[b0:b1, a0:a1] * (1 - al) + patch[..., :3] * al
-
-
 def _pt(p) -> tuple[int, int]:
     return int(round(float(p[0]))), int(round(float(p[1])))
 
@@ -429,7 +413,7 @@ def render_frame(scene: Scene, cfg: VideoSynthConfig, t: float) -> tuple[np.ndar
                 draw_player(img, head, size, shirt, skin, scene.look.body)
             elif cmd[0] == "glyph":
                 g, _ = picture(cmd[1], scene.look)
-                _blend(img, g, *cmd[2])
+                paste(img, g, *cmd[2])
             elif cmd[0] == "line":
                 cv2.line(img, _pt(cmd[1]), _pt(cmd[2]), cmd[3], cmd[4], lineType=cv2.LINE_AA)
             elif cmd[0] == "circle":

@@ -71,6 +71,9 @@ class VideoTrainConfig:
     pos_weight: float = 1.0        # action targets: weight of positive cells/frames in the BCE (thesis: 1)
     batch_clips: int = 10          # sound model: clips per batch
     sound_preset: str = "thesis-sound-ch4"
+    # object model: this many rendered instrument stills (video/stills.py: instruments apart from their players,
+    # the stand-in for the thesis' ImageNet pre-training) join the training frames; 0 = video frames only
+    stills: int = 0
     seed: int = 0
     threads: int = 2
     max_train_videos: int = 0      # 0 = all
@@ -261,6 +264,8 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
     if target.needs_sound:
         need.add("wave")
     train = load_split(data_dir, "train", need=need, limit=cfg.max_train_videos, jobs=cfg.threads)
+    if cfg.stills:
+        train += still_items(cfg)
     val = load_split(data_dir, "validation", need=need - {"wave", "rgb"} | ({"rgb"} if kind == "object" else set()),
                      limit=cfg.max_validation_videos, jobs=cfg.threads)
     # Auxiliary predictions that make the targets (computed once).
@@ -364,6 +369,22 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
         log.info("%s %s epoch %d/%d loss %.4f val %.4f auc %.3f (%.1fs)", kind, target.name if kind == "action" else "",
                  epoch + 1, cfg.epochs, tot / max(n, 1), vloss, vauc, time.time() - t0)
     return out / "model.safetensors"
+
+
+def still_items(cfg: VideoTrainConfig) -> list[VideoItem]:
+    """``cfg.stills`` rendered instrument stills as one-frame training items of the object model (frame
+    batches only: a still has no sub-clip), seeded by ``cfg.seed``."""
+    from .stills import render_stills
+
+    if cfg.model != "object":
+        raise ConfigError(f"config key 'stills': only the object model trains on stills, not the {cfg.model} model")
+    if cfg.batch_mode != "frames":
+        raise ConfigError("config key 'stills': needs batch_mode=frames (a still is one frame, not a sub-clip)")
+    t0 = time.time()
+    stills = render_stills([cfg.seed, 5], cfg.stills)
+    log.info("rendered %d instrument stills in %.1f s", cfg.stills, time.time() - t0)
+    return [VideoItem(f"still-{i:05d}", f"<instrument still {i} of seed {cfg.seed}>", st.tags, rgb=st.image[None])
+            for i, st in enumerate(stills)]
 
 
 def epoch_batches(train: list[VideoItem], kind: str, cfg: VideoTrainConfig, gen: np.random.Generator):
