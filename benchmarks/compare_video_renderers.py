@@ -1,5 +1,6 @@
-"""Two renderings of the same scenes (same truth, other pixels), the same recipe and seeds: SOT0503 scores of
-each, their paired difference, and the references (centre guess, sound alone) — issue #14 item 5.
+"""Two sides scored on the same test pairs — two renderings of the same scenes (same truth, other pixels) with
+one recipe, or two recipes on one corpus — over the same seeds: SOT0503 scores of each, their paired
+difference, and the references (centre guess, sound alone) — issue #14 item 5.
 
 Each side is a corpus and, per seed, the runs ``object``, ``sound`` and ``SOT0503``; a side may instead
 give the ``pairs.json`` that ``clip2frame experiment 9`` wrote for that seed (the same per-pair scores).
