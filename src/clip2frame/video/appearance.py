@@ -407,6 +407,10 @@ def background(rng: np.random.Generator, W: int, H: int, kind: str = "gradient")
 
 # ---------------------------------------------------------------------------------------------- players
 
+#: Skin colours of the players (RGB in [0, 1]).
+SKINS = ((0.95, 0.8, 0.65), (0.8, 0.6, 0.45), (0.55, 0.38, 0.25), (0.4, 0.27, 0.18))
+
+
 def draw_player(img: np.ndarray, head, size: float, shirt, skin, body: str = "block") -> None:
     """The body and head of a player whose head is at ``head`` (instrument size ``size`` px), in place."""
     import cv2

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..tags import VIDEO_INSTRUMENTS
-from .appearance import Look, background, draw_player, paste, picture
+from .appearance import SKINS, Look, background, draw_player, paste, picture
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +198,7 @@ def make_scene(cfg: VideoSynthConfig, index: int, main: str, look: Look = Look()
                 s.cx, s.cy, s.size = cx, cy, size
                 break
     for s in sources:
-        skin = rng.choice([[0.95, 0.8, 0.65], [0.8, 0.6, 0.45], [0.55, 0.38, 0.25], [0.4, 0.27, 0.18]])
+        skin = rng.choice(SKINS)
         s.skin = (float(skin[0]), float(skin[1]), float(skin[2]))
         shirt = rng.uniform(0.1, 0.9, 3)
         s.shirt = (float(shirt[0]), float(shirt[1]), float(shirt[2]))
