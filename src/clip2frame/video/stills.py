@@ -21,8 +21,8 @@ The held-out style (sketches, tiles, stick players) never appears in a still. Ev
 ``rng`` given, so a still is a function of its seed.
 
 Measured (RESULTS.md, "Our own object pre-training", 3 seeds): 2,000 stills among the object model's training
-frames double its hit rate on stills but move its peak away from the playing hands, and every target of
-issue #14 gets worse; ``VideoTrainConfig.stills`` is 0 by default.
+frames double its hit rate on stills but move its peak away from the playing hands: A·O less precise and
+A·O·S lower (issue #14's targets; A alone inconclusive); ``VideoTrainConfig.stills`` is 0 by default.
 """
 from __future__ import annotations
 
