@@ -139,7 +139,7 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
     return rows
 
 
-def evaluate_stills(object_run, *, n: int = 300, seed: int = 99) -> ResultRow:
+def evaluate_stills(object_run: str | Path, *, n: int = 300, seed: int = 99) -> ResultRow:
     """Hit rate of an object model on ``n`` rendered instrument stills (:mod:`clip2frame.video.stills`, the
     stand-in for the thesis' ImageNet-Instrument, Table 4.7): for every (still, instrument in it), whether the
     arg-max of that instrument's map, up-sampled to the still, lies in one of its boxes; mean per instrument,

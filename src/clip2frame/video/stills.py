@@ -32,6 +32,7 @@ import numpy as np
 
 from ..tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, background, draw_player, paste, picture, pool_look
+from .scene import SIZE_FACTOR
 
 #: Instrument long side (px) before the per-instrument size factor.
 SIZE_RANGE = (40.0, 110.0)
@@ -80,8 +81,6 @@ def _arms(img: np.ndarray, rng: np.random.Generator, head: np.ndarray, size: flo
 def render_still(rng: np.random.Generator, height: int = 192, width: int = 256, *,
                  limb_width: float = 3.0) -> Still:
     """One still of ``height`` x ``width`` pixels (see the module docstring), drawn from ``rng``."""
-    from .scene import SIZE_FACTOR
-
     scene_look = pool_look(rng)
     img = background(rng, width, height, scene_look.background).astype(np.float64)
     n_inst = int(rng.choice(4, p=[0.1, 0.4, 0.3, 0.2]))
