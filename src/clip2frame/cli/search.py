@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 EPILOG = """\
 what matches:
   a segment where TAG and every --with tag are active and no --without tag is, over the whole
@@ -33,20 +35,20 @@ def register(subparsers) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("args", nargs="+", metavar="[DIR] TAG",
                    help="catalogue folder (omit with --index URL) and the tag to search for")
-    p.add_argument("--index", default=None, metavar="URL", help="postgresql://... or a SQLite file "
-                   "(default DIR/index.sqlite)")
+    p.add_argument("--index", default=None, metavar="URL", help=flag_help("--index", "default DIR/index.sqlite"))
     p.add_argument("--with", dest="with_", action="append", type=_tags, default=[], metavar="TAG[,TAG]",
                    help="also active over the whole segment (repeatable)")
     p.add_argument("--without", action="append", type=_tags, default=[], metavar="TAG[,TAG]",
                    help="not active anywhere in the segment (repeatable)")
-    p.add_argument("--min-duration", default="0", metavar="S", help="shortest segment, seconds (default 0)")
+    p.add_argument("--min-duration", default="0", metavar="S", help=flag_help("--min-duration", "default 0"))
     p.add_argument("--min-score", default="0", metavar="P", help="least mean score of each tag (default 0)")
     p.add_argument("--threshold", default=None, metavar="T",
-                   help="decide activity from the stored frame scores at T instead of the stored events")
+                   help=flag_help("--threshold", "decided from the stored frame scores instead of the stored "
+                                                 "events (default: the events, made with the model's thresholds)"))
     p.add_argument("--limit", type=int, default=20, metavar="N", help="hits to print (default 20)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print one JSON object")
+    fmt.add_argument("--json", action="store_true", help=flag_help("--json", "one object"))
     fmt.add_argument("--tsv", action="store_true", help="print TSV: file, onset, offset, score")
     p.set_defaults(handler=run)
 

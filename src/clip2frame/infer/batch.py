@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Sequence
 from ..errors import Clip2FrameError, ConfigError, DatasetError, OutputError
 from ..fileio import atomic_write_text
 from ..signatures import accepts_keyword
+from ..timebase import RESOLUTIONS
 from .discover import InputItem, discover, parse_shard
 from .writers import DEFAULT_FORMATS, EVENTS_HEADER, output_paths, parse_formats, read_events_tsv, write_outputs
 
@@ -47,7 +48,6 @@ def warn_failure(path, error: str) -> None:
     """Log a failed input once: errors from the decoder already start with the file's path."""
     log.warning("%s", error if str(error).startswith(str(path)) else f"{path}: {error}")
 
-RESOLUTIONS = ("model", "frame")
 
 
 @dataclass
