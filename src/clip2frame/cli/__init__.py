@@ -67,6 +67,15 @@ def _quiet_ffmpeg() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run ``clip2frame ARGV``; the exit code (see the module docstring)."""
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # from a handler, --help or the final flush
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
+
+
+def _run(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -79,17 +88,14 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         rc = int(args.handler(args) or 0)
-        sys.stdout.flush()
-        return rc
     except Clip2FrameError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        _stdout_to_devnull()
-        return EXIT_BROKEN_PIPE
+    sys.stdout.flush()
+    return rc
 
 
 def _stdout_to_devnull() -> None:

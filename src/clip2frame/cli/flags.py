@@ -4,8 +4,8 @@
 (a flag defined by one command, or with the same help everywhere, is its own entry). Every command's help
 for a glossary flag starts with that meaning (:func:`flag_help`); ``tests/test_cli_consistency.py`` walks
 every parser and fails on a flag whose help does not, so a new flag that reuses a name for something else
-fails the tests. ``docs/CLI.md`` is rendered from the parsers by :func:`glossary_markdown`
-(``python -m clip2frame.cli.flags > docs/CLI.md``), and the same test checks it is current.
+fails the tests. The table of ``docs/CLI.md`` is rendered from the parsers by :func:`glossary_markdown`
+(``bash scripts/cli_glossary.sh`` prints it), and the same test checks it is current.
 
 The options every command shares (``-v``/``-q``, accepted before or after the command), ``--model``,
 ``--device`` and ``--resolution`` are added here, so they have the same spelling, choices and default
@@ -152,8 +152,3 @@ def glossary_markdown(parser: argparse.ArgumentParser) -> str:
         rows.append(f"| `{flag}` | {meaning} | {', '.join(commands)} |")
     return "\n".join(rows) + "\n"
 
-
-if __name__ == "__main__":
-    from . import build_parser
-
-    print(glossary_markdown(build_parser()), end="")

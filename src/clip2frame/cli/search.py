@@ -53,13 +53,38 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
+def _unquoted_tag_hint(words: list[str], index: str | None) -> str:
+    """The error for more positionals than DIR TAG: most often a multi-word tag left unquoted
+    (``search tags/ electric guitar``), so name the index's tag those words make, when there is one."""
+    from pathlib import Path
+
+    from ..errors import Clip2FrameError
+    from ..index import open_index
+
+    known: list[str] = []
+    try:
+        if index is not None or (Path(words[0]) / "index.sqlite").is_file():
+            with open_index(index, out_dir=words[0]) as store:
+                known = list(store.tags())
+    except (Clip2FrameError, OSError):
+        pass
+    phrases = [" ".join(words[1:])] + ([" ".join(words)] if index is not None else [])
+    for match in ([t for p in phrases for t in known if t == p] + [t for p in phrases for t in known if p in t]):
+        split = " ".join(repr(w) for w in words[1:])
+        return (f"search: {split} look like one tag split by the shell: did you mean {match!r}? "
+                f"quote multi-word tags: clip2frame search DIR '{match}'")
+    return "search: give DIR TAG, or TAG with --index URL (quote a multi-word tag: 'clean electric guitar')"
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
     from ..errors import ConfigError
     from ..index import search_catalogue
 
-    if len(args.args) > 2 or (len(args.args) == 1 and args.index is None):
+    if len(args.args) > 2:
+        raise ConfigError(_unquoted_tag_hint(args.args, args.index))
+    if len(args.args) == 1 and args.index is None:
         raise ConfigError("search: give DIR TAG, or TAG with --index URL")
     catalogue, tag = (None, args.args[0]) if len(args.args) == 1 else args.args
     res = search_catalogue(catalogue, tag, index=args.index, with_=[t for ts in args.with_ for t in ts],

@@ -47,7 +47,7 @@ def _format_parser(allowed: tuple[str, ...]):
         from ..errors import ConfigError
 
         try:
-            return parse_formats(text, allowed=allowed)
+            return parse_formats(text, allowed=allowed, check_packages=False)
         except ConfigError as e:
             raise argparse.ArgumentTypeError(str(e)) from None
     return parse

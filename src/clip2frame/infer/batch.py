@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..errors import Clip2FrameError, ConfigError, DatasetError, OutputError
+from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_text
 from ..signatures import accepts_keyword
 from ..timebase import RESOLUTIONS
-from .discover import InputItem, discover, parse_shard
+from .discover import InputItem, discover, parse_shard, require_inputs
 from .writers import DEFAULT_FORMATS, EVENTS_HEADER, output_paths, parse_formats, read_events_tsv, write_outputs
 
 log = logging.getLogger(__name__)
@@ -191,14 +191,18 @@ def _remove_stale_temps(paths: Iterable[Path]) -> None:
 
 
 def probe_duration(path: Path) -> float | None:
-    """Duration in seconds from the header (soundfile, then PyAV); ``None`` when unknown."""
-    try:
-        import soundfile as sf
+    """Duration in seconds from the header (soundfile for the formats the decoder gives it, then PyAV);
+    ``None`` when unknown."""
+    from ..audio.io import tried_with_soundfile
 
-        info = sf.info(str(path))
-        return float(info.frames) / float(info.samplerate)
-    except Exception:
-        pass
+    if tried_with_soundfile(path):
+        try:
+            import soundfile as sf
+
+            info = sf.info(str(path))
+            return float(info.frames) / float(info.samplerate)
+        except Exception:
+            pass
     try:
         import av
 
@@ -298,8 +302,7 @@ def tag_files(
     shard_t = parse_shard(shard)
     dev = check_device(device)
     items, missing = discover(inputs, shard=shard_t)
-    if not items and not missing and shard_t is None:
-        raise DatasetError(f"{' '.join(map(str, inputs))}: no audio or video files found")
+    require_inputs(inputs, items, missing, shard_t)
     out = Path(out_dir)
 
     def paths_of(it: InputItem) -> dict[str, Path]:

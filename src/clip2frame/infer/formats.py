@@ -29,7 +29,8 @@ TAG_FORMATS: tuple[str, ...] = tuple(f for f in FORMATS if f not in MAP_FORMATS)
 FORMAT_EXTRAS: dict[str, tuple[str, str]] = {"jams": ("jams", "jams")}
 
 
-def parse_formats(formats: str | Iterable[str], *, allowed: tuple[str, ...] = FORMATS) -> tuple[str, ...]:
+def parse_formats(formats: str | Iterable[str], *, allowed: tuple[str, ...] = FORMATS,
+                  check_packages: bool = True) -> tuple[str, ...]:
     """``"scores,events"`` or an iterable of names -> validated tuple (order kept, duplicates dropped).
 
     Parameters
@@ -38,6 +39,9 @@ def parse_formats(formats: str | Iterable[str], *, allowed: tuple[str, ...] = FO
         Comma-separated names or names.
     allowed : tuple of str
         The formats the caller can produce (default every format; ``clip2frame tag``: :data:`TAG_FORMATS`).
+    check_packages : bool
+        Also check that the optional package of each format is installed (the command-line parser leaves
+        it to the batch, which fails with one line before any work).
 
     Raises
     ------
@@ -56,7 +60,7 @@ def parse_formats(formats: str | Iterable[str], *, allowed: tuple[str, ...] = FO
             out.append(f)
     if not out:
         raise ConfigError(f"format: no output format given (choose from {', '.join(allowed)})")
-    for f in out:
+    for f in out if check_packages else ():
         if f in FORMAT_EXTRAS:
             module, extra = FORMAT_EXTRAS[f]
             if importlib.util.find_spec(module) is None:
