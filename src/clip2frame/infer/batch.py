@@ -294,7 +294,7 @@ def tag_files(
     if resolution not in RESOLUTIONS:
         raise ConfigError(f"--resolution {resolution!r}: choose from {', '.join(RESOLUTIONS)}")
     if min_duration < 0 or merge_gap < 0:
-        raise ConfigError(f"--min-duration {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
+        raise ConfigError(f"--min-event {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
     if jobs < 0:

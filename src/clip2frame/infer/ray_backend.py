@@ -123,7 +123,7 @@ def tag_files_ray(
     if resolution not in _batch.RESOLUTIONS:
         raise ConfigError(f"--resolution {resolution!r}: choose from {', '.join(_batch.RESOLUTIONS)}")
     if min_duration < 0 or merge_gap < 0:
-        raise ConfigError(f"--min-duration {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
+        raise ConfigError(f"--min-event {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
     if workers < 0 or threads_per_worker < 1:
