@@ -20,7 +20,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence, Union, overload
+from typing import TYPE_CHECKING, Iterator, Union, overload
 
 import numpy as np
 import torch
@@ -311,9 +311,9 @@ def _is_path_list(obj: object) -> bool:
 def tag(audio: PathLike | np.ndarray, *, sr: int | None = ..., model: ModelLike = ..., resolution: str = ...,
         device: str | torch.device = ..., chunk_s: float = ..., batch_size: int = ...) -> FrameActivations: ...
 @overload
-def tag(audio: Sequence[PathLike], *, sr: int | None = ..., model: ModelLike = ..., resolution: str = ...,
+def tag(audio: list[PathLike] | tuple[PathLike, ...], *, sr: int | None = ..., model: ModelLike = ..., resolution: str = ...,
         device: str | torch.device = ..., chunk_s: float = ..., batch_size: int = ...) -> list[FrameActivations]: ...
-def tag(audio: PathLike | np.ndarray | Sequence[PathLike], *, sr: int | None = None, model: ModelLike = "default",
+def tag(audio: PathLike | np.ndarray | list[PathLike] | tuple[PathLike, ...], *, sr: int | None = None, model: ModelLike = "default",
         resolution: str = "model", device: str | torch.device = "cpu", chunk_s: float = 600.0,
         batch_size: int = 8) -> FrameActivations | list[FrameActivations]:
     """Frame-level tag probabilities of a file, a waveform or a list of files, with the packaged default
@@ -357,10 +357,13 @@ def tag(audio: PathLike | np.ndarray | Sequence[PathLike], *, sr: int | None = N
     >>> acts = clip2frame.tag("song.wav")                     # doctest: +SKIP
     >>> [a.to_events() for a in clip2frame.tag(["a.wav", "b.flac"])]  # doctest: +SKIP
     """
-    kw = dict(model=model, sr=sr, resolution=resolution, device=device, chunk_s=chunk_s, batch_size=batch_size)
-    if _is_path_list(audio):
-        return [predict(path, **kw) for path in audio]  # type: ignore[union-attr, arg-type]
-    return predict(audio, **kw)  # type: ignore[arg-type]
+    def one(item) -> FrameActivations:
+        return predict(item, model=model, sr=sr, resolution=resolution, device=device, chunk_s=chunk_s,
+                       batch_size=batch_size)
+
+    if isinstance(audio, (list, tuple)) and _is_path_list(audio):
+        return [one(path) for path in audio]
+    return one(audio)
 
 
 @torch.no_grad()
