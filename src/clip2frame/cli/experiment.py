@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -21,24 +23,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--list", action="store_true", help="list the tables and findings and exit")
     p.add_argument("--seeds", type=int, help="run every row for N seeds (--seed, --seed+1, ...) and report mean ± "
                                              "95%% CI (findings: default 3; tables: default one seed, no CI)")
-    p.add_argument("--data", help="a manifest directory, or with --dataset a real dataset root")
+    p.add_argument("--data", help=flag_help("--data", "a manifest directory, or with --dataset a real dataset root"))
     p.add_argument("--dataset", help="reader for --data (magnatagatune, medleydb, urbansound, ...)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="reader option for --dataset (repeatable)")
+                   help=flag_help("--option", "for --dataset"))
     p.add_argument("--corpus", choices=["embedded", "everyday"],
                    help="render an embedded corpus once, shared by all recipes: 'embedded' = the music corpus "
                         "(<out>/corpus; Tables 3.1-3.6), 'everyday' = the everyday-sound corpus "
                         "(<out>/corpus-everyday; Tables 3.7-3.8)")
-    p.add_argument("--hours", type=float, default=0.6, help="hours of embedded corpus to render (default 0.6)")
+    p.add_argument("--hours", type=float, default=0.6, help=flag_help("--hours", "the embedded corpus (default 0.6)"))
     p.add_argument("--corpus-seed", type=int, default=0, help="seed of the embedded corpus (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="render processes (default 1)")
-    p.add_argument("--epochs", type=int, help="max epochs per row (default: the preset's)")
+    p.add_argument("--jobs", type=int, default=1, help=flag_help("--jobs", "render processes (default 1)"))
+    p.add_argument("--epochs", type=int, help=flag_help("--epochs", "at most, per row (default: the preset's)"))
     p.add_argument("--patience", type=int, help="early-stopping patience per row")
-    p.add_argument("--seed", type=int, default=0, help="training seed of every row, or the first of --seeds "
-                                                       "(default 0)")
-    p.add_argument("--preset", help="base preset of the rows (Table 3.4 rows set their own)")
+    p.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "training seed of every row, or the "
+                                                                           "first of --seeds (default 0)"))
+    p.add_argument("--preset", help=flag_help("--preset", "the rows' base (Table 3.4 rows set their own)"))
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="TrainConfig override applied to every row (repeatable)")
+                   help=flag_help("--set", "a TrainConfig key, applied to every row"))
     p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                    help="train only the rows whose table column has this value (repeatable; rows already "
                         "trained are still shown), e.g. --where 'Final pooling=Mean'")
@@ -66,7 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="findings 8-10: CPU threads per video training (default: the recipe's 2); on a small "
                         "CPU run seeds as parallel processes with one thread each (--seed K --seeds 1)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (findings 8-10; default 2000)")
-    p.add_argument("--out", default="experiments", help="output directory (default: experiments/)")
+    p.add_argument("--out", default="experiments", help=flag_help("--out", "a directory (default: experiments/)"))
     p.add_argument("--progress", action="store_true", help="progress bars")
     p.set_defaults(handler=run)
 

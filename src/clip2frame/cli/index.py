@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 EPILOG = """\
 what is indexed:
   every result under DIR that the viewer shows: <stem>.scores.tsv (with <stem>.events.tsv, thresholds
@@ -23,8 +25,7 @@ def register(subparsers) -> None:
                     "or a PostgreSQL database, so that `clip2frame search` and the viewer can query them.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR", help="catalogue folder (the --out of clip2frame tag)")
-    p.add_argument("--index", default=None, metavar="URL",
-                   help="postgresql://user@host/db or a SQLite file (default DIR/index.sqlite)")
+    p.add_argument("--index", default=None, metavar="URL", help=flag_help("--index", "default DIR/index.sqlite"))
     p.add_argument("--force", action="store_true", help="re-index every result, changed or not")
     p.add_argument("--keep-missing", action="store_true", help="keep rows of results whose files are gone")
     p.set_defaults(handler=run)

@@ -22,6 +22,7 @@ import torch
 
 from ..infer.activations import FrameActivations
 from ..infer.predict import frames_from_features
+from ..timebase import RESOLUTIONS
 from .metrics import evaluate_clips, evaluate_frames, events_to_frames, segment_f1
 
 
@@ -52,9 +53,6 @@ def frame_truth_at(data, labels, frames: list[np.ndarray], step_s: float) -> lis
         bounds = np.arange(fr.shape[0] + 1) * step_s
         out.append(events_to_frames([e for e in ev if e.label in labels], labels, bounds))
     return out
-
-
-RESOLUTIONS = ("model", "upsampled", "frame")
 
 
 def evaluate_split(net, std, data, labels: list[str], thresholds: np.ndarray, *, spec, resolution: str = "model",

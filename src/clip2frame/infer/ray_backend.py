@@ -26,9 +26,9 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..errors import ConfigError, DatasetError
+from ..errors import ConfigError
 from . import batch as _batch
-from .discover import InputItem, discover, parse_shard
+from .discover import InputItem, discover, parse_shard, require_inputs
 from .writers import DEFAULT_FORMATS, output_paths, parse_formats
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def tag_files_ray(
     if resolution not in _batch.RESOLUTIONS:
         raise ConfigError(f"--resolution {resolution!r}: choose from {', '.join(_batch.RESOLUTIONS)}")
     if min_duration < 0 or merge_gap < 0:
-        raise ConfigError(f"--min-duration {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
+        raise ConfigError(f"--min-event {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
     if workers < 0 or threads_per_worker < 1:
@@ -136,8 +136,7 @@ def tag_files_ray(
     shard_t = parse_shard(shard)
     dev = _batch.check_device(device)
     items, missing = discover(inputs, shard=shard_t)
-    if not items and not missing and shard_t is None:
-        raise DatasetError(f"{' '.join(map(str, inputs))}: no audio or video files found")
+    require_inputs(inputs, items, missing, shard_t)
     out = Path(out_dir)
 
     def paths_of(it: InputItem) -> dict[str, Path]:
