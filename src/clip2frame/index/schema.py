@@ -170,10 +170,10 @@ def connect(loc: IndexLocation, *, busy_timeout_s: float = 60.0, read_only: bool
         raise ConfigError(f"--index {loc.display}: PostgreSQL needs psycopg 3: "
                           "pip install 'clip2frame[index-postgres]'") from None
     try:
-        conn = psycopg.connect(loc.target, autocommit=True, connect_timeout=int(busy_timeout_s))
+        pg = psycopg.connect(loc.target, autocommit=True, connect_timeout=int(busy_timeout_s))
         if read_only:
-            conn.execute("SET default_transaction_read_only = on")
-        return conn
+            pg.execute("SET default_transaction_read_only = on")
+        return pg
     except psycopg.Error as e:
         msg = mask_secrets(" ".join(str(e).split()), loc.target)
         raise IndexStoreError(f"{loc.display}: cannot connect to PostgreSQL ({msg})") from None
