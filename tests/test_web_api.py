@@ -774,3 +774,31 @@ def test_token_redirect_stays_on_this_server(results_dir, path):
     with TestClient(app, base_url="https://evil.com") as client:
         r = client.get(f"https://evil.com/?token={TOKEN}", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("headers,scheme,refused", [
+    ({"host": "[::1]:8000", "origin": "http://[::1]:8000"}, "http", False),
+    ({"host": "LOCALHOST", "origin": "http://localhost:80"}, "http", False),        # default port either way
+    ({"host": "viewer.example", "origin": "https://viewer.example"}, "https", False),
+    ({"host": "viewer.example", "referer": "https://viewer.example/#result=a"}, "https", False),
+    ({"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000", "sec-fetch-site": "none"}, "http", False),
+    ({"host": "127.0.0.1:8000", "origin": "http://127.0.0.1"}, "http", True),       # port 80 is not 8000
+    ({"host": "127.0.0.1:8000", "origin": "http://user@127.0.0.1:8000"}, "http", True),
+    ({"host": "127.0.0.1:8000", "origin": "file://"}, "http", True),
+    ({"host": "127.0.0.1:8000", "origin": "http://[::1"}, "http", True),            # malformed
+    ({"host": "127.0.0.1:8000", "referer": "null"}, "http", True),
+    ({"origin": "http://127.0.0.1:8000"}, "http", True),                           # no Host header
+])
+def test_cross_origin_reason_unit(headers, scheme, refused):
+    from clip2frame.web.access import cross_origin_reason
+
+    why = cross_origin_reason(headers, scheme)
+    assert (why is not None) == refused, why
+
+
+def test_bearer_token_unit():
+    from clip2frame.web.access import bearer_token
+
+    assert bearer_token("Bearer abc") == bearer_token("bEaReR  abc ") == "abc"
+    assert bearer_token("Basic abc") is None and bearer_token("Bearer") is None and bearer_token(None) is None
+    assert bearer_token("Bearerabc") is None

@@ -18,7 +18,8 @@ stdout / exit code:
   a new index from the outputs, replacing the old one whatever state it is in (damaged, another schema
   version). SQLite: built beside the old file and swapped in by one rename; PostgreSQL: the index's tables
   are dropped, recreated and filled in one transaction. Readers see the old index or the new one, never
-  half of it (a running viewer keeps the old SQLite file open: restart it).
+  half of it. Stop `clip2frame tag` and `clip2frame serve` runs that write this index first (a running
+  viewer keeps the old SQLite file open: restart it afterwards).
 """
 
 

@@ -58,7 +58,10 @@ def cross_origin_reason(headers: Mapping[str, str], scheme: str) -> str | None:
         return "no Origin or Referer header (send the token, or the Origin of this server)"
     if source.strip() == "null":
         return f"{what}: null"
-    parts = urlsplit(source.strip())
+    try:
+        parts = urlsplit(source.strip())
+    except ValueError:
+        return f"{what} {source!r} is not an http(s) origin"
     theirs = _authority(parts.scheme, parts.netloc) if parts.scheme.lower() in _DEFAULT_PORTS else None
     if theirs is None:
         return f"{what} {source!r} is not an http(s) origin"
