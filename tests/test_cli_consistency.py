@@ -136,7 +136,7 @@ def test_renamed_flags_mean_one_thing():
 def test_docs_glossary_is_current():
     doc = (ROOT / "docs" / "CLI.md").read_text(encoding="utf-8")
     assert glossary_markdown(build_parser()) in doc, \
-        "docs/CLI.md: regenerate the table with bash scripts/cli_glossary.sh"
+        "docs/CLI.md: regenerate the table with bash scripts/cli_glossary.sh --write"
 
 
 # ----------------------------------------------------------------------------------- model, device, resolution
