@@ -262,3 +262,42 @@ def test_run_names_ignore_placement_and_reuse_runs_named_the_old_way(toy, tmp_pa
     Path(one.out).mkdir(parents=True)  # once a run has the new name, that one is used
     assert row_config(row, replace(_settings(toy, tmp_path), overrides=_settings(toy, tmp_path).overrides
                                    + ("num_threads=2", "num_workers=1")))[0].out == one.out
+
+
+# ------------------------------------------------------------------------- patience with a cap (trainer)
+def test_patience_with_a_cap_is_recorded_and_a_killed_run_stops_at_the_same_epoch(toy, tmp_path, monkeypatch):
+    """early_stopping with ``patience`` and ``epochs`` as the cap: summary.json records how and when the run
+    stopped; a run killed after epoch 2 resumes and stops at the same epoch with the same weights."""
+    import clip2frame.train.trainer as trainer
+
+    keys = ("epochs=15", "patience=2", "lr=0.2")
+    whole = train(_train_cfg(toy, tmp_path / "whole", *keys), progress=False)
+    s1 = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert s1["stopped_by"] == "patience" and s1["stop_epoch"] == len(whole.history) < 15
+    assert s1["stop_epoch"] == s1["best_epoch"] + 2 and s1["epochs_cap"] == 15 and s1["patience"] == 2
+    assert s1["best_in_last_10pct"] is False
+    real, calls = trainer._validate, []
+
+    def killed(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(trainer, "_validate", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(_train_cfg(toy, tmp_path / "killed", *keys), progress=False)
+    monkeypatch.setattr(trainer, "_validate", real)
+    assert torch.load(tmp_path / "killed" / "train_state.pt", weights_only=True)["epoch"] == 2
+    resumed = train(_train_cfg(toy, tmp_path / "killed", *keys), progress=False)
+    s2 = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert {k: s2[k] for k in ("stop_epoch", "best_epoch", "stopped_by")} == \
+        {k: s1[k] for k in ("stop_epoch", "best_epoch", "stopped_by")}
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in whole.history]
+    w1, w2 = _weights(tmp_path / "whole" / "model.safetensors"), _weights(tmp_path / "killed" / "model.safetensors")
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    # a run at its cap: stopped by the cap, its best epoch in the last 10% flagged
+    capped = train(_train_cfg(toy, tmp_path / "cap", "epochs=2", "patience=5", "lr=0.01"), progress=False)
+    s3 = json.loads((tmp_path / "cap" / "summary.json").read_text())
+    assert s3["stopped_by"] == "cap" and s3["stop_epoch"] == 2
+    assert s3["best_in_last_10pct"] == (capped.best_epoch == 2)
