@@ -155,6 +155,9 @@ def test_threshold_switches(toy, tmp_path):
 
 
 def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
+    import clip2frame.experiments.recipes as recipes
+
+    monkeypatch.setattr(recipes, "thesis9_labels", lambda labels: ["tone", "noise"])  # the toy has none
     f = find("4")
     s = replace(_settings(toy, tmp_path), **THESIS_PROTOCOL)
     csv_path, md_path = run_finding(f, Runner(s), [0, 1])
@@ -170,9 +173,17 @@ def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
                 key = f"{side.split}/{row.evaluation} {json.dumps(THESIS_PROTOCOL, sort_keys=True)}"
                 assert v == pytest.approx(cache[key][side.metric])
         cmp = stats.paired_over_seeds(claim["values_better"], claim["values_worse"])
-        assert claim["verdict"] == cmp.verdict
+        assert claim["p_value"] == pytest.approx(cmp.p_value, nan_ok=True)
+        assert claim["verdict"] in stats.FINDING_VERDICTS
+        # frame F1 over the thesis' instruments (here: the labels monkeypatched below), all labels beside
+        assert spec.better.metric == "thesis9_frame_micro_f1" if "micro" in spec.text else True
+        assert claim["beside"]["metric"].startswith("frame_m") and claim["trivial"]["name"] == "always-on"
+        assert claim["stop_epochs"] == {"better": [2, 2], "worse": [2, 2]}
     text = md_path.read_text()
     assert "## Claims" in text and "Segment F1 micro" in text and "0.675 vs 0.324" in text
+    cache = json.loads(next((tmp_path / "seed0" / "runs").glob("*/eval.json")).read_text())
+    assert cache["training"]["stop_epoch"] == 2 and cache["training"]["stopped_by"] == "cap"
+    assert cache[f"shift/thresholds:target {json.dumps(THESIS_PROTOCOL, sort_keys=True)}"]["thesis9_n_labels"] == 2
     assert csv_path.read_text().splitlines()[0].startswith("Final pooling,Early conv,Threshold source")
     # a second run reuses every seed: nothing is trained again
     import clip2frame.train.trainer as trainer
@@ -228,13 +239,17 @@ def test_video_method_score_and_report(tmp_path):
     for sd in (0, 1):
         base = [PairScore(f"v{i}", ["cello", "piano"][i % 2], float(a), 10.0, 1)
                 for i, a in enumerate(rng.uniform(0.5, 0.7, 24))]
-        per_seed[sd] = {"ST05 A": [replace(p, auc=p.auc + 0.15) for p in base], "ST05-weak A": base}
+        per_seed[sd] = {"ST05 A": [replace(p, auc=p.auc + 0.15) for p in base], "ST05-weak A": base,
+                        "S": [replace(p, auc=0.9) for p in base], "S-weak": [replace(p, auc=p.auc + 0.3) for p in base]}
     f = video_findings()[2]
     md = _write(f, tmp_path, per_seed, [0, 1], True, 300)
     out = json.loads(md.with_suffix(".json").read_text())
-    assert out["claims"][0]["verdict"] == stats.HOLDS
-    assert out["claims"][0]["diff"]["mean"] == pytest.approx(0.15)
-    assert "0.822 vs 0.67" in md.read_text()
+    check, main = out["claims"]
+    assert check["check"] and check["claim"].startswith("normal sound model > weak")  # the manipulation check
+    assert check["better"]["mean"] == pytest.approx(0.9)
+    assert main["verdict"] == stats.HOLDS
+    assert main["diff"]["mean"] == pytest.approx(0.15)
+    assert "0.822 vs 0.67" in md.read_text() and "manipulation check" in md.read_text()
 
 
 def test_run_names_ignore_placement_and_reuse_runs_named_the_old_way(toy, tmp_path):
