@@ -322,8 +322,8 @@ def chapter3_claims(f: Finding, per_seed: dict[int, list[dict | None]]) -> list[
         ib, iw = _row_index(recipe, c.better.row), _row_index(recipe, c.worse.row)
         ex = {"better": _iv(mean_ci(a)), "worse": _iv(mean_ci(b)), "values_better": a, "values_worse": b,
               "n_seeds": len(per_seed), "stop_epochs": {"better": _stops(per_seed, ib), "worse": _stops(per_seed, iw)},
-              "best_in_last_10pct": sum(bool(per_seed[sd][j] and per_seed[sd][j].get("best_in_last_10pct"))
-                                        for sd in per_seed for j in {ib, iw})}
+              "best_in_last_10pct": len({(sd, r["run"]) for sd in per_seed for j in (ib, iw)
+                                         if (r := per_seed[sd][j]) and r.get("best_in_last_10pct")})}
         if c.beside:
             ex["beside"] = {"metric": c.beside, "better": _iv(get(replace(c.better, metric=c.beside))[1]),
                             "worse": _iv(get(replace(c.worse, metric=c.beside))[1])}
