@@ -358,7 +358,8 @@ def test_finding8_is_the_thesis_claims_with_baselines():
     texts = [c.text for c in f8.claims]
     assert "ST05 > OT03, temporal AUC" in texts and "OT03 < ST05, spatial distance (px)" in texts
     assert "OT03 > VT, temporal AUC" not in texts                       # not a thesis claim
-    for c in f8.claims:
+    assert f8.claims[-1].check and "centre" in f8.claims[-1].text        # the baseline check, outside Holm
+    for c in f8.claims[:-1]:
         assert c.trivial is not None and c.thesis_effect > 0
         if c.lower_is_better:
             assert c.trivial[0] == "centre guess"
@@ -385,8 +386,10 @@ def test_a_claim_against_a_baseline_below_the_trivial_predictor_is_marked(tmp_pa
     c8 = json.loads(_write(f8, tmp_path, per_seed, [0, 1, 2], True, 200).with_suffix(".json").read_text())["claims"]
     vt = next(c for c in c8 if c["claim"] == "OT03 < VT, spatial distance (px)")
     assert vt["verdict"] == stats.HOLDS and "does not beat centre guess" in vt["mark"]
+    check = next(c for c in c8 if c["check"])
+    assert check["verdict"] == stats.OPPOSITE                             # VT (95 px) loses to the centre (42 px)
     st = next(c for c in c8 if c["claim"] == "OT03 < ST05, spatial distance (px)")
-    assert st["mark"] == ""                                               # ST05 (40 px) beats the centre
+    assert st["mark"] == ""                                               # ST05 (10 px) beats the centre
     c9 = json.loads(_write(f9, tmp_path, per_seed, [0, 1, 2], True, 200).with_suffix(".json").read_text())["claims"]
     assert c9[0]["verdict"] == stats.HOLDS and "not above sound alone" in c9[0]["mark"]
 

@@ -68,6 +68,8 @@ def video_findings():
             sc("OT03 < ST05, spatial distance (px)", "OT03", "ST05", (29.4, 33.7)),
             sc("SOT0503 < VT, spatial distance (px)", "SOT0503", "VT", (29.1, 33.9)),
             sc("SOT0503 < ST05, spatial distance (px)", "SOT0503", "ST05", (29.1, 33.7)),
+            Claim("VT at least level with the centre guess: VT < centre, spatial distance (px)", s("VT A", px),
+                  s("centre", px), (33.9, 37.2), True, check=True),
         ), corpus="video", protocol={}, training=()),
         Finding("9", "fusion", "Tables 4.12-4.13", "Fusing A·O·S after training beats A alone", (
             Claim("SOT0503 A·O·S > A, temporal AUC", s("SOT0503 A*O*S"), s("SOT0503 A"), (0.917, 0.834),
