@@ -300,7 +300,7 @@ def finish_claims(claims, comparisons: list[Comparison], get_values, extra: list
 
 
 def _stops(per_seed: dict[int, list[dict | None]], i: int) -> list[int | None]:
-    return [None if per_seed[sd][i] is None else per_seed[sd][i].get("stop_epoch") for sd in sorted(per_seed)]
+    return [(r or {}).get("stop_epoch") for r in (per_seed[sd][i] for sd in sorted(per_seed))]
 
 
 def chapter3_claims(f: Finding, per_seed: dict[int, list[dict | None]]) -> list[dict]:
