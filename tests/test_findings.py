@@ -453,3 +453,18 @@ def test_findings_driver_smoke(toy, tmp_path, monkeypatch):
 
     monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished run"))
     assert cli_main(args) == 0
+
+
+def test_findings_driver_bad_input_is_one_line(toy, tmp_path, capsys):
+    from clip2frame.experiments.findings_driver import update_results
+
+    base = ["experiment", "findings", "--no-video", "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w")]
+    assert cli_main(base) == 2                                              # no --data
+    assert cli_main(base + ["--data", str(toy.root), "--only", "11"]) == 2  # no finding 11
+    err = capsys.readouterr().err
+    assert "--data CORPUS" in err and "unknown finding" in err and "Traceback" not in err
+    plain = tmp_path / "R.md"
+    plain.write_text("# no block\n")
+    with pytest.raises(Clip2FrameError, match="findings-table"):
+        update_results(plain, "| table |\n")
+    assert plain.read_text() == "# no block\n"
