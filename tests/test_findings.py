@@ -468,3 +468,24 @@ def test_findings_driver_bad_input_is_one_line(toy, tmp_path, capsys):
     with pytest.raises(Clip2FrameError, match="findings-table"):
         update_results(plain, "| table |\n")
     assert plain.read_text() == "# no block\n"
+
+
+def test_video_runs_report_their_epochs(tmp_path):
+    from clip2frame.experiments.video_findings import video_training_record
+
+    run = tmp_path / "ST05"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,val_loss,best\n" + "".join(
+        f"{e},0.{e},{int(e in (1, 3, 10))}\n" for e in range(1, 11)))
+    assert video_training_record(run) == {"stop_epoch": 10, "best_epoch": 10, "stopped_by": "cap",
+                                          "best_in_last_10pct": True}
+    assert video_training_record(tmp_path / "none") == {}
+    pairs = [PairScore(f"v{i}", "cello", 0.6 + 0.01 * i, 10.0, 1) for i in range(8)]
+    per_seed = {0: {m: pairs for m in ("ST05 A", "ST05-weak A", "S", "S-weak")}}
+    training = {0: {"ST05": video_training_record(run), "ST05-weak": {"stop_epoch": 10, "best_epoch": 4,
+                                                                     "best_in_last_10pct": False}}}
+    f10 = video_findings()[2]
+    out = json.loads(_write(f10, tmp_path, per_seed, [0], True, 50, training).with_suffix(".json").read_text())
+    main = out["claims"][1]
+    assert main["stop_epochs"] == {"better": [10], "worse": [10]} and main["best_in_last_10pct"] == 1
+    assert "fixed budget 10 (1 at the cap" in (tmp_path / "finding_10.md").read_text()

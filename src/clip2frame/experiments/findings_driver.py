@@ -5,9 +5,9 @@ Every finding's cells run in ``work`` (run directories, feature caches, the vide
 ``experiments/findings-work`` by default); a finished run is reused and a killed one resumes (the trainers
 resume from their states, evaluations come from each run's ``eval.json``). After each finding its report
 (``finding_<key>.{md,csv,json}``) and the small files of every run it used (``eval.json`` with the run's
-``training`` record, ``summary.json``, ``config.yaml``; video: each seed's ``pairs.json``) are copied to
-``out`` under the same relative paths, so every cell can be recomputed from ``out`` alone; then
-``out/findings_table.md`` is rendered (:func:`.findings_report.render_findings_table`) and, with
+``training`` record, ``summary.json``, ``config.yaml``; video: each seed's ``pairs.json`` and
+``training.json``) are copied to ``out`` under the same relative paths, so every cell can be recomputed
+from ``out`` alone; then ``out/findings_table.md`` is rendered (:func:`.findings_report.render_findings_table`) and, with
 ``results``, the block between ``<!-- findings-table:start -->`` and ``<!-- findings-table:end -->`` of
 RESULTS.md is replaced by it.
 """
@@ -29,11 +29,12 @@ START, END = "<!-- findings-table:start -->", "<!-- findings-table:end -->"
 
 def keep_small_files(work: Path, out: Path, stem: str) -> int:
     """Copy ``work/<stem>.{md,csv,json}`` and every run's small files (``seed*/runs/*/``:
-    :data:`SMALL_FILES`; ``seed*/pairs.json``) to the same paths under ``out``; returns the files copied."""
+    :data:`SMALL_FILES`; ``seed*/pairs.json``, ``seed*/training.json``) to the same paths under ``out``;
+    returns the files copied."""
     n = 0
     files = [work / f"{stem}{ext}" for ext in (".md", ".csv", ".json")]
     files += [p for name in SMALL_FILES for p in work.glob(f"seed*/runs/*/{name}")]
-    files += list(work.glob("seed*/pairs.json"))
+    files += list(work.glob("seed*/pairs.json")) + list(work.glob("seed*/training.json"))
     for src in files:
         if src.is_file() and work.resolve() != out.resolve():
             dest = out / src.relative_to(work)

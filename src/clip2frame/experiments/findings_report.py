@@ -6,9 +6,10 @@ A claim dict (the ``claims`` of ``finding_<key>.json``, written by :mod:`.findin
 ``better`` / ``worse`` / ``diff`` (intervals: ``mean``, ``low``, ``high``, ``n``), ``p_value`` / ``p_holm``,
 ``p_thesis`` / ``p_thesis_holm``, ``verdict`` (:data:`.stats.FINDING_VERDICTS`), ``note``, ``seeds_needed``,
 ``trivial`` (``name`` + interval, or None), ``refs`` (other baselines), ``mark`` (why a baseline comparison
-is weak; empty when not), ``n_seeds``, ``stop_epochs`` (``better`` / ``worse``: per seed, None for fixed
-budgets), ``best_in_last_10pct``, ``check`` (a manipulation check) and optionally ``beside`` (the same rows
-on another metric, e.g. frame F1 over every label).
+is weak; empty when not), ``n_seeds``, ``stop_epochs`` (``better`` / ``worse``: per seed, None when not
+recorded), ``best_in_last_10pct`` (runs), ``fixed_budget`` (chapter 4: epochs fixed), ``check`` (a
+manipulation check) and optionally ``beside`` (the same rows on another metric, e.g. frame F1 over every
+label).
 """
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ def _stops(c: dict) -> str:
     if not vals:
         return "fixed budget"
     txt = f"{min(vals)}–{max(vals)}" if min(vals) != max(vals) else f"{vals[0]}"
+    if c.get("fixed_budget"):
+        txt = f"fixed budget {txt}"
     if c.get("best_in_last_10pct"):
         txt += f" ({c['best_in_last_10pct']} at the cap, best in the last 10%)"
     return txt

@@ -167,6 +167,26 @@ def score_pairs(data: Path, runs: dict[str, Path], split: str = "test") -> dict[
     return out
 
 
+def video_training_record(run: Path) -> dict:
+    """How a video run trained, from its ``metrics.csv`` (fixed epoch budgets): ``stop_epoch`` (epochs run),
+    ``best_epoch`` (the last epoch marked best on validation), ``stopped_by`` "cap" and
+    ``best_in_last_10pct``; empty when the run has no metrics."""
+    import csv
+
+    path = run / "metrics.csv"
+    rows = list(csv.DictReader(path.open())) if path.is_file() else []
+    if not rows:
+        return {}
+    last = int(rows[-1]["epoch"])
+    best = max((int(r["epoch"]) for r in rows if r.get("best") == "1"), default=last)
+    return {"stop_epoch": last, "best_epoch": best, "stopped_by": "cap", "best_in_last_10pct": best > 0.9 * last}
+
+
+def _run_of(method: str) -> str | None:
+    """The run directory behind a method's action map ("SOT0503 A*O*S" -> "SOT0503", "S" -> "sound")."""
+    return {"S": "sound", "S-weak": "sound-weak", "centre": None}.get(method, method.split(" ")[0])
+
+
 def method_score(pairs: list[PairScore], idx: np.ndarray, metric: str) -> float:
     """The thesis' aggregate over the pairs ``idx`` (repeats allowed): mean over instruments of the mean
     pair AUC (temporal) or of the mean distance over the instrument's frames (spatial)."""
@@ -200,6 +220,7 @@ def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_
     data = render_corpus(out / "video-corpus", st["synth"], jobs=st["jobs"])
     weak = any(f.key == "10" for f in findings)
     per_seed: dict[int, dict[str, list[PairScore]]] = {}
+    training: dict[int, dict[str, dict]] = {}
     for sd in seeds:
         cache = out / f"seed{sd}" / "pairs.json"
         runs = train_seed(Path(data), out / f"seed{sd}" / "runs", sd, quick, weak=weak, threads=threads)
@@ -209,15 +230,19 @@ def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_
             have = {m: [vars(p) for p in ps] for m, ps in score_pairs(Path(data), runs).items()}
             atomic_write_text(cache, json.dumps(have))
         per_seed[sd] = {m: [PairScore(**p) for p in ps] for m, ps in have.items()}
+        training[sd] = {name: video_training_record(run) for name, run in runs.items()}
+        atomic_write_text(out / f"seed{sd}" / "training.json", json.dumps(training[sd], indent=1))
     paths = []
     for f in findings:
-        paths.append(_write(f, out, per_seed, seeds, quick, n_boot))
+        paths.append(_write(f, out, per_seed, seeds, quick, n_boot, training))
     return paths
 
 
-def video_claims(f, per_seed: dict[int, dict[str, list[PairScore]]], seeds: list[int], n_boot: int) -> list[dict]:
+def video_claims(f, per_seed: dict[int, dict[str, list[PairScore]]], seeds: list[int], n_boot: int,
+                 training: dict[int, dict[str, dict]] | None = None) -> list[dict]:
     """Every claim of a chapter-4 finding: seed-averaged aggregates with two-level bootstrap intervals
-    (seeds, then test pairs), the paired two-level comparison, Holm within the finding."""
+    (seeds, then test pairs), the paired two-level comparison, Holm within the finding; with ``training``
+    (per seed, run name -> :func:`video_training_record`) the epochs of the runs behind both sides."""
     from .findings import Side, finish_claims
 
     n_items = len(next(iter(per_seed[seeds[0]].values())))
@@ -244,14 +269,23 @@ def video_claims(f, per_seed: dict[int, dict[str, list[PairScore]]], seeds: list
                                          len(seeds), n_items, n_boot=n_boot, lower_is_better=c.lower_is_better,
                                          thesis_effect=c.thesis_effect))
         (vb, ib), (vw, iw) = get(c.better), get(c.worse)
-        extra.append({"better": vars(ib), "worse": vars(iw), "n_seeds": len(seeds), "stop_epochs": None,
-                      "best_in_last_10pct": 0, "per_seed": {sd: [b, w] for sd, b, w in zip(seeds, vb, vw)}})
+        ex = {"better": vars(ib), "worse": vars(iw), "n_seeds": len(seeds), "stop_epochs": None,
+              "best_in_last_10pct": 0, "fixed_budget": True,
+              "per_seed": {sd: [b, w] for sd, b, w in zip(seeds, vb, vw)}}
+        if training:
+            runs = {side: _run_of(m) for side, m in (("better", bm), ("worse", wm))}
+            recs = {side: [training.get(sd, {}).get(r or "", {}) for sd in seeds] for side, r in runs.items()}
+            ex["stop_epochs"] = {side: [x.get("stop_epoch") for x in v] for side, v in recs.items()}
+            ex["best_in_last_10pct"] = len({(sd, runs[side]) for side, v in recs.items()
+                                            for sd, x in zip(seeds, v) if x.get("best_in_last_10pct")})
+        extra.append(ex)
     return finish_claims(f.claims, comps, get, extra)
 
 
-def _write(f, out: Path, per_seed, seeds: list[int], quick: bool, n_boot: int) -> Path:
+def _write(f, out: Path, per_seed, seeds: list[int], quick: bool, n_boot: int,
+           training: dict[int, dict[str, dict]] | None = None) -> Path:
     n_items = len(next(iter(per_seed[seeds[0]].values())))
-    claims = video_claims(f, per_seed, seeds, n_boot)
+    claims = video_claims(f, per_seed, seeds, n_boot, training)
     md = [f"# Finding {f.key} ({f.source}): {f.title}", "",
           f"Video corpus and budgets of `clip2frame demo --video{' --quick' if quick else ''}` (fixed epochs); "
           f"seeds {', '.join(map(str, seeds))}; {n_items} test (video, instrument) pairs. Values: the thesis' "
