@@ -274,8 +274,8 @@ def test_search_cli_outputs_and_errors(index_url, tmp_path, capsys):
     rc = main(["search", "--index", index_url, "piano", "--with", "violin", "--without", "drums,saxophone",
                "--tsv", "--limit", "1000"])
     lines = capsys.readouterr().out.splitlines()
-    assert rc == 0 and lines[0] == "file\tonset\toffset\tscore"
-    got = {(f, float(a), float(b)) for f, a, b, _ in (ln.split("\t") for ln in lines[1:])}
+    assert rc == 0 and lines[0] == "file\tonset\toffset\tscore\tmodel"
+    got = {(f, float(a), float(b)) for f, a, b, _, _ in (ln.split("\t") for ln in lines[1:])}
     assert got == _reference(P, ["piano", "violin"], ["drums", "saxophone"], 0.0)
     for argv, msg in [(["tuba"], "unknown tag 'tuba'"), (["piano", "--min-duration", "-3"], "must be >= 0"),
                       (["piano", "--without", "x' OR '1'='1"], "unknown tag")]:
@@ -436,6 +436,7 @@ def test_tag_cli_index_options(index_url, tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     want = {(f"f{i}", on, off) for i in range(3) for _, on, off, lab in read_events_tsv(out / f"f{i}.events.tsv")
             if lab == "loud"}
-    assert {(f, float(a), float(b)) for f, a, b, _ in (ln.split("\t") for ln in lines[1:])} == want and want
+    assert {(f, float(a), float(b)) for f, a, b, _, m in (ln.split("\t") for ln in lines[1:])} == want and want
+    assert {ln.split("\t")[4] for ln in lines[1:]} == {"fake"}  # every hit names its model
     assert main(["tag", str(root), "--out", str(out), "--index", "mysql://x/y", "--quiet"]) == 2
     assert "unknown kind of index" in capsys.readouterr().err

@@ -120,9 +120,9 @@ def test_directory_good_and_corrupt_files(catalogue, fake, tmp_path, capsys):
         for suffix in (".scores.tsv", ".events.tsv"):
             assert (out / f"{rel}{suffix}").is_file()
     produced = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert produced == sorted(["a.events.tsv", "a.scores.tsv", "events.tsv", "failures.tsv", "index.sqlite",
-                               "sub/b.events.tsv", "sub/b.scores.tsv",
-                               "sub/deep/c.events.tsv", "sub/deep/c.scores.tsv"])
+    assert produced == sorted(["a.events.tsv", "a.scores.tsv", "a.meta.json", "events.tsv", "failures.tsv",
+                               "index.sqlite", "sub/b.events.tsv", "sub/b.scores.tsv", "sub/b.meta.json",
+                               "sub/deep/c.events.tsv", "sub/deep/c.scores.tsv", "sub/deep/c.meta.json"])
     fails = _failures(out / "failures.tsv")
     assert sorted(fails) == catalogue.corrupt
     assert all(msg.startswith(path) for path, msg in fails.items())  # AudioError names the file
@@ -173,7 +173,8 @@ def test_all_good_exits_zero_and_jobs_do_not_change_outputs(tmp_path, fake, caps
         rc, summary, _ = _run(capsys, root, "--out", out, "--jobs", jobs, "--format", "scores,events,audacity,npz")
         assert rc == 0 and summary["tagged"] == 5 and summary["failed"] == 0
         assert (out / "failures.tsv").read_text() == "path\terror\n"
-        outs[jobs] = {p.name: p.read_bytes() for p in sorted(out.glob("f[0-9].*")) if p.suffix != ".npz"}
+        outs[jobs] = {p.name: p.read_bytes() for p in sorted(out.glob("f[0-9].*"))
+                      if p.suffix != ".npz" and not p.name.endswith(".meta.json")}  # these hold a timestamp
     assert outs["0"] == outs["1"] == outs["3"] and len(outs["0"]) == 15
 
 
@@ -349,12 +350,12 @@ def test_sigkill_leaves_complete_files_and_a_rerun_finishes(tmp_path):
     script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root), out=str(out))
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while len(list(out.glob("*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+    while len(list(out.glob("*.meta.json"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
-    done = {p.name.split(".")[0] for p in out.glob("*.npz")}
+    done = {p.name.split(".")[0] for p in out.glob("*.meta.json")}  # the sidecar is written last
     assert 3 <= len(done) < n
     for p in out.glob("f*.scores.tsv"):  # whatever exists is complete
         assert read_scores_tsv(p).n_frames == 2
