@@ -691,3 +691,47 @@ def test_missing_model_file_is_a_job_error(results_dir, tmp_path):
     with TestClient(create_app(results_dir, model=tmp_path / "nope.safetensors")) as client:
         job = wait_job(client, client.post("/api/jobs?filename=a.wav", content=wav_bytes(0.5)).json()["id"])
         assert job["status"] == "error" and "nope.safetensors" in job["error"]
+
+
+# ------------------------------------------------------------------------------------------- provenance, names
+def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_path):
+    """Defects #27.1/#27.2: a backslash (or tab, newline, ...) in a name was tagged but never indexed or
+    viewable; the viewer did not show which model made a result. Start-up sync of a tagged folder."""
+    from urllib.parse import quote
+
+    from clip2frame.infer.batch import tag_files
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    names = ["back\\slash", "tab\there", "new\nline", "c:olon", 'quo"te', "ünï 音", "-dash", " sp ace "]
+    for i, n in enumerate(names):  # different bytes each: equal ones would be one entry (de-duplication)
+        (src / f"{n}.wav").write_bytes(wav_bytes(1.5, freq=300.0 + 50 * i))
+    model = type("M", (), {"name": "fake-model", "version": "7", "weights_sha256": "9f" * 32, "labels": MUSIC_TAGS,
+                           "feature_spec": None})()
+    rep = tag_files([src], out_dir=out, formats=("scores", "events", "npz"), index=False,
+                    load_model_fn=lambda m, device: model,
+                    predict_fn=lambda audio, *, model, sr=None, resolution="model", device="cpu":
+                    fake_acts(len(audio) / 16000))
+    assert rep.exit_code == 0 and len(rep.tagged) == len(names)
+    app = create_app(out, analyze=fake_analyze)
+    with TestClient(app) as c:  # the index is built by the start-up sync
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = c.get("/api/results", params={"limit": 100}).json()
+            if not body["indexing"] and body["total"] == len(names):
+                break
+            time.sleep(0.05)
+        assert sorted(r["id"] for r in body["results"]) == sorted(names)
+        assert {r["model"] for r in body["results"]} == {"fake-model"}
+        assert {r["model_sha256"] for r in body["results"]} == {"9f" * 32}
+        for n in names:
+            r = c.get("/api/results/" + quote(n, safe=""))
+            assert r.status_code == 200, (n, r.text)
+            data = r.json()
+            assert data["name"] == f"{n}.wav"
+            assert data["model"]["name"] == "fake-model" and data["model"]["weights_sha256"] == "9f" * 32
+            assert data["provenance"]["source"] == str(src / f"{n}.wav")
+            assert len(data["provenance"]["content_sha256"]) == 64
+            files = {f["name"] for f in data["files"]}
+            assert f"{n}.meta.json" in files and f"{n}.scores.tsv" in files
+            assert c.get(f"/files/{quote(n, safe='')}.scores.tsv").status_code == 200

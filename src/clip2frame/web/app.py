@@ -45,6 +45,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -55,6 +56,15 @@ from ..errors import Clip2FrameError
 from . import media
 from .jobs import DEFAULT_UPLOADS_QUOTA_BYTES, Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
 from .results import NotInside, WaveformCache, load_result, resolve_inside
+
+
+class _AnyPathConvertor(PathConvertor):
+    """Starlette's ``path`` (``.*``) stops at a newline, which a file name may hold: this one does not."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anypath", _AnyPathConvertor())
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +293,7 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
         except Clip2FrameError as e:
             raise HTTPException(400, str(e)) from None
 
-    @app.get("/api/results/{result_id:path}")
+    @app.get("/api/results/{result_id:anypath}")
     def result(result_id: str) -> dict[str, Any]:
         try:
             return load_result(results_dir, result_id, file_url=_file_url, waveforms=waveforms,
@@ -293,11 +303,11 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
         except (Clip2FrameError, ValueError, OSError) as e:
             raise HTTPException(422, f"result {result_id} cannot be read: {e}") from None
 
-    @app.api_route("/files/{rel_path:path}", methods=["GET", "HEAD"])
+    @app.api_route("/files/{rel_path:anypath}", methods=["GET", "HEAD"])
     def files(rel_path: str, download: bool = False) -> FileResponse:
         return _serve(results_dir, rel_path, download)
 
-    @app.api_route("/media/{rel_path:path}", methods=["GET", "HEAD"])
+    @app.api_route("/media/{rel_path:anypath}", methods=["GET", "HEAD"])
     def media_files(rel_path: str, download: bool = False) -> FileResponse:
         if media_root is None:
             raise HTTPException(404, "no such file")
