@@ -173,9 +173,8 @@ def test_all_good_exits_zero_and_jobs_do_not_change_outputs(tmp_path, fake, caps
         rc, summary, _ = _run(capsys, root, "--out", out, "--jobs", jobs, "--format", "scores,events,audacity,npz")
         assert rc == 0 and summary["tagged"] == 5 and summary["failed"] == 0
         assert (out / "failures.tsv").read_text() == "path\terror\n"
-        outs[jobs] = {p.name: p.read_bytes() for p in sorted(out.glob("f[0-9].*"))
-                      if p.suffix != ".npz" and not p.name.endswith(".meta.json")}  # these hold a timestamp
-    assert outs["0"] == outs["1"] == outs["3"] and len(outs["0"]) == 15
+        outs[jobs] = {p.name: p.read_bytes() for p in sorted(out.glob("f[0-9].*")) if p.suffix != ".npz"}
+    assert outs["0"] == outs["1"] == outs["3"] and len(outs["0"]) == 20  # sidecars included: no timestamps
 
 
 def test_shards_partition_the_sorted_inputs(catalogue, fake, tmp_path, capsys):

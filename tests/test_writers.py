@@ -221,8 +221,7 @@ def test_read_scores_tsv_rejects_other_files(tmp_path):
 def _prov(source="/data/music/song.flac"):
     from clip2frame.infer.provenance import ModelIdentity, Provenance
 
-    return Provenance(ModelIdentity("tiny-test", "0.3", "ab" * 32, "music"), source, "cd" * 32, 1234, "9.9",
-                      "2026-12-07T00:00:00Z")
+    return Provenance(ModelIdentity("tiny-test", "0.3", "ab" * 32, "music"), source, "cd" * 32, 1234, "9.9")
 
 
 def test_provenance_in_sidecar_npz_and_jams_written_last(tmp_path, monkeypatch):

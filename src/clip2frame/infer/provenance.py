@@ -14,8 +14,10 @@ What is recorded (:class:`Provenance`, the ``provenance`` object)::
      "source": "/data/in/live/a.wav",            the input as the batch found it
      "content_sha256": "9b1c...",                SHA-256 of the input file's bytes (streamed), or null
      "source_bytes": 123456,                     its size in bytes, or null
-     "clip2frame_version": "0.1.0",              the package that wrote the outputs
-     "created": "2026-12-07T13:00:00Z"}          when (rundir.utc_timestamp)
+     "clip2frame_version": "0.1.0"}              the package that wrote the outputs
+
+No timestamp: the same input and model give byte-identical outputs, the sidecar included (when a file was
+tagged is its outputs' modification time, which the index keeps as ``tagged_at``).
 
 Where it is stored:
 
@@ -90,7 +92,6 @@ class Provenance:
     content_sha256: str | None = None
     source_bytes: int | None = None
     clip2frame_version: str = ""
-    created: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -108,7 +109,7 @@ class Provenance:
                    str(d["source"]) if d.get("source") is not None else None,
                    str(d["content_sha256"]) if d.get("content_sha256") else None,
                    int(size) if isinstance(size, int) and not isinstance(size, bool) else None,
-                   str(d.get("clip2frame_version") or ""), str(d.get("created") or ""))
+                   str(d.get("clip2frame_version") or ""))
 
 
 def model_identity(model: Any) -> ModelIdentity:
@@ -133,7 +134,6 @@ def source_provenance(model: ModelIdentity, source: str | Path | None, *, conten
     hashed it already)."""
     from .._version import __version__
     from ..fileio import file_sha256
-    from ..rundir import utc_timestamp
 
     if source is not None and content_sha256 is None:
         try:
@@ -142,7 +142,7 @@ def source_provenance(model: ModelIdentity, source: str | Path | None, *, conten
         except OSError as e:
             log.warning("%s: content not hashed (%s)", source, e.strerror or e)
     return Provenance(model, str(source) if source is not None else None, content_sha256, source_bytes,
-                      __version__, utc_timestamp())
+                      __version__)
 
 
 def sidecar_path(out_dir: str | Path, stem: str) -> Path:
