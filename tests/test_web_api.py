@@ -677,7 +677,13 @@ def test_default_analyzer_with_a_real_model_file_audio_and_video(results_dir, ti
         assert res["groups"] == [{"kind": "winds", "tags": ["trumpet"]}, {"kind": "percussion", "tags": ["drums"]},
                                  {"kind": "tempo", "tags": ["fast"]}]
         assert len(res["probs"]) == int(np.ceil(3.0 / 0.512)) and res["duration_s"] == pytest.approx(3.0)
-        assert res["model"]["name"] == str(tiny_model_file) and res["model"]["model"] == "tiny-test"
+        from clip2frame.models.io import load_model
+
+        assert res["model"]["name"] == "tiny-test"  # the model's own name (the file's path is in the config)
+        assert res["model"]["weights_sha256"] == load_model(tiny_model_file).weights_sha256
+        assert res["provenance"]["source"] == "tone.wav" and len(res["provenance"]["content_sha256"]) == 64
+        listed = {r["id"]: r for r in client.get("/api/results").json()["results"]}
+        assert listed[audio_job["result_id"]]["model"] == "tiny-test"
 
         vid = client.get(f"/api/results/{video_job['result_id']}").json()
         assert vid["media"]["type"] == "video/mp4" and vid["media"]["video"] is True
