@@ -741,3 +741,17 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
             files = {f["name"] for f in data["files"]}
             assert f"{n}.meta.json" in files and f"{n}.scores.tsv" in files
             assert c.get(f"/files/{quote(n, safe='')}.scores.tsv").status_code == 200
+
+
+def test_search_api_filters_by_model(results_dir):
+    from clip2frame.infer.provenance import ModelIdentity, Provenance
+
+    for stem, model, sha, content, dur in [("a", "alpha", "aa" * 32, "1" * 64, 3.0), ("b", "beta", "bb" * 32, "2" * 64, 4.0)]:
+        write_outputs(fake_acts(dur, f"{stem}.wav"), results_dir, formats=("scores", "events"), stem=stem,
+                      provenance=Provenance(ModelIdentity(model, "1", sha), f"/in/{stem}.wav", content))
+    with TestClient(create_app(results_dir, analyze=fake_analyze)) as c:
+        assert len(listing(c)) == 2
+        hits = c.get("/api/search", params={"tag": "trumpet"}).json()["segments"]
+        assert sorted((h["file"], h["model"]) for h in hits) == [("a", "alpha"), ("b", "beta")]
+        hits = c.get("/api/search", params={"tag": "trumpet", "model": "bbbbbbbb"}).json()["segments"]
+        assert [(h["file"], h["model_sha256"]) for h in hits] == [("b", "bb" * 32)]

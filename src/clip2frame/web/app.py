@@ -9,7 +9,7 @@ Endpoints
 ``POST /api/index/rescan``      bring the index in step with RESULTS_DIR (new, changed, removed results)
 ``GET /api/tags``               the tags in the index and their kinds
 ``GET /api/search``             segments: ``?tag&with=a,b&without=c&min_duration&min_score&threshold&
-                                limit&offset`` (see :func:`clip2frame.index.search`)
+                                limit&offset&model`` (see :func:`clip2frame.index.search`)
 ``GET /api/results/{id}``       one result: labels, kinds, groups, thresholds, boundaries, probs,
                                 events, waveform envelope, media, files
 ``POST /api/jobs``              upload (raw body + ``?filename=``, or multipart field ``file``) -> 202 job
@@ -282,14 +282,14 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
 
     @app.get("/api/search")
     def search(tag: str, with_: str = Query("", alias="with"), without: str = "", min_duration: str = "0",
-               min_score: str = "0", threshold: str | None = None, limit: int = 50, offset: int = 0
-               ) -> dict[str, Any]:
+               min_score: str = "0", threshold: str | None = None, limit: int = 50, offset: int = 0,
+               model: str | None = None) -> dict[str, Any]:
         from ..index import search as run_search
 
         try:
             return run_search(catalogue.store, tag, with_=with_, without=without, min_duration=min_duration,
                               min_score=min_score, threshold=threshold or None, limit=limit,
-                              offset=offset).to_dict()
+                              offset=offset, model=model or None).to_dict()
         except Clip2FrameError as e:
             raise HTTPException(400, str(e)) from None
 
