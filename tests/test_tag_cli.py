@@ -520,7 +520,7 @@ def test_resume_retags_outputs_of_another_model_and_says_so(tmp_path, capsys, ca
     rc, summary, _ = _run(capsys, root, "--out", out, "--model", a, "--device", "cpu", "--format", "scores,events,npz")
     assert summary["skipped"] == 2 and summary["tagged"] == 0  # same model: resume keeps them
 
-    caplog.set_level("INFO", logger="clip2frame.infer.batch")
+    caplog.set_level("INFO", logger="clip2frame.infer")
     rc, summary, _ = _run(capsys, root, "--out", out, "--model", b, "--device", "cpu", "--format", "scores,events,npz")
     assert rc == 0 and summary["tagged"] == 2 and summary["retagged"] == 2 and summary["skipped"] == 0
     assert sum("re-tagging with tiny-test 0.0.1" in r.getMessage() for r in caplog.records) == 2
@@ -544,7 +544,7 @@ def test_outputs_without_provenance_are_an_unknown_model_counted_warned_and_reta
     for p in out.rglob("*.meta.json"):
         p.unlink()
     fake.calls.clear()
-    caplog.set_level("WARNING", logger="clip2frame.infer.batch")
+    caplog.set_level("WARNING", logger="clip2frame.infer")
     rc, summary, _ = _run(capsys, catalogue.root, "--out", out)
     assert summary["tagged"] == 3 and summary["unknown_model"] == 3 and summary["retagged"] == 0
     assert len(fake.calls) == 3 and len(_sidecars(out)) == 3

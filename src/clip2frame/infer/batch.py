@@ -4,16 +4,11 @@
 
 * inputs are files, folders (walked recursively for audio/video extensions) and ``@list.txt`` files, see
   :mod:`clip2frame.infer.discover` for the output-tree rule, collisions and ``shard``;
-* a file is *done* when all its requested outputs exist and its ``<stem>.meta.json`` sidecar says the same
-  model made them (:mod:`clip2frame.infer.provenance`: same weights hash); done files are skipped unless
-  ``overwrite``. Outputs of another model are re-tagged (a log line each; ``retagged`` in the report), and
-  so are outputs without a readable sidecar (an older clip2frame, or a run killed between the outputs and
-  the sidecar: ``unknown_model`` in the report, one warning with the count), so a resume never keeps
-  results of a model other than the one asked for. Every output is written atomically, the sidecar last,
-  and a file's outputs are written only after its prediction has succeeded, so a killed run (even
-  SIGKILL) leaves complete files only and a re-run resumes with the rest;
-* every file's provenance (model name, version, weights hash; the input's SHA-256, hashed while decoding)
-  goes into its sidecar, NPZ and JAMS;
+* a file is *done* when all its requested outputs exist and its sidecar names this run's model
+  (:mod:`clip2frame.infer.resume`); done files are skipped unless ``overwrite``, outputs of another or an
+  unknown model are re-tagged (``retagged`` / ``unknown_model`` in the report). Every output is written
+  atomically, the provenance sidecar last (:mod:`clip2frame.infer.provenance`), and only after the
+  prediction succeeded, so a killed run (even SIGKILL) leaves complete files only and a re-run resumes;
 * a file that cannot be decoded, predicted or written is recorded in ``failures.tsv`` (``path<TAB>error``)
   with no partial outputs, and the batch goes on; the report's ``exit_code`` is 1 when anything failed;
 * at the end, ``events.tsv`` (DCASE, every done file of the run, skipped ones included) is rebuilt from
@@ -45,7 +40,8 @@ from ..errors import Clip2FrameError, ConfigError, DatasetError, OutputError
 from ..fileio import atomic_write_text
 from ..signatures import accepts_keyword
 from .discover import InputItem, discover, parse_shard
-from .provenance import ModelIdentity, compare, model_identity, sidecar_path, source_provenance
+from .provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
+from .resume import decode_hashed, plan_items
 from .writers import (DEFAULT_FORMATS, EVENTS_HEADER, events_line, escape_field, output_paths, parse_formats,
                       read_events_tsv, write_outputs)
 
@@ -433,48 +429,6 @@ def index_option(index: str | Path | bool | None, fmts: Sequence[str]) -> str | 
         log.warning("no event index written: it keeps the frame scores, add 'scores' to --format")
         return None
     raise ConfigError("--index: the index keeps the frame scores; add 'scores' to --format or use --no-index")
-
-
-def plan_items(items: Sequence[InputItem], out: Path, fmts: Sequence[str], model: ModelIdentity, *,
-               overwrite: bool = False) -> tuple[list[InputItem], dict[int, str]]:
-    """Which items to tag: those missing an output, and (resume) those whose outputs another or an unknown
-    model made (see the module doc); everything with ``overwrite``. Returns the items to tag and, for those
-    whose outputs all existed, why they are redone (``{id(item): "other model" | "unknown model"}``), after
-    one log line per other-model file and one warning counting the unknown ones."""
-    todo: list[InputItem] = []
-    retag: dict[int, str] = {}
-    unknown: list[InputItem] = []
-    for it in items:
-        d = out / it.key.parent
-        if overwrite or not all(p.exists() for p in output_paths(d, it.key.name, fmts).values()):
-            todo.append(it)
-            continue
-        state, old = compare(sidecar_path(d, it.key.name), model)
-        if state == "same":
-            continue
-        todo.append(it)
-        if state == "other" and old is not None:
-            retag[id(it)] = "other model"
-            log.info("%s: outputs made by %s; re-tagging with %s", d / it.key.name, old.describe(),
-                     model.describe())
-        else:
-            retag[id(it)] = "unknown model"
-            unknown.append(it)
-    if unknown:
-        log.warning("%d file(s) under %s have outputs without a readable .meta.json (model unknown: an older "
-                    "clip2frame, or a run killed before the sidecar): re-tagging them with %s, e.g. %s",
-                    len(unknown), out, model.describe(), unknown[0].path)
-    return todo, retag
-
-
-def decode_hashed(decode: Callable[[InputItem], Any], it: InputItem) -> tuple[Any, str, int]:
-    """``(decode(it), sha256 of the file's bytes, its size)``: the content hash of the provenance, computed
-    in the decoding thread (hashlib releases the GIL), streamed."""
-    from ..fileio import file_sha256
-
-    digest = file_sha256(it.path)
-    size = os.stat(it.path).st_size
-    return decode(it), digest, size
 
 
 def open_batch_index(index: str | Path | bool | None, out: Path) -> Any:

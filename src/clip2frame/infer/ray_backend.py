@@ -30,6 +30,7 @@ from ..errors import ConfigError, DatasetError
 from . import batch as _batch
 from .discover import InputItem, discover, parse_shard
 from .provenance import ModelIdentity, model_identity
+from .resume import plan_items
 from .writers import DEFAULT_FORMATS, output_paths, parse_formats
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def tag_files_ray(
         from .predict import load_tagger
 
         ident = model_identity(load_tagger(model, device="cpu"))
-    todo, retag = _batch.plan_items(items, out, fmts, ident, overwrite=overwrite)
+    todo, retag = plan_items(items, out, fmts, ident, overwrite=overwrite)
     index = _batch.index_option(index, fmts)
     out = prepare_out_dir_abs(out)
     indexer = _batch.open_batch_index(index, out)  # in the driver: actors only write the per-file outputs
