@@ -147,9 +147,10 @@ def tag_files_ray(
 
     ident = ModelIdentity()
     if items:  # a missing or broken model file is a setup error, before any write; its hash decides resume
+        from ..models.io import TaggerModel
         from .predict import load_tagger
 
-        ident = model_identity(load_tagger(model, device="cpu"))
+        ident = model_identity(model if isinstance(model, TaggerModel) else load_tagger(model, device="cpu"))
     todo, retag = plan_items(items, out, fmts, ident, overwrite=overwrite)
     index = _batch.index_option(index, fmts)
     out = prepare_out_dir_abs(out)
