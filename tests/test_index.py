@@ -274,8 +274,8 @@ def test_search_cli_outputs_and_errors(index_url, tmp_path, capsys):
     rc = main(["search", "--index", index_url, "piano", "--with", "violin", "--without", "drums,saxophone",
                "--tsv", "--limit", "1000"])
     lines = capsys.readouterr().out.splitlines()
-    assert rc == 0 and lines[0] == "file\tonset\toffset\tscore"
-    got = {(f, float(a), float(b)) for f, a, b, _ in (ln.split("\t") for ln in lines[1:])}
+    assert rc == 0 and lines[0] == "file\tonset\toffset\tscore\tmodel"
+    got = {(f, float(a), float(b)) for f, a, b, _, _ in (ln.split("\t") for ln in lines[1:])}
     assert got == _reference(P, ["piano", "violin"], ["drums", "saxophone"], 0.0)
     for argv, msg in [(["tuba"], "unknown tag 'tuba'"), (["piano", "--min-duration", "-3"], "must be >= 0"),
                       (["piano", "--without", "x' OR '1'='1"], "unknown tag")]:
@@ -436,6 +436,137 @@ def test_tag_cli_index_options(index_url, tmp_path, monkeypatch, capsys):
     lines = capsys.readouterr().out.splitlines()
     want = {(f"f{i}", on, off) for i in range(3) for _, on, off, lab in read_events_tsv(out / f"f{i}.events.tsv")
             if lab == "loud"}
-    assert {(f, float(a), float(b)) for f, a, b, _ in (ln.split("\t") for ln in lines[1:])} == want and want
+    assert {(f, float(a), float(b)) for f, a, b, _, m in (ln.split("\t") for ln in lines[1:])} == want and want
+    assert {ln.split("\t")[4] for ln in lines[1:]} == {"fake"}  # every hit names its model
     assert main(["tag", str(root), "--out", str(out), "--index", "mysql://x/y", "--quiet"]) == 2
     assert "unknown kind of index" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------------- provenance
+_PROV_COLS = "path, name, source, content_hash, model_name, model_version, model_sha256"
+
+
+def _rows(index_url: str) -> dict[str, tuple]:
+    with IndexStore(index_url) as s:
+        return {r[0]: r[1:] for r in s.fetchall(f"SELECT {_PROV_COLS} FROM files")}
+
+
+def test_index_rebuild_and_a_copied_folder_keep_every_provenance_field(index_url, tmp_path, capsys):
+    """Defect #27.1: after `clip2frame index DIR --force` (or the viewer's sync of a copied folder) every
+    result lost its model name, model version, source and content hash."""
+    import hashlib
+    import shutil
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    _wavs(root, 3)
+    from test_tag_cli import FakeBackend
+
+    from clip2frame.audio.io import load_audio
+
+    fake = FakeBackend()
+    fake.model.weights_sha256 = "5e" * 32
+    rep = batch.tag_files([root], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
+                          load_audio_fn=load_audio)
+    assert rep.exit_code == 0
+    want = {f"f{i}": (f"f{i}.wav", str(root / f"f{i}.wav"),
+                      hashlib.sha256((root / f"f{i}.wav").read_bytes()).hexdigest(), "fake", "1.0", "5e" * 32)
+            for i in range(3)}
+    assert _rows(index_url) == want
+    assert main(["index", str(out), "--index", index_url, "--force"]) == 0
+    assert json.loads(capsys.readouterr().out)["indexed"] == 3
+    assert _rows(index_url) == want
+    copy = tmp_path / "copied"
+    shutil.copytree(out, copy, ignore=shutil.ignore_patterns("index.sqlite*"))
+    with IndexStore(copy / "index.sqlite") as s:  # what the viewer's start-up sync runs
+        assert sync_folder(s, copy).indexed == 3
+    assert _rows(str(copy / "index.sqlite")) == want
+    # an old folder without sidecars: indexed, with the provenance fields empty
+    for p in copy.glob("*.meta.json"):
+        p.unlink()
+    with IndexStore(copy / "index.sqlite") as s:
+        sync_folder(s, copy, force=True)
+    assert _rows(str(copy / "index.sqlite"))["f0"] == ("f0.wav", None, None, "", "", "")
+
+
+def _prov_record(path: str, probs, *, content: str | None, model: str, sha: str, at: float) -> FileRecord:
+    rec = _record(path, probs)
+    rec.content_hash, rec.model_name, rec.model_version, rec.model_sha256, rec.tagged_at = \
+        content, model, "1", sha, at
+    return rec
+
+
+def test_same_content_is_one_entry_and_model_filter(index_url, capsys):
+    """Defect #27.2: the same audio tagged in a folder and as a loose file was listed (and found) twice."""
+    P = np.zeros((8, 4), np.float32)
+    P[2:6, 0] = 0.9  # piano over frames 2-5
+    with IndexStore(index_url) as s:
+        s.put(_prov_record("set/song", P, content="c1" * 32, model="alpha", sha="a1" * 32, at=100.0))
+        s.put(_prov_record("song", P, content="c1" * 32, model="beta", sha="b2" * 32, at=200.0))
+        s.put(_prov_record("other", P, content="c2" * 32, model="alpha", sha="a1" * 32, at=150.0))
+        s.put(_prov_record("legacy1", P, content=None, model="", sha="", at=50.0))
+        s.put(_prov_record("legacy2", P, content=None, model="", sha="", at=50.0))
+        page, total = s.list_files(limit=100)
+        assert total == 4 and [r["id"] for r in page] == ["song", "other", "legacy1", "legacy2"]
+        assert page[0]["paths"] == ["song", "set/song"] and page[0]["model"] == "beta"
+        assert page[0]["model_sha256"] == "b2" * 32 and page[1]["paths"] == ["other"]
+        hits = search(s, "piano", limit=100).segments
+        assert sorted(h.file for h in hits) == ["legacy1", "legacy2", "other", "song"]
+        assert {h.file: h.model for h in hits}["song"] == "beta"
+        assert sorted(h.file for h in search(s, "piano", threshold=0.5, limit=100).segments) == \
+            ["legacy1", "legacy2", "other", "song"]
+        # --model: by name, or by a prefix of the weights hash; de-duplication among that model's results
+        for model, files in [("alpha", ["other", "set/song"]), ("beta", ["song"]), ("a1a1a1", ["other", "set/song"]),
+                             ("B2B2B2B2", ["song"]), ("b2", []), ("gamma", []), ("x' OR '1'='1", [])]:
+            for thr in (None, 0.5):
+                got = sorted(h.file for h in search(s, "piano", model=model, threshold=thr, limit=100).segments)
+                assert got == files, (model, thr)
+        assert [r["id"] for r in s.list_files(model="alpha")[0]] == ["other", "set/song"]
+        # the newest result stands for its content: re-tagging the folder copy makes it the listed one
+        s.put(_prov_record("set/song", P, content="c1" * 32, model="alpha", sha="a1" * 32, at=300.0))
+        assert s.list_files(limit=100)[0][0]["paths"] == ["set/song", "song"]
+    assert main(["search", "--index", index_url, "piano", "--by-model", "alpha", "--tsv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("\tmodel") and sorted(ln.split("\t")[0] for ln in lines[1:]) == ["other", "set/song"]
+    assert {ln.split("\t")[4] for ln in lines[1:]} == {"alpha"}
+
+
+def test_same_audio_in_a_folder_and_as_a_loose_file_is_listed_once(index_url, tmp_path):
+    from test_tag_cli import _wav
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    a = _wav(root / "album" / "song.wav", 1.0, 0.5)
+    loose = tmp_path / "loose" / "copy of song.wav"
+    loose.parent.mkdir()
+    loose.write_bytes(a.read_bytes())
+    rep, _ = _fake_tag(root, out, index_url)
+    from test_tag_cli import FakeBackend
+
+    from clip2frame.audio.io import load_audio
+
+    fake = FakeBackend()
+    rep = batch.tag_files([loose], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
+                          load_audio_fn=load_audio)
+    assert rep.exit_code == 0
+    with IndexStore(index_url) as s:
+        page, total = s.list_files(limit=100)
+        assert total == 1 and sorted(page[0]["paths"]) == ["album/song", "copy of song"]
+        assert len({h.file for h in search(s, "loud", limit=100).segments}) == 1
+        assert s.count()["files"] == 2  # both results stay indexed
+
+
+def test_an_index_of_schema_version_1_gets_the_clear_error(index_url, tmp_path, capsys):
+    from clip2frame.index.schema import SCHEMA_VERSION
+    from clip2frame.index.store import IndexStoreError
+
+    assert SCHEMA_VERSION == 2
+    with IndexStore(index_url) as s:  # make it look like a version 1 index (no model_sha256 column)
+        with s.transaction():
+            s.execute("UPDATE meta SET value = ? WHERE key = ?", ("1", "schema_version"))
+            s.execute("DROP INDEX files_model")
+            s.execute("ALTER TABLE files DROP COLUMN model_sha256")
+    with pytest.raises(IndexStoreError, match=r"index schema version 1, this clip2frame writes 2; rebuild it with `clip2frame index .*--rebuild`"):
+        IndexStore(index_url)
+    (tmp_path / "cat").mkdir()
+    assert main(["index", str(tmp_path / "cat"), "--index", index_url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "schema version 1" in err and err.count("\n") == 1

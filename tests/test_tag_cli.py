@@ -120,9 +120,9 @@ def test_directory_good_and_corrupt_files(catalogue, fake, tmp_path, capsys):
         for suffix in (".scores.tsv", ".events.tsv"):
             assert (out / f"{rel}{suffix}").is_file()
     produced = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert produced == sorted(["a.events.tsv", "a.scores.tsv", "events.tsv", "failures.tsv", "index.sqlite",
-                               "sub/b.events.tsv", "sub/b.scores.tsv",
-                               "sub/deep/c.events.tsv", "sub/deep/c.scores.tsv"])
+    assert produced == sorted(["a.events.tsv", "a.scores.tsv", "a.meta.json", "events.tsv", "failures.tsv",
+                               "index.sqlite", "sub/b.events.tsv", "sub/b.scores.tsv", "sub/b.meta.json",
+                               "sub/deep/c.events.tsv", "sub/deep/c.scores.tsv", "sub/deep/c.meta.json"])
     fails = _failures(out / "failures.tsv")
     assert sorted(fails) == catalogue.corrupt
     assert all(msg.startswith(path) for path, msg in fails.items())  # AudioError names the file
@@ -174,7 +174,7 @@ def test_all_good_exits_zero_and_jobs_do_not_change_outputs(tmp_path, fake, caps
         assert rc == 0 and summary["tagged"] == 5 and summary["failed"] == 0
         assert (out / "failures.tsv").read_text() == "path\terror\n"
         outs[jobs] = {p.name: p.read_bytes() for p in sorted(out.glob("f[0-9].*")) if p.suffix != ".npz"}
-    assert outs["0"] == outs["1"] == outs["3"] and len(outs["0"]) == 15
+    assert outs["0"] == outs["1"] == outs["3"] and len(outs["0"]) == 20  # sidecars included: no timestamps
 
 
 def test_shards_partition_the_sorted_inputs(catalogue, fake, tmp_path, capsys):
@@ -349,12 +349,12 @@ def test_sigkill_leaves_complete_files_and_a_rerun_finishes(tmp_path):
     script = KILL_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root), out=str(out))
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while len(list(out.glob("*.npz"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
+    while len(list(out.glob("*.meta.json"))) < 3 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
-    done = {p.name.split(".")[0] for p in out.glob("*.npz")}
+    done = {p.name.split(".")[0] for p in out.glob("*.meta.json")}  # the sidecar is written last
     assert 3 <= len(done) < n
     for p in out.glob("f*.scores.tsv"):  # whatever exists is complete
         assert read_scores_tsv(p).n_frames == 2
@@ -469,3 +469,146 @@ def test_optional_keywords_passed_only_when_accepted(tmp_path, monkeypatch):
     rep = batch.tag_files([_wav(tmp_path / "in" / "a.wav")], out_dir=tmp_path / "out", device="cpu")
     assert rep.exit_code == 0 and len(rep.tagged) == 1
     assert opaque.kwargs == [["device", "model", "resolution", "sr"]]
+
+
+# --------------------------------------------------------------------------------------------- provenance
+def _tiny_model(path: Path, seed: int, *, name: str = "tiny-test") -> Path:
+    import torch
+
+    from clip2frame.audio.features import FeatureSpec, Standardizer
+    from clip2frame.models.fcn import Clip2FrameNet
+    from clip2frame.models.io import TaggerModel, save_model
+    from clip2frame.models.registry import fit_model_to_features, get_preset
+
+    torch.manual_seed(seed)
+    preset = get_preset("tiny")
+    spec = FeatureSpec(**preset.features)
+    cfg = fit_model_to_features(preset.model, n_scales=spec.n_scales, n_bands=spec.n_bands)
+    labels = ["piano", "drums"]
+    tagger = TaggerModel(Clip2FrameNet(cfg, 2).eval(), spec, Standardizer.identity(spec.n_scales, spec.n_bands),
+                         labels, {"piano": "instrument", "drums": "instrument"}, np.array([0.5, 0.5], np.float32),
+                         name=name, version=f"0.0.{seed}")
+    return save_model(path, tagger)
+
+
+def _sidecars(out: Path) -> dict[str, dict]:
+    return {str(p.relative_to(out)): json.loads(p.read_text())["provenance"] for p in out.rglob("*.meta.json")}
+
+
+def test_resume_retags_outputs_of_another_model_and_says_so(tmp_path, capsys, caplog):
+    """Defect #27.1: re-running with another --model into the same folder kept the old results silently."""
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    from clip2frame.models.io import load_model, tensors_sha256
+
+    a, b = _tiny_model(tmp_path / "a.safetensors", 0), _tiny_model(tmp_path / "b.safetensors", 1)
+    hash_a = tensors_sha256(load_file(str(a)))
+    assert load_model(a).weights_sha256 == hash_a != load_model(b).weights_sha256
+    root, out = tmp_path / "in", tmp_path / "out"
+    wavs = [_wav(root / "x.wav", 1.0, 0.5), _wav(root / "sub" / "y.wav", 0.5, 1.0, freq=880.0)]
+    rc, summary, _ = _run(capsys, root, "--out", out, "--model", a, "--device", "cpu", "--format", "scores,events,npz")
+    assert rc == 0 and summary["tagged"] == 2 and summary["retagged"] == 0
+    side = _sidecars(out)
+    assert set(side) == {"x.meta.json", "sub/y.meta.json"}
+    assert side["x.meta.json"]["model"]["weights_sha256"] == hash_a
+    assert side["x.meta.json"]["model"]["name"] == "tiny-test" and side["x.meta.json"]["model"]["version"] == "0.0.0"
+    assert side["x.meta.json"]["content_sha256"] == hashlib.sha256(wavs[0].read_bytes()).hexdigest()
+    assert side["sub/y.meta.json"]["source"] == str(wavs[1])
+
+    rc, summary, _ = _run(capsys, root, "--out", out, "--model", a, "--device", "cpu", "--format", "scores,events,npz")
+    assert summary["skipped"] == 2 and summary["tagged"] == 0  # same model: resume keeps them
+
+    caplog.set_level("INFO", logger="clip2frame.infer")
+    rc, summary, _ = _run(capsys, root, "--out", out, "--model", b, "--device", "cpu", "--format", "scores,events,npz")
+    assert rc == 0 and summary["tagged"] == 2 and summary["retagged"] == 2 and summary["skipped"] == 0
+    assert sum("re-tagging with tiny-test 0.0.1" in r.getMessage() for r in caplog.records) == 2
+    hash_b = load_model(b).weights_sha256
+    assert {s["model"]["weights_sha256"] for s in _sidecars(out).values()} == {hash_b}
+    from clip2frame.infer.predict import predict
+
+    np.testing.assert_allclose(read_scores_tsv(out / "x.scores.tsv").probs,
+                               predict(wavs[0], model=b, device="cpu").probs, atol=5e-5)
+    from clip2frame.infer.provenance import from_npz_field
+
+    with np.load(out / "x.npz", allow_pickle=False) as z:
+        assert from_npz_field(z["provenance"]).model.weights_sha256 == hash_b
+
+
+def test_outputs_without_provenance_are_an_unknown_model_counted_warned_and_retagged(catalogue, fake, tmp_path,
+                                                                                    capsys, caplog):
+    """Old result folders (no sidecar) never pass for the current model's results silently."""
+    out = tmp_path / "out"
+    _run(capsys, catalogue.root, "--out", out)
+    for p in out.rglob("*.meta.json"):
+        p.unlink()
+    fake.calls.clear()
+    caplog.set_level("WARNING", logger="clip2frame.infer")
+    rc, summary, _ = _run(capsys, catalogue.root, "--out", out)
+    assert summary["tagged"] == 3 and summary["unknown_model"] == 3 and summary["retagged"] == 0
+    assert len(fake.calls) == 3 and len(_sidecars(out)) == 3
+    warn = [r.getMessage() for r in caplog.records if "without a readable .meta.json" in r.getMessage()]
+    assert len(warn) == 1 and warn[0].startswith("3 file(s)")
+
+
+def test_fake_model_with_another_weights_hash_is_another_model(catalogue, fake, tmp_path, capsys):
+    out = tmp_path / "out"
+    fake.model.weights_sha256 = "1" * 64
+    _run(capsys, catalogue.root, "--out", out)
+    fake.model.weights_sha256 = "2" * 64  # same name and version, other weights
+    rc, summary, _ = _run(capsys, catalogue.root, "--out", out)
+    assert summary["retagged"] == 3 and summary["tagged"] == 3
+
+
+NASTY = ["tab\there", "new\nline", "back\\slash", 'quo"te\'s', "ünïcødé 音楽", "-leading-dash",
+         " spaces in name ", "a\\tb"]
+
+
+def test_any_file_name_round_trips_and_reruns_succeed(tmp_path, fake, capsys):
+    """Defect #27.2: a tab or newline in an input name broke the whole batch on every re-run (exit 2)."""
+    jams = pytest.importorskip("jams")
+    root, out = tmp_path / "in", tmp_path / "out"
+    for i, stem in enumerate(NASTY):
+        _wav(root / ("d" if i % 2 else "") / f"{stem}.wav", 0.6 + 0.1 * i, 0.5)
+    fmts = "scores,events,audacity,npz,jams"
+    for attempt in range(2):
+        rc, summary, err = _run(capsys, root, "--out", out, "--format", fmts)
+        assert rc == 0 and "error" not in err, err
+        assert summary["skipped" if attempt else "tagged"] == len(NASTY)
+    items, _ = discover([root])
+    names = {it.name for it in items}
+    assert {r[0] for r in read_events_tsv(out / "events.tsv")} == names
+    for it in items:
+        base = out / it.key.parent / it.key.name
+        assert {r[0] for r in read_events_tsv(Path(f"{base}.events.tsv"))} == {it.path.name}
+        side = json.loads(Path(f"{base}.meta.json").read_text())
+        assert side["source_name"] == it.path.name and side["provenance"]["source"] == str(it.path)
+        from clip2frame.infer.provenance import from_npz_field
+
+        with np.load(f"{base}.npz", allow_pickle=False) as z:
+            assert from_npz_field(z["provenance"]).source == str(it.path)
+        assert jams.load(f"{base}.jams", validate=True).file_metadata.title == it.path.name
+        assert Path(f"{base}.audacity.txt").read_text()
+    from clip2frame.index import IndexStore
+
+    with IndexStore(out / "index.sqlite") as s:
+        assert {r["id"] for r in s.list_files(limit=100)[0]} == {str(it.key) for it in items}
+        assert {r["name"] for r in s.list_files(limit=100)[0]} == {it.path.name for it in items}
+
+
+def test_unreadable_events_file_of_a_done_file_does_not_kill_the_batch(tmp_path, fake, capsys):
+    root, out = tmp_path / "in", tmp_path / "out"
+    _wav(root / "new\nline.wav")
+    _wav(root / "ok.wav")
+    assert _run(capsys, root, "--out", out)[0] == 0
+    # as an older clip2frame wrote it: the newline of the name splits the row
+    (out / "new\nline.events.tsv").write_text("filename\tonset\toffset\tevent_label\nnew\nline.wav\t0.000\t1.0\tloud\n")
+    rc, summary, err = _run(capsys, root, "--out", out)
+    assert rc == 1 and summary["failed"] == 1
+    fails = (out / "failures.tsv").read_text().splitlines()
+    assert len(fails) == 2 and fails[1].startswith(str(root / "new\\nline.wav") + "\t")  # escaped like events
+    assert "line 2 is not filename" in fails[1] and fails[1].endswith("re-tag it with --overwrite)")
+    assert [r[0] for r in read_events_tsv(out / "events.tsv")] == ["ok.wav"] * len(read_events_tsv(out / "events.tsv"))
+    rc, summary, _ = _run(capsys, root, "--out", out, "--overwrite")
+    assert rc == 0 and {r[0] for r in read_events_tsv(out / "events.tsv")} == {"ok.wav", "new\nline.wav"}

@@ -680,7 +680,13 @@ def test_default_analyzer_with_a_real_model_file_audio_and_video(results_dir, ti
         assert res["groups"] == [{"kind": "winds", "tags": ["trumpet"]}, {"kind": "percussion", "tags": ["drums"]},
                                  {"kind": "tempo", "tags": ["fast"]}]
         assert len(res["probs"]) == int(np.ceil(3.0 / 0.512)) and res["duration_s"] == pytest.approx(3.0)
-        assert res["model"]["name"] == str(tiny_model_file) and res["model"]["model"] == "tiny-test"
+        from clip2frame.models.io import load_model
+
+        assert res["model"]["name"] == "tiny-test"  # the model's own name (the file's path is in the config)
+        assert res["model"]["weights_sha256"] == load_model(tiny_model_file).weights_sha256
+        assert res["provenance"]["source"] == "tone.wav" and len(res["provenance"]["content_sha256"]) == 64
+        listed = {r["id"]: r for r in client.get("/api/results").json()["results"]}
+        assert listed[audio_job["result_id"]]["model"] == "tiny-test"
 
         vid = client.get(f"/api/results/{video_job['result_id']}").json()
         assert vid["media"]["type"] == "video/mp4" and vid["media"]["video"] is True
@@ -802,3 +808,61 @@ def test_bearer_token_unit():
     assert bearer_token("Bearer abc") == bearer_token("bEaReR  abc ") == "abc"
     assert bearer_token("Basic abc") is None and bearer_token("Bearer") is None and bearer_token(None) is None
     assert bearer_token("Bearerabc") is None
+
+
+# ------------------------------------------------------------------------------------------- provenance, names
+def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_path):
+    """Defects #27.1/#27.2: a backslash (or tab, newline, ...) in a name was tagged but never indexed or
+    viewable; the viewer did not show which model made a result. Start-up sync of a tagged folder."""
+    from urllib.parse import quote
+
+    from clip2frame.infer.batch import tag_files
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    names = ["back\\slash", "tab\there", "new\nline", "c:olon", 'quo"te', "ünï 音", "-dash", " sp ace "]
+    for i, n in enumerate(names):  # different bytes each: equal ones would be one entry (de-duplication)
+        (src / f"{n}.wav").write_bytes(wav_bytes(1.5, freq=300.0 + 50 * i))
+    model = type("M", (), {"name": "fake-model", "version": "7", "weights_sha256": "9f" * 32, "labels": MUSIC_TAGS,
+                           "feature_spec": None})()
+    rep = tag_files([src], out_dir=out, formats=("scores", "events", "npz"), index=False,
+                    load_model_fn=lambda m, device: model,
+                    predict_fn=lambda audio, *, model, sr=None, resolution="model", device="cpu":
+                    fake_acts(len(audio) / 16000))
+    assert rep.exit_code == 0 and len(rep.tagged) == len(names)
+    app = create_app(out, analyze=fake_analyze)
+    with TestClient(app) as c:  # the index is built by the start-up sync
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            body = c.get("/api/results", params={"limit": 100}).json()
+            if not body["indexing"] and body["total"] == len(names):
+                break
+            time.sleep(0.05)
+        assert sorted(r["id"] for r in body["results"]) == sorted(names)
+        assert {r["model"] for r in body["results"]} == {"fake-model"}
+        assert {r["model_sha256"] for r in body["results"]} == {"9f" * 32}
+        for n in names:
+            r = c.get("/api/results/" + quote(n, safe=""))
+            assert r.status_code == 200, (n, r.text)
+            data = r.json()
+            assert data["name"] == f"{n}.wav"
+            assert data["model"]["name"] == "fake-model" and data["model"]["weights_sha256"] == "9f" * 32
+            assert data["provenance"]["source"] == str(src / f"{n}.wav")
+            assert len(data["provenance"]["content_sha256"]) == 64
+            files = {f["name"] for f in data["files"]}
+            assert f"{n}.meta.json" in files and f"{n}.scores.tsv" in files
+            assert c.get(f"/files/{quote(n, safe='')}.scores.tsv").status_code == 200
+
+
+def test_search_api_filters_by_model(results_dir):
+    from clip2frame.infer.provenance import ModelIdentity, Provenance
+
+    for stem, model, sha, content, dur in [("a", "alpha", "aa" * 32, "1" * 64, 3.0), ("b", "beta", "bb" * 32, "2" * 64, 4.0)]:
+        write_outputs(fake_acts(dur, f"{stem}.wav"), results_dir, formats=("scores", "events"), stem=stem,
+                      provenance=Provenance(ModelIdentity(model, "1", sha), f"/in/{stem}.wav", content))
+    with TestClient(create_app(results_dir, analyze=fake_analyze), headers=SAME_ORIGIN) as c:
+        assert len(listing(c)) == 2
+        hits = c.get("/api/search", params={"tag": "trumpet"}).json()["segments"]
+        assert sorted((h["file"], h["model"]) for h in hits) == [("a", "alpha"), ("b", "beta")]
+        hits = c.get("/api/search", params={"tag": "trumpet", "model": "bbbbbbbb"}).json()["segments"]
+        assert [(h["file"], h["model_sha256"]) for h in hits] == [("b", "bb" * 32)]

@@ -215,3 +215,91 @@ def test_read_scores_tsv_rejects_other_files(tmp_path):
         read_scores_tsv(p)
     with pytest.raises(OutputError, match="cannot read"):
         read_scores_tsv(tmp_path / "missing.tsv")
+
+
+# --------------------------------------------------------------------------------------------- provenance
+def _prov(source="/data/music/song.flac"):
+    from clip2frame.infer.provenance import ModelIdentity, Provenance
+
+    return Provenance(ModelIdentity("tiny-test", "0.3", "ab" * 32, "music"), source, "cd" * 32, 1234, "9.9")
+
+
+def test_provenance_in_sidecar_npz_and_jams_written_last(tmp_path, monkeypatch):
+    """Defect #27.1: the outputs recorded no model. The sidecar, written after every other output, the NPZ
+    field and the JAMS metadata carry the same provenance; the TSVs stay plain sed_scores_eval/DCASE files."""
+    from clip2frame.infer import provenance
+
+    from clip2frame import fileio
+
+    order = []
+    real = fileio.atomic_write_bytes
+
+    def recording(p, data):
+        order.append(p.name)
+        real(p, data)
+
+    monkeypatch.setattr(writers, "atomic_write_bytes", recording)
+    monkeypatch.setattr(fileio, "atomic_write_bytes", recording)
+    formats = ["scores", "events", "npz"] + (["jams"] if _has_jams() else [])
+    paths = write_outputs(_acts(), tmp_path, formats=formats, provenance=_prov())
+    assert paths["meta"] == tmp_path / "song.meta.json" and paths["meta"].is_file()
+    want = _prov().to_dict()
+    side = __import__("json").loads(paths["meta"].read_text())
+    assert side["provenance"] == want and side["source_name"] == "song.flac"
+    assert side["outputs"] == [p.name for f, p in paths.items() if f != "meta"]
+    assert side["thresholds"] == {"a": 0.5, "b": 0.3}
+    assert order == [p.name for p in paths.values()] and order[-1] == "song.meta.json"  # written last
+    with np.load(paths["npz"], allow_pickle=False) as z:
+        assert provenance.from_npz_field(z["provenance"]).to_dict() == want
+    if _has_jams():
+        import jams
+
+        ann = jams.load(str(paths["jams"]), validate=True).search(namespace="tag_open")[0]
+        assert ann.annotation_metadata.annotator["weights_sha256"] == "ab" * 32
+        assert ann.sandbox["provenance"] == want
+    for f in ("scores", "events"):
+        assert not any(line.startswith("#") for line in paths[f].read_text().splitlines())
+    df = _sed_scores_eval_read()(paths["scores"])
+    assert list(df.columns) == ["onset", "offset", "a", "b"]
+    assert provenance.read_sidecar(paths["meta"]) == _prov()
+
+
+def test_sidecar_write_failure_removes_the_other_outputs(tmp_path, monkeypatch):
+    from clip2frame.infer import writers as w
+
+    def boom(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(w, "write_sidecar", boom)
+    with pytest.raises(OutputError, match="No space left"):
+        write_outputs(_acts(), tmp_path, formats=["scores", "events"], provenance=_prov())
+    assert list(tmp_path.iterdir()) == []
+
+
+NASTY_NAMES = ["tab\there.wav", "new\nline.wav", "back\\slash.wav", 'quo"te\'s.wav', "ünïcødé 音楽.wav",
+               "-leading-dash.wav", "  spaces  in name .wav", "cr\rret.wav", "\\t literal.wav", "mix\t\\n\n.wav"]
+
+
+@pytest.mark.parametrize("name", NASTY_NAMES)
+def test_events_filename_column_round_trips_any_name(tmp_path, name):
+    """Defect #27.2: a tab or newline in a name broke the events file (and every re-run). The filename
+    column is escaped, the one reader undoes it, and the row stays four columns."""
+    paths = write_outputs(_acts(source=f"/in/{name}"), tmp_path, formats=["events"], stem="x")
+    lines = paths["events"].read_bytes().decode("utf-8").split("\n")
+    assert lines[-1] == "" and all(len(ln.split("\t")) == 4 for ln in lines[:-1])
+    rows = read_events_tsv(paths["events"])
+    assert rows and all(r[0] == name for r in rows)
+    assert writers.unescape_field(writers.escape_field(name)) == name
+
+
+def test_escape_is_identity_for_plain_names_and_handles_undecodable_bytes():
+    assert writers.escape_field("song (live) 'take 2'.wav") == "song (live) 'take 2'.wav"
+    raw = b"caf\xe9.wav".decode("utf-8", "surrogateescape")  # a Latin-1 name on a UTF-8 file system
+    esc = writers.escape_field(raw)
+    assert esc == "caf\\xe9.wav" and esc.encode("utf-8") and writers.unescape_field(esc) == raw
+
+
+def test_events_of_an_older_clip2frame_with_a_tab_in_the_name_are_read(tmp_path):
+    p = tmp_path / "old.events.tsv"
+    p.write_text("filename\tonset\toffset\tevent_label\ntab\there.wav\t0.000\t1.024\tpiano\n")
+    assert read_events_tsv(p) == [("tab\there.wav", 0.0, 1.024, "piano")]

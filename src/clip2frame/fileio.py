@@ -1,7 +1,8 @@
 """Atomic writes: a temp file in the target directory, fsync, then rename, so a kill never leaves a
-half-written output behind."""
+half-written output behind; and :func:`file_sha256`, the one content hash of a file (provenance, index)."""
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from contextlib import contextmanager
@@ -60,3 +61,18 @@ def atomic_save_npz(path: str | Path, **arrays) -> None:
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes, read in ``chunk``-byte blocks (memory stays flat for any size).
+
+    Raises
+    ------
+    OSError
+        The file cannot be read (callers turn it into their one-line error).
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while b := f.read(chunk):
+            h.update(b)
+    return h.hexdigest()

@@ -10,7 +10,10 @@ what is indexed:
   every result under DIR that the viewer shows: <stem>.scores.tsv (with <stem>.events.tsv, thresholds
   from <stem>.meta.json or <stem>.npz) and video detections (<stem>.heatmaps.npz). Results already in
   the index and unchanged since are skipped; rows of results whose files are gone are removed
-  (--keep-missing keeps them). --force re-reads every result.
+  (--keep-missing keeps them). --force re-reads every result. Model (name, version, weights SHA-256),
+  source and content SHA-256 come from each result's <stem>.meta.json (empty for results of an older
+  clip2frame); results of inputs with the same bytes are listed and searched once (the newest stands
+  for them).
 
 stdout / exit code:
   one line of JSON {"index", "indexed", "current", "removed", "failed", "seconds", "files", "events"};

@@ -11,15 +11,19 @@ what matches:
   segment, for at least --min-duration seconds. "Active" means inside an event stored at tagging time
   (the model's thresholds), or, with --threshold T, a frame score >= T (from the stored frame scores,
   no re-tagging). Score of a segment: the smallest mean score of its positive tags; --min-score
-  applies to each. Ranked by score, then duration.
+  applies to each. Ranked by score, then duration. Inputs with the same bytes (the same audio tagged
+  twice) are searched once: the most recently tagged result stands for them. --model NAME_OR_HASH keeps
+  the results of one model (its name, or 6+ hex digits of its weights SHA-256, as in <stem>.meta.json).
 
 examples:
   clip2frame search out/ saxophone --min-duration 8 --without drums --with piano --min-score 0.6
   clip2frame search out/ violin --threshold 0.3 --tsv > violin.tsv
   clip2frame search --index postgresql://me@dbhost/catalogue cello --json
+  clip2frame search out/ piano --model default-model-v2
 
 output:
-  a table (default), --tsv (file onset offset score, with a header) or --json (one object).
+  a table (default), --tsv (file onset offset score model, with a header; a tab, newline or backslash in
+  a file written \t \n \\) or --json (one object). Every hit names its model.
   Exit 0 (also with no hits), 2 on a bad query (unknown tag, negative duration, ...) or a missing index.
 """
 
@@ -45,6 +49,9 @@ def register(subparsers) -> None:
     p.add_argument("--threshold", default=None, metavar="T",
                    help=flag_help("--threshold", "decided from the stored frame scores instead of the stored "
                                                  "events (default: the events, made with the model's thresholds)"))
+    p.add_argument("--by-model", default=None, metavar="NAME_OR_HASH",
+                   help="only results made by this model: its name or a prefix (6+ hex digits) of its weights "
+                        "SHA-256")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="hits to print (default 20)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
     fmt = p.add_mutually_exclusive_group()
@@ -81,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..index import search_catalogue
+    from ..infer.writers import escape_field
 
     if len(args.args) > 2:
         raise ConfigError(_unquoted_tag_hint(args.args, args.index))
@@ -90,18 +98,20 @@ def run(args: argparse.Namespace) -> int:
     res = search_catalogue(catalogue, tag, index=args.index, with_=[t for ts in args.with_ for t in ts],
                            without=[t for ts in args.without for t in ts], min_duration=args.min_duration,
                            min_score=args.min_score, threshold=args.threshold, limit=args.limit,
-                           offset=args.offset)
+                           offset=args.offset, model=args.by_model)
     if args.json:
         print(json.dumps(res.to_dict()))
     elif args.tsv:
-        print("file\tonset\toffset\tscore")
+        print("file\tonset\toffset\tscore\tmodel")
         for s in res.segments:
-            print(f"{s.file}\t{s.onset:.3f}\t{s.offset:.3f}\t{s.score:.4f}")
+            print(f"{escape_field(s.file)}\t{s.onset:.3f}\t{s.offset:.3f}\t{s.score:.4f}\t{escape_field(s.model)}")
     else:
-        width = max([len(s.file) for s in res.segments] + [4])
-        print(f"{'file':<{width}}  {'onset':>9}  {'offset':>9}  {'dur':>7}  score")
-        for s in res.segments:
-            print(f"{s.file:<{width}}  {s.onset:9.3f}  {s.offset:9.3f}  {s.duration:7.3f}  {s.score:.3f}")
+        files = [escape_field(s.file) for s in res.segments]
+        width = max([len(f) for f in files] + [4])
+        print(f"{'file':<{width}}  {'onset':>9}  {'offset':>9}  {'dur':>7}  score  model")
+        for f, s in zip(files, res.segments):
+            print(f"{f:<{width}}  {s.onset:9.3f}  {s.offset:9.3f}  {s.duration:7.3f}  {s.score:.3f}  "
+                  f"{escape_field(s.model) or '?'}")
         if res.has_more:
             print(f"... more: --offset {args.offset + args.limit}")
     return 0

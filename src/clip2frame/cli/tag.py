@@ -15,16 +15,22 @@ outputs (per input, below --out):
   a folder input's files keep their relative path (DIR/live/a.flac -> OUT/live/a.scores.tsv ...);
   loose files and list entries go to OUT/<name>. Inputs that would share an output name all get
   '~<8 hex of sha1(absolute path)>' appended (OUT/a~3f2a9c1d.scores.tsv), so nothing is overwritten.
-  OUT/events.tsv   every file's events (DCASE filename onset offset event_label), rebuilt at the end
+  OUT/<name>.meta.json  provenance, written last: the model (name, version, SHA-256 of its weights) and
+                   the input (path, SHA-256 of its bytes); also inside the .npz and .jams outputs
+  OUT/events.tsv   every file's events (DCASE filename onset offset event_label), rebuilt at the end;
+                   a tab, newline or backslash in a file name is written \t, \n, \\ (any name round-trips)
   OUT/failures.tsv path<TAB>error for each input that could not be tagged (header only when none)
   OUT/index.sqlite the event index (files, events, per-tag summary, frame scores) that
                    `clip2frame search OUT ...` and the viewer query; --index postgresql://... instead
                    for a catalogue shared by several machines; --no-index for none
 
 resume:
-  a file whose requested outputs all exist is skipped (unless --overwrite); every file is written
-  atomically and indexed in one transaction, so a killed run can simply be started again (a skipped
-  file missing from the index, or older there than on disk, is indexed from its outputs).
+  a file whose requested outputs all exist and whose .meta.json names the same model (same weights
+  hash) is skipped (unless --overwrite); outputs of another model are re-tagged (logged, counted as
+  "retagged"), and so are outputs without a readable .meta.json (an older clip2frame: "unknown_model",
+  one warning). Every file is written atomically and indexed in one transaction, so a killed run can
+  simply be started again (a skipped file missing from the index, or older there than on disk, is
+  indexed from its outputs).
 
 sharding:
   --shard I/N sorts the inputs by output name and takes every N-th starting at I (0-based), e.g.
@@ -34,7 +40,8 @@ sharding:
 
 stdout / exit code:
   stdout gets one line of JSON when the run ends: {"out_dir", "inputs", "tagged", "skipped", "failed",
-  "events", "failures", "audio_seconds", "seconds", "x_realtime"}; progress and logs go to stderr.
+  "retagged", "unknown_model", "events", "failures", "audio_seconds", "seconds", "x_realtime"}; progress
+  and logs go to stderr.
   Exit 0: all inputs tagged or already done; 1: some inputs failed (see failures.tsv);
   2: usage or setup error (bad option, output folder not writable, model missing), nothing written.
 """

@@ -6,6 +6,11 @@ with its events, thresholds and ``meta.json`` beside it, or a video detection's 
 The index row of a result records the modification time of that file, so a re-run (resume) re-indexes
 exactly the results whose outputs are newer than their rows, or that have none (a run killed between
 writing a file's outputs and committing its rows).
+
+Source, content hash and model (name, version, weights hash) come from the result's provenance
+(:mod:`clip2frame.infer.provenance`, read from ``<stem>.meta.json``), whoever indexes it: ``clip2frame tag``,
+``clip2frame index DIR [--force]`` or the viewer's start-up sync give the same row. A result without
+provenance (written by an older clip2frame) is indexed with those fields empty (NULL / "").
 """
 from __future__ import annotations
 
@@ -16,19 +21,17 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import Clip2FrameError
-from .store import FileRecord, IndexStore, file_sha256
+from .store import FileRecord, IndexStore
 
 log = logging.getLogger(__name__)
 
 
-def read_record(root: str | Path, result_id: str, *, source: str | Path | None = None,
-                model_name: str = "", model_version: str = "", hash_source: bool = True) -> FileRecord:
-    """The :class:`FileRecord` of result ``result_id`` under ``root``, read from its output files.
-
-    ``source`` (the input media, when known) is stored with its SHA-256. Raises
-    :class:`~clip2frame.errors.OutputError` for a missing or malformed result.
+def read_record(root: str | Path, result_id: str) -> FileRecord:
+    """The :class:`FileRecord` of result ``result_id`` under ``root``, read from its output files and its
+    provenance sidecar. Raises :class:`~clip2frame.errors.OutputError` for a missing or malformed result.
     """
     from ..errors import OutputError
+    from ..infer.provenance import from_meta
     from ..web.results import NotInside, find_result, read_result_data
 
     root = Path(root)
@@ -38,20 +41,13 @@ def read_record(root: str | Path, result_id: str, *, source: str | Path | None =
         raise OutputError(f"{root / result_id}: no scores.tsv or heatmaps.npz to index") from None
     data = read_result_data(root, rf)
     st = rf.path(rf.source).stat()
-    meta_model = data.meta.get("model")
-    model: dict = meta_model if isinstance(meta_model, dict) else {}
-    digest = None
-    if source is not None and hash_source:
-        try:
-            digest = file_sha256(source)
-        except OSError as e:
-            log.warning("%s: not hashed (%s)", source, e.strerror or e)
+    prov = from_meta(data.meta)
     return FileRecord(
         path=result_id, name=data.name, labels=list(data.labels), probs=data.probs, boundaries=data.boundaries,
         thresholds=data.thresholds, events=[(e["label"], e["onset"], e["offset"]) for e in data.events],
-        kinds=data.kinds, kind=data.kind, source=str(source) if source is not None else None, content_hash=digest,
-        model_name=str(model_name or model.get("model_name") or model.get("name") or ""),
-        model_version=str(model_version or model.get("model_version") or ""),
+        kinds=data.kinds, kind=data.kind, source=prov.source if prov else None,
+        content_hash=prov.content_sha256 if prov else None, model_name=prov.model.name if prov else "",
+        model_version=prov.model.version if prov else "", model_sha256=prov.model.weights_sha256 if prov else "",
         tagged_at=st.st_mtime, outputs_mtime_ns=st.st_mtime_ns)
 
 
@@ -62,17 +58,15 @@ class CatalogueIndexer:
     ``None`` on success and the one-line error otherwise (the caller lists it, the batch goes on).
     """
 
-    def __init__(self, store: IndexStore, root: str | Path, *, model_name: str = "", model_version: str = ""):
+    def __init__(self, store: IndexStore, root: str | Path):
         self.store = store
         self.root = Path(root)
-        self.model_name = model_name
-        self.model_version = model_version
         self._states = store.states()
 
     def is_current(self, result_id: str, mtime_ns: int) -> bool:
         return self._states.get(result_id, -1) == mtime_ns
 
-    def update(self, result_id: str, *, source: str | Path | None = None, force: bool = False) -> str | None:
+    def update(self, result_id: str, *, force: bool = False) -> str | None:
         from ..web.results import find_result
 
         try:
@@ -80,8 +74,7 @@ class CatalogueIndexer:
                 rf = find_result(self.root, result_id)
                 if self.is_current(result_id, rf.path(rf.source).stat().st_mtime_ns):
                     return None
-            rec = read_record(self.root, result_id, source=source, model_name=self.model_name,
-                              model_version=self.model_version)
+            rec = read_record(self.root, result_id)
             self.store.put(rec)
         except Clip2FrameError as e:
             return f"index: {e}"

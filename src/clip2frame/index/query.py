@@ -13,8 +13,15 @@ for at least ``min_duration`` seconds. Two ways to decide "active":
   negative tag < T; its ``score`` is the smallest mean over the run of the positive tags' scores. Files
   whose maximum score of a positive tag is below ``T`` are skipped through the per-file summary.
 
+Which results are searched: one per content (:mod:`clip2frame.index.store`: results of inputs with the
+same bytes are one entry; the most recently tagged one stands for them), so the same song tagged twice is
+never a hit twice. ``model`` keeps the results of one model: its name equals ``model``, or ``model`` is 6
+to 64 hex digits and a prefix of its weights hash (``store.model_sha256``); de-duplication then picks among
+that model's results. Each hit names its result's model (``model``: name, ``model_sha256``).
+
 Results are ranked by score (descending), then duration (descending), then file and onset.
-Every value from the user is a bound parameter; the SQL text depends only on how many tags there are.
+Every value from the user is a bound parameter; the SQL text depends only on how many tags there are and
+whether ``model`` is given as a name or a hash prefix.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import Clip2FrameError
-from .store import IndexStore, decode_scores
+from .store import IndexStore, decode_scores, listed_sql
 
 MAX_LIMIT = 10000
 MAX_TAGS = 16
@@ -45,6 +52,8 @@ class Segment:
     onset: float
     offset: float
     score: float
+    model: str = ""
+    model_sha256: str = ""
 
     @property
     def duration(self) -> float:
@@ -93,7 +102,7 @@ def _tag_list(name: str, tags: Sequence[str] | str | None) -> list[str]:
 def search(store: IndexStore, tag: str, *, with_: Sequence[str] | str | None = None,
            without: Sequence[str] | str | None = None, min_duration: float | str = 0.0,
            min_score: float | str = 0.0, threshold: float | str | None = None, limit: int = 20,
-           offset: int = 0) -> SearchResult:
+           offset: int = 0, model: str | None = None) -> SearchResult:
     """Segments of the catalogue where ``tag`` (and every ``with_`` tag, and no ``without`` tag) holds
     for at least ``min_duration`` seconds, best first.
 
@@ -107,6 +116,8 @@ def search(store: IndexStore, tag: str, *, with_: Sequence[str] | str | None = N
     threshold : float, optional     decide activity from the stored frame scores at this threshold
                                     instead of the stored events
     limit, offset : int             paging (1 <= limit <= 10000)
+    model : str, optional           only results of this model: its name, or a prefix (>= 6 hex digits) of
+                                    its weights SHA-256
 
     Raises
     ------
@@ -135,24 +146,31 @@ def search(store: IndexStore, tag: str, *, with_: Sequence[str] | str | None = N
         raise QueryError(f"limit: {limit!r} must be an integer between 1 and {MAX_LIMIT}")
     if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)) or offset < 0:
         raise QueryError(f"offset: {offset!r} must be an integer >= 0")
+    model = str(model).strip() if model is not None else ""
+    if len(model) > 256 or "\x00" in model:
+        raise QueryError(f"model: {model[:40]!r}... is not a model name or weights hash prefix")
     q = {"tag": pos[0], "with": pos[1:], "without": neg, "min_duration": min_dur, "min_score": min_sc,
-         "threshold": thr, "limit": int(limit), "offset": int(offset)}
+         "threshold": thr, "limit": int(limit), "offset": int(offset), "model": model or None}
     pos_ids = [known[t] for t in pos]
     neg_ids = [known[t] for t in neg]
+    files = listed_sql(model or None)
     if thr is None:
-        rows, has_more = _search_events(store, pos_ids, neg_ids, min_dur, min_sc, int(limit), int(offset))
+        rows, has_more = _search_events(store, pos_ids, neg_ids, min_dur, min_sc, int(limit), int(offset), files)
     else:
-        rows, has_more = _search_scores(store, pos_ids, neg_ids, thr, min_dur, min_sc, int(limit), int(offset))
+        rows, has_more = _search_scores(store, pos_ids, neg_ids, thr, min_dur, min_sc, int(limit), int(offset),
+                                        files)
     info = store.file_info([r[0] for r in rows])
-    segs = [Segment(info[f][0], info[f][1], round(on, 3), round(off, 3), round(sc, 4)) for f, on, off, sc in rows]
+    segs = [Segment(info[f][0], info[f][1], round(on, 3), round(off, 3), round(sc, 4), info[f][3], info[f][4])
+            for f, on, off, sc in rows]
     return SearchResult(segs, has_more, q)
 
 
 # ------------------------------------------------------------------------------------------- events
-def _positive_sql(n_with: int) -> str:
-    """Intersections of one event of the main tag (e0) with one event of each ``with`` tag (e1..en):
-    columns file_id, on_s, off_s, score. Parameters: per with-tag (tag_id, min_score), then main tag_id,
-    min_score, then min_duration (twice for the strict > 0 / >= d checks)."""
+def _positive_sql(n_with: int, files_cond: str) -> str:
+    """Intersections of one event of the main tag (e0) with one event of each ``with`` tag (e1..en), in the
+    files that ``files_cond`` (on ``files f``) keeps: columns file_id, on_s, off_s, score. Parameters: per
+    with-tag (tag_id, min_score), then main tag_id, min_score, then min_duration (twice for the strict > 0
+    / >= d checks), then those of ``files_cond``."""
     on = ["e0.onset_s"] + [f"e{i}.onset_s" for i in range(1, n_with + 1)]
     off = ["e0.offset_s"] + [f"e{i}.offset_s" for i in range(1, n_with + 1)]
     sc = ["e0.mean_score"] + [f"e{i}.mean_score" for i in range(1, n_with + 1)]
@@ -166,16 +184,18 @@ def _positive_sql(n_with: int) -> str:
         f" AND e{i}.onset_s < e0.offset_s AND e{i}.offset_s > e0.onset_s" for i in range(1, n_with + 1))
     return (f"SELECT e0.file_id AS file_id, {on_x} AS on_s, {off_x} AS off_s, {sc_x} AS score FROM events e0{joins}"
             f" WHERE e0.tag_id = ? AND e0.mean_score >= ? AND e0.duration_s >= ?"
-            f" AND {off_x} - {on_x} >= ? AND {off_x} > {on_x}")
+            f" AND {off_x} - {on_x} >= ? AND {off_x} > {on_x}"
+            f" AND e0.file_id IN (SELECT f.id FROM files f WHERE {files_cond})")
 
 
 def _search_events(store: IndexStore, pos: list[int], neg: list[int], min_dur: float, min_sc: float,
-                   limit: int, offset: int) -> tuple[list[tuple[int, float, float, float]], bool]:
+                   limit: int, offset: int, files: tuple[str, list[Any]]
+                   ) -> tuple[list[tuple[int, float, float, float]], bool]:
     params: list[Any] = []
     for t in pos[1:]:
         params += [t, min_sc]
-    params += [pos[0], min_sc, min_dur, min_dur]
-    base = _positive_sql(len(pos) - 1)
+    params += [pos[0], min_sc, min_dur, min_dur, *files[1]]
+    base = _positive_sql(len(pos) - 1, files[0])
     order = " ORDER BY score DESC, off_s - on_s DESC, file_id, on_s"
     if not neg:
         rows = store.fetchall(f"SELECT file_id, on_s, off_s, score FROM ({base}) c{order} LIMIT ? OFFSET ?",
@@ -244,7 +264,8 @@ def runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float, min_dur: float, min_sc: float,
-                   limit: int, offset: int) -> tuple[list[tuple[int, float, float, float]], bool]:
+                   limit: int, offset: int, files: tuple[str, list[Any]]
+                   ) -> tuple[list[tuple[int, float, float, float]], bool]:
     tags = pos + neg
     marks = ", ".join("?" * len(tags))
     # files where every positive tag reaches the threshold somewhere: one summary join per positive tag
@@ -272,7 +293,8 @@ def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float
 
     for fid, b, tid, data in store.iterate(
             f"SELECT f.id, f.boundaries, s.tag_id, s.data FROM files f{joins}"
-            f" JOIN scores s ON s.file_id = f.id AND s.tag_id IN ({marks}) ORDER BY f.id", jparams + tags):
+            f" JOIN scores s ON s.file_id = f.id AND s.tag_id IN ({marks}) WHERE {files[0]} ORDER BY f.id",
+            jparams + tags + files[1]):
         if fid != cur_id:
             take()
             cur_id, cur_b, cur = fid, b, {}

@@ -12,7 +12,11 @@ Tables (``files`` holds one row per indexed result; the others hang off it by ``
     meta     (key, value)                         schema_version
     tags     (id, name, kind)
     files    (id, path UNIQUE, name, source, kind, duration_s, content_hash, model_name, model_version,
-              tagged_at, outputs_mtime_ns, n_frames, boundaries)   boundaries: float64 [T+1] little-endian
+              model_sha256, tagged_at, outputs_mtime_ns, n_frames, boundaries)
+             boundaries: float64 [T+1] little-endian; source, content_hash (SHA-256 of the input's bytes),
+             model_* (name, version, weights SHA-256) from the result's provenance sidecar, NULL/"" when
+             unknown (clip2frame.infer.provenance); indexed on (content_hash, tagged_at, path) for the
+             de-duplication of listing and search (one entry per content, see store.py)
     events   (tag_id, file_id, onset_s, offset_s, duration_s, peak_score, mean_score)
              primary key (tag_id, file_id, onset_s), clustered on SQLite (WITHOUT ROWID): a tag's events
              are read in one range, a file's events of a tag in one seek, and a file's transaction
@@ -33,7 +37,9 @@ from urllib.parse import quote
 from ..errors import ConfigError
 from ..redact import mask_secrets
 
-SCHEMA_VERSION = 1
+#: 2: files.model_sha256 and the content/model indexes (provenance, de-duplication); version 1 indexes are
+#: refused with the rebuild message (create_schema), before any statement touches their tables.
+SCHEMA_VERSION = 2
 DEFAULT_INDEX_NAME = "index.sqlite"
 #: PostgreSQL advisory lock key held while the schema is created (several shards may start at once).
 _PG_SCHEMA_LOCK = 0x636C6970  # "clip"
@@ -70,9 +76,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tags (id {id}, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     id {id}, path TEXT NOT NULL UNIQUE, name TEXT NOT NULL, source TEXT, kind TEXT NOT NULL,
-    duration_s {real} NOT NULL, content_hash TEXT, model_name TEXT, model_version TEXT,
+    duration_s {real} NOT NULL, content_hash TEXT, model_name TEXT, model_version TEXT, model_sha256 TEXT,
     tagged_at {real} NOT NULL, outputs_mtime_ns BIGINT, n_frames INTEGER NOT NULL, boundaries {blob} NOT NULL);
 CREATE INDEX IF NOT EXISTS files_tagged_at ON files (tagged_at);
+CREATE INDEX IF NOT EXISTS files_content ON files (content_hash, tagged_at, path);
+CREATE INDEX IF NOT EXISTS files_model ON files (model_name);
 CREATE INDEX IF NOT EXISTS files_name ON files (name);
 CREATE INDEX IF NOT EXISTS files_duration ON files (duration_s);
 CREATE TABLE IF NOT EXISTS events (

@@ -5,11 +5,18 @@ in one transaction (:meth:`IndexStore.put`), so a reader or a killed writer neve
 Several processes (``clip2frame tag --shard I/N``) may write one index at once: SQLite serialises their
 transactions (WAL, ``BEGIN IMMEDIATE``, busy timeout), PostgreSQL locks the file's row (``INSERT ... ON
 CONFLICT DO UPDATE``).
+
+One entry per content: results whose inputs had the same bytes (equal ``content_hash``, e.g. one song tagged
+inside a folder and again as a loose file) are one entry in the listing and in search. The result that
+stands for them is the most recently tagged one (largest ``tagged_at``, the outputs' modification time;
+ties: the smallest ``path``); the listing gives every path of the group (``paths``, that one first).
+Results of unknown content (``content_hash`` NULL: outputs without provenance) are never merged. The rule is
+decided at query time (:func:`listed_sql`), so concurrent writers cannot leave it stale.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
+import re
 import shlex
 import threading
 import time
@@ -72,6 +79,7 @@ class FileRecord:
     content_hash: str | None = None
     model_name: str = ""
     model_version: str = ""
+    model_sha256: str = ""
     tagged_at: float = 0.0
     outputs_mtime_ns: int | None = None
 
@@ -90,13 +98,29 @@ _PG_COPY_TYPES: dict[str, dict[str, str]] = {
 }
 
 
-def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's content."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while b := f.read(chunk):
-            h.update(b)
-    return h.hexdigest()
+_HASH_PREFIX = re.compile(r"[0-9a-fA-F]{6,64}")
+
+
+def model_sql(model: str | None, alias: str = "f") -> tuple[str, list[Any]]:
+    """``(condition, params)`` selecting the results of ``model`` (``alias``: the files table): its name equals
+    ``model``, or ``model`` is 6 to 64 hex digits and a prefix of its weights hash; ``("1 = 1", [])`` for
+    ``None``/empty. The SQL text depends only on which of the two forms applies; ``model`` is bound."""
+    if not model:
+        return "1 = 1", []
+    if _HASH_PREFIX.fullmatch(model):
+        return (f"({alias}.model_name = ? OR substr({alias}.model_sha256, 1, ?) = ?)",
+                [model, len(model), model.lower()])
+    return f"{alias}.model_name = ?", [model]
+
+
+def listed_sql(model: str | None = None) -> tuple[str, list[Any]]:
+    """``(condition, params)`` on the files table aliased ``f``: ``f`` is the entry listed for its content
+    (see the module doc), among the results of ``model`` when given (:func:`model_sql`)."""
+    cond_f, p_f = model_sql(model, "f")
+    cond_g, p_g = model_sql(model, "g")
+    return (f"{cond_f} AND (f.content_hash IS NULL OR NOT EXISTS (SELECT 1 FROM files g WHERE "
+            f"g.content_hash = f.content_hash AND {cond_g} AND (g.tagged_at > f.tagged_at OR "
+            f"(g.tagged_at = f.tagged_at AND g.path < f.path))))", p_f + p_g)
 
 
 def encode_scores(p: np.ndarray) -> bytes:
@@ -351,16 +375,17 @@ class IndexStore:
                            self.execute("SELECT 1 FROM files WHERE path = ?", (rec.path,)).fetchone() is not None)
                 fid, inserted = self.execute(
                     "INSERT INTO files (path, name, source, kind, duration_s, content_hash, model_name, "
-                    "model_version, tagged_at, outputs_mtime_ns, n_frames, boundaries) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
+                    "model_version, model_sha256, tagged_at, outputs_mtime_ns, n_frames, boundaries) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET "
                     "name = excluded.name, source = excluded.source, kind = excluded.kind, "
                     "duration_s = excluded.duration_s, content_hash = excluded.content_hash, "
                     "model_name = excluded.model_name, model_version = excluded.model_version, "
+                    "model_sha256 = excluded.model_sha256, "
                     "tagged_at = excluded.tagged_at, outputs_mtime_ns = excluded.outputs_mtime_ns, "
                     "n_frames = excluded.n_frames, boundaries = excluded.boundaries RETURNING id, "
                     + ("1" if self.dialect is SQLITE else "(xmax = 0)"),
                     (rec.path, rec.name, rec.source, rec.kind, rec.duration_s, rec.content_hash, rec.model_name,
-                     rec.model_version, float(tagged_at), rec.outputs_mtime_ns, len(probs),
+                     rec.model_version, rec.model_sha256, float(tagged_at), rec.outputs_mtime_ns, len(probs),
                      bounds.astype("<f8").tobytes())).fetchone()
                 if existed or not inserted:
                     self._delete_rows(fid)
@@ -418,40 +443,61 @@ class IndexStore:
         return {t: int(self.fetchall(f"SELECT COUNT(*) FROM {t}")[0][0]) for t in ("files", "events", "tags")}
 
     def list_files(self, *, sort: str = "tagged", descending: bool = True, offset: int = 0, limit: int = 50,
-                   name_contains: str | None = None) -> tuple[list[dict[str, Any]], int]:
-        """One page of the indexed files and the total: ``([{id, name, stem, dir, modified, duration_s, kind,
-        model}], total)``, sorted by ``sort`` (``tagged``, ``name``, ``duration``, ``path``) then path."""
+                   name_contains: str | None = None, model: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        """One page of the indexed files, one entry per content (module doc), and the total: ``([{id, name,
+        stem, dir, modified, duration_s, kind, model, model_version, model_sha256, content_hash, paths}],
+        total)``, sorted by ``sort`` (``tagged``, ``name``, ``duration``, ``path``) then path. ``paths``: every
+        result of the entry's content (this one first); ``model`` keeps the results of one model
+        (:func:`model_sql`)."""
         if sort not in SORT_KEYS:
             raise ConfigError(f"sort {sort!r}: choose from {', '.join(SORT_KEYS)}")
         if offset < 0 or not 1 <= limit <= 10000:
             raise ConfigError(f"offset {offset} / limit {limit}: need offset >= 0 and 1 <= limit <= 10000")
-        where, params = "", []
+        where, params = listed_sql(model)
         if name_contains:
             # instr()/strpos() need no LIKE escaping of the user's text; lower() on both sides
             fn = "instr" if self.dialect is SQLITE else "strpos"
-            where = f" WHERE {fn}(lower(name), ?) > 0 OR {fn}(lower(path), ?) > 0"
-            params = [name_contains.lower()] * 2
+            where += f" AND ({fn}(lower(f.name), ?) > 0 OR {fn}(lower(f.path), ?) > 0)"
+            params = params + [name_contains.lower()] * 2
         direction = "DESC" if descending else "ASC"
-        total = int(self.fetchall("SELECT COUNT(*) FROM files" + where, params)[0][0])
+        total = int(self.fetchall(f"SELECT COUNT(*) FROM files f WHERE {where}", params)[0][0])
         rows = self.fetchall(
-            f"SELECT path, name, kind, duration_s, tagged_at, model_name FROM files{where} "
-            f"ORDER BY {SORT_KEYS[sort]} {direction}, path ASC LIMIT ? OFFSET ?", params + [limit, offset])
+            f"SELECT f.path, f.name, f.kind, f.duration_s, f.tagged_at, f.model_name, f.model_version, "
+            f"f.model_sha256, f.content_hash FROM files f WHERE {where} "
+            f"ORDER BY f.{SORT_KEYS[sort]} {direction}, f.path ASC LIMIT ? OFFSET ?", params + [limit, offset])
+        same = self._paths_by_content([r[8] for r in rows if r[8]], model)
         out = []
-        for path, name, kind, dur, tagged, model in rows:
+        for path, name, kind, dur, tagged, mname, mversion, msha, chash in rows:
             d, _, stem = path.rpartition("/")
             out.append({"id": path, "name": name, "stem": stem, "dir": d or ".", "modified": tagged,
-                        "duration_s": dur, "kind": kind, "model": model})
+                        "duration_s": dur, "kind": kind, "model": mname, "model_version": mversion or "",
+                        "model_sha256": msha or "", "content_hash": chash,
+                        "paths": same.get(chash, [path]) if chash else [path]})
         return out, total
 
-    def file_info(self, file_ids: Sequence[int]) -> dict[int, tuple[str, str, float]]:
-        """``id -> (path, name, duration_s)`` for a page of results."""
+    def _paths_by_content(self, hashes: Sequence[str], model: str | None) -> dict[str, list[str]]:
+        """``content_hash -> [path, ...]`` (the listed one first) of the results of ``model`` with those
+        contents."""
+        cond, params = model_sql(model, "f")
+        out: dict[str, list[str]] = {}
+        uniq = sorted(set(hashes))
+        for i in range(0, len(uniq), 500):
+            chunk = uniq[i:i + 500]
+            for h, p in self.fetchall(f"SELECT f.content_hash, f.path FROM files f WHERE {cond} AND f.content_hash "
+                                      f"IN ({', '.join('?' * len(chunk))}) ORDER BY f.tagged_at DESC, f.path ASC",
+                                      params + chunk):
+                out.setdefault(h, []).append(p)
+        return out
+
+    def file_info(self, file_ids: Sequence[int]) -> dict[int, tuple[str, str, float, str, str]]:
+        """``id -> (path, name, duration_s, model_name, model_sha256)`` for a page of results."""
         ids = sorted({int(i) for i in file_ids})
-        out: dict[int, tuple[str, str, float]] = {}
+        out: dict[int, tuple[str, str, float, str, str]] = {}
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            rows = self.fetchall(f"SELECT id, path, name, duration_s FROM files WHERE id IN "
+            rows = self.fetchall(f"SELECT id, path, name, duration_s, model_name, model_sha256 FROM files WHERE id IN "
                                  f"({', '.join('?' * len(chunk))})", chunk)
-            out.update({int(r[0]): (r[1], r[2], float(r[3])) for r in rows})
+            out.update({int(r[0]): (r[1], r[2], float(r[3]), r[4] or "", r[5] or "") for r in rows})
         return out
 
     def frame_scores(self, path: str) -> tuple[list[str], np.ndarray, np.ndarray]:

@@ -4,9 +4,11 @@
 
 * inputs are files, folders (walked recursively for audio/video extensions) and ``@list.txt`` files, see
   :mod:`clip2frame.infer.discover` for the output-tree rule, collisions and ``shard``;
-* a file is *done* when all its requested outputs exist; done files are skipped unless ``overwrite``.
-  Every output is written atomically and a file's outputs are written only after its prediction has
-  succeeded, so a killed run (even SIGKILL) leaves complete files only and a re-run resumes with the rest;
+* a file is *done* when all its requested outputs exist and its sidecar names this run's model
+  (:mod:`clip2frame.infer.resume`); done files are skipped unless ``overwrite``, outputs of another or an
+  unknown model are re-tagged (``retagged`` / ``unknown_model`` in the report). Every output is written
+  atomically, the provenance sidecar last (:mod:`clip2frame.infer.provenance`), and only after the
+  prediction succeeded, so a killed run (even SIGKILL) leaves complete files only and a re-run resumes;
 * a file that cannot be decoded, predicted or written is recorded in ``failures.tsv`` (``path<TAB>error``)
   with no partial outputs, and the batch goes on; the report's ``exit_code`` is 1 when anything failed;
 * at the end, ``events.tsv`` (DCASE, every done file of the run, skipped ones included) is rebuilt from
@@ -39,7 +41,10 @@ from ..fileio import atomic_write_text
 from ..signatures import accepts_keyword
 from ..timebase import RESOLUTIONS
 from .discover import InputItem, discover, parse_shard, require_inputs
-from .writers import DEFAULT_FORMATS, EVENTS_HEADER, output_paths, parse_formats, read_events_tsv, write_outputs
+from .provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
+from .resume import decode_hashed, plan_items
+from .writers import (DEFAULT_FORMATS, EVENTS_HEADER, events_line, escape_field, output_paths, parse_formats,
+                      read_events_tsv, write_outputs)
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +57,9 @@ def warn_failure(path, error: str) -> None:
 
 @dataclass
 class FileResult:
-    """What happened to one input: ``status`` is ``"tagged"``, ``"skipped"`` (already done) or ``"failed"``."""
+    """What happened to one input: ``status`` is ``"tagged"``, ``"skipped"`` (already done) or ``"failed"``;
+    ``retagged`` says why outputs that existed were replaced: ``"other model"`` (their sidecar names another
+    model), ``"unknown model"`` (no readable sidecar), or ``""``."""
 
     path: str
     key: str
@@ -61,6 +68,7 @@ class FileResult:
     error: str | None = None
     audio_s: float = 0.0
     seconds: float = 0.0
+    retagged: str = ""
 
 
 @dataclass
@@ -100,6 +108,8 @@ class BatchReport:
             "tagged": len(self.tagged),
             "skipped": len(self.skipped),
             "failed": len(self.failed),
+            "retagged": sum(r.retagged == "other model" for r in self.results),
+            "unknown_model": sum(r.retagged == "unknown model" for r in self.results),
             "events": str(self.events_path) if self.events_path else None,
             "failures": str(self.failures_path),
             "audio_seconds": round(audio_s, 3),
@@ -160,23 +170,31 @@ def _error_text(e: BaseException) -> str:
 
 
 def write_failures_tsv(path: Path, failures: Iterable[tuple[str, str]]) -> None:
-    """``path<TAB>error`` with a header, one failure a line (tabs/newlines in either flattened)."""
-    lines = ["path\terror"] + [f"{_one_line(p).replace(chr(9), ' ')}\t{_one_line(err)}" for p, err in failures]
+    """``path<TAB>error`` with a header, one failure a line: the path escaped as in the events files
+    (:func:`~clip2frame.infer.writers.escape_field`), the error flattened to one line."""
+    lines = ["path\terror"] + [f"{escape_field(str(p))}\t{_one_line(err)}" for p, err in failures]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-def write_combined_events(path: Path, out_dir: Path, items: Sequence[InputItem]) -> int:
+def write_combined_events(path: Path, out_dir: Path, items: Sequence[InputItem]) -> tuple[int, list[tuple[str, str]]]:
     """Rebuild the combined DCASE events file from the per-file ``<key>.events.tsv`` of ``items`` that have
-    one; ``filename`` becomes the item's name in the output tree (``live/a.flac``). Returns the row count."""
+    one; ``filename`` becomes the item's name in the output tree (``live/a.flac``, escaped like every events
+    file). A per-file events file that cannot be read is left out and returned as ``(input, error)``, so one
+    bad file never stops the batch. Returns the row count and those failures."""
     lines = ["\t".join(EVENTS_HEADER)]
+    bad: list[tuple[str, str]] = []
     for it in items:
         p = output_paths(out_dir / it.key.parent, it.key.name, ["events"])["events"]
         if not p.exists():
             continue
-        for _, on, off, label in read_events_tsv(p):
-            lines.append(f"{it.name}\t{on:.3f}\t{off:.3f}\t{label}")
+        try:
+            rows = read_events_tsv(p)
+        except OutputError as e:
+            bad.append((str(it.path), f"{_one_line(e)} (left out of {path.name}; re-tag it with --overwrite)"))
+            continue
+        lines += [events_line(it.name, on, off, label) for _, on, off, label in rows]
     atomic_write_text(path, "\n".join(lines) + "\n")
-    return len(lines) - 1
+    return len(lines) - 1, bad
 
 
 def _remove_stale_temps(paths: Iterable[Path]) -> None:
@@ -308,13 +326,15 @@ def tag_files(
     def paths_of(it: InputItem) -> dict[str, Path]:
         return output_paths(out / it.key.parent, it.key.name, fmts)
 
-    todo = [it for it in items if overwrite or not all(p.exists() for p in paths_of(it).values())]
     # Setup that can fail (model, output folder) happens before the first write: a usage error leaves
-    # nothing behind. A finished catalogue does not even load the model.
-    backend = load_backend(model, dev, load_model_fn, predict_fn, load_audio_fn) if todo else None
+    # nothing behind. The model is loaded even for a finished catalogue: its weights hash decides whether
+    # the outputs there are its own.
+    backend = load_backend(model, dev, load_model_fn, predict_fn, load_audio_fn) if items else None
+    ident = model_identity(backend[0]) if backend else ModelIdentity()
+    todo, retag = plan_items(items, out, fmts, ident, overwrite=overwrite)
     index = index_option(index, fmts)
     out = prepare_out_dir(out)
-    indexer = open_batch_index(index, out, backend[0] if backend else None)
+    indexer = open_batch_index(index, out)
     events_name, failures_name = summary_names(shard_t)
     failures_path = out / failures_name
     events_path = out / events_name if "events" in fmts else None
@@ -349,7 +369,7 @@ def tag_files(
             record(FileResult(str(it.path), str(it.key), "skipped", {f: str(p) for f, p in paths_of(it).items()}))
     log.debug("%d inputs, %d already done, %d to tag", len(items), len(items) - len(todo), len(todo))
 
-    if backend is not None:
+    if backend is not None and todo:
         tagger, predict, load_audio = backend
         sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", 16000))
         bar = progress_bar(len(items), len(items) - len(todo), progress, desc=progress_desc)
@@ -367,7 +387,7 @@ def tag_files(
         def fill() -> None:
             while queue and len(pending) < max(jobs, 1):
                 it = queue.popleft()
-                pending.append((it, pool.submit(decode, it) if pool else None))
+                pending.append((it, pool.submit(decode_hashed, decode, it) if pool else None))
 
         try:
             fill()
@@ -376,7 +396,8 @@ def tag_files(
                 fill()
                 r = tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts, paths=paths_of(it),
                             resolution=resolution, device=dev, batch_size=batch_size,
-                            min_duration=min_duration, merge_gap=merge_gap)
+                            min_duration=min_duration, merge_gap=merge_gap, model=ident)
+                r.retagged = retag.get(id(it), "")
                 record(r)
                 bar.update(1)
                 if failures:
@@ -388,8 +409,12 @@ def tag_files(
             write_failures_tsv(failures_path, failures)  # also when interrupted
 
     if events_path is not None:
-        n = write_combined_events(events_path, out, items)
+        n, bad = write_combined_events(events_path, out, items)
         log.debug("%s: %d events", events_path, n)
+        for p, err in bad:
+            warn_failure(p, err)
+        results += [FileResult(p, "", "failed", error=err) for p, err in bad]
+        failures += bad
     write_failures_tsv(failures_path, failures)
     if indexer is not None:
         indexer.store.optimize()
@@ -409,16 +434,16 @@ def index_option(index: str | Path | bool | None, fmts: Sequence[str]) -> str | 
     raise ConfigError("--index: the index keeps the frame scores; add 'scores' to --format or use --no-index")
 
 
-def open_batch_index(index: str | Path | bool | None, out: Path, tagger: Any = None) -> Any:
+def open_batch_index(index: str | Path | bool | None, out: Path) -> Any:
     """The :class:`~clip2frame.index.CatalogueIndexer` of a batch (``None`` when ``index`` is off);
-    ``True`` means ``out/index.sqlite``. Opened before any output is written: a bad URL is a setup error."""
+    ``True`` means ``out/index.sqlite``. Opened before any output is written: a bad URL is a setup error.
+    What the index records of a file's model and source comes from its sidecar, never from this run."""
     if not index:
         return None
     from ..index import CatalogueIndexer, open_index
 
     store = open_index(None if index is True else index, out_dir=out)
-    return CatalogueIndexer(store, out, model_name=str(getattr(tagger, "name", "") or ""),
-                            model_version=str(getattr(tagger, "version", "") or ""))
+    return CatalogueIndexer(store, out)
 
 
 def index_result(indexer: Any, r: FileResult) -> FileResult:
@@ -426,20 +451,22 @@ def index_result(indexer: Any, r: FileResult) -> FileResult:
     cannot be indexed becomes a failure (its outputs stay, a re-run indexes it)."""
     if indexer is None or r.status not in ("tagged", "skipped") or not r.key:
         return r
-    err = indexer.update(Path(r.key).as_posix(), source=r.path, force=r.status == "tagged")
+    err = indexer.update(Path(r.key).as_posix(), force=r.status == "tagged")
     if err is None:
         return r
-    return FileResult(r.path, r.key, "failed", r.outputs, error=_one_line(err), audio_s=r.audio_s, seconds=r.seconds)
+    return FileResult(r.path, r.key, "failed", r.outputs, error=_one_line(err), audio_s=r.audio_s, seconds=r.seconds,
+                      retagged=r.retagged)
 
 
 def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callable, tagger: Any, *, sr: int,
             out: Path, fmts: tuple[str, ...], paths: dict[str, Path], resolution: str, device: str,
-            batch_size: int, min_duration: float, merge_gap: float) -> FileResult:
-    """Decode (or take the prefetched ``fut``), predict and write one input; any failure becomes a
+            batch_size: int, min_duration: float, merge_gap: float, model: ModelIdentity | None = None) -> FileResult:
+    """Decode (or take the prefetched ``fut`` of :func:`decode_hashed`), predict and write one input with its
+    provenance (``model``: the tagger's identity, computed once per batch); any failure becomes a
     ``"failed"`` :class:`FileResult` with a one-line error and no partial outputs."""
     t = time.perf_counter()
     try:
-        audio = fut.result() if fut is not None else decode(it)
+        audio, digest, size = fut.result() if fut is not None else decode_hashed(decode, it)
         if isinstance(audio, tuple):  # load_audio may return (wave, sr)
             audio = audio[0]
         kw: dict[str, Any] = {"model": tagger, "resolution": resolution, "device": device}
@@ -450,11 +477,12 @@ def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callab
         acts = predict(audio, **kw)
         del audio
         acts.source = str(it.path)
-        acts.meta = {"model_name": getattr(tagger, "name", str(tagger)),
-                     "model_version": getattr(tagger, "version", ""), **(acts.meta or {})}
-        _remove_stale_temps(paths.values())
+        ident = model if model is not None else model_identity(tagger)
+        acts.meta = {"model_name": ident.name, "model_version": ident.version, **(acts.meta or {})}
+        prov = source_provenance(ident, it.path, content_sha256=digest, source_bytes=size)
+        _remove_stale_temps([*paths.values(), sidecar_path(out / it.key.parent, it.key.name)])
         written = write_outputs(acts, out / it.key.parent, formats=fmts, stem=it.key.name,
-                                min_duration=min_duration, merge_gap=merge_gap)
+                                min_duration=min_duration, merge_gap=merge_gap, provenance=prov)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as e:  # one bad file must not stop a catalogue run; it is listed in failures.tsv

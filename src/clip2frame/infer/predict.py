@@ -296,8 +296,10 @@ def predict(audio, *, model: ModelLike = "default", sr: int | None = None, resol
     bounds = np.arange(probs.shape[0] + 1) * step
     if probs.shape[0] and duration > bounds[-2]:
         bounds[-1] = min(bounds[-1], duration)
-    meta = {"model": tagger.name, "model_version": tagger.version, "resolution": resolution,
-            "duration": duration}
+    from ..models.io import weights_sha256
+
+    meta = {"model": tagger.name, "model_version": tagger.version, "weights_sha256": weights_sha256(tagger),
+            "resolution": resolution, "duration": duration}
     return FrameActivations(list(tagger.labels), probs, bounds, tagger.thresholds.copy(), dict(tagger.kinds),
                             source, meta)
 

@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable, Sequence
 from ..errors import ConfigError
 from . import batch as _batch
 from .discover import InputItem, discover, parse_shard, require_inputs
+from .provenance import ModelIdentity, model_identity
+from .resume import plan_items
 from .writers import DEFAULT_FORMATS, output_paths, parse_formats
 
 log = logging.getLogger(__name__)
@@ -142,11 +144,13 @@ def tag_files_ray(
     def paths_of(it: InputItem) -> dict[str, Path]:
         return output_paths(out / it.key.parent, it.key.name, fmts)
 
-    todo = [it for it in items if overwrite or not all(p.exists() for p in paths_of(it).values())]
-    if todo and isinstance(model, (str, Path)) and str(model) != "default":
-        from ..models.io import read_metadata
+    ident = ModelIdentity()
+    if items:  # a missing or broken model file is a setup error, before any write; its hash decides resume
+        from ..models.io import TaggerModel
+        from .predict import load_tagger
 
-        read_metadata(model)  # a missing or broken model file is a setup error, before any write
+        ident = model_identity(model if isinstance(model, TaggerModel) else load_tagger(model, device="cpu"))
+    todo, retag = plan_items(items, out, fmts, ident, overwrite=overwrite)
     index = _batch.index_option(index, fmts)
     out = prepare_out_dir_abs(out)
     indexer = _batch.open_batch_index(index, out)  # in the driver: actors only write the per-file outputs
@@ -189,8 +193,13 @@ def tag_files_ray(
                 "num_cpus": max(workers * threads_per_worker, 1) if workers else None}
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **local)
             started = True
+        def record_retag(r: _batch.FileResult) -> None:
+            r.retagged = retag.get(id(by_key[r.key]), "") if r.key in by_key else ""
+            record(r)
+
+        by_key = {str(it.key): it for it in todo}
         try:
-            _run_pool(ray, todo, out, fmts, model, dev, record, progress=progress, n_items=len(items),
+            _run_pool(ray, todo, out, fmts, model, dev, record_retag, progress=progress, n_items=len(items),
                       workers=workers, threads=threads_per_worker, gpus=gpus_per_worker,
                       opts={"resolution": resolution, "batch_size": batch_size, "min_duration": min_duration,
                             "merge_gap": merge_gap, "prefetch_max_s": prefetch_max_s})
@@ -200,7 +209,11 @@ def tag_files_ray(
                 ray.shutdown()
 
     if events_path is not None:
-        _batch.write_combined_events(events_path, out, items)
+        _, bad = _batch.write_combined_events(events_path, out, items)
+        for p, err in bad:
+            _batch.warn_failure(p, err)
+        results += [_batch.FileResult(p, "", "failed", error=err) for p, err in bad]
+        failures += bad
     _batch.write_failures_tsv(failures_path, failures)
     if indexer is not None:
         indexer.store.optimize()

@@ -5,11 +5,13 @@ Formats (``<stem>`` defaults to the input's file stem)::
     scores    <stem>.scores.tsv    onset<TAB>offset<TAB><tag1>...<tagK>, one row per output frame;
                                    seconds %.3f, probabilities %.4f (the sed_scores_eval format)
     events    <stem>.events.tsv    filename<TAB>onset<TAB>offset<TAB>event_label (DCASE), thresholded with
-                                   the per-tag thresholds stored in the activations (i.e. the model)
+                                   the per-tag thresholds stored in the activations (i.e. the model);
+                                   text columns escaped with :func:`escape_field` (``\\t \\n \\r \\\\``)
     audacity  <stem>.audacity.txt  Audacity label track: start<TAB>end<TAB>label, no header, %.6f
     npz       <stem>.npz           probs [T, K] float32, boundaries [T+1] float64, labels [K] str,
-                                   thresholds [K] float32
-    jams      <stem>.jams          JAMS, one ``tag_open`` annotation (needs the optional ``jams`` package)
+                                   thresholds [K] float32; ``provenance`` (JSON string) when known
+    jams      <stem>.jams          JAMS, one ``tag_open`` annotation (needs the optional ``jams`` package);
+                                   provenance in its annotation metadata and sandbox
     heatmaps  <stem>.heatmaps.npz  a detection with spatial maps (``clip2frame detect``): ``times`` [T] (frame
                                    onsets), ``boundaries`` [T+1], ``labels`` [K], ``probs`` [T, K] float32 (the
                                    frame scores the events threshold), ``thresholds`` [K], every map of
@@ -20,13 +22,20 @@ Formats (``<stem>`` defaults to the input's file stem)::
 
 Every file is rendered in memory and written atomically (temp file + rename), so a killed process never
 leaves a half-written output; if one format of a call fails, the files that call already wrote are removed
-again so that a recording never has a partial set of outputs.
+again so that a recording never has a partial set of outputs. With ``provenance`` (what ``clip2frame tag``
+passes) the file's ``<stem>.meta.json`` sidecar is written last (:mod:`clip2frame.infer.provenance`).
+
+File names in TSV columns: any name the file system allows round-trips. :func:`escape_field` writes a
+backslash as ``\\\\``, tab ``\\t``, newline ``\\n``, carriage return ``\\r`` and an undecodable byte
+(Python's surrogate escape) as ``\\xNN``; :func:`read_events_tsv`, the one reader, undoes it. A name without
+those characters is written as is, so ordinary files stay byte-identical DCASE files.
 """
 from __future__ import annotations
 
 import csv
 import io
 import logging
+import re
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -37,6 +46,7 @@ from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_bytes
 from .activations import FrameActivations
 from .formats import DEFAULT_FORMATS, FORMATS, MAP_FORMATS, SUFFIXES, parse_formats
+from .provenance import Provenance, sidecar_path, write_sidecar
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +54,31 @@ SCORES_HEADER = ("onset", "offset")
 
 
 # --------------------------------------------------------------------------------------------- helpers
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_NEEDS_ESCAPE = re.compile("[\\\\\t\n\r\udc80-\udcff]")
+_ESCAPED = re.compile(r"\\(\\|t|n|r|x[89a-fA-F][0-9a-fA-F])")
+
+
+def escape_field(text: str) -> str:
+    """A TSV field from any string: backslash, tab, newline, CR and surrogate-escaped bytes become
+    ``\\\\ \\t \\n \\r \\xNN``; everything else (quotes, spaces, unicode) is kept as is."""
+    def one(m: re.Match) -> str:
+        c = m.group(0)
+        return _ESCAPES.get(c) or f"\\x{ord(c) - 0xDC00:02x}"
+
+    return _NEEDS_ESCAPE.sub(one, text)
+
+
+def unescape_field(text: str) -> str:
+    """Inverse of :func:`escape_field` (a backslash before anything else is kept literally)."""
+    def one(m: re.Match) -> str:
+        e = m.group(1)
+        return chr(0xDC00 + int(e[1:], 16)) if e[0] == "x" else _UNESCAPES[e]
+
+    return _ESCAPED.sub(one, text) if "\\" in text else text
+
+
 def default_stem(acts: FrameActivations) -> str:
     """The input file's stem, or ``"activations"`` for in-memory audio."""
     return Path(acts.source).stem if acts.source else "activations"
@@ -92,12 +127,17 @@ def render_scores_tsv(acts: FrameActivations) -> bytes:
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
+def events_line(filename: str, onset: float, offset: float, label: str) -> str:
+    """One row of an events TSV (no newline): text columns escaped, seconds %.3f."""
+    return f"{escape_field(filename)}\t{onset:.3f}\t{offset:.3f}\t{escape_field(label)}"
+
+
 def render_events_tsv(acts: FrameActivations, *, filename: str, min_duration: float = 0.0,
                       merge_gap: float = 0.0) -> bytes:
     """DCASE ``filename onset offset event_label`` from ``acts.to_events(...)``, seconds %.3f."""
     lines = ["\t".join(EVENTS_HEADER)]
     for ev in acts.to_events(min_duration=min_duration, merge_gap=merge_gap):
-        lines.append(f"{filename}\t{ev.onset:.3f}\t{ev.offset:.3f}\t{ev.label}")
+        lines.append(events_line(filename, ev.onset, ev.offset, ev.label))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
 
@@ -108,22 +148,27 @@ def render_audacity(acts: FrameActivations, *, min_duration: float = 0.0, merge_
     return ("\n".join(lines) + "\n").encode("utf-8") if lines else b""
 
 
-def render_npz(acts: FrameActivations) -> bytes:
-    """Compressed NPZ with ``probs`` [T, K] float32, ``boundaries`` [T+1], ``labels`` [K], ``thresholds``."""
+def render_npz(acts: FrameActivations, *, provenance: Provenance | None = None) -> bytes:
+    """Compressed NPZ with ``probs`` [T, K] float32, ``boundaries`` [T+1], ``labels`` [K], ``thresholds``
+    and, when given, ``provenance`` (the provenance object as a JSON string, 0-d)."""
     buf = io.BytesIO()
+    extra = {"provenance": np.asarray(provenance.to_json())} if provenance is not None else {}
     np.savez_compressed(
         buf,
         probs=acts.probs.astype(np.float32),
         boundaries=acts.boundaries.astype(np.float64),
         labels=np.asarray(acts.labels, dtype=str),
         thresholds=acts.thresholds.astype(np.float32),
+        **extra,  # type: ignore[arg-type]
     )
     return buf.getvalue()
 
 
-def render_jams(acts: FrameActivations, *, min_duration: float = 0.0, merge_gap: float = 0.0) -> bytes:
+def render_jams(acts: FrameActivations, *, min_duration: float = 0.0, merge_gap: float = 0.0,
+                provenance: Provenance | None = None) -> bytes:
     """A JAMS document with one ``tag_open`` annotation: one observation per event, its confidence the
-    mean probability of the tag over the event; model name and version in the annotation metadata."""
+    mean probability of the tag over the event; model name, version (and weights hash) in the annotation
+    metadata, the whole ``provenance`` object in the annotation's sandbox when given."""
     try:
         import jams
     except ImportError:
@@ -131,13 +176,17 @@ def render_jams(acts: FrameActivations, *, min_duration: float = 0.0, merge_gap:
     from .._version import __version__
 
     name, version = _model_info(acts)
+    annotator = {"name": name, "version": version}
+    if provenance is not None:
+        name, version = provenance.model.name or name, provenance.model.version or version
+        annotator = {"name": name, "version": version, "weights_sha256": provenance.model.weights_sha256}
     jam = jams.JAMS()
     jam.file_metadata.duration = max(acts.duration, 1e-3)
     if acts.source:
         jam.file_metadata.title = Path(acts.source).name
     ann = jams.Annotation(namespace="tag_open", time=0, duration=jam.file_metadata.duration)
     ann.annotation_metadata = jams.AnnotationMetadata(
-        annotator={"name": name, "version": version},
+        annotator=annotator,
         version=version,
         annotation_tools=f"clip2frame {__version__}",
         data_source="automatic (clip2frame frame-level tagger)",
@@ -146,6 +195,8 @@ def render_jams(acts: FrameActivations, *, min_duration: float = 0.0, merge_gap:
     )
     ann.sandbox.update(model_name=name, model_version=version, labels=list(acts.labels),
                        thresholds=[float(x) for x in acts.thresholds])
+    if provenance is not None:
+        ann.sandbox.update(provenance=provenance.to_dict())
     index = {lab: k for k, lab in enumerate(acts.labels)}
     times = acts.times
     for ev in acts.to_events(min_duration=min_duration, merge_gap=merge_gap):
@@ -183,7 +234,7 @@ def write_scores(acts: FrameActivations, path: Path, **_: object) -> None:
 
 
 def write_events(acts: FrameActivations, path: Path, *, filename: str, min_duration: float = 0.0,
-                 merge_gap: float = 0.0) -> None:
+                 merge_gap: float = 0.0, **_: object) -> None:
     atomic_write_bytes(path, render_events_tsv(acts, filename=filename, min_duration=min_duration,
                                                merge_gap=merge_gap))
 
@@ -193,13 +244,14 @@ def write_audacity(acts: FrameActivations, path: Path, *, min_duration: float = 
     atomic_write_bytes(path, render_audacity(acts, min_duration=min_duration, merge_gap=merge_gap))
 
 
-def write_npz(acts: FrameActivations, path: Path, **_: object) -> None:
-    atomic_write_bytes(path, render_npz(acts))
+def write_npz(acts: FrameActivations, path: Path, *, provenance: Provenance | None = None, **_: object) -> None:
+    atomic_write_bytes(path, render_npz(acts, provenance=provenance))
 
 
 def write_jams(acts: FrameActivations, path: Path, *, min_duration: float = 0.0, merge_gap: float = 0.0,
-               **_: object) -> None:
-    atomic_write_bytes(path, render_jams(acts, min_duration=min_duration, merge_gap=merge_gap))
+               provenance: Provenance | None = None, **_: object) -> None:
+    atomic_write_bytes(path, render_jams(acts, min_duration=min_duration, merge_gap=merge_gap,
+                                         provenance=provenance))
 
 
 def write_heatmaps(acts: FrameActivations, path: Path, **_: object) -> None:
@@ -224,7 +276,8 @@ WRITERS: dict[str, Callable[..., None]] = {
 
 
 def write_outputs(acts: FrameActivations, out_dir: Path, *, formats: Iterable[str] = DEFAULT_FORMATS,
-                  stem: str | None = None, min_duration: float = 0.0, merge_gap: float = 0.0) -> dict[str, Path]:
+                  stem: str | None = None, min_duration: float = 0.0, merge_gap: float = 0.0,
+                  provenance: Provenance | None = None) -> dict[str, Path]:
     """Write ``acts`` in each of ``formats`` as ``<out_dir>/<stem><suffix>``, atomically.
 
     Parameters
@@ -240,6 +293,9 @@ def write_outputs(acts: FrameActivations, out_dir: Path, *, formats: Iterable[st
     min_duration, merge_gap : float
         Seconds; event post-processing for ``events``, ``audacity`` and ``jams`` (gaps up to
         ``merge_gap`` are merged first, then events shorter than ``min_duration`` dropped).
+    provenance : Provenance, optional
+        Which model made ``acts`` from which bytes: stored in the NPZ and JAMS, and in the
+        ``<stem>.meta.json`` sidecar written after every other file (returned as ``"meta"``).
 
     Returns
     -------
@@ -260,10 +316,16 @@ def write_outputs(acts: FrameActivations, out_dir: Path, *, formats: Iterable[st
     paths = output_paths(out_dir, stem, fmts)
     filename = _source_name(acts, stem)
     written: list[Path] = []
+    fmt = ""
     try:
         for fmt, path in paths.items():
-            WRITERS[fmt](acts, path, filename=filename, min_duration=min_duration, merge_gap=merge_gap)
+            WRITERS[fmt](acts, path, filename=filename, min_duration=min_duration, merge_gap=merge_gap,
+                         provenance=provenance)
             written.append(path)
+        if provenance is not None:
+            fmt, meta = "meta", sidecar_path(out_dir, stem)
+            paths = {**paths, "meta": meta}
+            write_sidecar(meta, acts, provenance, source_name=filename, outputs=written)
     except BaseException as e:
         for p in written:
             try:
@@ -322,8 +384,10 @@ def read_events_tsv(path: str | Path) -> list[tuple[str, float, float, str]]:
         raise OutputError(f"{p}: not a DCASE events.tsv (header must be {' '.join(EVENTS_HEADER)})")
     out = []
     for i, r in enumerate(rows[1:], start=2):
+        # an older clip2frame wrote a tab of a file name as is: the extra columns belong to the name
+        name = "\t".join(r[:-3]) if len(r) > 4 else r[0]
         try:
-            out.append((r[0], float(r[1]), float(r[2]), r[3]))
+            out.append((unescape_field(name), float(r[-3]), float(r[-2]), unescape_field(r[-1])))
         except (IndexError, ValueError):
             raise OutputError(f"{p}: line {i} is not filename, onset, offset, event_label") from None
     return out

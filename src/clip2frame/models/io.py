@@ -11,12 +11,19 @@ data, seed, versions, created), for audio kinds ``feature_spec``, for an action 
 optionally, ``card`` (the model card, :data:`CARD_FIELDS`; files without one load as before). Everything
 needed to run the model and to trace any result back to its settings.
 
+Identity: :func:`tensors_sha256` — the hex SHA-256 of the model's tensors (every tensor of the file, in
+sorted name order: name, dtype, shape, then its raw little-endian bytes as stored), computed once when a
+file is loaded (``TaggerModel.weights_sha256`` / ``VisualModel.weights_sha256``). Metadata (name, card,
+thresholds) does not enter it: two files with the same weights are the same network. Every output of
+``clip2frame tag`` records it (:mod:`clip2frame.infer.provenance`).
+
 Older files load too: format 1 has no ``kind`` (a tagger: ``sound`` when its labels are the video
 instruments, else ``music``), and the video models of format 1 (``format: clip2frame-video-fcn``) keep
 their tensors without the ``net.`` prefix. A file of a newer format than this copy knows is refused.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
@@ -110,6 +117,8 @@ class TaggerModel:
     path: Path | None = None
     card: dict[str, Any] | None = None
     kind: str = "music"
+    #: :func:`tensors_sha256` of the weights ("" until known: :func:`weights_sha256` computes it)
+    weights_sha256: str = ""
 
     @property
     def total_stride(self) -> int:
@@ -129,7 +138,7 @@ class TaggerModel:
             {"source": source, "created": utc_timestamp()})
         return TaggerModel(self.net, self.feature_spec, self.standardizer, list(self.labels), dict(self.kinds),
                            np.asarray(thresholds, dtype=np.float32), self.name, self.version, prov, self.path,
-                           self.card, self.kind)
+                           self.card, self.kind, self.weights_sha256)
 
 
 @dataclass
@@ -150,9 +159,49 @@ class VisualModel:
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     card: dict[str, Any] | None = None
+    #: :func:`tensors_sha256` of the weights ("" until known: :func:`weights_sha256` computes it)
+    weights_sha256: str = ""
 
     def metadata(self) -> dict[str, Any]:
         return _metadata(self, target=self.target)
+
+
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """Hex SHA-256 identifying a set of tensors: for each name in sorted order, the name, dtype and shape
+    (one line, NUL-terminated), then the tensor's raw bytes (little-endian, C order).
+
+    Parameters
+    ----------
+    tensors : dict[str, torch.Tensor]
+        A model file's tensors as stored (``net.*`` and, for audio kinds, ``feature.mean``/``feature.std``).
+    """
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}\t{str(t.dtype).removeprefix('torch.')}\t{list(t.shape)}\0".encode("utf-8"))
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def model_tensors(model: TaggerModel | VisualModel, *, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    """The tensors a model file of ``model`` holds (what :func:`save_model` writes): the network's state dict
+    under ``net.`` (floating-point ones cast to ``dtype`` when given) plus the standardiser of a tagger."""
+    def cast(v: torch.Tensor) -> torch.Tensor:
+        v = v.detach().cpu()
+        return (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
+
+    tensors = {f"net.{k}": cast(v) for k, v in model.net.state_dict().items()}
+    if isinstance(model, TaggerModel):
+        tensors.update(model.standardizer.to_tensors())
+    return tensors
+
+
+def weights_sha256(model: TaggerModel | VisualModel) -> str:
+    """``model.weights_sha256``, computed from the in-memory tensors (and kept) when the model was not loaded
+    from a file; equal to the file's when the model is saved without a ``dtype`` cast."""
+    if not model.weights_sha256:
+        model.weights_sha256 = tensors_sha256(model_tensors(model))
+    return model.weights_sha256
 
 
 def _metadata(model: TaggerModel | VisualModel, **specific: Any) -> dict[str, Any]:
@@ -181,13 +230,7 @@ def save_model(path: str | Path, model: TaggerModel | VisualModel, *, dtype: tor
     if model.kind not in MODEL_KINDS:
         raise ConfigError(f"model kind {model.kind!r}: expected one of {', '.join(MODEL_KINDS)}")
 
-    def cast(v: torch.Tensor) -> torch.Tensor:
-        v = v.detach().cpu()
-        return (v.to(dtype) if dtype is not None and v.is_floating_point() else v).contiguous()
-
-    tensors = {f"net.{k}": cast(v) for k, v in model.net.state_dict().items()}
-    if isinstance(model, TaggerModel):
-        tensors.update(model.standardizer.to_tensors())
+    tensors = model_tensors(model, dtype=dtype)
     meta = model.metadata()
     meta["provenance"] = {**meta["provenance"], "versions": meta["provenance"].get("versions") or runtime_versions()}
     data = save(tensors, metadata={META_KEY: json.dumps(meta)})
@@ -302,7 +345,7 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
         raise ModelFileError(f"{path}: model card is not a mapping")
     return TaggerModel(net, spec, std, labels, dict(meta.get("kinds", {})), thresholds,
                        meta.get("name", path.stem), meta.get("version", "?"), meta.get("provenance", {}), path,
-                       card, meta["kind"])
+                       card, meta["kind"], tensors_sha256(tensors))
 
 
 def load_visual_model(path: str | Path | None = None, *, device: str | torch.device = "cpu",
@@ -335,7 +378,7 @@ def load_visual_model(path: str | Path | None = None, *, device: str | torch.dev
     net.eval().to(device)
     return VisualModel(net, meta["kind"], labels, thresholds, dict(meta.get("kinds", {})), meta.get("target"),
                        meta.get("name", path.stem), meta.get("version", "?"), meta.get("provenance", {}), path,
-                       card)
+                       card, tensors_sha256(tensors))
 
 
 def write_card(path: str | Path, card: dict[str, Any], *, out: str | Path | None = None) -> Path:

@@ -53,6 +53,20 @@ class VideoDetector:
     labels: list[str] = field(default_factory=lambda: list(VIDEO_INSTRUMENTS))
     name: str = "clip2frame-video"
     version: str = __version__
+    kind: str = "video"
+
+    @property
+    def weights_sha256(self) -> str:
+        """The detection's identity for provenance: SHA-256 of its streams' weight hashes
+        (:func:`clip2frame.models.io.weights_sha256`), the fusion and the threshold."""
+        import hashlib
+
+        from ..models.io import weights_sha256
+
+        parts = [f"{s}={weights_sha256(m) if m is not None else '-'}" for s, m in
+                 (("action", self.action), ("object", self.object), ("sound", self.sound))]
+        parts += [f"fusion={self.fusion}", f"threshold={float(self.threshold)!r}"]
+        return hashlib.sha256(";".join(parts).encode("utf-8")).hexdigest()
 
 
 def _use(spec: Any) -> bool:

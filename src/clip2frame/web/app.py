@@ -9,7 +9,7 @@ Endpoints
 ``POST /api/index/rescan``      bring the index in step with RESULTS_DIR (new, changed, removed results)
 ``GET /api/tags``               the tags in the index and their kinds
 ``GET /api/search``             segments: ``?tag&with=a,b&without=c&min_duration&min_score&threshold&
-                                limit&offset`` (see :func:`clip2frame.index.search`)
+                                limit&offset&model`` (see :func:`clip2frame.index.search`)
 ``GET /api/results/{id}``       one result: labels, kinds, groups, thresholds, boundaries, probs,
                                 events, waveform envelope, media, files
 ``POST /api/jobs``              upload (raw body + ``?filename=``, or multipart field ``file``) -> 202 job
@@ -49,6 +49,7 @@ from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import PathConvertor, register_url_convertor
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -60,6 +61,15 @@ from . import media
 from .access import SAFE_METHODS, bearer_token, cross_origin_reason, local_path
 from .jobs import DEFAULT_UPLOADS_QUOTA_BYTES, Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
 from .results import NotInside, WaveformCache, load_result, resolve_inside
+
+
+class _AnyPathConvertor(PathConvertor):
+    """Starlette's ``path`` (``.*``) stops at a newline, which a file name may hold: this one does not."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anypath", _AnyPathConvertor())
 
 log = logging.getLogger(__name__)
 
@@ -284,18 +294,18 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
 
     @app.get("/api/search")
     def search(tag: str, with_: str = Query("", alias="with"), without: str = "", min_duration: str = "0",
-               min_score: str = "0", threshold: str | None = None, limit: int = 50, offset: int = 0
-               ) -> dict[str, Any]:
+               min_score: str = "0", threshold: str | None = None, limit: int = 50, offset: int = 0,
+               model: str | None = None) -> dict[str, Any]:
         from ..index import search as run_search
 
         try:
             return run_search(catalogue.store, tag, with_=with_, without=without, min_duration=min_duration,
                               min_score=min_score, threshold=threshold or None, limit=limit,
-                              offset=offset).to_dict()
+                              offset=offset, model=model or None).to_dict()
         except Clip2FrameError as e:
             raise HTTPException(400, str(e)) from None
 
-    @app.get("/api/results/{result_id:path}")
+    @app.get("/api/results/{result_id:anypath}")
     def result(result_id: str) -> dict[str, Any]:
         try:
             return load_result(results_dir, result_id, file_url=_file_url, waveforms=waveforms,
@@ -305,11 +315,11 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
         except (Clip2FrameError, ValueError, OSError) as e:
             raise HTTPException(422, f"result {result_id} cannot be read: {e}") from None
 
-    @app.api_route("/files/{rel_path:path}", methods=["GET", "HEAD"])
+    @app.api_route("/files/{rel_path:anypath}", methods=["GET", "HEAD"])
     def files(rel_path: str, download: bool = False) -> FileResponse:
         return _serve(results_dir, rel_path, download)
 
-    @app.api_route("/media/{rel_path:path}", methods=["GET", "HEAD"])
+    @app.api_route("/media/{rel_path:anypath}", methods=["GET", "HEAD"])
     def media_files(rel_path: str, download: bool = False) -> FileResponse:
         if media_root is None:
             raise HTTPException(404, "no such file")

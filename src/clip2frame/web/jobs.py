@@ -24,6 +24,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_text
+from ..infer.provenance import ModelIdentity, source_provenance
 from ..rundir import utc_timestamp
 from ..signatures import accepts_keyword
 from ..tags import MUSIC_TAG_KINDS
@@ -257,6 +258,9 @@ class JobManager:
             log.warning("%s: no waveform (%s)", filename, e)
 
         kinds = {lab: str(acts.kinds.get(lab) or MUSIC_TAG_KINDS.get(lab) or OTHER_KIND) for lab in acts.labels}
+        am = acts.meta or {}
+        model = ModelIdentity(name=str(am.get("model") or self.model_name), version=str(am.get("model_version") or ""),
+                              weights_sha256=str(am.get("weights_sha256") or ""))
         meta = {
             "format": META_FORMAT,
             "format_version": 1,
@@ -269,6 +273,7 @@ class JobManager:
             "kinds": kinds,
             "thresholds": {lab: round(float(t), 6) for lab, t in zip(acts.labels, acts.thresholds)},
             "model": _json_safe({"name": self.model_name, **(acts.meta or {})}),
+            "provenance": source_provenance(model, media_path).to_dict() | {"source": filename},
             "created": utc_timestamp(),
             "clip2frame_version": __version__,
         }

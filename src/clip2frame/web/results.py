@@ -5,6 +5,8 @@ the stem's path relative to RESULTS_DIR (``song`` or ``uploads/3f2a9c/song``). N
 reads, when present: ``<stem>.events.tsv``, ``<stem>.meta.json`` (labels' kinds, thresholds, media
 file, source name, model), ``<stem>.waveform.json`` (min/max envelope), the media file
 ``<stem>.<wav|flac|mp3|...>`` and the video outputs ``<stem>.heatmaps.npz`` / ``<stem>.overlay.mp4``.
+The meta.json of ``clip2frame tag`` is the provenance sidecar (:mod:`clip2frame.infer.provenance`), read
+through that module.
 
 Every path a request names goes through :func:`resolve_inside`: nothing outside RESULTS_DIR (``..``,
 absolute paths, symlinks leading out, hidden files) can be reached.
@@ -23,6 +25,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..audio.io import MEDIA_EXTENSIONS
+from ..infer.provenance import SIDECAR_SUFFIX, from_meta
 from ..tags import MUSIC_TAG_KINDS, VIDEO_KIND
 from . import media
 
@@ -31,7 +34,10 @@ log = logging.getLogger(__name__)
 SCORES_SUFFIX = ".scores.tsv"
 HEATMAPS_SUFFIX = ".heatmaps.npz"
 EVENTS_SUFFIX = ".events.tsv"
-META_SUFFIX = ".meta.json"
+META_SUFFIX = SIDECAR_SUFFIX
+#: Characters a result id may not hold: NUL, and where the OS reads them as separators or drives, ``\`` and
+#: ``:`` (on POSIX they are ordinary characters of a file name, and such files are tagged like any other).
+_WINDOWS_PATHS = os.sep != "/" or os.altsep is not None
 WAVEFORM_SUFFIX = ".waveform.json"
 OVERLAY_SUFFIX = ".overlay.mp4"
 #: Media file suffixes looked for beside a result (and under MEDIA_ROOT), most common first.
@@ -50,13 +56,16 @@ def resolve_inside(root: Path, rel: str) -> Path:
     """The existing regular file ``root/rel``, refusing anything that could leave ``root``.
 
     ``rel`` must be a relative POSIX path of plain names: no empty, ``.``, ``..`` or hidden (dot)
-    components, no backslashes, drive letters or NUL. The resolved path (symlinks followed) must lie
-    inside the resolved ``root``. Raises :class:`NotInside` otherwise.
+    components, no NUL, and on Windows no backslashes or drive letters (on POSIX they are plain characters
+    of a name). The resolved path (symlinks followed) must lie inside the resolved ``root``. Raises
+    :class:`NotInside` otherwise.
     """
-    if not rel or len(rel) > 1024 or "\x00" in rel or "\\" in rel or rel.startswith("/"):
+    if not rel or len(rel) > 4096 or "\x00" in rel or rel.startswith("/"):
         raise NotInside(rel)
     parts = rel.split("/")
-    if any(p in ("", ".", "..") or p.startswith(".") or ":" in p for p in parts):
+    if any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+        raise NotInside(rel)
+    if _WINDOWS_PATHS and ("\\" in rel or any(":" in p for p in parts)):
         raise NotInside(rel)
     root_resolved = root.resolve()
     try:
@@ -320,6 +329,7 @@ def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCach
     data = read_result_data(root, rf)
     meta, labels, boundaries, probs = data.meta, data.labels, data.boundaries, data.probs
     kinds, thresholds, events = data.kinds, data.thresholds, data.events
+    prov = from_meta(meta)
 
     media_root = media_root.resolve() if media_root is not None else None
     found = _find_media(rf, root_resolved, meta, media_root)
@@ -372,5 +382,6 @@ def load_result(root: Path, result_id: str, *, file_url, waveforms: WaveformCach
         "media": media_info,
         "overlay_url": overlay_url,
         "files": files,
-        "model": meta.get("model"),
+        "model": prov.model.__dict__ if prov else meta.get("model"),
+        "provenance": prov.to_dict() if prov else None,
     }

@@ -3,6 +3,12 @@
 // x = GUTTER + t / duration * plotWidth, shows the playhead and seeks on click.
 "use strict";
 
+function modelText(name, sha, version) {
+  // "model: NAME VERSION · 3f2a9c1d0e4b" (which model made a result; its weights hash in short)
+  if (!name && !sha) return "model: unknown";
+  return "model: " + (name || "?") + (version ? " " + version : "") + (sha ? " · " + sha.slice(0, 12) : "");
+}
+
 (function () {
   const GUTTER = 178;        // px left of the time axis, for tag names
   const RIGHT_PAD = 8;
@@ -99,7 +105,9 @@
       tr.dataset.id = r.id;
       const tagged = r.modified ? new Date(r.modified * 1000).toISOString().slice(0, 16).replace("T", " ") : "";
       tr.append(el("td", null, r.name + (r.kind === "video detection" ? " [video]" : "")), el("td", "muted", r.id),
-                el("td", "mono", r.duration_s != null ? fmtTime(r.duration_s) : ""), el("td", "muted", tagged));
+                el("td", "mono", r.duration_s != null ? fmtTime(r.duration_s) : ""), el("td", "muted", tagged),
+                el("td", "muted", modelText(r.model, r.model_sha256)));
+      if (r.paths && r.paths.length > 1) tr.title = "same audio: " + r.paths.join(", ");
       tr.addEventListener("click", () => openResult(r.id));
       body.appendChild(tr);
     }
@@ -186,7 +194,8 @@
       play.title = "play from " + fmtTime(s.onset);
       tr.append(el("td"), el("td", null, s.name + (s.name !== s.file ? "  —  " + s.file : "")),
                 el("td", "mono", fmtTime(s.onset)), el("td", "mono", fmtTime(s.offset)),
-                el("td", "mono", s.duration.toFixed(1) + " s"), el("td", "mono", s.score.toFixed(2)));
+                el("td", "mono", s.duration.toFixed(1) + " s"), el("td", "mono", s.score.toFixed(2)),
+                el("td", "muted", modelText(s.model, s.model_sha256)));
       tr.cells[0].appendChild(play);
       tr.addEventListener("click", () => playSegment(s.file, s.onset));
       body.appendChild(tr);
@@ -235,6 +244,8 @@
     $("viewer").hidden = false;
     $("result-name").textContent = data.name;
     $("result-name").title = data.id;
+    const m = data.model || {};
+    $("result-model").textContent = modelText(m.name || m.model, m.weights_sha256, m.version || m.model_version);
     $("duration").textContent = fmtTime(state.duration);
     document.title = data.name + " — clip2frame";
     setupMedia(data);
