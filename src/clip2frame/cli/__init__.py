@@ -18,7 +18,7 @@ from .._version import __version__
 
 # Order = order in --help.
 COMMANDS = (
-    "demo", "synth", "train", "evaluate", "thresholds", "inspect", "tag", "index", "search", "serve", "data",
+    "demo", "synth", "train", "evaluate", "thresholds", "inspect", "tag", "listen", "index", "search", "serve", "data",
     "experiment", "video", "detect", "export",
 )
 

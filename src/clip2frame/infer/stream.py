@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -168,7 +168,10 @@ class StreamTagger:
     def _feature_job(self, eof: bool) -> tuple[np.ndarray, int, int] | None:
         """(segment of samples, its first frame f0, G): log-mel frames [f_done, G) become final."""
         G = 1 + self._n // self.hop if eof else 1 + self._n // self.hop - self._pad
-        if G <= self._f_done:
+        # Before the end, compute features only once the next network run can use them (no latency cost;
+        # every call recomputes ``pad`` frames of context, so calls per hop would cost 30x).
+        need = self.s * (self._j_done + self.min_new_frames - 1) + self._right + 1
+        if G <= self._f_done or (not eof and G < need):
             return None
         f0 = max(0, self._f_done - self._pad)
         end = self._n if eof else (G + self._pad - 1) * self.hop
@@ -318,3 +321,27 @@ def feed_many(streams: Sequence[StreamTagger], *, eof: bool = False,
         st._take_raw(raw, q0, J)
     return [st._accumulate(eof) for st in streams]
 
+
+
+def run_stream(blocks: Iterator[np.ndarray], stream: StreamTagger,
+               on_update: Callable[[StreamUpdate], None]) -> str:
+    """Feed ``blocks`` (mono float32 at the model's rate) to ``stream`` and pass every update to
+    ``on_update``; at the end of the blocks — or when the source fails or the user interrupts — close
+    the stream so its last events are flushed, then re-raise the failure.
+
+    Returns
+    -------
+    str
+        How the stream ended: ``"eof"`` or ``"interrupted"`` (Ctrl-C; the events so far are flushed).
+    """
+    how = "eof"
+    try:
+        for block in blocks:
+            on_update(stream.feed(block))
+    except KeyboardInterrupt:
+        how = "interrupted"
+    except Clip2FrameError:
+        on_update(stream.close())
+        raise
+    on_update(stream.close())
+    return how
