@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     audio_in = not args.features_in
     out = export_onnx(tagger, args.onnx, audio_in=audio_in, standardize=not args.standardized_input,
                       opset=args.opset)
-    result = {"onnx": str(out), "input": "audio" if audio_in else "logmel", "labels": len(tagger.labels),
+    result: dict[str, object] = {"onnx": str(out), "input": "audio" if audio_in else "logmel", "labels": len(tagger.labels),
               "max_abs_diff": None}
     if args.verify:
         diff = verify_onnx(tagger, out)

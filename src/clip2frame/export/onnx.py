@@ -40,7 +40,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -142,7 +142,7 @@ class AudioFrontEnd(nn.Module):
         B, hop = audio.shape[0], self.hop
         T = audio.shape[1] // hop + 1
         out = []
-        for sc in self.scales:
+        for sc in cast("list[_ScaleDFT]", list(self.scales)):
             r = sc.win // hop
             padded = F.pad(audio, (sc.win // 2, sc.win // 2))  # centred frames, zeros outside (as librosa)
             blocks = padded[:, :(T - 1 + r) * hop].reshape(B, T - 1 + r, hop)
