@@ -28,8 +28,9 @@ SAMPLE_FORMATS: dict[str, tuple[str, float, float]] = {
 }
 
 
-class _ToMono:
-    """Channel average, finiteness check, then streaming resampling to ``sr`` (soxr HQ)."""
+class MonoResampler:
+    """Channel average, finiteness check, then streaming resampling from ``rate`` to ``sr`` (soxr HQ):
+    ``conv(x [n, C]) -> [n']`` block by block (``last=True`` flushes the resampler's tail)."""
 
     def __init__(self, name: str, rate: int, sr: int):
         self.name, self.rate, self.sr = name, int(rate), int(sr)
@@ -71,7 +72,7 @@ def iter_pcm(stream: IO[bytes], *, rate: int, channels: int = 1, sample_format: 
         raise AudioError(name, f"rate and channels must be positive, got {rate} Hz, {channels} channel(s)")
     dtype, offset, scale = SAMPLE_FORMATS[sample_format]
     frame = np.dtype(dtype).itemsize * channels
-    conv = _ToMono(name, rate, sr)
+    conv = MonoResampler(name, rate, sr)
     read = getattr(stream, "read1", stream.read)
     rest = b""
     while True:
@@ -137,12 +138,12 @@ def _decode(container: Any, label: str, sr: int) -> Iterator[np.ndarray]:
     try:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp")
-        conv: _ToMono | None = None
+        conv: MonoResampler | None = None
         try:
             for frame in container.decode(stream):
                 for f in resampler.resample(frame):
                     if conv is None:
-                        conv = _ToMono(label, f.sample_rate, sr)
+                        conv = MonoResampler(label, f.sample_rate, sr)
                     y = conv(np.ascontiguousarray(f.to_ndarray().T, dtype=np.float32))  # [n, C] -> [n']
                     if y.size:
                         yield y
