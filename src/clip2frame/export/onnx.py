@@ -77,7 +77,7 @@ class _ScaleDFT(nn.Module):
 
     window: torch.Tensor
     c1: torch.Tensor
-    s1: torch.Tensor
+    ms1: torch.Tensor
     tw_r: torch.Tensor
     tw_i: torch.Tensor
     c2: torch.Tensor
@@ -103,14 +103,14 @@ class _ScaleDFT(nn.Module):
         mel[ok] = fb[:, k[ok]].T
         f32 = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
         self.register_buffer("window", torch.hann_window(win, periodic=True, dtype=torch.float32))
-        for name, a in (("c1", np.cos(a1)), ("s1", np.sin(a1)), ("tw_r", np.cos(tw)), ("tw_i", np.sin(tw)),
+        for name, a in (("c1", np.cos(a1)), ("ms1", -np.sin(a1)), ("tw_r", np.cos(tw)), ("tw_i", np.sin(tw)),
                         ("c2", np.cos(a2)), ("s2", np.sin(a2)), ("mel", mel)):
             self.register_buffer(name, f32(a))
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         B, T = frames.shape[0], frames.shape[1]
         x = (frames * self.window).reshape(B, T, self.n1, self.n2)  # x[n1, n2] = frame[n2 + N2·n1]
-        yr, yi = torch.matmul(self.c1, x), -torch.matmul(self.s1, x)  # DFT over n1: [B, T, k1, n2]
+        yr, yi = torch.matmul(self.c1, x), torch.matmul(self.ms1, x)  # DFT over n1: [B, T, k1, n2]
         zr = yr * self.tw_r - yi * self.tw_i  # twiddles e^{-2πi n2 k1 / win}
         zi = yr * self.tw_i + yi * self.tw_r
         xr = torch.matmul(zr, self.c2) + torch.matmul(zi, self.s2)  # DFT over n2: [B, T, k1, k2]
