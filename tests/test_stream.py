@@ -156,7 +156,7 @@ def test_truncated_lookahead_equals_the_truncated_kernel_and_meets_its_bound():
         for d in range(-(L // 2), D + 1):
             if 0 <= t + d < T:
                 ref[t] += raw[:, t + d] * g[:, d + L // 2]
-    st = StreamTagger(tagger, max_latency_s=2.5)
+    st = StreamTagger(tagger, max_latency_s=2.5, rescale=False)
     got, reported_at = [], []
     for i in range(0, len(wave), 800):  # 50 ms blocks
         u = st.feed(wave[i:i + 800])
@@ -169,6 +169,10 @@ def test_truncated_lookahead_equals_the_truncated_kernel_and_meets_its_bound():
     # the bound is counted from the start of an event's first inactive frame
     starts = np.arange(len(reported_at)) * budget.frame_s
     assert np.all(np.asarray(reported_at) <= starts + budget.bound_s + 800 / 16000 + 1e-9)
+    # rescale (the default): each tag's remaining taps carry the whole kernel's mass
+    mass = g.sum(1) / g[:, :L // 2 + D + 1].sum(1)
+    probs, _, _ = _stream(tagger, wave, [800], max_latency_s=2.5)
+    assert np.abs(probs - ref * mass[None, :]).max() <= 1e-6 and mass.max() > 1.05
 
 
 def test_receptive_field_matches_the_network():

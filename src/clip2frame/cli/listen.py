@@ -18,9 +18,10 @@ stderr: a start line with the latency bound, and a progress line (audio in, audi
 latency: an event is printed at most `bound` seconds of audio after its offset (plus processing time and
   the input's block size): the feature window + the early convolutions' receptive field + the accumulation
   layer's look-ahead. The default look-ahead is 4 sigma of the widest tag's Gaussian (frames within 3e-5
-  of a whole-file pass); --max-latency S shortens it (probabilities near the live edge then lack the
-  Gaussian's far taps: see BENCHMARKS.md for what that costs), --max-latency exact uses the full kernel
-  (identical to `clip2frame tag` on the whole recording). `clip2frame inspect MODEL` prints the bound.
+  of a whole-file pass); --max-latency S shortens it (each tag's Gaussian then stops D frames ahead, its
+  remaining taps scaled to the whole kernel's mass: see BENCHMARKS.md for what that costs), --max-latency
+  exact uses the full kernel (identical to `clip2frame tag` on the whole recording).
+  `clip2frame inspect MODEL` prints the bounds.
 
 rolling files (appended and flushed after every update, so `tail -f` works):
   --scores FILE   frame scores: onset offset <tag...> (the scores.tsv format of `tag`)

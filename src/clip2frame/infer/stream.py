@@ -10,8 +10,9 @@ flat however long the stream runs:
   stride grid, so max-pool windows fall where a whole-file pass puts them.
 * **accumulation** — each tag's Gaussian reads ``D`` frames ahead (``lookahead_frames`` of the
   :class:`~clip2frame.models.latency.LatencyBudget`): the full kernel (exact), 4 sigma of the widest tag (the
-  default) or fewer for a ``max_latency_s``; the taps beyond ``D`` are dropped (zero), as the zero padding
-  of a whole-file pass drops them at its end.
+  default) or fewer for a ``max_latency_s``. The taps beyond ``D`` are dropped and, by default, the
+  remaining ones scaled up to the whole kernel's mass (``rescale``), so frames keep their level against the
+  thresholds (BENCHMARKS.md measures both).
 * **events** — per tag, runs of frames at or above the threshold, merged across gaps of at most
   ``merge_gap`` s and dropped when shorter than ``min_duration`` s, exactly as
   :meth:`FrameActivations.to_events`; an event is emitted once its end (and the gap after it) is final.
@@ -89,11 +90,16 @@ class StreamTagger:
     min_new_frames : int
         Run the network only once this many new output frames are ready (1 = lowest latency; more = fewer,
         larger forward passes — more streams per core).
+    rescale : bool
+        With a truncated look-ahead, scale each tag's remaining taps up to the mass of its whole kernel, so
+        frames keep the level the thresholds were fitted at (without it, a look-ahead of 0 halves every
+        probability). No effect with the full look-ahead.
     """
 
     def __init__(self, model: ModelLike = "default", *, max_latency_s: float | None = None,
                  min_duration: float = 0.0, merge_gap: float = 0.0, device: str | torch.device = "cpu",
-                 thresholds: Sequence[float] | np.ndarray | None = None, min_new_frames: int = 1):
+                 thresholds: Sequence[float] | np.ndarray | None = None, min_new_frames: int = 1,
+                 rescale: bool = True):
         self.device = resolve_device(device)
         self.tagger = tagger = load_tagger(model, device=self.device)
         self.latency: LatencyBudget = latency_budget(tagger, max_latency_s=max_latency_s)
@@ -104,6 +110,7 @@ class StreamTagger:
             raise Clip2FrameError(f"thresholds: expected {len(self.labels)} values, got {self.thresholds.shape}")
         self.min_duration, self.merge_gap = float(min_duration), float(merge_gap)
         self.min_new_frames = max(1, int(min_new_frames))
+        self.rescale = bool(rescale)
         self.s = s = tagger.total_stride
         self.hop = spec.hop_length
         self.frame_s = self.latency.frame_s
@@ -153,7 +160,10 @@ class StreamTagger:
         L = acc.kernel_frames
         with torch.no_grad():
             g = gaussian_kernel(acc.sigma.detach().float().cpu(), L, renormalize=acc.renormalize)
-        return g[:, :L // 2 + self.latency.lookahead_frames + 1].contiguous(), L // 2
+        taps = g[:, :L // 2 + self.latency.lookahead_frames + 1]
+        if self.rescale and not self.latency.exact:
+            taps = taps * (g.sum(1, keepdim=True) / taps.sum(1, keepdim=True))
+        return taps.contiguous(), L // 2
 
     def _push(self, samples: np.ndarray) -> None:
         if self.closed:
