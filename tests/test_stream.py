@@ -377,3 +377,30 @@ def test_inspect_prints_the_latency_bound(model_file, capsys):
     assert cli_main(["inspect", str(path), "--json"]) == 0
     lat = json.loads(capsys.readouterr().out)["stream_latency"]
     assert lat["exact_lookahead_frames"] == 127 and lat["minimum_s"] == pytest.approx(b.fixed_s)
+
+
+def test_cli_truncated_container_on_stdin_flushes_its_events(model_file, tmp_path, monkeypatch, capsys):
+    path, tagger, wave = model_file
+    audio = tmp_path / "clip.wav"
+    sf.write(audio, wave, 16000, subtype="PCM_16")
+    data = audio.read_bytes()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data[: int(len(data) * 0.6) + 1])))
+    assert cli_main(["listen", "--model", str(path), "--max-latency", "exact", "-q"]) == 0
+    out = capsys.readouterr()
+    got = _lines(out.out)
+    assert "Traceback" not in out.err and got
+    n = (int(len(data) * 0.6) + 1 - 44) // 2  # samples before the cut (44-byte header, 16-bit)
+    prefix = (np.clip(wave, -1, 1)[:n] * 32767).astype("<i2").astype(np.float32) / 32768
+    assert sorted((d["onset"], d["offset"], d["tag"]) for d in got) == _ref_lines(tagger, prefix)
+
+
+def test_cli_reader_going_away_is_not_an_error(model_file):
+    """`clip2frame listen ... | head -1`: the closed stdout ends the run quietly (exit 0, no traceback)."""
+    path, tagger, wave = model_file
+    env = dict(os.environ, PYTHONPATH=SRC, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "clip2frame", "listen", "-", "--rate", "16000",
+                             "--sample-format", "f32le", "--model", str(path), "--max-latency", "exact", "-q"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # the reader is gone before the first event
+    _, err = proc.communicate(np.tile(wave, 3).astype("<f4").tobytes(), timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err, err.decode()
