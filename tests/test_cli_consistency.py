@@ -128,7 +128,7 @@ def test_renamed_flags_mean_one_thing():
     uses = flag_uses(build_parser())
     commands = {flag: sorted({c for c, _ in where}) for flag, where in uses.items()}
     assert commands["--min-duration"] == ["search"]  # the shortest hit; events: --min-event
-    assert commands["--min-event"] == ["detect", "tag"]
+    assert commands["--min-event"] == ["detect", "listen", "tag"]
     assert commands["--threshold"] == ["detect", "search"]
     assert commands["--list"] == ["experiment"] and commands["--max-listed"] == ["data check"]
 

@@ -52,7 +52,7 @@ def _torch(tagger, x):
 @pytest.mark.parametrize("preset", ["tiny", "thesis-best"])
 def test_onnxruntime_equals_torch_on_two_lengths(preset, tmp_path):
     tagger = _tagger(preset)
-    path = export_onnx(tagger, tmp_path / "m.onnx")
+    path = export_onnx(tagger, tmp_path / "m.onnx", audio_in=False)
     sess = load_onnx(path, threads=1)
     s = tagger.total_stride
     # 911 and 3000: not multiples of the stride (ceil-mode pooling), and not the traced batch size
@@ -69,7 +69,7 @@ def test_onnxruntime_equals_torch_on_two_lengths(preset, tmp_path):
 def test_batch_norm_no_accumulation_and_max_pooling(tmp_path):
     """The ch. 4 sound model (batch norm, no Gaussian) with max clip pooling."""
     tagger = _tagger("thesis-sound-ch4", pooling="max")
-    sess = load_onnx(export_onnx(tagger, tmp_path / "m.onnx"), threads=1)
+    sess = load_onnx(export_onnx(tagger, tmp_path / "m.onnx", audio_in=False), threads=1)
     for T in (911, 1500):
         x = _logmel(tagger, 2, T, seed=T)
         frame, clip = sess.run(x)
@@ -79,7 +79,7 @@ def test_batch_norm_no_accumulation_and_max_pooling(tmp_path):
 
 def test_metadata_and_dynamic_axes(tmp_path):
     tagger = _tagger("tiny")
-    path = export_onnx(tagger, tmp_path / "m.onnx")
+    path = export_onnx(tagger, tmp_path / "m.onnx", audio_in=False)
     sess = load_onnx(path)
     meta = sess.meta
     assert meta["labels"] == tagger.labels
@@ -96,7 +96,7 @@ def test_metadata_and_dynamic_axes(tmp_path):
 
 def test_standardized_input_variant(tmp_path):
     tagger = _tagger("tiny")
-    sess = load_onnx(export_onnx(tagger, tmp_path / "m.onnx", standardize=False))
+    sess = load_onnx(export_onnx(tagger, tmp_path / "m.onnx", audio_in=False, standardize=False))
     assert sess.meta["onnx"]["standardization_in_graph"] is False
     assert np.asarray(sess.meta["onnx"]["feature_mean"]).shape == (2, 32)
     x = _logmel(tagger, 2, 700, seed=1)
@@ -112,8 +112,8 @@ def test_cli_export_from_model_file(tmp_path, capsys):
     out = tmp_path / "sub" / "model.onnx"
     assert cli_main(["export", "--model", str(model), "--onnx", str(out), "--verify"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert res["onnx"] == str(out) and res["labels"] == 5
-    assert res["max_abs_diff"] is not None and res["max_abs_diff"] <= 1e-4
+    assert res["onnx"] == str(out) and res["labels"] == 5 and res["input"] == "audio"
+    assert res["max_abs_diff"] is not None and res["max_abs_diff"] <= 1e-3
     assert load_onnx(out).meta["name"] == "test-tiny"
 
 
@@ -121,3 +121,70 @@ def test_cli_missing_model_is_a_user_error(tmp_path, capsys):
     assert cli_main(["export", "--model", str(tmp_path / "nope.safetensors"), "--onnx", str(tmp_path / "m.onnx")]) == 2
     assert "model file not found" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()
+
+
+# ------------------------------------------------------------------------------- audio in (front-end inside)
+def _rendered(seconds, seed, sr=16000):
+    """Tones, noise bursts and click trains over near-silence, plus a stretch of exact digital silence."""
+    from clip2frame.data.toy import render_toy_clip
+
+    wave, _ = render_toy_clip(np.random.default_rng(seed), duration_s=seconds, sr=sr)
+    wave[: len(wave) // 5] = 0.0
+    return wave
+
+
+def test_audio_front_end_equals_multiscale_logmel():
+    from clip2frame.audio.features import MultiScaleLogMel
+    from clip2frame.export.onnx import AudioFrontEnd
+
+    spec = FeatureSpec()  # the six thesis windows, 512 .. 16384
+    fe, ref = AudioFrontEnd(spec), MultiScaleLogMel(spec)
+    for n in (0, 100, 512, 16000 * 3 + 77):
+        x = torch.from_numpy(np.stack([_rendered(max(n, 1600) / 16000, s)[:n] for s in (1, 2)]))
+        with torch.no_grad():
+            a, b = fe(x), ref(x)
+        assert a.shape == b.shape == (2, 6, 128, 1 + n // 512)
+        assert (a - b).abs().max() <= 1e-4  # log-mel units; float32 matmul DFT vs FFT
+
+
+@pytest.mark.parametrize("preset", ["tiny", "thesis-sound-ch4", "default"])
+def test_audio_graph_equals_torch_on_rendered_audio(preset, tmp_path):
+    from clip2frame.audio.features import MultiScaleLogMel
+    from clip2frame.models.io import load_model
+
+    tagger = load_model("default") if preset == "default" else _tagger(preset)
+    path = export_onnx(tagger, tmp_path / "m.onnx")
+    sess = load_onnx(path, threads=1)
+    assert sess.audio_in and sess.session.get_inputs()[0].shape == ["batch", "samples"]
+    assert sess.meta["onnx"]["input"]["name"] == "audio"
+    front = MultiScaleLogMel(tagger.feature_spec)
+    for B, seconds in ((1, 0.02), (2, 7.3), (1, 31.0)):
+        wave = np.stack([_rendered(seconds, seed=b + 10 * B) for b in range(B)])
+        frame, clip = sess.run(wave)
+        with torch.no_grad():
+            ref = tagger.net(tagger.standardizer.apply(front(torch.from_numpy(wave))))
+        assert frame.shape == tuple(ref.frame.shape) == (B, len(tagger.labels), -(-(1 + wave.shape[1] // 512) // 16))
+        assert np.abs(frame - ref.frame.numpy()).max() <= 1e-3
+        assert np.abs(clip - ref.clip.numpy()).max() <= 1e-3
+
+
+def test_audio_graph_refuses_what_it_cannot_hold(tmp_path, capsys):
+    from clip2frame.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="delta features.*--features-in"):
+        export_onnx(_tagger("thesis-urbansound"), tmp_path / "m.onnx")
+    with pytest.raises(ConfigError, match="only with --features-in"):
+        export_onnx(_tagger("tiny"), tmp_path / "m.onnx", standardize=False)
+    model = save_model(tmp_path / "model.safetensors", _tagger("tiny"))
+    assert cli_main(["export", str(model), "--onnx", str(tmp_path / "m.onnx"), "--standardized-input"]) == 2
+    assert "only with --features-in" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_cli_export_features_in_keeps_the_log_mel_graph(tmp_path, capsys):
+    model = save_model(tmp_path / "model.safetensors", _tagger("tiny"))
+    out = tmp_path / "f.onnx"
+    assert cli_main(["export", str(model), "--onnx", str(out), "--features-in", "--verify"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["input"] == "logmel" and res["max_abs_diff"] <= 1e-4
+    assert load_onnx(out).session.get_inputs()[0].name == "logmel"

@@ -23,7 +23,7 @@ from .flags import add_global_options, subparsers_of
 
 # Order = order in --help.
 COMMANDS = (
-    "demo", "synth", "train", "evaluate", "thresholds", "inspect", "tag", "index", "search", "serve", "data",
+    "demo", "synth", "train", "evaluate", "thresholds", "inspect", "tag", "listen", "index", "search", "serve", "data",
     "experiment", "video", "detect", "export", "completion",
 )
 #: exit code when stdout is closed before the output is written (128 + SIGPIPE, as shell tools)

@@ -44,6 +44,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"preset     {info['preset']}  scales {info['win_sizes']}  total stride {info['total_stride']} "
               f"({info['frame_seconds']:.3f} s/frame)  accumulation {info['accumulation']}  pooling {info['pooling']}")
+    if "stream_latency" in info:
+        lat = info["stream_latency"]
+        print(f"listen     latency bound {lat['default_s']:.2f} s (look-ahead {lat['default_lookahead_frames']} "
+              f"frames = 4 sigma), exact {lat['exact_s']:.2f} s ({lat['exact_lookahead_frames']} frames), "
+              f"minimum {lat['minimum_s']:.2f} s (--max-latency)")
     print(f"trained    {info['provenance'].get('created', '?')}  on {info['provenance'].get('dataset', '?')}  "
           f"best epoch {info['provenance'].get('best_epoch', '?')}")
     print(f"command    {info['provenance'].get('command', '?')}")

@@ -26,12 +26,25 @@ def describe(path) -> dict[str, Any]:
         })
     cfg = m.provenance.get("config", {})
     return {
+        "stream_latency": _stream_latency(m),
         "kind": m.kind, "name": m.name, "version": m.version, "path": str(m.path), "preset": cfg.get("preset", "?"),
         "win_sizes": list(m.feature_spec.win_sizes), "total_stride": m.total_stride,
         "frame_seconds": m.frame_seconds, "accumulation": m.net.cfg.accumulation, "pooling": m.net.cfg.pooling,
         "tags": tags, "provenance": {k: v for k, v in m.provenance.items() if k != "config"},
         "card": m.card,
     }
+
+
+def _stream_latency(m: TaggerModel) -> dict[str, Any]:
+    """``clip2frame listen``'s latency bound by look-ahead: default (4 sigma), exact, and the minimum."""
+    import math
+
+    from .latency import latency_budget
+
+    default, exact = latency_budget(m), latency_budget(m, max_latency_s=math.inf)
+    return {"default_s": default.bound_s, "default_lookahead_frames": default.lookahead_frames,
+            "exact_s": exact.bound_s, "exact_lookahead_frames": exact.lookahead_frames,
+            "minimum_s": default.fixed_s, "features_s": default.features_s, "network_s": default.network_s}
 
 
 def _describe_visual(m: VisualModel) -> dict[str, Any]:

@@ -260,6 +260,9 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {exc}"}, status_code=500)
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    from .live import live_router  # the live view (web/live.py): its own routes, same middleware
+
+    app.include_router(live_router(model))
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
