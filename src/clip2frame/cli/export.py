@@ -43,13 +43,11 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from ..errors import Clip2FrameError
     from ..models.io import load_model
 
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise Clip2FrameError("--onnx: the 'onnx' package is not installed (pip install 'clip2frame[onnx]')") from None
+    from ..extras import require
+
+    require("onnx", what="--onnx")
     from ..export.onnx import export_onnx, verify_onnx
 
     tagger = load_model(args.model)

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+
+
+def _scipy_stats() -> Any:
+    from ..extras import require
+
+    return require("scipy.stats", what="t intervals over seeds (clip2frame experiment)", extra="stats")
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,7 @@ class Interval:
 
 def mean_ci(values: Sequence[float], level: float = 0.95) -> Interval:
     """Mean and t interval of ``values`` (NaNs dropped); the bounds are NaN for fewer than 2 values."""
-    from scipy import stats
+    stats = _scipy_stats()
 
     v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=np.float64)
     n = v.size
@@ -79,7 +85,7 @@ def verdict_of(diff: Interval) -> str:
 def paired_over_seeds(better: Sequence[float], worse: Sequence[float], *, lower_is_better: bool = False,
                       level: float = 0.95) -> Comparison:
     """Paired t-test and t interval of the per-seed differences (seeds where both values are finite)."""
-    from scipy import stats
+    stats = _scipy_stats()
 
     pairs = [(a, b) for a, b in zip(better, worse)
              if a is not None and b is not None and math.isfinite(a) and math.isfinite(b)]
