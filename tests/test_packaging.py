@@ -210,3 +210,15 @@ def test_library_paths_raise_the_missing_extra_error(song, code, extra):
     r = _lean(f"from clip2frame.errors import MissingExtraError\ntry:\n    {code}\n"
               f"except MissingExtraError as e:\n    print(e)", cwd=song)
     assert r.returncode == 0 and r.stdout.strip().endswith(f"(pip install 'clip2frame[{extra}]')"), r.stderr[-2000:]
+
+
+def test_ray_backend_removed(tmp_path, capsys):
+    """Ray was removed (BENCHMARKS.md, "Ray backend removed"): `--shard I/N` under a scheduler does its job."""
+    import importlib.util
+
+    from clip2frame.cli import main
+
+    assert importlib.util.find_spec("clip2frame.infer.ray_backend") is None
+    with pytest.raises(SystemExit) as e:
+        main(["tag", str(tmp_path), "--out", str(tmp_path / "o"), "--backend", "ray"])
+    assert e.value.code == 2 and "unrecognized arguments: --backend ray" in capsys.readouterr().err

@@ -1,16 +1,17 @@
-"""Catalogue tagging: the local backend, ``--shard I/N`` processes, and the Ray backend, same files, same run.
+"""Catalogue tagging: one ``clip2frame tag`` process vs ``--shard I/N`` processes, same files, same run.
 
 Writes ``--files`` synthetic WAVs (``--seconds`` each, sines + noise, seeded), then times, interleaved over
 ``--repeats`` rounds, each as the CLI a user would run (process start included):
 
 * ``local``   one ``clip2frame tag`` process;
 * ``shards``  ``N`` concurrent ``clip2frame tag --shard I/N`` processes into one output folder (what a
-  scheduler's array job runs);
-* ``ray``     one ``clip2frame tag --backend ray --workers N`` (a local Ray started and stopped by it).
+  scheduler's array job runs).
 
-Every process uses 1 torch thread. Checks that the three give the same scores.
+Every process uses 1 torch thread. Checks that both give the same scores. Until commit 1efec13 it also timed
+the Ray backend (``--backend ray --workers N``) as ``bench_shard_vs_ray.py``; the backend was removed after
+that measurement (BENCHMARKS.md, "Ray backend removed").
 
-    python benchmarks/bench_shard_vs_ray.py --files 24 --seconds 30 --procs 2 --repeats 2
+    python benchmarks/bench_shard.py --files 24 --seconds 30 --procs 2 --repeats 2
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", RAY_USAGE_STATS_ENABLED="0")
+os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
 
 import numpy as np  # noqa: E402
 import soundfile as sf  # noqa: E402
@@ -62,7 +63,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
     print_machine_info()
-    work = Path(tempfile.mkdtemp(prefix="bench-shard-ray-"))
+    work = Path(tempfile.mkdtemp(prefix="bench-shard-"))
     try:
         (work / "in").mkdir()
         inp = _catalogue(work / "in", a.files, a.seconds, a.seed)
@@ -70,7 +71,6 @@ def main() -> None:
         variants = {
             "local": lambda out: [TAG + [str(inp), "--out", str(out)]],
             "shards": lambda out: [TAG + [str(inp), "--out", str(out), "--shard", f"{i}/{n}"] for i in range(n)],
-            "ray": lambda out: [TAG + [str(inp), "--out", str(out), "--backend", "ray", "--workers", str(n)]],
         }
         times: dict[str, list[float]] = {k: [] for k in variants}
         for r in range(a.repeats):
@@ -80,7 +80,7 @@ def main() -> None:
                 times[name].append(_run(cmds(out)))
                 print(f"# round {r} {name}: {times[name][-1]:.1f} s", flush=True)
         ref = {p.name: p.read_text() for p in (work / "out-local").glob("*.scores.tsv")}
-        for name in ("shards", "ray"):
+        for name in ("shards",):
             got = {p.name: p.read_text() for p in (work / f"out-{name}").glob("*.scores.tsv")}
             same = got.keys() == ref.keys() and all(
                 np.allclose(np.loadtxt(work / f"out-{name}" / k, skiprows=1),
