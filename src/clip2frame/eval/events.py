@@ -46,7 +46,9 @@ def reference_libraries():
     ``pkg_resources`` at module level but only uses it in functions never called here; setuptools >= 81
     no longer ships it, so an empty stand-in module is registered when it is missing."""
     try:
-        import pkg_resources  # noqa: F401
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # setuptools 80 warns that pkg_resources is deprecated
+            import pkg_resources  # noqa: F401
     except ImportError:
         sys.modules.setdefault("pkg_resources", types.ModuleType("pkg_resources"))
     try:
