@@ -3,7 +3,7 @@
 Checks, in a scratch folder: no optional package is importable (the venv really is lean); ``clip2frame tag``
 on a generated 8-s WAV with the default model writes scores.tsv (15 tags, one row per 0.512-s frame,
 probabilities in [0, 1]), events.tsv, failures.tsv and the event index; ``inspect default`` and
-``evaluate`` (on a 3-clip manifest written here) run; ``serve``, ``inspect --plot`` and ``evaluate``'s
+``evaluate`` (on a 3-clip manifest written here), ``train``, ``thresholds`` and ``search`` run; ``serve``, ``inspect --plot`` and ``evaluate``'s
 event metrics each name the extra to install. Exits 1 with the failed check's message.
 
     LEAN/bin/python scripts/lean_smoke.py WORKDIR
@@ -88,6 +88,19 @@ def main() -> None:
     check(r.returncode == 0, f"clip2frame evaluate exits 0 ({r.stderr.strip()[-500:]})")
     check(math.isfinite(json.loads(r.stdout)["test"]["frame_micro_f1"]), "evaluate reports frame F1")
     check("clip2frame[eval]" in r.stderr, f"evaluate names the 'eval' extra for event metrics ({r.stderr.strip()})")
+
+    # train (tiny preset, 1 epoch) and refit thresholds on the procedural toy corpus, then search the tags
+    from clip2frame.data.toy import make_toy_corpus
+
+    make_toy_corpus(work / "toy", n_clips={"train": 6, "validation": 2, "test": 2}, duration_s=3.0)
+    r = cli("train", "--data", "toy", "--out", "run", "--preset", "tiny", "--set", "epochs=1", cwd=work)
+    check(r.returncode == 0 and (work / "run" / "model.safetensors").is_file(),
+          f"clip2frame train (tiny, 1 epoch) ({r.stderr.strip()[-300:]})")
+    r = cli("thresholds", "--model", "run/model.safetensors", "--data", "toy", "--split", "validation",
+            "--out", "refit.safetensors", cwd=work)
+    check(r.returncode == 0 and (work / "refit.safetensors").is_file(), f"clip2frame thresholds ({r.stderr[-300:]})")
+    r = cli("search", "tags", "piano", "--json", cwd=work)
+    check(r.returncode == 0, f"clip2frame search ({r.stderr.strip()[-300:]})")
 
     # commands of an extra: one line naming it, exit 2, no traceback
     for args, extra in ((["serve", "tags"], "serve"), (["inspect", "default", "--plot", "s.png"], "plots")):
