@@ -10,7 +10,9 @@ event metrics each name the extra to install. Exits 1 with the failed check's me
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 import math
 import os
@@ -32,6 +34,25 @@ def check(ok: bool, what: str) -> None:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``clip2frame ARGS`` in this process (torch is imported once for every command) from ``cwd``."""
+    from clip2frame.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                rc = main(list(args))
+            except SystemExit as e:  # argparse
+                rc = e.code if isinstance(e.code, int) else 2
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["clip2frame", *args], rc, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m clip2frame ARGS`` in a new process: what a user sees on stderr, tracebacks included."""
     return subprocess.run(CLI + list(args), cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -104,7 +125,7 @@ def main() -> None:
 
     # commands of an extra: one line naming it, exit 2, no traceback
     for args, extra in ((["serve", "tags"], "serve"), (["inspect", "default", "--plot", "s.png"], "plots")):
-        r = cli(*args, cwd=work)
+        r = cli_process(*args, cwd=work)
         err = r.stderr.strip()
         check(r.returncode == 2 and f"pip install 'clip2frame[{extra}]'" in err and "Traceback" not in err
               and len(err.splitlines()) == 1, f"`clip2frame {' '.join(args)}` names [{extra}] ({err[-300:]})")
