@@ -195,6 +195,13 @@ def test_extra_commands_say_which_extra(song, args, extra):
     assert err[0].endswith(f"(pip install 'clip2frame[{extra}]')")
 
 
+def test_jams_format_without_jams_is_a_setup_error(song):
+    r = _lean("cli", "tag", "song.wav", "--out", "jtags", "--format", "scores,jams", "-q", cwd=song)
+    assert r.returncode == 2 and "format jams: needs jams, which is not installed (pip install 'clip2frame[jams]')" \
+        in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert not (song / "jtags").exists()  # refused before any file
+
+
 @pytest.mark.parametrize("code, extra", [
     ("from clip2frame.experiments.stats import mean_ci; mean_ci([1.0, 2.0, 3.0])", "stats"),
     ("import numpy as np; from clip2frame.data.synth.mix import shelf_eq;"

@@ -64,7 +64,8 @@ def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
     Raises
     ------
     ConfigError
-        For an unknown or empty format list.
+        For an unknown or empty format list; ``MissingExtraError`` for ``jams`` without the jams package
+        (a setup error before any file, not one failure per file).
     """
     items = formats.split(",") if isinstance(formats, str) else list(formats)
     out: list[str] = []
@@ -77,6 +78,10 @@ def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
             out.append(f)
     if not out:
         raise ConfigError(f"format: no output format given (choose from {', '.join(FORMATS)})")
+    if "jams" in out:
+        from ..extras import require
+
+        require("jams", what="format jams")
     return tuple(out)
 
 
