@@ -5,7 +5,7 @@
 # as in setup.sh) and the built wheel tags a generated WAV with the default model, inspects, evaluates,
 # and an extra-only command names its extra (scripts/lean_smoke.py). Run by .ci/run after scripts/test.sh.
 #   bash scripts/check_dist.sh                 needs .venv (bash scripts/setup.sh)
-#   CLIP2FRAME_KEEP_LEAN=DIR bash ...          keep the lean venv in DIR (default: a temp dir, removed)
+#   CLIP2FRAME_LEAN_DIR=DIR bash ...           the lean venv and its scratch files (default build/lean, kept)
 #   CLIP2FRAME_VENV=DIR bash ...               build with another full venv than .venv
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +44,10 @@ if problems:
 print(f"[dist] {whl}: LICENSE, {len(base)} base dependencies, extras {', '.join(sorted(extras))}", file=sys.stderr)
 EOF
 
-lean=${CLIP2FRAME_KEEP_LEAN:-$(mktemp -d "${TMPDIR:-/tmp}/clip2frame-lean.XXXXXX")}
-[ -n "${CLIP2FRAME_KEEP_LEAN:-}" ] || trap 'rm -rf "$lean"' EXIT
+t_build=$((SECONDS - t0))
+# kept after the run (removing ~30k files took longer than the smoke test on a loaded VM); --clear below
+lean=${CLIP2FRAME_LEAN_DIR:-build/lean}
+rm -rf "$lean/work"
 echo "[dist] lean install in $lean/venv (requirements-base.lock + the wheel)" >&2
 "$PY" -m venv --clear "$lean/venv"
 "$lean/venv/bin/python" -m pip install -q "pip==26.3"
@@ -60,4 +62,4 @@ t_install=$((SECONDS - t0))
 "$lean/venv/bin/python" scripts/lean_smoke.py "$lean/work"
 size() { du -sh --exclude=__pycache__ "$1" | cut -f1; }  # installed with --no-compile: compare without bytecode
 echo "[dist] lean venv $(size "$lean/venv"), full venv $full $(size "$full") (both without __pycache__);" \
-     "build + lean install $t_install s, with the smoke test $((SECONDS - t0)) s" >&2
+     "build $t_build s, + lean install $t_install s, + smoke test $((SECONDS - t0)) s" >&2
