@@ -62,4 +62,4 @@ t_install=$((SECONDS - t0))
 "$lean/venv/bin/python" scripts/lean_smoke.py "$lean/work"
 size() { du -sh --exclude=__pycache__ "$1" | cut -f1; }  # installed with --no-compile: compare without bytecode
 echo "[dist] lean venv $(size "$lean/venv"), full venv $full $(size "$full") (both without __pycache__);" \
-     "build $t_build s, + lean install $t_install s, + smoke test $((SECONDS - t0)) s" >&2
+     "elapsed: build $t_build s, lean install done at $t_install s, smoke test done at $((SECONDS - t0)) s" >&2
