@@ -2,9 +2,10 @@
 
 Checks, in a scratch folder: no optional package is importable (the venv really is lean); ``clip2frame tag``
 on a generated 8-s WAV with the default model writes scores.tsv (15 tags, one row per 0.512-s frame,
-probabilities in [0, 1]), events.tsv, failures.tsv and the event index; ``inspect default`` and
-``evaluate`` (on a 3-clip manifest written here), ``train``, ``thresholds`` and ``search`` run; ``serve``, ``inspect --plot`` and ``evaluate``'s
-event metrics each name the extra to install. Exits 1 with the failed check's message.
+probabilities in [0, 1]), events.tsv, failures.tsv and the event index; ``inspect --model default``,
+``evaluate`` (on a 3-clip manifest written here), ``train``, ``thresholds`` and ``search`` run; ``serve``,
+``inspect --plot`` and ``evaluate``'s event metrics each name the extra to install. Exits 1 with the failed
+check's message.
 
     LEAN/bin/python scripts/lean_smoke.py WORKDIR
 """
@@ -95,7 +96,7 @@ def main() -> None:
     check((work / "tags" / "failures.tsv").read_text() == "path\terror\n", "failures.tsv lists no failure")
     check((work / "tags" / "index.sqlite").is_file(), "event index written")
 
-    r = cli("inspect", "default", cwd=work)
+    r = cli("inspect", "--model", "default", cwd=work)
     check(r.returncode == 0 and "piano" in r.stdout, f"clip2frame inspect default ({r.stderr.strip()[-300:]})")
 
     # evaluate: 3 clips of the embedded tags, scored without the 'eval' extra (frame/segment metrics)
@@ -124,7 +125,7 @@ def main() -> None:
     check(r.returncode == 0, f"clip2frame search ({r.stderr.strip()[-300:]})")
 
     # commands of an extra: one line naming it, exit 2, no traceback
-    for args, extra in ((["serve", "tags"], "serve"), (["inspect", "default", "--plot", "s.png"], "plots")):
+    for args, extra in ((["serve", "tags"], "serve"), (["inspect", "--model", "default", "--plot", "s.png"], "plots")):
         r = cli_process(*args, cwd=work)
         err = r.stderr.strip()
         check(r.returncode == 2 and f"pip install 'clip2frame[{extra}]'" in err and "Traceback" not in err

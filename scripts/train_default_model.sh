@@ -27,7 +27,7 @@ bash scripts/fetch_timbres.sh
 cp "$RUN/model.safetensors" src/clip2frame/assets/default_model.safetensors
 # The copy has no model card: put this model's own figures (the benchmark below) into
 # docs/model_cards/default_model.yaml, then store it (tests/test_model_card.py checks the two agree):
-#   .venv/bin/clip2frame inspect "$RUN/model.safetensors" --write-card docs/model_cards/default_model.yaml \
+#   .venv/bin/clip2frame inspect --model "$RUN/model.safetensors" --write-card docs/model_cards/default_model.yaml \
 #       --out src/clip2frame/assets/default_model.safetensors
 .venv/bin/python benchmarks/bench_generalisation.py --data "$WORK/corpus" --model default \
     ${MUSICNN_PYTHON:+--musicnn-python "$MUSICNN_PYTHON"} --json "$RUN/generalisation.json"

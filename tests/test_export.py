@@ -110,7 +110,7 @@ def test_cli_export_from_model_file(tmp_path, capsys):
     tagger = _tagger("tiny")
     model = save_model(tmp_path / "model.safetensors", tagger)
     out = tmp_path / "sub" / "model.onnx"
-    assert cli_main(["export", str(model), "--onnx", str(out), "--verify"]) == 0
+    assert cli_main(["export", "--model", str(model), "--onnx", str(out), "--verify"]) == 0
     res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert res["onnx"] == str(out) and res["labels"] == 5
     assert res["max_abs_diff"] is not None and res["max_abs_diff"] <= 1e-4
@@ -118,6 +118,6 @@ def test_cli_export_from_model_file(tmp_path, capsys):
 
 
 def test_cli_missing_model_is_a_user_error(tmp_path, capsys):
-    assert cli_main(["export", str(tmp_path / "nope.safetensors"), "--onnx", str(tmp_path / "m.onnx")]) == 2
+    assert cli_main(["export", "--model", str(tmp_path / "nope.safetensors"), "--onnx", str(tmp_path / "m.onnx")]) == 2
     assert "model file not found" in capsys.readouterr().err
     assert not (tmp_path / "m.onnx").exists()

@@ -155,6 +155,9 @@ def test_threshold_switches(toy, tmp_path):
 
 
 def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
+    import clip2frame.experiments.recipes as recipes
+
+    monkeypatch.setattr(recipes, "thesis9_labels", lambda labels: ["tone", "noise"])  # the toy has none
     f = find("4")
     s = replace(_settings(toy, tmp_path), **THESIS_PROTOCOL)
     csv_path, md_path = run_finding(f, Runner(s), [0, 1])
@@ -170,9 +173,17 @@ def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
                 key = f"{side.split}/{row.evaluation} {json.dumps(THESIS_PROTOCOL, sort_keys=True)}"
                 assert v == pytest.approx(cache[key][side.metric])
         cmp = stats.paired_over_seeds(claim["values_better"], claim["values_worse"])
-        assert claim["verdict"] == cmp.verdict
+        assert claim["p_value"] == pytest.approx(cmp.p_value, nan_ok=True)
+        assert claim["verdict"] in stats.FINDING_VERDICTS
+        # frame F1 over the thesis' instruments (here: the labels monkeypatched below), all labels beside
+        assert spec.better.metric == "thesis9_frame_micro_f1" if "micro" in spec.text else True
+        assert claim["beside"]["metric"].startswith("frame_m") and claim["trivial"]["name"] == "always-on"
+        assert claim["stop_epochs"] == {"better": [2, 2], "worse": [2, 2]}
     text = md_path.read_text()
     assert "## Claims" in text and "Segment F1 micro" in text and "0.675 vs 0.324" in text
+    cache = json.loads(next((tmp_path / "seed0" / "runs").glob("*/eval.json")).read_text())
+    assert cache["training"]["stop_epoch"] == 2 and cache["training"]["stopped_by"] == "cap"
+    assert cache[f"shift/thresholds:target {json.dumps(THESIS_PROTOCOL, sort_keys=True)}"]["thesis9_n_labels"] == 2
     assert csv_path.read_text().splitlines()[0].startswith("Final pooling,Early conv,Threshold source")
     # a second run reuses every seed: nothing is trained again
     import clip2frame.train.trainer as trainer
@@ -228,13 +239,17 @@ def test_video_method_score_and_report(tmp_path):
     for sd in (0, 1):
         base = [PairScore(f"v{i}", ["cello", "piano"][i % 2], float(a), 10.0, 1)
                 for i, a in enumerate(rng.uniform(0.5, 0.7, 24))]
-        per_seed[sd] = {"ST05 A": [replace(p, auc=p.auc + 0.15) for p in base], "ST05-weak A": base}
+        per_seed[sd] = {"ST05 A": [replace(p, auc=p.auc + 0.15) for p in base], "ST05-weak A": base,
+                        "S": [replace(p, auc=0.9) for p in base], "S-weak": [replace(p, auc=p.auc + 0.3) for p in base]}
     f = video_findings()[2]
     md = _write(f, tmp_path, per_seed, [0, 1], True, 300)
     out = json.loads(md.with_suffix(".json").read_text())
-    assert out["claims"][0]["verdict"] == stats.HOLDS
-    assert out["claims"][0]["diff"]["mean"] == pytest.approx(0.15)
-    assert "0.822 vs 0.67" in md.read_text()
+    check, main = out["claims"]
+    assert check["check"] and check["claim"].startswith("normal sound model > weak")  # the manipulation check
+    assert check["better"]["mean"] == pytest.approx(0.9)
+    assert main["verdict"] == stats.HOLDS
+    assert main["diff"]["mean"] == pytest.approx(0.15)
+    assert "0.822 vs 0.67" in md.read_text() and "manipulation check" in md.read_text()
 
 
 def test_run_names_ignore_placement_and_reuse_runs_named_the_old_way(toy, tmp_path):
@@ -262,3 +277,215 @@ def test_run_names_ignore_placement_and_reuse_runs_named_the_old_way(toy, tmp_pa
     Path(one.out).mkdir(parents=True)  # once a run has the new name, that one is used
     assert row_config(row, replace(_settings(toy, tmp_path), overrides=_settings(toy, tmp_path).overrides
                                    + ("num_threads=2", "num_workers=1")))[0].out == one.out
+
+
+# ------------------------------------------------------------------------- patience with a cap (trainer)
+def test_patience_with_a_cap_is_recorded_and_a_killed_run_stops_at_the_same_epoch(toy, tmp_path, monkeypatch):
+    """early_stopping with ``patience`` and ``epochs`` as the cap: summary.json records how and when the run
+    stopped; a run killed after epoch 2 resumes and stops at the same epoch with the same weights."""
+    import clip2frame.train.trainer as trainer
+
+    keys = ("epochs=15", "patience=2", "lr=0.2")
+    whole = train(_train_cfg(toy, tmp_path / "whole", *keys), progress=False)
+    s1 = json.loads((tmp_path / "whole" / "summary.json").read_text())
+    assert s1["stopped_by"] == "patience" and s1["stop_epoch"] == len(whole.history) < 15
+    assert s1["stop_epoch"] == s1["best_epoch"] + 2 and s1["epochs_cap"] == 15 and s1["patience"] == 2
+    assert s1["best_in_last_10pct"] is False
+    real, calls = trainer._validate, []
+
+    def killed(*a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(trainer, "_validate", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(_train_cfg(toy, tmp_path / "killed", *keys), progress=False)
+    monkeypatch.setattr(trainer, "_validate", real)
+    assert torch.load(tmp_path / "killed" / "train_state.pt", weights_only=True)["epoch"] == 2
+    resumed = train(_train_cfg(toy, tmp_path / "killed", *keys), progress=False)
+    s2 = json.loads((tmp_path / "killed" / "summary.json").read_text())
+    assert {k: s2[k] for k in ("stop_epoch", "best_epoch", "stopped_by")} == \
+        {k: s1[k] for k in ("stop_epoch", "best_epoch", "stopped_by")}
+    assert [r["val_loss"] for r in resumed.history] == [r["val_loss"] for r in whole.history]
+    w1, w2 = _weights(tmp_path / "whole" / "model.safetensors"), _weights(tmp_path / "killed" / "model.safetensors")
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    # a run at its cap: stopped by the cap, its best epoch in the last 10% flagged
+    capped = train(_train_cfg(toy, tmp_path / "cap", "epochs=2", "patience=5", "lr=0.01"), progress=False)
+    s3 = json.loads((tmp_path / "cap" / "summary.json").read_text())
+    assert s3["stopped_by"] == "cap" and s3["stop_epoch"] == 2
+    assert s3["best_in_last_10pct"] == (capped.best_epoch == 2)
+
+
+# ------------------------------------------------------------------------------ protocol of issue #25
+def test_thesis9_labels():
+    from clip2frame.data.readers.medleydb import MTT9_MAP
+    from clip2frame.experiments.recipes import thesis9_labels
+    from clip2frame.tags import MUSIC_TAGS
+
+    assert thesis9_labels(MUSIC_TAGS) == ["piano", "acoustic guitar", "clean electric guitar", "electric bass",
+                                          "synthesizer", "drums"]   # no singers in the embedded corpus
+    assert len(thesis9_labels(list(dict.fromkeys(MTT9_MAP.values())))) == 9
+    assert thesis9_labels(["tone", "noise"]) == []
+
+
+def test_the_scarce_set_has_its_stated_size_or_is_refused(toy, tmp_path):
+    """The fitting half of 'shift' (6 toy clips) cannot give 40 training clips: a one-line error, not a
+    smaller set (before: 5 + 1 clips and a warning)."""
+    with pytest.raises(Clip2FrameError, match="needs 40 training clips"):
+        make_scarce_manifest(_settings(toy, tmp_path, scarce_clips=40), toy)
+    m = load_manifest(make_scarce_manifest(_settings(toy, tmp_path, scarce_clips=5), toy))
+    assert len(m.split("train")) == 5 and len(m.split("validation")) == 1
+
+
+def test_finding5_weak_row_uses_target_domain_thresholds(toy, tmp_path):
+    s = replace(_settings(toy, tmp_path, scarce_clips=4), **THESIS_PROTOCOL)
+    runner = Runner(s)
+    row = find("5").recipe.rows[0]
+    assert row.evaluation == "thresholds:target"
+    cfg, _ = row_config(row, s)
+    res = runner.evaluate(row, cfg, "target")
+    shift = sorted(c.clip_id for c in toy.split("shift"))
+    assert res["n_fit_clips"] == len(shift[0::2]) and res["n_eval_clips"] == len(shift[1::2])
+    own = runner.evaluate(replace(row, evaluation="model"), cfg, "target")   # the source-domain thresholds
+    assert res["frame_micro_f1"] != own["frame_micro_f1"]
+    assert res["baseline_micro_f1"] == pytest.approx(own["baseline_micro_f1"])  # the same held-out frames
+
+
+def test_finding8_is_the_thesis_claims_with_baselines():
+    f8, f9, f10 = video_findings()
+    texts = [c.text for c in f8.claims]
+    assert "ST05 > OT03, temporal AUC" in texts and "OT03 < ST05, spatial distance (px)" in texts
+    assert "OT03 > VT, temporal AUC" not in texts                       # not a thesis claim
+    assert f8.claims[-1].check and "centre" in f8.claims[-1].text        # the baseline check, outside Holm
+    for c in f8.claims[:-1]:
+        assert c.trivial is not None and c.thesis_effect > 0
+        if c.lower_is_better:
+            assert c.trivial[0] == "centre guess"
+    assert any(name == "sound alone" for name, _ in f9.claims[0].refs)
+    assert f10.claims[0].check and not f10.claims[1].check
+
+
+def test_a_claim_against_a_baseline_below_the_trivial_predictor_is_marked(tmp_path):
+    """Finding 8 spatial: VT worse than the centre guess marks every claim against VT; finding 9: A·O·S level
+    with the sound model alone is marked."""
+    rng = np.random.default_rng(2)
+    per_seed = {}
+    for sd in (0, 1, 2):
+        base = [PairScore(f"v{i}", ["cello", "piano"][i % 2], float(a), 40.0, 4)
+                for i, a in enumerate(rng.uniform(0.5, 0.7, 20))]
+        m = {k: base for k in ("VT A", "ST05 A", "SOT0503 A", "SOT0503 A*O")}
+        m["OT03 A"] = [replace(p, px_sum=120.0) for p in base]           # 30 px
+        m["VT A"] = [replace(p, px_sum=380.0) for p in base]             # 95 px
+        m["centre"] = [replace(p, auc=math.nan, px_sum=168.0) for p in base]  # 42 px
+        m["S"] = [replace(p, auc=0.93) for p in base]
+        m["SOT0503 A*O*S"] = [replace(p, auc=0.92) for p in base]
+        per_seed[sd] = m
+    f8, f9, _ = video_findings()
+    c8 = json.loads(_write(f8, tmp_path, per_seed, [0, 1, 2], True, 200).with_suffix(".json").read_text())["claims"]
+    vt = next(c for c in c8 if c["claim"] == "OT03 < VT, spatial distance (px)")
+    assert vt["verdict"] == stats.HOLDS and "does not beat centre guess" in vt["mark"]
+    check = next(c for c in c8 if c["check"])
+    assert check["verdict"] == stats.OPPOSITE                             # VT (95 px) loses to the centre (42 px)
+    st = next(c for c in c8 if c["claim"] == "OT03 < ST05, spatial distance (px)")
+    assert st["mark"] == ""                                               # ST05 (10 px) beats the centre
+    c9 = json.loads(_write(f9, tmp_path, per_seed, [0, 1, 2], True, 200).with_suffix(".json").read_text())["claims"]
+    assert c9[0]["verdict"] == stats.HOLDS and "not above sound alone" in c9[0]["mark"]
+
+
+def test_findings_driver_smoke(toy, tmp_path, monkeypatch):
+    """'clip2frame experiment findings' on the toy corpus (2 seeds, 2 epochs, findings 4 5 7), then the
+    video findings' reports from made-up pair scores: the table renders with every column and only the
+    verdict vocabulary; a second run trains nothing; RESULTS.md's block is replaced."""
+    import clip2frame.experiments.recipes as recipes
+    from clip2frame.experiments.findings_report import COLUMNS, render_findings_table
+
+    monkeypatch.setattr(recipes, "thesis9_labels", lambda labels: ["tone", "noise"])
+    out, work = tmp_path / "results", tmp_path / "work"
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# R\n\n<!-- findings-table:start -->\nold\n<!-- findings-table:end -->\n\ntail\n")
+    args = ["experiment", "findings", "--only", "4,5,7", "--data", str(toy.root), "--seeds", "2", "--epochs", "2",
+            "--preset", "tiny", "--scarce-clips", "4", "--no-video", "--out", str(out), "--work", str(work),
+            "--results", str(results)] + [a for kv in TOY for a in ("--set", kv)]
+    assert cli_main(args) == 0
+    for k in ("4", "5", "7"):
+        rep = json.loads((out / f"finding_{k}.json").read_text())
+        assert all(c["verdict"] in stats.FINDING_VERDICTS for c in rep["claims"])
+    evals = sorted(out.glob("seed*/runs/*/eval.json"))
+    assert evals and not list(out.glob("seed*/runs/*/model.safetensors"))   # small files only
+    assert all("training" in json.loads(p.read_text()) for p in evals)
+    # every chapter-3 cell recomputes from the kept eval.json files
+    rep4 = json.loads((out / "finding_4.json").read_text())
+    c = rep4["claims"][0]
+    row = find("4").recipe.rows[[i for i, r in enumerate(find("4").recipe.rows)
+                                 if ("Threshold source", "target domain (part of shift)") in r.label][0]]
+    s0 = replace(recipes.Settings(data=str(toy.root), out=work / "seed0", epochs=2, patience=20, seed=0,
+                                  preset="tiny", overrides=("early_stopping=true", "checkpoint=best") + TOY,
+                                  scarce_clips=4), **THESIS_PROTOCOL)
+    run = Path(row_config(row, s0)[0].out).name
+    kept = json.loads((out / "seed0" / "runs" / run / "eval.json").read_text())
+    key = f"shift/thresholds:target {json.dumps(THESIS_PROTOCOL, sort_keys=True)}"
+    assert c["values_better"][0] == pytest.approx(kept[key]["thesis9_frame_micro_f1"])
+    # the video findings' reports (made-up pairs) join the table
+    rng = np.random.default_rng(0)
+    base = [PairScore(f"v{i}", "cello", float(a), 30.0, 1) for i, a in enumerate(rng.uniform(0.5, 0.8, 12))]
+    names = ("VT A", "ST05 A", "OT03 A", "SOT0503 A", "SOT0503 A*O", "SOT0503 A*O*S", "ST05-weak A", "S",
+             "S-weak", "centre")
+    per_seed = {sd: {n: [replace(p, auc=min(1.0, p.auc + 0.02 * j + 0.01 * sd)) for p in base]
+                     for j, n in enumerate(names)} for sd in (0, 1)}
+    for f in video_findings():
+        _write(f, out, per_seed, [0, 1], True, 100)
+    table = render_findings_table(out)
+    head = table.splitlines()[0]
+    assert all(col in head for col in COLUMNS)
+    lines = [ln for ln in table.splitlines() if ln.startswith("| ") and not ln.startswith("| #")]
+    assert {ln.split(" | ")[0][2:] for ln in lines} == {"4", "5", "7", "8", "9", "10"}
+    for ln in lines:
+        cells = ln.strip("|").split(" | ")
+        assert len(cells) == len(COLUMNS)
+        assert any(f"**{v}**" in cells[6] for v in stats.FINDING_VERDICTS)
+    assert "fixed budget" in table and "Verdicts: holds" in table
+    text = results.read_text()
+    assert "\nold\n" not in text and text.endswith("tail\n") and "| # | claim" in text
+    # resumable: a second run trains nothing
+    import clip2frame.train.trainer as trainer
+
+    monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished run"))
+    assert cli_main(args) == 0
+
+
+def test_findings_driver_bad_input_is_one_line(toy, tmp_path, capsys):
+    from clip2frame.experiments.findings_driver import update_results
+
+    base = ["experiment", "findings", "--no-video", "--out", str(tmp_path / "o"), "--work", str(tmp_path / "w")]
+    assert cli_main(base) == 2                                              # no --data
+    assert cli_main(base + ["--data", str(toy.root), "--only", "11"]) == 2  # no finding 11
+    err = capsys.readouterr().err
+    assert "--data CORPUS" in err and "unknown finding" in err and "Traceback" not in err
+    plain = tmp_path / "R.md"
+    plain.write_text("# no block\n")
+    with pytest.raises(Clip2FrameError, match="findings-table"):
+        update_results(plain, "| table |\n")
+    assert plain.read_text() == "# no block\n"
+
+
+def test_video_runs_report_their_epochs(tmp_path):
+    from clip2frame.experiments.video_findings import video_training_record
+
+    run = tmp_path / "ST05"
+    run.mkdir()
+    (run / "metrics.csv").write_text("epoch,val_loss,best\n" + "".join(
+        f"{e},0.{e},{int(e in (1, 3, 10))}\n" for e in range(1, 11)))
+    assert video_training_record(run) == {"stop_epoch": 10, "best_epoch": 10, "stopped_by": "cap",
+                                          "best_in_last_10pct": True}
+    assert video_training_record(tmp_path / "none") == {}
+    pairs = [PairScore(f"v{i}", "cello", 0.6 + 0.01 * i, 10.0, 1) for i in range(8)]
+    per_seed = {0: {m: pairs for m in ("ST05 A", "ST05-weak A", "S", "S-weak")}}
+    training = {0: {"ST05": video_training_record(run), "ST05-weak": {"stop_epoch": 10, "best_epoch": 4,
+                                                                     "best_in_last_10pct": False}}}
+    f10 = video_findings()[2]
+    out = json.loads(_write(f10, tmp_path, per_seed, [0], True, 50, training).with_suffix(".json").read_text())
+    main = out["claims"][1]
+    assert main["stop_epochs"] == {"better": [10], "worse": [10]} and main["best_in_last_10pct"] == 1
+    assert "fixed budget 10 (1 at the cap" in (tmp_path / "finding_10.md").read_text()

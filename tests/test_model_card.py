@@ -56,16 +56,16 @@ def test_bad_cards_are_refused(change, problem):
 def test_inspect_writes_and_prints_the_card(model_file, tmp_path, capsys):
     card_yaml = tmp_path / "card.yaml"
     card_yaml.write_text(json.dumps(CARD))  # JSON is YAML
-    assert main(["inspect", str(model_file)]) == 0
+    assert main(["inspect", "--model", str(model_file)]) == 0
     assert "model card: none stored" in capsys.readouterr().out
-    assert main(["inspect", str(model_file), "--write-card", str(card_yaml)]) == 0
+    assert main(["inspect", "--model", str(model_file), "--write-card", str(card_yaml)]) == 0
     out = capsys.readouterr().out
     assert "MODEL CARD" in out and "Detects nothing." in out and "frame_macro_auc 0.5 (by construction)" in out
-    assert main(["inspect", str(model_file), "--json"]) == 0
+    assert main(["inspect", "--model", str(model_file), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["card"] == CARD
     bad = tmp_path / "bad.yaml"
     bad.write_text("intended_use: x\n")
-    assert main(["inspect", str(model_file), "--write-card", str(bad)]) == 2
+    assert main(["inspect", "--model", str(model_file), "--write-card", str(bad)]) == 2
     assert "bad.yaml: model card lacks training_data" in capsys.readouterr().err
     assert load_model(model_file).card == CARD  # a refused card changes nothing
 
@@ -83,6 +83,6 @@ def test_the_shipped_default_model_carries_its_card_from_docs(capsys):
     assert card == yaml.safe_load(doc.read_text())   # re-run `inspect --write-card` after editing the card
     held_out = [r for r in card["held_out_results"] if "held-out" in r["data"] or "heldout" in r["data"]]
     assert held_out and all("all_positive_macro_f1" in r["metrics"] for r in held_out)
-    assert main(["inspect", "default"]) == 0
+    assert main(["inspect", "--model", "default"]) == 0
     out = capsys.readouterr().out
     assert f"{held_out[0]['metrics']['frame_macro_auc']}" in out

@@ -35,7 +35,7 @@ def test_check_text_incomplete_exit_1(tmp_path, capsys):
 
 def test_check_json_and_options(tmp_path, capsys):
     root = make_mtt(tmp_path / "mtt")
-    rc = main(["data", "check", "magnatagatune", str(root), "--json", "-o", "vocabulary=all", "--list", "1"])
+    rc = main(["data", "check", "magnatagatune", str(root), "--json", "-o", "vocabulary=all", "--max-listed", "1"])
     s = json.loads(capsys.readouterr().out)
     assert rc == 1
     assert s["labels"] == 60 and s["options"]["vocabulary"] == "all"

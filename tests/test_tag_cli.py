@@ -428,7 +428,7 @@ def test_real_tiny_model_end_to_end(tmp_path, capsys):
 def test_event_options_reach_the_events_files(tmp_path, fake, capsys):
     _wav(tmp_path / "in" / "b.wav", 1.6, 0.5)  # loud 0-1.536 s, quiet 1.536-2.1 s (0.564 s)
     out = tmp_path / "out"
-    rc, _, _ = _run(capsys, tmp_path / "in", "--out", out, "--min-duration", "0.6", "--format", "events,audacity")
+    rc, _, _ = _run(capsys, tmp_path / "in", "--out", out, "--min-event", "0.6", "--format", "events,audacity")
     assert rc == 0
     assert read_events_tsv(out / "b.events.tsv") == [("b.wav", 0.0, 1.536, "loud")]
     assert (out / "b.audacity.txt").read_text() == "0.000000\t1.536000\tloud\n"

@@ -122,7 +122,7 @@ def test_thresholds_and_inspect_commands(toy, tmp_path, capsys):
     assert refit.provenance["threshold_history"][-1]["source"].startswith("frame on")
     assert not np.allclose(refit.thresholds, res.tagger.thresholds)
     capsys.readouterr()
-    assert cli_main(["inspect", str(out), "--json", "--plot", str(tmp_path / "sigma.png")]) == 0
+    assert cli_main(["inspect", "--model", str(out), "--json", "--plot", str(tmp_path / "sigma.png")]) == 0
     info = json.loads(capsys.readouterr().out)
     assert [t["tag"] for t in info["tags"]] == list(toy.labels)
     assert all(t["sigma_s"] > 0 for t in info["tags"])

@@ -63,7 +63,7 @@ def test_detect_with_no_model_arguments_and_serve_the_result(tmp_path, capsys):
         assert str(z["fusion"]) == "A*O*S" and {"action", "object", "sound", "fused"} <= set(z.files)
     assert (out / "clip.overlay.mp4").stat().st_size > 1000
     shutil.copy(video, out / "clip.mp4")  # the viewer plays the original beside the overlay
-    with TestClient(create_app(out)) as client:
+    with TestClient(create_app(out), headers={"origin": "http://testserver"}) as client:  # its own page
         assert client.post("/api/index/rescan").status_code == 200
         assert [r["id"] for r in client.get("/api/results").json()["results"]] == ["clip"]
         res = client.get("/api/results/clip").json()

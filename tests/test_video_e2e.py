@@ -63,22 +63,22 @@ def test_corpus_does_not_depend_on_jobs(corpus, tmp_path):
 def test_train_evaluate_detect(corpus, tmp_path, capsys):
     runs = tmp_path / "runs"
     common = ["--data", str(corpus), "--epochs", "1", "--width", "0.0625"]
-    assert main(["video", "train", "--model", "sound", "--data", str(corpus), "--out", str(runs / "sound"),
+    assert main(["video", "train", "--kind", "sound", "--data", str(corpus), "--out", str(runs / "sound"),
                  "--epochs", "1"]) == 0
-    assert main(["video", "train", "--model", "object", "--out", str(runs / "object"), *common,
+    assert main(["video", "train", "--kind", "object", "--out", str(runs / "object"), *common,
                  "--set", "freeze_epochs=0", "--set", "optimizer=adam"]) == 0
-    assert main(["video", "train", "--model", "action", "--target", "SOT", "--sound-threshold", "0.5",
+    assert main(["video", "train", "--kind", "action", "--target", "SOT", "--sound-threshold", "0.5",
                  "--object-threshold", "0.3", "--object", str(runs / "object"), "--sound", str(runs / "sound"),
                  "--out", str(runs / "sot"), *common]) == 0
     for f in ("config.yaml", "metrics.csv", "model.safetensors", "train_state.pt"):
         assert (runs / "sot" / f).is_file()
     # resume: a second call with more epochs continues from epoch 1
-    assert main(["video", "train", "--model", "action", "--target", "SOT0503", "--object", str(runs / "object"),
+    assert main(["video", "train", "--kind", "action", "--target", "SOT0503", "--object", str(runs / "object"),
                  "--sound", str(runs / "sound"), "--out", str(runs / "sot"), "--data", str(corpus),
                  "--epochs", "2", "--width", "0.0625"]) == 0
     assert len((runs / "sot" / "metrics.csv").read_text().strip().splitlines()) == 3
     # a target that needs a missing model is a clean error
-    assert main(["video", "train", "--model", "action", "--target", "OT03", "--out", str(runs / "ot"), *common]) == 2
+    assert main(["video", "train", "--kind", "action", "--target", "OT03", "--out", str(runs / "ot"), *common]) == 2
     assert "needs --object" in capsys.readouterr().err
 
     assert main(["video", "evaluate", "--data", str(corpus), "--action", str(runs / "sot"), "--object",

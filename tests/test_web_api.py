@@ -24,6 +24,8 @@ from clip2frame.web.media import file_envelope, sniff_media_type  # noqa: E402
 from clip2frame.web.results import NotInside, resolve_inside  # noqa: E402
 
 FRAME_S = 0.512
+#: What the viewer's own page sends with a POST (TestClient's default Host is testserver).
+SAME_ORIGIN = {"origin": "http://testserver"}
 
 
 def wav_bytes(duration_s: float = 3.0, freq: float = 440.0, sr: int = 16000, fmt: str = "WAV") -> bytes:
@@ -65,7 +67,7 @@ def results_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def client(results_dir: Path):
     app = create_app(results_dir, analyze=fake_analyze, max_upload_bytes=2_000_000)
-    with TestClient(app) as c:
+    with TestClient(app, headers=SAME_ORIGIN) as c:
         yield c
 
 
@@ -202,7 +204,8 @@ def test_media_root_plays_the_originals_of_tag_results(results_dir, tmp_path):
     (music / "live" / "a.flac").write_bytes(flac)
     (tmp_path / "private.txt").write_text("TOP SECRET")
     make_result(results_dir, "live", "a", duration_s=2.0, media=False)
-    with TestClient(create_app(results_dir, analyze=fake_analyze, media_root=music)) as client:
+    app = create_app(results_dir, analyze=fake_analyze, media_root=music)
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         res = client.get("/api/results/live/a").json()
         assert res["media"] == {"url": "/media/live/a.flac", "name": "a.flac", "type": "audio/flac", "video": False}
         assert res["waveform"]["n"] == 200
@@ -211,7 +214,7 @@ def test_media_root_plays_the_originals_of_tag_results(results_dir, tmp_path):
         for url in ["/media/../private.txt", "/media/%2e%2e/private.txt", "/media/..%2fprivate.txt",
                     "/media/" + str(tmp_path / "private.txt"), "/media/live"]:
             assert client.get(url).status_code in (400, 404), url
-    with TestClient(create_app(results_dir, analyze=fake_analyze)) as client:
+    with TestClient(create_app(results_dir, analyze=fake_analyze), headers=SAME_ORIGIN) as client:
         assert client.get("/api/results/live/a").json()["media"] is None
         assert client.get("/media/live/a.flac").status_code == 404
 
@@ -347,7 +350,7 @@ def test_wrong_type_is_415_with_message(client, results_dir):
 
 def test_oversize_upload_is_413_with_message(results_dir):
     app = create_app(results_dir, analyze=fake_analyze, max_upload_bytes=10_000)
-    with TestClient(app) as client:
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         big = wav_bytes(1.0)  # 32 kB
         r = client.post("/api/jobs?filename=big.wav", content=big)
         assert r.status_code == 413 and "too large" in r.json()["detail"] and "MB" in r.json()["detail"]
@@ -389,7 +392,7 @@ def test_analyzer_crash_becomes_job_error(results_dir):
             raise RuntimeError("out of cheese")
         return fake_analyze(path)
 
-    with TestClient(create_app(results_dir, analyze=flaky)) as client:
+    with TestClient(create_app(results_dir, analyze=flaky), headers=SAME_ORIGIN) as client:
         job = wait_job(client, client.post("/api/jobs?filename=a.wav", content=wav_bytes(0.5)).json()["id"])
         assert job["status"] == "error" and "RuntimeError: out of cheese" in job["error"] and "a.wav" in job["error"]
         job = wait_job(client, client.post("/api/jobs?filename=b.wav", content=wav_bytes(0.5)).json()["id"])
@@ -429,7 +432,7 @@ def test_queue_position_reported(results_dir):
         gate.wait(10)
         return fake_analyze(path)
 
-    with TestClient(create_app(results_dir, analyze=slow)) as client:
+    with TestClient(create_app(results_dir, analyze=slow), headers=SAME_ORIGIN) as client:
         ids = [client.post(f"/api/jobs?filename={i}.wav", content=wav_bytes(0.3)).json()["id"] for i in range(3)]
         time.sleep(0.2)
         jobs = [client.get(f"/api/jobs/{i}").json() for i in ids]
@@ -580,7 +583,7 @@ def test_upload_quota_applied_after_each_analysis(results_dir):
     old = fake_upload(results_dir, "000000000001", n_bytes=200_000, age_s=300)
     data = wav_bytes(1.0)
     app = create_app(results_dir, analyze=fake_analyze, uploads_quota_bytes=150_000)
-    with TestClient(app) as client:
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         job = wait_job(client, client.post("/api/jobs?filename=a.wav", content=data).json()["id"])
         assert job["status"] == "done"
         assert not old.exists()  # removed to make room
@@ -662,7 +665,7 @@ def tiny_model_file(tmp_path: Path) -> Path:
 
 
 def test_default_analyzer_with_a_real_model_file_audio_and_video(results_dir, tiny_model_file):
-    with TestClient(create_app(results_dir, model=tiny_model_file)) as client:
+    with TestClient(create_app(results_dir, model=tiny_model_file), headers=SAME_ORIGIN) as client:
         assert client.get("/api/config").json()["model"] == str(tiny_model_file)
         ids = {}
         for name, data in [("tone.wav", wav_bytes(3.0)), ("clip.mp4", mp4_bytes(2.0))]:
@@ -688,6 +691,114 @@ def test_default_analyzer_with_a_real_model_file_audio_and_video(results_dir, ti
 
 
 def test_missing_model_file_is_a_job_error(results_dir, tmp_path):
-    with TestClient(create_app(results_dir, model=tmp_path / "nope.safetensors")) as client:
+    app = create_app(results_dir, model=tmp_path / "nope.safetensors")
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         job = wait_job(client, client.post("/api/jobs?filename=a.wav", content=wav_bytes(0.5)).json()["id"])
         assert job["status"] == "error" and "nope.safetensors" in job["error"]
+
+
+# ------------------------------------------------------------------------------------------- cross-site requests
+ORIGIN = "http://127.0.0.1:8000"
+
+
+def _jobs(client: TestClient) -> list:
+    return client.get("/api/jobs").json()["jobs"]
+
+
+@pytest.mark.parametrize("headers", [
+    {"origin": "http://evil.example"},                         # a foreign page
+    {"origin": "http://127.0.0.1:9999"},                       # another local origin (another port: same site)
+    {"origin": "null"},                                        # sandboxed frame, no-referrer form post
+    {},                                                        # neither Origin nor Referer
+    {"referer": "http://evil.example/page.html"},              # Referer only, foreign
+    {"origin": ORIGIN, "sec-fetch-site": "cross-site"},        # the browser says so
+    {"origin": ORIGIN, "sec-fetch-site": "same-site"},
+    {"origin": "http://127.0.0.1:8000.evil.example"},
+])
+def test_state_changing_requests_need_the_same_origin(results_dir, headers):
+    """On loopback without a token, a page elsewhere must not start analyses or rescans (CSRF): a text/plain
+    body is a 'simple' request that a browser sends cross-site without asking."""
+    make_result(results_dir, "tagged", "song")
+    app = create_app(results_dir, analyze=fake_analyze, allowed_hosts=["127.0.0.1", "localhost", "[::1]"],
+                     sync_on_start=False)
+    with TestClient(app, base_url=ORIGIN) as client:
+        for method, url, body in [("POST", "/api/jobs?filename=a.wav", wav_bytes(0.5)),
+                                  ("POST", "/api/index/rescan", b""), ("PUT", "/api/jobs", b"x"),
+                                  ("PATCH", "/api/jobs", b"x"), ("DELETE", "/api/jobs/1", b"")]:
+            r = client.request(method, url, content=body, headers={"content-type": "text/plain", **headers})
+            assert r.status_code == 403, (method, url, r.status_code, r.text)
+            assert "\n" not in r.json()["detail"] and "cross-origin" in r.json()["detail"]
+        assert _jobs(client) == [] and not (results_dir / "uploads").exists()
+        assert client.get("/api/results").json()["total"] == 0  # the rescan did not run
+        # the viewer's own page (Origin, or Referer without Origin, of this server) may
+        r = client.post("/api/jobs?filename=a.wav", content=wav_bytes(0.5),
+                        headers={"origin": ORIGIN, "sec-fetch-site": "same-origin"})
+        assert r.status_code == 202, r.text
+        assert client.post("/api/index/rescan", headers={"referer": ORIGIN + "/?x=1"}).status_code == 200
+        assert client.post("/api/index/rescan", headers={"origin": "http://localhost:8000",
+                                                         "host": "localhost:8000"}).status_code == 200
+        assert len(_jobs(client)) == 1
+        assert wait_job(client, r.json()["id"])["status"] == "done"
+
+
+def test_a_token_in_the_request_itself_passes_the_origin_check(results_dir):
+    app = create_app(results_dir, analyze=fake_analyze, token=TOKEN, sync_on_start=False)
+    with TestClient(app, base_url="http://192.0.2.1:8000") as client:
+        # scripts: a Bearer header (any case of the scheme: RFC 7235) or ?token= carries the secret itself
+        for scheme in ("Bearer", "bearer", "BEARER"):
+            r = client.post("/api/index/rescan", headers={"authorization": f"{scheme} {TOKEN}"})
+            assert r.status_code == 200, (scheme, r.text)
+        assert client.get("/api/results", headers={"authorization": f"bearer {TOKEN}"}).status_code == 200
+        assert client.post(f"/api/index/rescan?token={TOKEN}", headers={"origin": "null"}).status_code == 200
+        # the cookie alone does not: a page on another port of the same host is same-site and gets it sent
+        assert client.get(f"/?token={TOKEN}").status_code == 200  # now the cookie is set
+        r = client.post("/api/index/rescan", headers={"origin": "http://192.0.2.1:9999"})
+        assert r.status_code == 403
+        assert client.post("/api/index/rescan", headers={"origin": "http://192.0.2.1:8000"}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["//evil.com/", "/\\evil.com", "/%2F%2Fevil.com", "/%5C%5Cevil.com",
+                                  "/https://evil.com", "///evil.com/x", "/%09/evil.com", "/\\/evil.com"])
+def test_token_redirect_stays_on_this_server(results_dir, path):
+    app = create_app(results_dir, analyze=fake_analyze, token=TOKEN, sync_on_start=False)
+    with TestClient(app, base_url="http://192.0.2.1:8000") as client:
+        r = client.get(f"http://192.0.2.1:8000{path}?token={TOKEN}&a=1", follow_redirects=False)
+        assert r.status_code == 303
+        loc = r.headers["location"]
+        assert loc.startswith("/") and loc[1:2] not in ("/", "\\") and "\t" not in loc, loc
+        from urllib.parse import urljoin
+
+        assert urljoin("http://192.0.2.1:8000/", loc).startswith("http://192.0.2.1:8000/"), loc
+        assert loc.endswith("?a=1") and "token" not in loc
+    # an absolute-form request target (GET https://evil.com/?token=...) redirects to the path only
+    with TestClient(app, base_url="https://evil.com") as client:
+        r = client.get(f"https://evil.com/?token={TOKEN}", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+@pytest.mark.parametrize("headers,scheme,refused", [
+    ({"host": "[::1]:8000", "origin": "http://[::1]:8000"}, "http", False),
+    ({"host": "LOCALHOST", "origin": "http://localhost:80"}, "http", False),        # default port either way
+    ({"host": "viewer.example", "origin": "https://viewer.example"}, "https", False),
+    ({"host": "viewer.example", "referer": "https://viewer.example/#result=a"}, "https", False),
+    ({"host": "127.0.0.1:8000", "origin": "http://127.0.0.1:8000", "sec-fetch-site": "none"}, "http", False),
+    ({"host": "127.0.0.1:8000", "origin": "http://127.0.0.1"}, "http", True),       # port 80 is not 8000
+    ({"host": "127.0.0.1:8000", "origin": "http://user@127.0.0.1:8000"}, "http", True),
+    ({"host": "127.0.0.1:8000", "origin": "file://"}, "http", True),
+    ({"host": "127.0.0.1:8000", "origin": "http://[::1"}, "http", True),            # malformed
+    ({"host": "127.0.0.1:8000", "referer": "null"}, "http", True),
+    ({"origin": "http://127.0.0.1:8000"}, "http", True),                           # no Host header
+])
+def test_cross_origin_reason_unit(headers, scheme, refused):
+    from clip2frame.web.access import cross_origin_reason
+
+    why = cross_origin_reason(headers, scheme)
+    assert (why is not None) == refused, why
+
+
+def test_bearer_token_unit():
+    from clip2frame.web.access import bearer_token
+
+    assert bearer_token("Bearer abc") == bearer_token("bEaReR  abc ") == "abc"
+    assert bearer_token("Basic abc") is None and bearer_token("Bearer") is None and bearer_token(None) is None
+    assert bearer_token("Bearerabc") is None

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from clip2frame.infer.activations import FrameActivations
 from clip2frame.infer.writers import write_outputs
 from clip2frame.web.app import create_app
-from test_web_api import fake_analyze, wait_job, wav_bytes
+from test_web_api import SAME_ORIGIN, fake_analyze, wait_job, wav_bytes
 
 TAGS = ["piano", "drums", "violin"]
 
@@ -40,7 +40,8 @@ def catalogue(tmp_path):
 
 
 def test_listing_is_paged_sorted_and_newest_first_across_pages(catalogue):
-    with TestClient(create_app(catalogue, analyze=fake_analyze, sync_on_start=False)) as client:
+    app = create_app(catalogue, analyze=fake_analyze, sync_on_start=False)
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         assert client.get("/api/results").json()["total"] == 0   # nothing walked per request
         rep = client.post("/api/index/rescan").json()
         assert rep["indexed"] == 25 and rep["failed"] == 0
@@ -61,7 +62,8 @@ def test_listing_is_paged_sorted_and_newest_first_across_pages(catalogue):
 
 
 def test_tags_and_search_over_http(catalogue):
-    with TestClient(create_app(catalogue, analyze=fake_analyze, sync_on_start=False)) as client:
+    app = create_app(catalogue, analyze=fake_analyze, sync_on_start=False)
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         client.post("/api/index/rescan")
         assert [t["name"] for t in client.get("/api/tags").json()["tags"]] == TAGS
         res = client.get("/api/search?tag=piano&min_duration=4&limit=100").json()
@@ -83,7 +85,8 @@ def test_tags_and_search_over_http(catalogue):
 
 
 def test_upload_is_listed_and_searchable_without_rescan(tmp_path):
-    with TestClient(create_app(tmp_path / "res", analyze=fake_analyze, sync_on_start=False)) as client:
+    app = create_app(tmp_path / "res", analyze=fake_analyze, sync_on_start=False)
+    with TestClient(app, headers=SAME_ORIGIN) as client:
         job = wait_job(client, client.post("/api/jobs?filename=solo.wav", content=wav_bytes(4.0)).json()["id"])
         assert job["status"] == "done"
         assert [r["id"] for r in client.get("/api/results").json()["results"]] == [job["result_id"]]

@@ -15,7 +15,7 @@ from types import ModuleType
 from .errors import MissingExtraError
 
 # top-level import name -> the extra that installs it (tests/test_packaging.py checks this against
-# pyproject.toml). scipy is in both 'synth' (the mixer's filters) and 'stats'; callers name the one they need.
+# pyproject.toml).
 EXTRA_OF_MODULE: dict[str, str] = {
     "music21": "synth", "fluidsynth": "synth", "pedalboard": "synth",
     "fastapi": "serve", "starlette": "serve", "uvicorn": "serve", "multipart": "serve", "python_multipart": "serve",
@@ -25,7 +25,7 @@ EXTRA_OF_MODULE: dict[str, str] = {
     "sed_eval": "eval", "sed_scores_eval": "eval",
     "psycopg": "index-postgres",
     "matplotlib": "plots",
-    "scipy": "stats",
+    "scipy": "synth",  # the mixer's IIR filters
     "shtab": "completion",
 }
 

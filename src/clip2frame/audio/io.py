@@ -51,6 +51,12 @@ _SNDFILE_EXTENSIONS = frozenset({
 })
 # Suffixes never given to libsndfile (FFmpeg handles encoder delay/padding of these correctly).
 _AV_ONLY_EXTENSIONS = (AUDIO_EXTENSIONS | VIDEO_EXTENSIONS) - _SNDFILE_EXTENSIONS
+
+
+def tried_with_soundfile(path: str | Path) -> bool:
+    """Whether :func:`load_audio` tries libsndfile on ``path`` (by suffix) before PyAV. mp3 & co. never go to
+    libsndfile: its mpg123 prints warnings about damaged files straight to stderr."""
+    return Path(path).suffix.lower() not in _AV_ONLY_EXTENSIONS
 # Container formats whose stream duration is exact (an index), so a shortfall of decoded samples means the
 # file is truncated. Formats whose duration is an estimate (mp3, adts, raw streams) are not checked.
 _EXACT_DURATION_FORMATS = ("mov", "mp4", "m4a", "3gp", "matroska", "webm", "wav", "aiff", "caf", "w64")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 READER_NAMES = ("magnatagatune", "medleydb", "urbansound", "urbansound8k", "audioset", "youtube8m", "embedded")
 
 
@@ -25,13 +27,14 @@ def register(subparsers) -> None:
                "  clip2frame data check audioset ~/data/audioset -o labels=ch4 -o audio_dir=~/as_wav")
     c.add_argument("name", choices=READER_NAMES, metavar="NAME", help="reader: " + ", ".join(READER_NAMES))
     c.add_argument("root", help="dataset root folder")
-    c.add_argument("--json", action="store_true", help="print the summary as JSON")
+    c.add_argument("--json", action="store_true", help=flag_help("--json", "the summary"))
     c.add_argument("--durations", action="store_true",
                    help="read every audio header for the total duration (slow on large datasets)")
     c.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="reader option, e.g. vocabulary=all, label_map=ch4, splits=[eval] (value parsed as "
-                        "YAML: numbers, true/false, null, lists)")
-    c.add_argument("--list", type=int, default=20, metavar="N", help="list at most N files per problem (20)")
+                   help=flag_help("--option", "e.g. vocabulary=all, label_map=ch4, splits=[eval] (value parsed "
+                                              "as YAML: numbers, true/false, null, lists)"))
+    c.add_argument("--max-listed", type=int, default=20, metavar="N",
+                   help="list at most N files per problem (default 20)")
     c.set_defaults(handler=run)
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
@@ -76,7 +79,7 @@ def run(args) -> int:
         if "unexpected keyword" in str(e):
             raise ConfigError(f"--option: {e}") from None
         raise
-    summary = summarize(manifest, durations=args.durations, list_limit=max(args.list, 0))
+    summary = summarize(manifest, durations=args.durations, list_limit=max(args.max_listed, 0))
     summary["seconds"] = round(time.perf_counter() - t0, 3)
     if args.json:
         print(json.dumps(summary, indent=1, ensure_ascii=False))

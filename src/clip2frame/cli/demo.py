@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -10,15 +12,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="The thesis' weak-to-frame experiment on the embedded music corpus: 1.3-3 minutes on a "
                     "2-core CPU (--quick: under 1.5 minutes).",
     )
-    p.add_argument("--out", default="demo_report", help="report directory (default: demo_report)")
+    p.add_argument("--out", default="demo_report", help=flag_help("--out", "the report directory (default: "
+                                                                          "demo_report)"))
     p.add_argument("--quick", action="store_true", help="a small corpus and a few epochs (smoke run)")
-    p.add_argument("--hours", type=float, help="hours of audio to render")
-    p.add_argument("--epochs", type=int, help="max training epochs of the weak model")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=2, help="render processes")
+    p.add_argument("--hours", type=float, help=flag_help("--hours"))
+    p.add_argument("--epochs", type=int, help=flag_help("--epochs", "at most, of the weak model"))
+    p.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "default 0"))
+    p.add_argument("--jobs", type=int, default=2, help=flag_help("--jobs", "render processes (default 2)"))
     p.add_argument("--video", action="store_true",
                    help="the video demo (thesis ch. 4) instead: 22-24 minutes on a 2-core CPU (--quick: under 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
 
 

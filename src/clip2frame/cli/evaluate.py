@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import add_device, add_model, add_resolution, flag_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -13,16 +15,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "with the all-positive baseline; event level: segment-based F1 at 1 s, event-based F1 "
                     "with a 1-s onset collar (sed_eval) and PSDS (sed_scores_eval).",
     )
-    p.add_argument("--model", default="default", help="model file or 'default'")
-    p.add_argument("--data", required=True, help="manifest directory")
-    p.add_argument("--split", action="append", help="split(s) to score (default: test)")
-    p.add_argument("--resolution", choices=("model", "upsampled", "frame"), default="model",
-                   help="frame scoring: model output frames; 'upsampled' = output frames repeated to the 32-ms "
-                        "input frames, against input-frame truth (the thesis); 'frame' = 32-ms frames by patching")
+    add_model(p)
+    p.add_argument("--data", required=True, help=flag_help("--data", "a manifest directory"))
+    p.add_argument("--split", action="append", help=flag_help("--split", "repeatable (default: test)"))
+    add_resolution(p)
+    add_device(p)
     p.add_argument("--no-events", action="store_true",
                    help="skip event F1 and PSDS (they need sed_eval and sed_scores_eval; segment F1 stays)")
     p.add_argument("--per-tag", action="store_true", help="also print per-tag F1 and AUC")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--json", action="store_true", help=flag_help("--json"))
     p.set_defaults(handler=run)
 
 
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from ..data.manifest import load_manifest
     from ..eval.events import EventMetricsUnavailable, reference_libraries
     from ..eval.protocol import evaluate_split
+    from ..infer.predict import resolve_device
     from ..models.io import load_model
     from ..train.data import load_split
 
@@ -46,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         except EventMetricsUnavailable as e:
             print(f"note: {e}; event-level metrics left out", file=sys.stderr)
             events = False
+    device = resolve_device(args.device)
     tagger = load_model(args.model)
+    tagger.net.to(device)
     manifest = load_manifest(args.data)
     out: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                 warnings.simplefilter("ignore")
                 out[split] = evaluate_split(tagger.net, tagger.standardizer, data, list(tagger.labels),
                                             tagger.thresholds, spec=tagger.feature_spec, resolution=args.resolution,
-                                            events=events)
+                                            events=events, device=device)
     if args.json:
         print(json.dumps(out, indent=1))
         return 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -14,38 +16,45 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "stride, thresholds, scarce, everyday, sigma, targets, fusion, soundmodel) runs its rows for "
                     "--seeds N seeds under the thesis' protocol and writes <out>/finding_K.{md,csv,json}: mean ± "
                     "95%% CI per cell, a paired test and a verdict (holds / does not hold / inconclusive) per "
-                    "claim. --list shows every table and finding; docs/EXPERIMENTS.md has the commands.",
+                    "claim. 'experiment findings' runs all ten (or --only K,...) resumably: runs under --work, "
+                    "reports and every run's small files under --out, the verdict table in "
+                    "<out>/findings_table.md (and RESULTS.md with --results). --list shows every table and "
+                    "finding; docs/EXPERIMENTS.md has the commands.",
     )
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="table numbers (3.3) or findings (1-10, F3, stride); several run in order")
     p.add_argument("--list", action="store_true", help="list the tables and findings and exit")
     p.add_argument("--seeds", type=int, help="run every row for N seeds (--seed, --seed+1, ...) and report mean ± "
-                                             "95%% CI (findings: default 3; tables: default one seed, no CI)")
-    p.add_argument("--data", help="a manifest directory, or with --dataset a real dataset root")
+                                             "95%% CI (findings: default 5; tables: default one seed, no CI)")
+    p.add_argument("--data", help=flag_help("--data", "a manifest directory, or with --dataset a real dataset root"))
     p.add_argument("--dataset", help="reader for --data (magnatagatune, medleydb, urbansound, ...)")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="reader option for --dataset (repeatable)")
+                   help=flag_help("--option", "for --dataset"))
     p.add_argument("--corpus", choices=["embedded", "everyday"],
                    help="render an embedded corpus once, shared by all recipes: 'embedded' = the music corpus "
                         "(<out>/corpus; Tables 3.1-3.6), 'everyday' = the everyday-sound corpus "
                         "(<out>/corpus-everyday; Tables 3.7-3.8)")
-    p.add_argument("--hours", type=float, default=0.6, help="hours of embedded corpus to render (default 0.6)")
+    p.add_argument("--hours", type=float, default=0.6, help=flag_help("--hours", "the embedded corpus (default 0.6)"))
     p.add_argument("--corpus-seed", type=int, default=0, help="seed of the embedded corpus (default 0)")
-    p.add_argument("--jobs", type=int, default=1, help="render processes (default 1)")
-    p.add_argument("--epochs", type=int, help="max epochs per row (default: the preset's)")
-    p.add_argument("--patience", type=int, help="early-stopping patience per row")
-    p.add_argument("--seed", type=int, default=0, help="training seed of every row, or the first of --seeds "
-                                                       "(default 0)")
-    p.add_argument("--preset", help="base preset of the rows (Table 3.4 rows set their own)")
+    p.add_argument("--jobs", type=int, default=1, help=flag_help("--jobs", "render processes (default 1)"))
+    p.add_argument("--epochs", type=int, help=flag_help("--epochs", "at most, per row (default: the preset's)"))
+    p.add_argument("--patience", type=int, help="early-stopping patience per row (findings: default 20, with "
+                                                "--epochs the cap: default 200, 300 for finding 6)")
+    p.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "training seed of every row, or the "
+                                                                           "first of --seeds (default 0)"))
+    p.add_argument("--preset", help=flag_help("--preset", "the rows' base (Table 3.4 rows set their own)"))
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="TrainConfig override applied to every row (repeatable)")
+                   help=flag_help("--set", "a TrainConfig key, applied to every row"))
     p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                    help="train only the rows whose table column has this value (repeatable; rows already "
                         "trained are still shown), e.g. --where 'Final pooling=Mean'")
     g = p.add_argument_group("evaluation protocol (default: 'legacy' for tables, 'thesis' for findings)")
     g.add_argument("--protocol", choices=("legacy", "thesis"),
                    help="thesis = up-sampled frame scoring, source-domain thresholds from whole clips, event "
-                        "metrics, fixed epoch budgets (early_stopping=false, best-on-validation kept)")
+                        "metrics, frame F1 over the thesis' 9 instruments beside all labels, runs trained until "
+                        "flat (early stopping with --patience, --epochs the cap; best-on-validation kept)")
+    g.add_argument("--frame-labels", choices=("all", "thesis9"),
+                   help="thesis9: also score frames over the thesis' 9 instruments the dataset has")
     g.add_argument("--frame-scoring", choices=("model", "upsampled"),
                    help="score frames at the model's output rate, or up-sampled to 32-ms input frames")
     g.add_argument("--source-thresholds", choices=("clip320", "clips"),
@@ -66,9 +75,49 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="findings 8-10: CPU threads per video training (default: the recipe's 2); on a small "
                         "CPU run seeds as parallel processes with one thread each (--seed K --seeds 1)")
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (findings 8-10; default 2000)")
-    p.add_argument("--out", default="experiments", help="output directory (default: experiments/)")
+    p.add_argument("--out", default="experiments", help=flag_help("--out", "a directory (default: experiments/)"))
+    f = p.add_argument_group("experiment findings (the resumable driver of all ten)")
+    f.add_argument("--only", default="", metavar="K,...", help="findings to run (default: all ten)")
+    f.add_argument("--work", metavar="DIR", help="where the runs live (default: experiments/findings-work)")
+    f.add_argument("--everyday-data", metavar="DIR", help="everyday-sound corpus of finding 6 (a manifest "
+                                                          "directory); without it finding 6 is skipped")
+    f.add_argument("--no-video", action="store_true", help="skip findings 8-10")
+    f.add_argument("--results", metavar="FILE", help="replace the findings-table block of this RESULTS.md")
     p.add_argument("--progress", action="store_true", help="progress bars")
     p.set_defaults(handler=run)
+
+
+DEFAULT_SEEDS = 5
+
+
+def _driver(args) -> int:
+    from pathlib import Path
+
+    from ..errors import ConfigError
+    from ..experiments.findings_driver import run_findings
+    from ..experiments.recipes import Runner
+
+    if not args.data:
+        raise ConfigError("experiment findings: --data CORPUS (a manifest directory of the music corpus) is needed")
+    out, work = Path(args.out), Path(args.work or "experiments/findings-work")
+    n = args.seeds if args.seeds is not None else DEFAULT_SEEDS
+    seeds = list(range(args.seed, args.seed + n))
+    runners: dict[str, Runner] = {}
+
+    def runner_for(f, data=args.data):
+        if data not in runners:
+            runners[data] = Runner(_settings(args, data, work, finding=f))
+        r = runners[data]
+        return Runner(_settings(args, data, work, finding=f), _shared=(r.manifest, r._splits, r._models))
+
+    everyday = (lambda f: runner_for(f, args.everyday_data)) if args.everyday_data else None
+    video = None if args.no_video else {"quick": args.video_scale == "quick", "n_boot": args.boot,
+                                        "threads": args.threads}
+    keys = [k.strip() for k in args.only.split(",") if k.strip()]
+    path = run_findings(keys, runner_for, out, work, seeds, everyday_runner=everyday, video=video,
+                        results=Path(args.results) if args.results else None)
+    print(f"findings table: {path}")
+    return 0
 
 
 def _settings(args, data, out, *, finding):
@@ -80,7 +129,7 @@ def _settings(args, data, out, *, finding):
     proto = dict(THESIS_PROTOCOL) if thesis else {}
     if finding is not None:
         proto.update(finding.protocol)
-    for key in ("frame_scoring", "source_thresholds", "thresholds", "threshold_floor", "events"):
+    for key in ("frame_scoring", "source_thresholds", "thresholds", "threshold_floor", "events", "frame_labels"):
         if getattr(args, key) is not None:
             proto[key] = getattr(args, key)
     training = tuple(THESIS_TRAINING) if thesis else ()
@@ -109,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("experiment: give a table number or a finding (see 'clip2frame experiment --list')")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {args.seeds}")
+    if args.names == ["findings"]:
+        return _driver(args)
     found = [find(n) for n in args.names]
     video = [f for f in found if f is not None and f.recipe is None]
     # (finding or None, its recipe or the table's)
@@ -116,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
              if f is None or f.recipe is not None]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    n_seeds = args.seeds if args.seeds is not None else (3 if any(found) else None)
+    n_seeds = args.seeds if args.seeds is not None else (DEFAULT_SEEDS if any(found) else None)
     seeds = list(range(args.seed, args.seed + (n_seeds or 1)))
     if video:
         from ..experiments.video_findings import run_video_findings

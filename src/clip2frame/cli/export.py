@@ -1,7 +1,9 @@
-"""``clip2frame export MODEL --onnx OUT.onnx``: a model file as an ONNX graph (log-mel in, frame/clip out)."""
+"""``clip2frame export --model MODEL --onnx OUT.onnx``: a model file as an ONNX graph (log-mel in, frame/clip out)."""
 from __future__ import annotations
 
 import argparse
+
+from .flags import add_model, add_model_positional_deprecated, model_of
 
 EPILOG = """\
 graph:
@@ -29,7 +31,8 @@ def register(subparsers) -> None:
                     "dynamic batch and time axes and the labels, thresholds and feature spec in its metadata.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="model file (.safetensors) or 'default'")
+    add_model(p)
+    add_model_positional_deprecated(p)
     p.add_argument("--onnx", required=True, metavar="OUT.onnx", help="ONNX file to write")
     p.add_argument("--standardized-input", action="store_true",
                    help="leave the per-band standardisation out of the graph (input already standardised)")
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     require("onnx", what="--onnx")
     from ..export.onnx import export_onnx, verify_onnx
 
-    tagger = load_model(args.model)
+    tagger = load_model(model_of(args))
     out = export_onnx(tagger, args.onnx, standardize=not args.standardized_input, opset=args.opset)
     result = {"onnx": str(out), "labels": len(tagger.labels), "max_abs_diff": None}
     if args.verify:

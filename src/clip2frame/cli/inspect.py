@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import add_model, add_model_positional_deprecated, flag_help, model_of
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("inspect", help="print a model's card, tags, learned sigma, thresholds and provenance")
-    p.add_argument("model", help="model file (.safetensors) or 'default'")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_model(p)
+    add_model_positional_deprecated(p)
+    p.add_argument("--json", action="store_true", help=flag_help("--json"))
     p.add_argument("--plot", metavar="PNG", help="plot sigma against training-set tag count (thesis Fig. 3.4)")
     p.add_argument("--write-card", metavar="CARD.yaml",
                    help="store this model card (YAML or JSON: intended_use, training_data, held_out_results, "
                         "known_limits) in the model file, then print it; the weights are not touched")
-    p.add_argument("--out", metavar="PATH", help="with --write-card: write a carded copy here instead")
+    p.add_argument("--out", metavar="PATH", help=flag_help("--out", "with --write-card: a carded copy of the "
+                                                                     "model file instead of changing it"))
     p.set_defaults(handler=run)
 
 
@@ -21,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..models.inspect import describe, format_card, plot_sigma
 
-    model = args.model
+    model = model_of(args)
     if args.out and not args.write_card:
         from ..errors import ConfigError
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 EPILOG = """\
 what matches:
   a segment where TAG and every --with tag are active and no --without tag is, over the whole
@@ -33,22 +35,45 @@ def register(subparsers) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("args", nargs="+", metavar="[DIR] TAG",
                    help="catalogue folder (omit with --index URL) and the tag to search for")
-    p.add_argument("--index", default=None, metavar="URL", help="postgresql://... or a SQLite file "
-                   "(default DIR/index.sqlite)")
+    p.add_argument("--index", default=None, metavar="URL", help=flag_help("--index", "default DIR/index.sqlite"))
     p.add_argument("--with", dest="with_", action="append", type=_tags, default=[], metavar="TAG[,TAG]",
                    help="also active over the whole segment (repeatable)")
     p.add_argument("--without", action="append", type=_tags, default=[], metavar="TAG[,TAG]",
                    help="not active anywhere in the segment (repeatable)")
-    p.add_argument("--min-duration", default="0", metavar="S", help="shortest segment, seconds (default 0)")
+    p.add_argument("--min-duration", default="0", metavar="S", help=flag_help("--min-duration", "default 0"))
     p.add_argument("--min-score", default="0", metavar="P", help="least mean score of each tag (default 0)")
     p.add_argument("--threshold", default=None, metavar="T",
-                   help="decide activity from the stored frame scores at T instead of the stored events")
+                   help=flag_help("--threshold", "decided from the stored frame scores instead of the stored "
+                                                 "events (default: the events, made with the model's thresholds)"))
     p.add_argument("--limit", type=int, default=20, metavar="N", help="hits to print (default 20)")
     p.add_argument("--offset", type=int, default=0, metavar="N", help="skip the first N hits (paging)")
     fmt = p.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="print one JSON object")
+    fmt.add_argument("--json", action="store_true", help=flag_help("--json", "one object"))
     fmt.add_argument("--tsv", action="store_true", help="print TSV: file, onset, offset, score")
     p.set_defaults(handler=run)
+
+
+def _unquoted_tag_hint(words: list[str], index: str | None) -> str:
+    """The error for more positionals than DIR TAG: most often a multi-word tag left unquoted
+    (``search tags/ electric guitar``), so name the index's tag those words make, when there is one."""
+    from pathlib import Path
+
+    from ..errors import Clip2FrameError
+    from ..index import open_index
+
+    known: list[str] = []
+    try:
+        if index is not None or (Path(words[0]) / "index.sqlite").is_file():
+            with open_index(index, out_dir=words[0]) as store:
+                known = list(store.tags())
+    except (Clip2FrameError, OSError):
+        pass
+    phrases = [" ".join(words[1:])] + ([" ".join(words)] if index is not None else [])
+    for match in ([t for p in phrases for t in known if t == p] + [t for p in phrases for t in known if p in t]):
+        split = " ".join(repr(w) for w in words[1:])
+        return (f"search: {split} look like one tag split by the shell: did you mean {match!r}? "
+                f"quote multi-word tags: clip2frame search DIR '{match}'")
+    return "search: give DIR TAG, or TAG with --index URL (quote a multi-word tag: 'clean electric guitar')"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import ConfigError
     from ..index import search_catalogue
 
-    if len(args.args) > 2 or (len(args.args) == 1 and args.index is None):
+    if len(args.args) > 2:
+        raise ConfigError(_unquoted_tag_hint(args.args, args.index))
+    if len(args.args) == 1 and args.index is None:
         raise ConfigError("search: give DIR TAG, or TAG with --index URL")
     catalogue, tag = (None, args.args[0]) if len(args.args) == 1 else args.args
     res = search_catalogue(catalogue, tag, index=args.index, with_=[t for ts in args.with_ for t in ts],

@@ -5,6 +5,8 @@ import argparse
 import ipaddress
 import sys
 
+from .flags import add_model, flag_help
+
 DEFAULT_RESULTS_DIR = "clip2frame-results"
 TOKEN_ENV = "CLIP2FRAME_SERVE_TOKEN"
 
@@ -28,13 +30,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; anything else exposes your files and needs --token)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
-    p.add_argument("--model", default="default", metavar="default|PATH",
-                   help="model for uploads: 'default' (bundled) or a model .safetensors file")
+    add_model(p, detail="it tags the uploads (default: the packaged model)")
     p.add_argument("--media-root", default=None, metavar="DIR",
                    help="folder that `clip2frame tag` read (RESULTS_DIR mirrors it): result a/b plays DIR/a/b.* ")
     p.add_argument("--index", default=None, metavar="URL",
-                   help="event index the list and search read: postgresql://... or a SQLite file "
-                        "(default RESULTS_DIR/index.sqlite, created and synced with the folder at start)")
+                   help=flag_help("--index", "the list and search read it (default RESULTS_DIR/index.sqlite, "
+                                             "created and synced with the folder at start)"))
     p.add_argument("--max-upload-mb", type=float, default=200.0, metavar="MB",
                    help="largest accepted upload in MB (default 200)")
     p.add_argument("--uploads-quota-mb", type=float, default=2048.0, metavar="MB",

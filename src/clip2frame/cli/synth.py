@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from .flags import flag_help
+
 OTHER_KINDS = ("video", "everyday")
 
 
@@ -28,18 +30,18 @@ def register(subparsers) -> None:
                     "(synth-music-3): FluidR3 for train/validation/test, TimGM6mb for shift "
                     "(70/10/10/10 %%). Resumable: rerun the same command to continue a killed render.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    m.add_argument("--out", required=True, metavar="DIR", help="output manifest directory")
-    m.add_argument("--hours", type=float, default=1.0, help="total hours of audio over all splits")
-    m.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same audio bytes)")
-    m.add_argument("--jobs", type=int, default=1, help="worker processes")
+    m.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "a manifest directory"))
+    m.add_argument("--hours", type=float, default=1.0, help=flag_help("--hours", "over all splits"))
+    m.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "same audio bytes"))
+    m.add_argument("--jobs", type=int, default=1, help=flag_help("--jobs", "render processes"))
     m.add_argument("--clip-seconds", type=float, default=29.1, help="clip duration in seconds")
     m.add_argument("--splits", default=None,
                    help="comma-separated splits (default proportions renormalised) or name=fraction of --hours, "
                         "e.g. 'train,validation' or 'train=0.8,test=0.2' (default: all four)")
     m.add_argument("--timbres", choices=("random", "fixed"), default="random",
                    help="timbre-randomised renderer (synth-music-4) or one soundfont per split (synth-music-3)")
-    m.add_argument("--soundfont", default=None, help="--timbres fixed: SoundFont for train/validation/test "
-                   "(default /usr/share/sounds/sf2/FluidR3_GM.sf2)")
+    m.add_argument("--soundfont", default=None, help=flag_help("--soundfont", "--timbres fixed: for train/"
+                   "validation/test (default /usr/share/sounds/sf2/FluidR3_GM.sf2)"))
     m.add_argument("--shift-soundfont", default=None, help="--timbres fixed: SoundFont for the shift split "
                    "(default /usr/share/sounds/sf2/TimGM6mb.sf2)")
     m.add_argument("--cache-dir", default=None, help="music21 note cache (default $CLIP2FRAME_CACHE/synth "
@@ -72,7 +74,7 @@ def run(args) -> int:
         man = render_music_corpus(
             args.out, hours=args.hours, seed=args.seed, jobs=args.jobs, clip_seconds=args.clip_seconds,
             splits=args.splits, soundfont=args.soundfont, shift_soundfont=args.shift_soundfont,
-            cache_dir=args.cache_dir, progress=not args.no_progress, timbres=args.timbres)
+            cache_dir=args.cache_dir, progress=not (args.no_progress or args.quiet), timbres=args.timbres)
     finally:
         signal.signal(signal.SIGTERM, old)
     counts = ", ".join(f"{s} {len(man.split(s))}" for s in man.splits)

@@ -1,6 +1,8 @@
 """``clip2frame synth everyday``: render the embedded everyday-sound corpus (the UrbanSound analogue)."""
 from __future__ import annotations
 
+from .flags import flag_help
+
 DEFAULT_HOURS = 1.0
 
 
@@ -12,21 +14,21 @@ def register(kinds) -> None:
                     "shot, door knock, ..., helicopter, seashore - over noise / music backgrounds at -5..+20 dB, "
                     "with exact onset/offset truth; splits train/validation/test (70/15/15 %). Resumable: rerun "
                     "the same command to continue a killed render.")
-    p.add_argument("--out", required=True, metavar="DIR", help="output manifest directory")
+    p.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "a manifest directory"))
     size = p.add_mutually_exclusive_group()
     size.add_argument("--hours", type=float, default=None,
-                      help=f"total hours of audio over all splits (default: {DEFAULT_HOURS:g} unless --clips)")
+                      help=flag_help("--hours", f"over all splits (default: {DEFAULT_HOURS:g} unless --clips)"))
     size.add_argument("--clips", type=int, default=None, metavar="N",
                       help="total number of clips, split 70/15/15 %% train/validation/test")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same audio bytes; default: 0)")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "same audio bytes (default: 0)"))
+    p.add_argument("--jobs", type=int, default=1, help=flag_help("--jobs", "render processes (default: 1)"))
     p.add_argument("--sr", type=int, default=44100,
                    help="sample rate: 44100 (the thesis' UrbanSound rate; default) or 16000")
     p.add_argument("--folds", type=int, default=None,
                    help="also assign each clip a fold 1..FOLDS (metadata.json 'folds'; default: none)")
     p.add_argument("--soundfont", default=None,
-                   help="SoundFont (default /usr/share/sounds/sf2/FluidR3_GM.sf2, on which the class timings were "
-                        "measured; with another, check label_agreement in metadata.json)")
+                   help=flag_help("--soundfont", "default /usr/share/sounds/sf2/FluidR3_GM.sf2, on which the class timings were "
+                        "measured; with another, check label_agreement in metadata.json)"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
@@ -61,7 +63,7 @@ def run(args) -> int:
     try:
         man = render_everyday_corpus(args.out, n_clips=n_clips, hours=hours, seed=args.seed, jobs=args.jobs,
                                      sr=args.sr, folds=args.folds, soundfont=args.soundfont,
-                                     progress=not args.no_progress)
+                                     progress=not (args.no_progress or args.quiet))
     finally:
         signal.signal(signal.SIGTERM, old)
     counts = ", ".join(f"{s} {len(man.split(s))}" for s in man.splits)

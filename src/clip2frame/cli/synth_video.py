@@ -3,16 +3,18 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 
 def add_synth_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", required=True, metavar="DIR", help="output corpus directory")
+    p.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "the corpus directory"))
     p.add_argument("--train", type=int, default=36, help="training videos")
     p.add_argument("--validation", type=int, default=9, help="validation videos")
     p.add_argument("--test", type=int, default=18, help="test videos")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of each video")
     p.add_argument("--fps", type=float, default=20.0, help="video frame rate")
     p.add_argument("--size", default="256x192", help="WIDTHxHEIGHT of the videos")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same scenes)")
+    p.add_argument("--seed", type=int, default=0, help=flag_help("--seed"))
     p.add_argument("--appearance", choices=("fixed", "random"), default="fixed",
                    help="fixed: every video looks alike; random: each video draws its pictures, background, "
                         "players, scale, frame size (--size is then ignored), frame rate, camera and encoding "
@@ -20,8 +22,9 @@ def add_synth_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--heldout-style", type=int, default=0, metavar="N",
                    help="with --appearance random: N more videos in the held-out style (split 'heldout-style')")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any VideoSynthConfig field, e.g. --set p_offscreen=0.5")
-    p.add_argument("--jobs", type=int, default=1, help="worker processes (the corpus does not depend on it)")
+                   help=flag_help("--set", "any VideoSynthConfig field, e.g. --set p_offscreen=0.5"))
+    p.add_argument("--jobs", type=int, default=1, help=flag_help("--jobs", "render processes (the corpus does not "
+                                                                           "depend on it)"))
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -57,6 +60,6 @@ def run(args) -> int:
     cfg = from_dict(VideoSynthConfig, apply_overrides(base, args.set))
     if args.jobs < 1:
         raise ConfigError(f"--jobs {args.jobs}: expected at least 1")
-    out = render_corpus(args.out, cfg, progress=not args.no_progress, jobs=args.jobs)
+    out = render_corpus(args.out, cfg, progress=not (args.no_progress or args.quiet), jobs=args.jobs)
     print(f"wrote {cfg.n_train + cfg.n_validation + cfg.n_test + cfg.n_heldout_style} videos to {out}")
     return 0

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..infer.formats import DEFAULT_FORMATS, TAG_FORMATS, parse_formats
+from .flags import add_device, add_model, add_resolution, flag_help
+
 EPILOG = """\
 inputs:
   files, folders (walked recursively; only audio/video extensions are picked up, hidden files skipped)
@@ -37,14 +40,17 @@ stdout / exit code:
 """
 
 
-def _formats(text: str) -> tuple[str, ...]:
-    from ..errors import ConfigError
-    from ..infer.writers import parse_formats
+def _format_parser(allowed: tuple[str, ...]):
+    """An argparse type for ``--format LIST`` (unknown names, and formats whose optional package is missing,
+    are usage errors before any work)."""
+    def parse(text: str) -> tuple[str, ...]:
+        from ..errors import ConfigError
 
-    try:
-        return parse_formats(text)
-    except ConfigError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
+        try:
+            return parse_formats(text, allowed=allowed, check_packages=False)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -86,30 +92,28 @@ def register(subparsers) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="file, folder or @list.txt")
-    p.add_argument("--out", "-o", required=True, metavar="DIR", help="output folder (created)")
-    p.add_argument("--model", default="default", metavar="default|PATH",
-                   help="model file (.safetensors) or 'default' (the bundled model)")
-    p.add_argument("--format", dest="formats", type=_formats, default=("scores", "events"),
-                   metavar="LIST", help="comma-separated: scores,events,audacity,npz,jams (default scores,events)")
-    p.add_argument("--resolution", choices=("model", "frame"), default="model",
-                   help="one row per model frame (0.512 s) or per input frame (32 ms) (default model)")
-    p.add_argument("--min-duration", type=_non_negative(float), default=0.0, metavar="S",
-                   help="drop events shorter than S seconds (after merging) (default 0)")
+    p.add_argument("--out", "-o", required=True, metavar="DIR", help=flag_help("--out", "a folder (created)"))
+    add_model(p)
+    p.add_argument("--format", dest="formats", type=_format_parser(TAG_FORMATS), default=DEFAULT_FORMATS,
+                   metavar="LIST", help=flag_help("--format", f"{','.join(TAG_FORMATS)} "
+                                                             f"(default {','.join(DEFAULT_FORMATS)})"))
+    add_resolution(p)
+    p.add_argument("--min-event", dest="min_event", type=_non_negative(float), default=0.0, metavar="S",
+                   help=flag_help("--min-event", "default 0"))
     p.add_argument("--merge-gap", type=_non_negative(float), default=0.0, metavar="S",
-                   help="merge events of a tag separated by at most S seconds (default 0)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="(default auto)")
+                   help=flag_help("--merge-gap", "default 0"))
+    add_device(p)
     p.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
-                   help="shifted views per forward pass with --resolution frame (default 8)")
+                   help=flag_help("--batch-size", "shifted views with --resolution frame (default 8)"))
     p.add_argument("--jobs", "-j", type=_non_negative(int), default=1, metavar="N",
-                   help="decoding threads running ahead of the model; 0 decodes inline (default 1)")
-    p.add_argument("--overwrite", action="store_true", help="redo files whose outputs already exist")
+                   help=flag_help("--jobs", "decoding threads running ahead of the model; 0 decodes inline "
+                                            "(default 1)"))
+    p.add_argument("--overwrite", action="store_true", help=flag_help("--overwrite"))
     p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
                    help="process every N-th input of the sorted list, starting at I (0-based)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--index", default=None, metavar="URL",
-                   help="event index: postgresql://user@host/db or a SQLite file (default OUT/index.sqlite)")
+    g.add_argument("--index", default=None, metavar="URL", help=flag_help("--index", "default OUT/index.sqlite"))
     g.add_argument("--no-index", action="store_true", help="write no event index")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(handler=run)
 
 
@@ -117,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from ..infer.batch import report_json, tag_files
 
     common = dict(out_dir=args.out, model=args.model, formats=args.formats, resolution=args.resolution,
-                  min_duration=args.min_duration, merge_gap=args.merge_gap, device=args.device,
+                  min_duration=args.min_event, merge_gap=args.merge_gap, device=args.device,
                   batch_size=args.batch_size, overwrite=args.overwrite, shard=args.shard, progress=not args.quiet,
                   index=False if args.no_index else (args.index or True))
     report = tag_files(args.inputs, jobs=args.jobs, **common)

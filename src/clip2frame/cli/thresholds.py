@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import add_model, flag_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -10,12 +12,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Fit F1-optimal per-tag thresholds on a split of DATA (on clip predictions of 320-frame "
                     "cuts, the thesis' way, or on frame truth) and write a new model file.",
     )
-    p.add_argument("--model", required=True, help="model file (.safetensors) or 'default'")
-    p.add_argument("--data", required=True, help="manifest directory")
-    p.add_argument("--split", default="validation", help="split to fit on (default: validation)")
+    add_model(p)
+    p.add_argument("--data", required=True, help=flag_help("--data", "a manifest directory"))
+    p.add_argument("--split", default="validation", help=flag_help("--split", "fit on it (default: validation)"))
     p.add_argument("--source", choices=("clip320", "frame"), default="clip320")
     p.add_argument("--steps", type=int, default=1000, help="grid size over [0, 1]")
-    p.add_argument("--out", required=True, help="new model file")
+    p.add_argument("--out", required=True, help=flag_help("--out", "the new model file"))
     p.set_defaults(handler=run)
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from .flags import flag_help
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -16,12 +18,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--config", help="YAML file with TrainConfig keys")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set model.pooling=max (repeatable)")
-    p.add_argument("--data", help="manifest directory (shortcut for --set data=...)")
-    p.add_argument("--out", help="run directory (shortcut for --set out=...)")
-    p.add_argument("--preset", help="named preset (shortcut for --set preset=...); see --list-presets")
+                   help=flag_help("--set", "a TrainConfig key, e.g. --set model.pooling=max"))
+    p.add_argument("--data", help=flag_help("--data", "a manifest directory (shortcut for --set data=...)"))
+    p.add_argument("--out", help=flag_help("--out", "the run directory (shortcut for --set out=...)"))
+    p.add_argument("--preset", help=flag_help("--preset", "shortcut for --set preset=..."))
     p.add_argument("--list-presets", action="store_true", help="list the named presets and exit")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=run)
 
 

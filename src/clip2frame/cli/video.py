@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .flags import flag_help
+
 
 def register(subparsers) -> None:
     from .synth_video import add_synth_arguments
@@ -23,33 +25,35 @@ def register(subparsers) -> None:
                     ">= v), SOT (both); OT/SOT need --object RUN, ST/SOT need --sound RUN. Rerunning the same "
                     "command resumes from RUN/train_state.pt.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--model", required=True, choices=("sound", "object", "action"))
-    t.add_argument("--data", required=True, metavar="DIR", help="video corpus (clip2frame video synth)")
-    t.add_argument("--out", required=True, metavar="RUN", help="run directory")
+    t.add_argument("--kind", required=True, choices=("sound", "object", "action"), help="which model to train")
+    t.add_argument("--data", required=True, metavar="DIR", help=flag_help("--data", "a video corpus (clip2frame "
+                                                                                    "video synth)"))
+    t.add_argument("--out", required=True, metavar="RUN", help=flag_help("--out", "the run directory"))
     t.add_argument("--target", default="VT", help="action target: VT, OT, ST, SOT or a name like SOT0503")
     t.add_argument("--sound-threshold", type=float, default=None, help="v for ST/SOT")
     t.add_argument("--object-threshold", type=float, default=None, help="u for OT/SOT")
     t.add_argument("--object", dest="object_run", default=None, metavar="RUN",
-                   help="object run (OT, SOT); 'oracle' = boxes from the corpus truth (diagnostic)")
-    t.add_argument("--sound", dest="sound_run", default=None, metavar="RUN", help="sound run (ST, SOT)")
-    t.add_argument("--epochs", type=int, default=None, help="epochs (default: thesis value per model)")
+                   help=flag_help("--object", "for OT, SOT; 'oracle' = boxes from the corpus truth (diagnostic)"))
+    t.add_argument("--sound", dest="sound_run", default=None, metavar="RUN",
+                   help=flag_help("--sound", "for ST, SOT"))
+    t.add_argument("--epochs", type=int, default=None, help=flag_help("--epochs", "default: thesis value per model"))
     t.add_argument("--width", type=float, default=None, help="channel multiplier of the visual FCNs (default 0.125)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any VideoTrainConfig field, e.g. --set optimizer=adam --set lr=0.001")
+                   help=flag_help("--set", "any VideoTrainConfig field, e.g. --set optimizer=adam --set lr=0.001"))
     t.add_argument("--no-resume", action="store_true", help="start over even if RUN/train_state.pt exists")
     t.set_defaults(handler=_train)
 
     e = sub.add_parser(
         "evaluate", help="Table 4.8-style evaluation (temporal AUC, pixel distance, hit rate)",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    e.add_argument("--data", required=True, metavar="DIR", help="video corpus with truth")
-    e.add_argument("--action", nargs="*", default=[], metavar="RUN", help="action run(s)")
-    e.add_argument("--object", dest="object_run", default=None, metavar="RUN")
-    e.add_argument("--sound", dest="sound_run", default=None, metavar="RUN")
-    e.add_argument("--split", default="test")
+    e.add_argument("--data", required=True, metavar="DIR", help=flag_help("--data", "a video corpus with truth"))
+    e.add_argument("--action", nargs="*", default=[], metavar="RUN", help=flag_help("--action"))
+    e.add_argument("--object", dest="object_run", default=None, metavar="RUN", help=flag_help("--object"))
+    e.add_argument("--sound", dest="sound_run", default=None, metavar="RUN", help=flag_help("--sound"))
+    e.add_argument("--split", default="test", help=flag_help("--split"))
     e.add_argument("--stills", type=int, default=0, metavar="N",
                    help="also score the object model's hit rate on N rendered instrument stills (Table 4.7 style)")
-    e.add_argument("--out", default=None, metavar="DIR", help="write results.{md,csv,json} here")
+    e.add_argument("--out", default=None, metavar="DIR", help=flag_help("--out", "results.{md,csv,json} in DIR"))
     e.set_defaults(handler=_evaluate)
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
@@ -66,14 +70,14 @@ def _train(args) -> int:
     from ..video.training import VideoTrainConfig, default_config, train
 
     kw: dict = {}
-    if args.model == "action":
+    if args.kind == "action":
         tgt = args.target.strip().upper()
         if tgt in ("VT", "OT", "ST", "SOT"):
             spec = make_target(tgt, sound_threshold=args.sound_threshold, object_threshold=args.object_threshold)
         else:
             spec = parse_target(tgt)
         kw.update(target=spec.kind, sound_threshold=spec.sound_threshold, object_threshold=spec.object_threshold)
-    cfg = default_config(args.model, epochs=args.epochs, width=args.width, **kw)
+    cfg = default_config(args.kind, epochs=args.epochs, width=args.width, **kw)
     if args.set:
         cfg = from_dict(VideoTrainConfig, apply_overrides(to_dict(cfg), args.set))
     path = train(args.data, args.out, cfg, object_run=args.object_run, sound_run=args.sound_run,

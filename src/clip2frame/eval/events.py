@@ -41,16 +41,21 @@ class EventMetricsUnavailable(Clip2FrameError):
     """sed_eval / sed_scores_eval are not installed."""
 
 
+#: the start of the warning setuptools >= 67.5 gives when ``pkg_resources`` is imported (regex for ``filterwarnings``)
+PKG_RESOURCES_WARNING = r"pkg_resources is deprecated"
+
+
 def reference_libraries():
     """``(sed_eval, sed_scores_eval)``, imported. dcase_util (sed_eval's dependency) imports
     ``pkg_resources`` at module level but only uses it in functions never called here; setuptools >= 81
     no longer ships it, so an empty stand-in module is registered when it is missing."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # setuptools 80 warns that pkg_resources is deprecated
+    with warnings.catch_warnings():
+        # setuptools' own deprecation notice, printed on import (evaluate's stderr stays clean)
+        warnings.filterwarnings("ignore", message=PKG_RESOURCES_WARNING, category=UserWarning)
+        try:
             import pkg_resources  # noqa: F401
-    except ImportError:
-        sys.modules.setdefault("pkg_resources", types.ModuleType("pkg_resources"))
+        except ImportError:
+            sys.modules.setdefault("pkg_resources", types.ModuleType("pkg_resources"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -22,6 +22,7 @@ import torch
 
 from ..infer.activations import FrameActivations
 from ..infer.predict import frames_from_features
+from ..timebase import RESOLUTIONS
 from .metrics import evaluate_clips, evaluate_frames, events_to_frames, segment_f1
 
 
@@ -54,13 +55,12 @@ def frame_truth_at(data, labels, frames: list[np.ndarray], step_s: float) -> lis
     return out
 
 
-RESOLUTIONS = ("model", "upsampled", "frame")
-
-
 def evaluate_split(net, std, data, labels: list[str], thresholds: np.ndarray, *, spec, resolution: str = "model",
-                   events: bool = False, device="cpu") -> dict[str, float]:
+                   events: bool = False, device="cpu", subsets: dict[str, list[str]] | None = None
+                   ) -> dict[str, float]:
     """Every clip- and frame-level score the split's truth allows, as one flat dict (and the event-level
-    scores of :func:`split_event_metrics` when ``events``)."""
+    scores of :func:`split_event_metrics` when ``events``). ``subsets``: name -> labels; adds the frame
+    scores over those labels only as ``<name>_<key>`` (e.g. ``thesis9_frame_micro_f1``)."""
     from ..errors import Clip2FrameError
 
     if resolution not in RESOLUTIONS:
@@ -75,7 +75,14 @@ def evaluate_split(net, std, data, labels: list[str], thresholds: np.ndarray, *,
         if resolution == "upsampled":
             scored = [np.repeat(fr, net.total_stride, axis=0)[:f.shape[-1]] for fr, f in zip(frames, data.feats)]
         truth = frame_truth_at(data, labels, scored, step)
-        out.update(evaluate_frames(np.concatenate(truth), np.concatenate(scored), thresholds, labels=labels))
+        y, sc = np.concatenate(truth), np.concatenate(scored)
+        out.update(evaluate_frames(y, sc, thresholds, labels=labels))
+        for name, subset in (subsets or {}).items():
+            cols = [labels.index(lab) for lab in subset if lab in labels]
+            if cols:
+                sub = evaluate_frames(y[:, cols], sc[:, cols], np.asarray(thresholds)[cols])
+                out.update({f"{name}_{k}": v for k, v in sub.items()})
+                out[f"{name}_n_labels"] = float(len(cols))
         # events come from the computed frames (up-sampling repeats frames: the same events)
         ev_step = hop_s * (1 if resolution == "frame" else net.total_stride)
         out.update(segment_scores(data, labels, frames, thresholds, ev_step, clip_s=hop_s))

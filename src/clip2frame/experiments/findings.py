@@ -1,14 +1,18 @@
-"""The thesis' ten findings (issue #15) as recipes run over several seeds, with a verdict per claim.
+"""The thesis' ten findings (issues #15, #25) as recipes run over several seeds, with a verdict per claim.
 
 ``clip2frame experiment NAME --seeds N`` trains every row of a finding (or of a thesis table) once per seed
 (``<out>/seed<k>/``: run directories, per-seed tables; a finished seed is reused, a killed one resumes),
 then writes ``<out>/finding_<key>.{md,csv,json}`` (or ``seeds_table_X.*`` for a table): every cell as
-mean ± 95% CI over the seeds, and for each comparison the thesis claims the paired test over seeds with its
-verdict (:mod:`.stats`: holds / does not hold / inconclusive, from the interval of the difference).
+mean ± 95% CI over the seeds, and for each claim the thesis makes the paired test over seeds, Holm-adjusted
+within the finding, with its verdict (:func:`.stats.decide`: holds / opposite / smaller than the thesis'
+effect / inconclusive with the seeds a decision needs), the trivial predictor beside it (always-on F1,
+chance AUC, the centre guess) and the stopping epochs of the runs.
 
 Findings 1-7 (chapter 3) reuse the rows of the table recipes (:mod:`.recipes`) and run under the thesis'
-protocol (:data:`~.recipes.THESIS_PROTOCOL`, fixed epoch budgets); findings 8-10 (chapter 4) live in
-:mod:`.video_findings` and use bootstrap intervals over the test (video, instrument) pairs.
+protocol (:data:`~.recipes.THESIS_PROTOCOL`: frame F1 over the thesis' 9 instruments with the all-label
+figure beside it, target-domain thresholds on the target domain) until their validation score is flat
+(patience :data:`PATIENCE`, cap :attr:`Finding.cap`); findings 8-10 (chapter 4) live in
+:mod:`.video_findings` and use two-level bootstrap intervals over seeds and test (video, instrument) pairs.
 """
 from __future__ import annotations
 
@@ -23,7 +27,8 @@ from pathlib import Path
 from ..fileio import atomic_write_text
 from .recipes import (F1_AUC, PRF, THESIS_PROTOCOL, THESIS_TRAINING, US_CLIP, Recipe, Row, Runner, get_recipe,
                       run_rows)
-from .stats import Interval, mean_ci, paired_over_seeds
+from .findings_report import claims_markdown
+from .stats import Comparison, Interval, decide, mean_ci, paired_over_seeds
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +52,20 @@ class Claim:
     worse: Side
     thesis: tuple[float | None, float | None] = (None, None)  # the thesis' (better, worse) figures
     lower_is_better: bool = False
+    # the trivial predictor of the metric (always-on F1, chance AUC, the centre guess): a side of the
+    # worse row, or a constant; a claim whose baseline loses to it is marked
+    trivial: tuple[str, "Side | float"] | None = None
+    refs: tuple[tuple[str, "Side | float"], ...] = ()  # other baselines shown beside (e.g. sound alone)
+    beside: str | None = None   # another metric of the same rows shown beside (the all-label frame F1)
+    check: bool = False         # a manipulation check: reported, decided alone (not in the Holm family)
+
+    @property
+    def thesis_effect(self) -> float | None:
+        """The thesis' difference in the claim's direction (> 0 when the thesis found the claim)."""
+        b, w = self.thesis
+        if b is None or w is None:
+            return None
+        return (w - b) if self.lower_is_better else (b - w)
 
 
 @dataclass(frozen=True)
@@ -60,6 +79,19 @@ class Finding:
     corpus: str = "embedded"    # embedded | everyday | video
     protocol: dict = field(default_factory=lambda: dict(THESIS_PROTOCOL))
     training: tuple[str, ...] = THESIS_TRAINING
+    cap: int = 200              # epochs at most (the thesis: 200 epochs, 300 on everyday sounds)
+
+
+PATIENCE = 20  # findings 1-7: epochs without a better validation score before a run stops
+
+
+def _always_on(row, split: str = "test", macro: bool = False) -> tuple[str, Side]:
+    return "always-on", Side(row, f"thesis9_baseline_{'macro' if macro else 'micro'}_f1", split)
+
+
+CHANCE = ("chance", 0.5)
+F9, F9M, ALL_MICRO, ALL_MACRO = ("thesis9_frame_micro_f1", "thesis9_frame_macro_f1", "frame_micro_f1",
+                                 "frame_macro_f1")
 
 
 def _sel(**kw: str) -> tuple[tuple[str, str], ...]:
@@ -79,12 +111,12 @@ def _f1() -> Finding:
                   "Gaussian accumulation vs none (thesis-best, mean pooling, 2 early layers)")
     none, fixed, learned = (_sel(Accum=a) for a in ("None", "Fixed", "Adaptive"))
     return Finding("1", "gaussian", "Table 3.3", "A Gaussian accumulation layer beats none at frame level", (
-        Claim("learned Gaussian > none, frame micro F1", Side(learned, "frame_micro_f1"), Side(none, "frame_micro_f1"),
-              (0.675, 0.557)),
-        Claim("learned Gaussian > none, frame macro F1", Side(learned, "frame_macro_f1"), Side(none, "frame_macro_f1"),
-              (0.633, 0.509)),
-        Claim("fixed Gaussian > none, frame micro F1", Side(fixed, "frame_micro_f1"), Side(none, "frame_micro_f1"),
-              (0.595, 0.557)),
+        Claim("learned Gaussian > none, frame micro F1", Side(learned, F9), Side(none, F9), (0.675, 0.557),
+              trivial=_always_on(none), beside=ALL_MICRO),
+        Claim("learned Gaussian > none, frame macro F1", Side(learned, F9M), Side(none, F9M), (0.633, 0.509),
+              trivial=_always_on(none, macro=True), beside=ALL_MACRO),
+        Claim("fixed Gaussian > none, frame micro F1", Side(fixed, F9), Side(none, F9), (0.595, 0.557),
+              trivial=_always_on(none), beside=ALL_MICRO),
     ), rec)
 
 
@@ -92,10 +124,10 @@ def _f2() -> Finding:
     rec = _subset("3.4", lambda d: d["Early conv"] == "2", "F2", "Multi-scale inputs: 1 / 3 / 6 scales")
     one, six = _sel(Num_inputs="1"), _sel(Num_inputs="6")
     return Finding("2", "multiscale", "Table 3.4", "Multi-scale inputs beat a single scale", (
-        Claim("6 scales > 1 scale, frame micro F1", Side(six, "frame_micro_f1"), Side(one, "frame_micro_f1"),
-              (0.675, 0.605)),
+        Claim("6 scales > 1 scale, frame micro F1", Side(six, F9), Side(one, F9), (0.675, 0.605),
+              trivial=_always_on(one), beside=ALL_MICRO),
         Claim("6 scales > 1 scale, clip AUC per tag", Side(six, "clip_auc_tag"), Side(one, "clip_auc_tag"),
-              (0.893, 0.882)),
+              (0.893, 0.882), trivial=CHANCE),
     ), rec)
 
 
@@ -106,9 +138,9 @@ def _f3() -> Finding:
     s4, s64 = _sel(Total_stride="4"), _sel(Total_stride="64")
     return Finding("3", "stride", "Table 3.5", "A larger stride helps clips and costs frames (with the Gaussian)", (
         Claim("stride 64 > stride 4, clip AUC per tag", Side(s64, "clip_auc_tag"), Side(s4, "clip_auc_tag"),
-              (0.891, 0.885)),
-        Claim("stride 4 > stride 64, frame micro F1 (up-sampled)", Side(s4, "frame_micro_f1"),
-              Side(s64, "frame_micro_f1"), (0.650, 0.638)),
+              (0.891, 0.885), trivial=CHANCE),
+        Claim("stride 4 > stride 64, frame micro F1 (up-sampled)", Side(s4, F9), Side(s64, F9), (0.650, 0.638),
+              trivial=_always_on(s64), beside=ALL_MICRO),
     ), rec)
 
 
@@ -118,10 +150,10 @@ def _f4() -> Finding:
     tgt = _sel(Threshold_source="target domain (part of shift)")
     src = _sel(Threshold_source="source domain (validation)")
     return Finding("4", "thresholds", "Table 3.2", "Target-domain thresholds beat source-domain ones", (
-        Claim("target > source thresholds, frame micro F1", Side(tgt, "frame_micro_f1", "shift"),
-              Side(src, "frame_micro_f1", "shift"), (0.675, 0.324)),
-        Claim("target > source thresholds, frame macro F1", Side(tgt, "frame_macro_f1", "shift"),
-              Side(src, "frame_macro_f1", "shift"), (0.633, 0.300)),
+        Claim("target > source thresholds, frame micro F1", Side(tgt, F9, "shift"), Side(src, F9, "shift"),
+              (0.675, 0.324), trivial=_always_on(src, "shift"), beside=ALL_MICRO),
+        Claim("target > source thresholds, frame macro F1", Side(tgt, F9M, "shift"), Side(src, F9M, "shift"),
+              (0.633, 0.300), trivial=_always_on(src, "shift", macro=True), beside=ALL_MACRO),
     ), rec)
 
 
@@ -133,18 +165,20 @@ def _f5() -> Finding:
     weak = _sel(Training="weak (clip tags), thesis-best")
     frame = _sel(Training="frame-supervised, scarce target-domain clips")
     t31, t36 = get_recipe("3.1").rows[0].thesis, get_recipe("3.6").rows[-2].thesis
-    rows = (Row(weak, (), "model", dict(t31)),
+    rows = (Row(weak, (), "thresholds:target", dict(t31)),
             Row(frame, SCARCE, "model", dict(t36), data="scarce"))
-    rec = Recipe("F5", "Weakly supervised (clip tags of the training split) vs frame-supervised on scarce "
-                 "target-domain clips with frame truth (an FCN without accumulation or pooling, late 512-512); "
-                 "both scored on the held-out half of the domain-shift split", PRF, rows, splits=("target",),
+    rec = Recipe("F5", "Weakly supervised (clip tags of the training split, thresholds fitted on the target "
+                 "domain as after Table 3.2) vs frame-supervised on scarce target-domain clips with frame truth "
+                 "(an FCN without accumulation or pooling, late 512-512); both scored on the held-out half of "
+                 "the domain-shift split", PRF, rows, splits=("target",),
                  note="Thesis: frame models trained on 80% of MedleyDB's validation songs (Table 3.6, late layers "
                       "512, 512 shown); here on --scarce-clips clips of the fitting half of 'shift'.")
     return Finding("5", "scarce", "Table 3.6", "Weak supervision beats scarce frame supervision", (
-        Claim("weak > scarce frame-supervised, frame micro F1", Side(weak, "frame_micro_f1", "target"),
-              Side(frame, "frame_micro_f1", "target"), (0.675, 0.595)),
-        Claim("weak > scarce frame-supervised, frame macro F1", Side(weak, "frame_macro_f1", "target"),
-              Side(frame, "frame_macro_f1", "target"), (0.633, 0.471)),
+        Claim("weak > scarce frame-supervised, frame micro F1", Side(weak, F9, "target"), Side(frame, F9, "target"),
+              (0.675, 0.595), trivial=_always_on(frame, "target"), beside=ALL_MICRO),
+        Claim("weak > scarce frame-supervised, frame macro F1", Side(weak, F9M, "target"),
+              Side(frame, F9M, "target"), (0.633, 0.471), trivial=_always_on(frame, "target", macro=True),
+              beside=ALL_MACRO),
     ), rec)
 
 
@@ -152,11 +186,11 @@ def _f6() -> Finding:
     rec = replace(get_recipe("3.8"), name="F6")
     basic = _sel(Model="Basic")
     claims = tuple(Claim(f"{k} > basic, clip accuracy", Side(_sel(Model=k), "clip_accuracy"),
-                         Side(basic, "clip_accuracy"), (v, 0.2593))
+                         Side(basic, "clip_accuracy"), (v, 0.2593), trivial=("chance (10 classes)", 0.1))
                    for k, v in (("w/ Multiple scales", 0.3751), ("w/ Data augmentation", 0.3978),
                                 ("w/ Gaussian filter", 0.5173)))
     return Finding("6", "everyday", "Table 3.8", "Gaussian, scales and augmentation each help on everyday sounds",
-                   claims, rec, corpus="everyday")
+                   claims, rec, corpus="everyday", cap=300)
 
 
 def _f7() -> Finding:
@@ -220,16 +254,88 @@ def _values(per_seed: dict[int, list[dict | None]], i: int, split: str, metric: 
     return vals
 
 
-def claim_rows(claims, get_values) -> list[dict]:
-    """One dict per claim: both sides' intervals, the paired comparison and its verdict."""
+def _iv(x: Interval) -> dict:
+    return vars(x)
+
+
+def finish_claims(claims, comparisons: list[Comparison], get_values, extra: list[dict]) -> list[dict]:
+    """The report dicts of one finding's claims: Holm within the finding (manipulation checks decided
+    alone), each side's interval, the trivial predictor and other baselines beside, and a mark when the
+    claim's baseline (or its better side) does not beat the trivial predictor.
+
+    ``get_values(side_or_constant)`` -> (per-seed values, their :class:`Interval`)."""
+    fam = [i for i, c in enumerate(claims) if not c.check]
+    decided = dict(zip(fam, decide([comparisons[i] for i in fam])))
+    for i, c in enumerate(claims):
+        if c.check:
+            decided[i] = decide([comparisons[i]])[0]
     out = []
-    for c in claims:
-        a, b = get_values(c.better), get_values(c.worse)
-        cmp = paired_over_seeds(a, b, lower_is_better=c.lower_is_better)
-        out.append({"claim": c.text, "thesis_better": c.thesis[0], "thesis_worse": c.thesis[1],
-                    "better": mean_ci(a), "worse": mean_ci(b), "diff": cmp.diff, "p_value": cmp.p_value,
-                    "test": cmp.test, "verdict": cmp.verdict, "values_better": a, "values_worse": b})
+    for i, (c, ex) in enumerate(zip(claims, extra)):
+        d = decided[i]
+        sign = -1.0 if c.lower_is_better else 1.0
+        row = {"claim": c.text, "check": c.check, "thesis_better": c.thesis[0], "thesis_worse": c.thesis[1],
+               "thesis_effect": c.thesis_effect, "lower_is_better": c.lower_is_better,
+               **{k: (_iv(v) if isinstance(v, Interval) else v) for k, v in vars(d).items()},
+               "trivial": None, "mark": "", "refs": [], **ex}
+        better, worse = row["better"]["mean"], row["worse"]["mean"]
+        marks = []
+        if c.trivial is not None:
+            name, src = c.trivial
+            tv = get_values(src)[1]
+            row["trivial"] = {"name": name, **_iv(tv)}
+            if math.isfinite(tv.mean):
+                if math.isfinite(worse) and sign * (worse - tv.mean) <= 0:
+                    marks.append(f"the baseline ({worse:.3f}) does not beat {name} ({tv.mean:.3f})")
+                if math.isfinite(better) and sign * (better - tv.mean) <= 0:
+                    marks.append(f"the better side ({better:.3f}) does not beat {name} ({tv.mean:.3f})")
+        for name, src in c.refs:
+            rv = get_values(src)[1]
+            above = math.isfinite(rv.mean) and math.isfinite(better) and sign * (better - rv.mean) > 0
+            row["refs"].append({"name": name, **_iv(rv), "better_above": above})
+            if math.isfinite(rv.mean) and not above:
+                marks.append(f"not above {name} ({rv.mean:.3f})")
+        row["mark"] = "; ".join(marks)
+        out.append(row)
     return out
+
+
+def _stops(per_seed: dict[int, list[dict | None]], i: int) -> list[int | None]:
+    return [(r or {}).get("stop_epoch") for r in (per_seed[sd][i] for sd in sorted(per_seed))]
+
+
+def chapter3_claims(f: Finding, per_seed: dict[int, list[dict | None]]) -> list[dict]:
+    """Every claim of a chapter-3 finding from its rows' per-seed evaluations."""
+    recipe = f.recipe
+    assert recipe is not None
+
+    def get(src) -> tuple[list[float], Interval]:
+        if isinstance(src, Side):
+            v = _values(per_seed, _row_index(recipe, src.row), src.split, src.metric)
+        else:
+            v = [float(src)] * len(per_seed)
+        return v, mean_ci(v)
+
+    comps, extra = [], []
+    for c in f.claims:
+        (a, _), (b, _) = get(c.better), get(c.worse)
+        comps.append(paired_over_seeds(a, b, lower_is_better=c.lower_is_better, thesis_effect=c.thesis_effect))
+        ib, iw = _row_index(recipe, c.better.row), _row_index(recipe, c.worse.row)
+        ex = {"better": _iv(mean_ci(a)), "worse": _iv(mean_ci(b)), "values_better": a, "values_worse": b,
+              "n_seeds": len(per_seed), "stop_epochs": {"better": _stops(per_seed, ib), "worse": _stops(per_seed, iw)},
+              "best_in_last_10pct": len({(sd, r["run"]) for sd in per_seed for j in (ib, iw)
+                                         if (r := per_seed[sd][j]) and r.get("best_in_last_10pct")})}
+        if c.beside:
+            ex["beside"] = {"metric": c.beside, "better": _iv(get(replace(c.better, metric=c.beside))[1]),
+                            "worse": _iv(get(replace(c.worse, metric=c.beside))[1])}
+        extra.append(ex)
+    return finish_claims(f.claims, comps, get, extra)
+
+
+def converging(f: Finding, runner: Runner) -> Runner:
+    """``runner`` with the finding's convergence rule where none is given: patience :data:`PATIENCE`,
+    at most ``f.cap`` epochs."""
+    s = replace(runner.s, epochs=runner.s.epochs or f.cap, patience=runner.s.patience or PATIENCE)
+    return Runner(s, _shared=(runner.manifest, runner._splits, runner._models))
 
 
 def run_finding(f: Finding, runner: Runner, seeds: list[int]) -> tuple[Path, Path]:
@@ -237,11 +343,10 @@ def run_finding(f: Finding, runner: Runner, seeds: list[int]) -> tuple[Path, Pat
     recipe = f.recipe
     if recipe is None:
         raise ValueError(f"finding {f.key} is a video finding (clip2frame.experiments.video_findings)")
+    runner = converging(f, runner)
     per_seed = run_over_seeds(recipe, runner, seeds)
-    claims = claim_rows(f.claims, lambda side: _values(per_seed, _row_index(recipe, side.row), side.split,
-                                                       side.metric))
     return write_report(f"finding_{f.key}", f"Finding {f.key} ({f.source}): {f.title}", recipe, per_seed,
-                        claims, runner.s)
+                        chapter3_claims(f, per_seed), runner.s)
 
 
 def run_table_seeds(recipe: Recipe, runner: Runner, seeds: list[int]) -> tuple[Path, Path]:
@@ -278,18 +383,7 @@ def write_report(stem: str, title: str, recipe: Recipe, per_seed: dict[int, list
     if recipe.note:
         md += [recipe.note, ""]
     if claims:
-        md += ["## Claims", "", "| claim | thesis | better | worse | difference (95% CI) | p | verdict |",
-               "|---|---|---|---|---|---|---|"]
-        for c in claims:
-            th = "–" if c["thesis_better"] is None else f"{c['thesis_better']:.3f} vs {c['thesis_worse']:.3f}"
-            p = "–" if not math.isfinite(c["p_value"]) else f"{c['p_value']:.3f}"
-            d: Interval = c["diff"]
-            dtxt = d.fmt() if not (math.isfinite(d.low) and math.isfinite(d.high)) else \
-                f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
-            md.append(f"| {c['claim']} | {th} | {c['better'].fmt()} | {c['worse'].fmt()} | {dtxt} | {p} | "
-                      f"**{c['verdict']}** |")
-        md += ["", f"Test: {claims[0]['test']}; verdict from the 95% interval of the difference (holds: above 0, "
-               "does not hold: below 0, inconclusive: contains 0 or fewer than 2 seeds).", ""]
+        md += ["## Claims", ""] + claims_markdown(title.split()[1], claims, claims[0]["test"])
     for sp in splits:
         md += [f"## {sp}: ours (mean ± CI) / thesis", "",
                "| " + " | ".join(labels + [n for n, _ in metrics]) + " |",
@@ -300,12 +394,14 @@ def write_report(stem: str, title: str, recipe: Recipe, per_seed: dict[int, list
                 f"{cs[k]['fmt']} / {'–' if cs[k]['thesis'] is None else format(cs[k]['thesis'], '.3f')}"
                 for _, k in metrics]) + " |")
         md.append("")
-    md += ["## Runs", "", "| seed | row | run directory | best epoch | epochs run |", "|---|---|---|---|---|"]
+    md += ["## Runs", "", "| seed | row | run directory | best epoch | stopped at (by) | best in last 10% |",
+           "|---|---|---|---|---|---|"]
     for sd in seeds:
         for row, res in zip(recipe.rows, per_seed[sd]):
             if res:
                 md.append(f"| {sd} | {', '.join(v for _, v in row.label)} | seed{sd}/runs/{res['run']} | "
-                          f"{res['best_epoch']} | {res['epochs_run']} |")
+                          f"{res['best_epoch']} | {res.get('stop_epoch')} ({res.get('stopped_by')}) | "
+                          f"{'yes' if res.get('best_in_last_10pct') else 'no'} |")
     md.append("")
     out = Path(s.out)
     buf = io.StringIO()

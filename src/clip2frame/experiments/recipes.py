@@ -11,7 +11,9 @@ an interrupted recipe leaves the rows it finished.
 Evaluation follows :mod:`clip2frame.eval.protocol` and the demo (:mod:`.demo`): frame-level
 precision/recall/F1 micro and macro with the model's per-tag thresholds (fitted on clip predictions of
 320-frame cuts of the validation split, thesis §3.3), clip-level ROC-AUC and AP per tag and per clip.
-Frame-level scores cover every label of the dataset (the thesis: 9 instrument tags of MedleyDB).
+Frame-level scores cover every label of the dataset; under ``frame_labels="thesis9"`` (the findings'
+protocol) also the thesis' 9 frame-level instruments the dataset has (:func:`thesis9_labels`), as
+``thesis9_<key>`` (the thesis: 9 instrument tags of MedleyDB).
 """
 from __future__ import annotations
 
@@ -281,6 +283,7 @@ class Settings:
     thresholds: str = "model"           # model: the run's own | frame: refit on validation frame truth
     threshold_floor: float = 0.0        # no threshold below this (applied at evaluation)
     events: bool = False                # add event F1 and PSDS (clip2frame.eval.events; segment F1 always)
+    frame_labels: str = "all"           # all | thesis9: add frame scores over the thesis' 9 instruments
     scarce_clips: int = 40              # training clips of the scarce frame-supervised baseline (Table 3.6)
     # the manifest split that plays the target domain ("shift" of the tables): ``shift`` in a synth-music-3
     # corpus, a held-out-timbre split (e.g. heldout-musescore) in a synth-music-4 one
@@ -297,12 +300,24 @@ class Settings:
 
 
 PROTOCOL_DEFAULTS = {"frame_scoring": "model", "source_thresholds": "clip320", "thresholds": "model",
-                     "threshold_floor": 0.0, "events": False, "shift_split": "shift"}
-# The thesis' protocol (issue #15): frames scored at the input rate, source-domain thresholds from whole
-# clips and their tags, event-level metrics beside the frame metrics; with fixed epoch budgets (train switch
-# early_stopping=false, best-on-validation checkpoint kept).
-THESIS_PROTOCOL = {"frame_scoring": "upsampled", "source_thresholds": "clips", "events": True}
-THESIS_TRAINING = ("early_stopping=false", "checkpoint=best")
+                     "threshold_floor": 0.0, "events": False, "shift_split": "shift", "frame_labels": "all"}
+# The thesis' protocol (issues #15, #25): frames scored at the input rate, source-domain thresholds from whole
+# clips and their tags, event-level metrics beside the frame metrics, frame scores over the thesis' 9
+# instruments beside those over every label; runs train until their validation score is flat (early
+# stopping with a patience, ``epochs`` the cap; best-on-validation checkpoint kept).
+THESIS_PROTOCOL = {"frame_scoring": "upsampled", "source_thresholds": "clips", "events": True,
+                   "frame_labels": "thesis9"}
+THESIS_TRAINING = ("early_stopping=true", "checkpoint=best")
+
+
+def thesis9_labels(labels) -> list[str]:
+    """The labels of a dataset that are among the thesis' 9 frame-level instruments (chapter 3, MedleyDB
+    names or their MagnaTagATune tags, :data:`clip2frame.data.readers.medleydb.MTT9_MAP`; the embedded
+    corpus spells 6 of them the same way and has no singers), in the dataset's order."""
+    from ..data.readers.medleydb import MTT9_MAP
+
+    names = set(MTT9_MAP) | set(MTT9_MAP.values())
+    return [lab for lab in labels if lab in names]
 
 
 def _early_override(preset_name: str, n: int) -> str:
@@ -454,9 +469,12 @@ class Runner:
             return sigma_summary(tagger)
         data = self.split(split, tagger)
         labels = list(tagger.labels)
-        kw = dict(spec=tagger.feature_spec, events=self.s.events)
+        kw: dict = dict(spec=tagger.feature_spec, events=self.s.events)
+        if self.s.frame_labels == "thesis9":
+            kw["subsets"] = {"thesis9": thesis9_labels(labels)}
         if how.startswith("thresholds:"):
-            fit, held = _halves(data)
+            # "target" is already the held-out half of the target-domain split: fit on the other half
+            fit, held = _halves(self.split("shift", tagger) if split == "target" else data)
             if how == "thresholds:target":
                 import torch
 
@@ -521,8 +539,9 @@ def scarce_manifest_dir(s: Settings) -> Path:
 def make_scarce_manifest(s: Settings, manifest) -> Path:
     """The thesis' frame-supervised baseline data (Table 3.6: a frame model trained on about 40 target-domain
     songs with frame truth): the first half of ``shift`` (every other clip by id, the half the target-domain
-    thresholds of Table 3.2 are fitted on) gives ``train`` (``s.scarce_clips`` clips) and ``validation`` (up to
-    a quarter as many more); ``test`` is the other half (the ``target`` split every row is scored on)."""
+    thresholds of Table 3.2 are fitted on) gives ``train`` (exactly ``s.scarce_clips`` clips) and
+    ``validation`` (up to a quarter as many more, at least 1); ``test`` is the other half (the ``target``
+    split every row is scored on). A fitting half too small for that is a :class:`DatasetError`."""
     dest = scarce_manifest_dir(s)
     if (dest / "metadata.json").is_file():
         return dest
@@ -535,11 +554,12 @@ def make_scarce_manifest(s: Settings, manifest) -> Path:
         raise DatasetError(f"{manifest.root}: the scarce frame-supervised baseline needs a '{s.shift_split}' split "
                            "with frame truth (choose the target-domain split with --shift-split)")
     fit, held = shift[0::2], shift[1::2]
-    n_val = max(1, min(s.scarce_clips // 4, len(fit) // 5))
-    n_train = min(s.scarce_clips, max(1, len(fit) - n_val))
-    if n_train < s.scarce_clips:
-        log.warning("scarce set: only %d clips in the fitting half of 'shift' (wanted %d + %d validation)",
-                    len(fit), s.scarce_clips, n_val)
+    if len(fit) < s.scarce_clips + 1:  # the stated size or nothing: a smaller set is another experiment
+        raise DatasetError(f"{manifest.root}: the scarce frame-supervised set needs {s.scarce_clips} training "
+                           f"clips + 1 validation clip from the fitting half of '{s.shift_split}', which has "
+                           f"{len(fit)} (give a larger target-domain split or a smaller --scarce-clips)")
+    n_train = s.scarce_clips
+    n_val = max(1, min(s.scarce_clips // 4, len(fit) - n_train))
     clips = ([replace(c, split="train") for c in fit[:n_train]]
              + [replace(c, split="validation") for c in fit[n_train:n_train + n_val]]
              + [replace(c, split="test") for c in held])
@@ -615,14 +635,31 @@ def run_rows(recipe: Recipe, runner: Runner) -> list[dict | None]:
             continue
         runner.model(cfg)
         res = {sp: runner.evaluate(row, cfg, sp) for sp in splits}
-        summary = Path(cfg.out) / "summary.json"
-        info = json.loads(summary.read_text()) if summary.is_file() else {}
-        results[i] = {"run": Path(cfg.out).name, "seed": cfg.seed, "best_epoch": info.get("best_epoch"),
-                      "epochs_run": info.get("epochs_run"), "overrides": " ".join(ov[1:]), "scores": res}
+        training = training_record(Path(cfg.out))
+        results[i] = {"run": Path(cfg.out).name, "seed": cfg.seed, **training, "overrides": " ".join(ov[1:]),
+                      "scores": res}
         write_table(recipe, results, splits, s.out)
     if not any(results):
         write_table(recipe, results, splits, s.out)
     return results
+
+
+TRAINING_KEYS = ("best_epoch", "epochs_run", "stopped_by", "stop_epoch", "epochs_cap", "patience",
+                 "best_in_last_10pct")
+
+
+def training_record(run: Path) -> dict:
+    """How a run trained (its ``summary.json``: best and stopping epoch, cap, patience), also kept in its
+    ``eval.json`` under ``"training"`` so the small per-run files carry it; missing keys are None."""
+    summary = run / "summary.json"
+    info = json.loads(summary.read_text()) if summary.is_file() else {}
+    rec = {k: info.get(k) for k in TRAINING_KEYS}
+    cache_path = run / "eval.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    if info and cache.get("training") != rec:
+        cache["training"] = rec
+        atomic_write_text(cache_path, json.dumps(cache, indent=1))
+    return rec
 
 
 def _fmt(v) -> str:

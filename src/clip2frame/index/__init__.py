@@ -4,7 +4,8 @@ query layer for both.
 * :mod:`.schema`  the tables and the dialect shim (placeholders, GREATEST/LEAST, DDL types);
 * :mod:`.store`   :class:`IndexStore`: put/replace a file's rows in one transaction, list, read scores;
 * :mod:`.ingest`  index results from their output files (``clip2frame tag``, ``clip2frame index``);
-* :mod:`.query`   :func:`search`: segments where tags hold (or do not) for a minimum time.
+* :mod:`.query`   :func:`search`: segments where tags hold (or do not) for a minimum time;
+* :mod:`.rebuild` :func:`rebuild_index`: a new index replacing a damaged or other-version one (``--rebuild``).
 
 >>> from clip2frame.index import open_index, search
 >>> with open_index(out_dir="catalogue") as idx:                                # doctest: +SKIP
@@ -12,7 +13,9 @@ query layer for both.
 """
 from .ingest import CatalogueIndexer, SyncReport, read_record, sync_folder
 from .query import QueryError, SearchResult, Segment, search, search_catalogue
-from .store import FileRecord, IndexStore, IndexStoreError, open_index
+from .rebuild import rebuild_index
+from .store import FileRecord, IndexNeedsRebuild, IndexStore, IndexStoreError, open_index
 
-__all__ = ["CatalogueIndexer", "FileRecord", "IndexStore", "IndexStoreError", "QueryError", "SearchResult",
-           "Segment", "SyncReport", "open_index", "read_record", "search", "search_catalogue", "sync_folder"]
+__all__ = ["CatalogueIndexer", "FileRecord", "IndexNeedsRebuild", "IndexStore", "IndexStoreError", "QueryError",
+           "SearchResult", "Segment", "SyncReport", "open_index", "read_record", "rebuild_index", "search",
+           "search_catalogue", "sync_folder"]

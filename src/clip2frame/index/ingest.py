@@ -107,10 +107,11 @@ class SyncReport:
 
 
 def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, force: bool = False,
-                on_progress: Callable[[int], None] | None = None) -> SyncReport:
+                on_progress: Callable[[int], None] | None = None, optimize: bool = True) -> SyncReport:
     """Bring the index in step with every result under ``root``: index new and changed results (``force``:
     all), and with ``prune`` drop rows of results whose files are gone. One transaction per result; a
-    bad result is listed in the report's ``failed`` and the rest go on."""
+    bad result is listed in the report's ``failed`` and the rest go on. ``optimize``: refresh the planner's
+    statistics after writing (off inside an enclosing transaction, where PostgreSQL cannot VACUUM)."""
     from ..web.results import iter_results
 
     t0 = time.perf_counter()
@@ -139,7 +140,7 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
         # re-checked one by one: a result written while the folder was walked (an upload) is not gone
         gone = [p for p in store.states() if p not in seen and not _exists(root, p)]
         rep.removed = store.remove(gone) if gone else 0
-    if rep.indexed or rep.removed:
+    if optimize and (rep.indexed or rep.removed):
         store.optimize()
     rep.seconds = time.perf_counter() - t0
     return rep

@@ -312,8 +312,8 @@ def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float
 
 def search_catalogue(catalogue: str | Path | None, tag: str, *, index: str | Path | None = None,
                      **kwargs: Any) -> SearchResult:
-    """One call: open the index of ``catalogue`` (``catalogue/index.sqlite``, or ``index``) and
-    :func:`search` it. ``kwargs`` as for :func:`search`."""
+    """One call: open the index of ``catalogue`` (``catalogue/index.sqlite``, or ``index``) read-only (an
+    existing index only: nothing is ever created) and :func:`search` it. ``kwargs`` as for :func:`search`."""
     from ..errors import ConfigError
 
     if index is None:
@@ -323,5 +323,5 @@ def search_catalogue(catalogue: str | Path | None, tag: str, *, index: str | Pat
         if not (p / "index.sqlite").is_file():
             raise ConfigError(f"{p}: no index.sqlite here (tag with `clip2frame tag ... --out {p}` or build one "
                               f"with `clip2frame index {p}`)")
-    with IndexStore(index, out_dir=catalogue) as store:
+    with IndexStore(index, out_dir=catalogue, read_only=True) as store:
         return search(store, tag, **kwargs)

@@ -23,12 +23,15 @@ Tables (``files`` holds one row per indexed result; the others hang off it by ``
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import ConfigError
+from ..redact import mask_secrets
 
 SCHEMA_VERSION = 1
 DEFAULT_INDEX_NAME = "index.sqlite"
@@ -94,7 +97,8 @@ def ddl(dialect: Dialect) -> list[str]:
 
 @dataclass(frozen=True)
 class IndexLocation:
-    """Where an index lives: a SQLite file or a PostgreSQL connection URL (``display`` hides a password)."""
+    """Where an index lives: a SQLite file or a PostgreSQL connection URL (``display`` hides its password:
+    :func:`clip2frame.redact.mask_secrets`)."""
 
     dialect: Dialect
     target: str
@@ -120,8 +124,7 @@ def parse_location(index: str | Path | None, out_dir: str | Path | None = None) 
         return IndexLocation(SQLITE, str(p), str(p))
     text = str(index)
     if text.startswith(_PG_SCHEMES):
-        shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", text)
-        return IndexLocation(POSTGRESQL, text, shown)
+        return IndexLocation(POSTGRESQL, text, mask_secrets(text))
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") - 1:]
     elif re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
@@ -130,20 +133,24 @@ def parse_location(index: str | Path | None, out_dir: str | Path | None = None) 
     return IndexLocation(SQLITE, text, text)
 
 
-def connect(loc: IndexLocation, *, busy_timeout_s: float = 60.0) -> Any:
+def connect(loc: IndexLocation, *, busy_timeout_s: float = 60.0, read_only: bool = False) -> Any:
     """A DB-API connection in autocommit mode (transactions are opened explicitly by the store).
 
     SQLite: WAL journal (readers never block the writer), ``busy_timeout`` so several processes can
     write one index (each waits for the other's transaction), ``synchronous=NORMAL`` (a killed process
-    never corrupts or half-writes; only a power cut can lose the last transactions).
+    never corrupts or half-writes; only a power cut can lose the last transactions). ``read_only``: an
+    existing index only, opened so that nothing is ever created or written (:func:`_sqlite_read_only`);
+    PostgreSQL: the session's transactions are read-only.
     """
-    from .store import IndexStoreError
+    from .store import IndexNeedsRebuild, IndexStoreError
 
     if loc.dialect is SQLITE:
         import sqlite3
 
         path = Path(loc.target)
         try:
+            if read_only:
+                return _sqlite_read_only(loc, path, busy_timeout_s)
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), timeout=busy_timeout_s, isolation_level=None,
                                    check_same_thread=False)
@@ -151,7 +158,9 @@ def connect(loc: IndexLocation, *, busy_timeout_s: float = 60.0) -> Any:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous = NORMAL")
         except (sqlite3.Error, OSError) as e:
-            raise IndexStoreError(f"{loc.display}: cannot open the SQLite index ({e})") from None
+            damaged = getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+            raise (IndexNeedsRebuild if damaged else IndexStoreError)(
+                f"{loc.display}: cannot open the SQLite index ({e})") from None
         if str(mode).lower() != "wal":
             raise IndexStoreError(f"{loc.display}: SQLite refused WAL mode (got {mode}); is it on a network share?")
         return conn
@@ -161,32 +170,85 @@ def connect(loc: IndexLocation, *, busy_timeout_s: float = 60.0) -> Any:
         raise ConfigError(f"--index {loc.display}: PostgreSQL needs psycopg 3: "
                           "pip install 'clip2frame[index-postgres]'") from None
     try:
-        return psycopg.connect(loc.target, autocommit=True, connect_timeout=int(busy_timeout_s))
+        pg = psycopg.connect(loc.target, autocommit=True, connect_timeout=int(busy_timeout_s))
+        if read_only:
+            pg.execute("SET default_transaction_read_only = on")
+        return pg
     except psycopg.Error as e:
-        msg = " ".join(str(e).split())
+        msg = mask_secrets(" ".join(str(e).split()), loc.target)
         raise IndexStoreError(f"{loc.display}: cannot connect to PostgreSQL ({msg})") from None
 
 
-def create_schema(conn: Any, dialect: Dialect) -> None:
-    """Create the tables if missing and check the schema version (one transaction)."""
+def _sqlite_read_only(loc: IndexLocation, path: Path, busy_timeout_s: float) -> Any:
+    """Open an existing SQLite index read-only (``mode=ro``), never creating it or its folder.
+
+    A reader of a WAL database needs its ``-shm``/``-wal`` files, which it creates when missing: where
+    they cannot be created (a read-only folder or medium, a catalogue another user owns) and do not
+    exist, the file is opened ``immutable=1`` (SQLite then reads the database file alone, without locks,
+    https://www.sqlite.org/uri.html; a writer that could change it would need that same folder).
+    """
+    import sqlite3
+
     from .store import IndexStoreError
 
-    if dialect is SQLITE:
-        conn.execute("BEGIN IMMEDIATE")
-    else:
-        conn.execute("BEGIN")
+    if not path.is_file():
+        raise IndexStoreError(f"{loc.display}: no such index (build one with `clip2frame index DIR`)")
+    creatable = os.access(path.parent, os.W_OK | os.X_OK)
+    side_files = all(path.with_name(path.name + s).is_file() for s in ("-wal", "-shm"))
+    immutable = not creatable and not side_files
+    uri = f"file:{quote(str(path.absolute()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+    conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+def table_names(dialect: Dialect) -> list[str]:
+    """The tables of the schema, in creation order."""
+    return re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", " ".join(ddl(dialect)))
+
+
+def check_schema_version(conn: Any, dialect: Dialect) -> None:
+    """Raise :class:`~.store.IndexNeedsRebuild` unless the index holds this schema version (for a reader:
+    nothing is created; a database without the tables raises :class:`~.store.IndexStoreError`)."""
+    from .store import IndexNeedsRebuild, IndexStoreError
+
+    try:
+        row = conn.execute(dialect.sql("SELECT value FROM meta WHERE key = ?"), ("schema_version",)).fetchone()
+    except Exception as e:  # noqa: BLE001 - no meta table: not an index (or a damaged file)
+        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            raise IndexNeedsRebuild(f"cannot read the index ({e})") from None
+        raise IndexStoreError(f"not a clip2frame event index ({' '.join(str(e).split())})") from None
+    if row is None or row[0] != str(SCHEMA_VERSION):
+        raise IndexNeedsRebuild(f"index schema version {row[0] if row else 'missing'}, this clip2frame reads "
+                                f"{SCHEMA_VERSION}")
+
+
+def create_schema(conn: Any, dialect: Dialect, *, own_transaction: bool = True) -> None:
+    """Create the tables if missing and check the schema version (one transaction; ``own_transaction=False``:
+    inside the caller's)."""
+    from .store import IndexNeedsRebuild
+
+    if own_transaction:
+        conn.execute("BEGIN IMMEDIATE" if dialect is SQLITE else "BEGIN")
+    if dialect is not SQLITE:
         conn.execute(dialect.sql("SELECT pg_advisory_xact_lock(?)"), (_PG_SCHEMA_LOCK,))
     try:
-        for stmt in ddl(dialect):
-            conn.execute(stmt)
+        stmts = ddl(dialect)
+        meta = next(s for s in stmts if s.startswith("CREATE TABLE IF NOT EXISTS meta "))
+        conn.execute(meta)  # the version decides before any other table of an older layout is touched
         row = conn.execute(dialect.sql("SELECT value FROM meta WHERE key = ?"), ("schema_version",)).fetchone()
+        if row is not None and row[0] != str(SCHEMA_VERSION):
+            raise IndexNeedsRebuild(f"index schema version {row[0]}, this clip2frame writes {SCHEMA_VERSION}")
+        for stmt in stmts:
+            if stmt is not meta:
+                conn.execute(stmt)
         if row is None:
             conn.execute(dialect.sql("INSERT INTO meta (key, value) VALUES (?, ?)"),
                          ("schema_version", str(SCHEMA_VERSION)))
-        elif row[0] != str(SCHEMA_VERSION):
-            raise IndexStoreError(f"index schema version {row[0]}, this clip2frame writes {SCHEMA_VERSION}: "
-                                  "rebuild it with `clip2frame index DIR --fresh`")
-        conn.execute("COMMIT")
+        if own_transaction:
+            conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if own_transaction:
+            conn.execute("ROLLBACK")
         raise

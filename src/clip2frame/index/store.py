@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import shlex
 import threading
 import time
 from contextlib import contextmanager
@@ -20,7 +21,8 @@ from typing import Any, Generator, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import Clip2FrameError, ConfigError
-from .schema import SQLITE, IndexLocation, connect, create_schema, parse_location
+from .schema import (DEFAULT_INDEX_NAME, SQLITE, IndexLocation, check_schema_version, connect, create_schema,
+                     parse_location, table_names)
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,21 @@ SORT_KEYS = {"tagged": "tagged_at", "name": "name", "duration": "duration_s", "p
 
 class IndexStoreError(Clip2FrameError):
     """The index cannot be opened, read or written (message names the index)."""
+
+
+class IndexNeedsRebuild(IndexStoreError):
+    """The index is damaged or of another schema version: ``clip2frame index DIR --rebuild`` (the message
+    names the exact command) builds a new one from the catalogue's outputs."""
+
+
+def rebuild_command(loc: IndexLocation, out_dir: str | Path | None = None) -> str:
+    """The ``clip2frame index ... --rebuild`` command line that rebuilds the index at ``loc`` (``DIR`` stands
+    for the catalogue folder where it is not known; a password shows as ``***``)."""
+    if out_dir is None:
+        return f"clip2frame index DIR --index {shlex.quote(loc.display)} --rebuild"
+    if loc.dialect is SQLITE and Path(loc.target) == Path(out_dir) / DEFAULT_INDEX_NAME:
+        return f"clip2frame index {shlex.quote(str(out_dir))} --rebuild"
+    return f"clip2frame index {shlex.quote(str(out_dir))} --index {shlex.quote(loc.display)} --rebuild"
 
 
 @dataclass
@@ -132,20 +149,38 @@ class IndexStore:
     ----------
     index : ``postgresql://...``, a SQLite path, or ``None`` for ``out_dir/index.sqlite``
     out_dir : the catalogue folder (for the default SQLite location)
+    read_only : an existing index only, never created or written (``clip2frame search``): a missing SQLite
+        file or a database without the tables is an error; SQLite is opened ``mode=ro`` (``immutable=1``
+        where its folder is not writable), PostgreSQL with read-only transactions
+    schema : create the tables when missing (``read_only``: require them) and check the schema version;
+        ``False`` leaves the database as it is (:func:`~.rebuild.rebuild_index` replaces it)
     """
 
     def __init__(self, index: str | Path | None = None, *, out_dir: str | Path | None = None,
-                 busy_timeout_s: float = 60.0):
+                 busy_timeout_s: float = 60.0, read_only: bool = False, schema: bool = True):
         self.location: IndexLocation = parse_location(index, out_dir)
         self.dialect = self.location.dialect
-        self._conn = connect(self.location, busy_timeout_s=busy_timeout_s)
+        self.read_only = read_only
+        self._rebuild = rebuild_command(self.location, out_dir)
         self._lock = threading.RLock()
         self._tag_ids: dict[str, int] = {}
         try:
-            create_schema(self._conn, self.dialect)
-        except Clip2FrameError:
+            self._conn = connect(self.location, busy_timeout_s=busy_timeout_s, read_only=read_only)
+        except IndexNeedsRebuild as e:
+            raise IndexNeedsRebuild(f"{e}; rebuild it with `{self._rebuild}`") from None
+        if not schema:
+            return
+        try:
+            if read_only:
+                check_schema_version(self._conn, self.dialect)
+            else:
+                create_schema(self._conn, self.dialect)
+        except IndexNeedsRebuild as e:
             self.close()
-            raise
+            raise IndexNeedsRebuild(f"{self.location.display}: {e}; rebuild it with `{self._rebuild}`") from None
+        except Clip2FrameError as e:
+            self.close()
+            raise IndexStoreError(f"{self.location.display}: {e}") from None
         except Exception as e:  # noqa: BLE001 - driver errors become one line naming the index
             self.close()
             raise self._error("cannot create the schema", e) from None
@@ -169,7 +204,18 @@ class IndexStore:
         return f"IndexStore({self.location.display!r})"
 
     def _error(self, what: str, e: BaseException) -> IndexStoreError:
-        return IndexStoreError(f"{self.location.display}: {what} ({type(e).__name__}: {' '.join(str(e).split())})")
+        msg = f"{self.location.display}: {what} ({type(e).__name__}: {' '.join(str(e).split())})"
+        if getattr(e, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+            return IndexNeedsRebuild(f"{msg}; rebuild it with `{self._rebuild}`")
+        return IndexStoreError(msg)
+
+    def recreate_schema(self) -> None:
+        """Drop the index's tables and create them empty, inside the caller's :meth:`transaction` (the
+        PostgreSQL rebuild: readers see the old tables until it commits)."""
+        for table in reversed(table_names(self.dialect)):
+            self.execute(f"DROP TABLE IF EXISTS {table}")  # names of this package's schema, not user input
+        create_schema(self._conn, self.dialect, own_transaction=False)
+        self._tag_ids.clear()
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """Run one statement written with ``?`` placeholders (see :class:`~.schema.Dialect`)."""
@@ -421,6 +467,8 @@ class IndexStore:
         return labels, probs, np.frombuffer(bytes(b), dtype="<f8").copy()
 
 
-def open_index(index: str | Path | None = None, *, out_dir: str | Path | None = None) -> IndexStore:
-    """Open (creating the schema if needed) the index at ``index``, default ``out_dir/index.sqlite``."""
-    return IndexStore(index, out_dir=out_dir)
+def open_index(index: str | Path | None = None, *, out_dir: str | Path | None = None,
+               read_only: bool = False) -> IndexStore:
+    """Open (creating the schema if needed; ``read_only``: an existing index only, never written) the index at
+    ``index``, default ``out_dir/index.sqlite``."""
+    return IndexStore(index, out_dir=out_dir, read_only=read_only)

@@ -34,10 +34,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from ..errors import Clip2FrameError, ConfigError, DatasetError, OutputError
+from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_text
 from ..signatures import accepts_keyword
-from .discover import InputItem, discover, parse_shard
+from ..timebase import RESOLUTIONS
+from .discover import InputItem, discover, parse_shard, require_inputs
 from .writers import DEFAULT_FORMATS, EVENTS_HEADER, output_paths, parse_formats, read_events_tsv, write_outputs
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,6 @@ def warn_failure(path, error: str) -> None:
     """Log a failed input once: errors from the decoder already start with the file's path."""
     log.warning("%s", error if str(error).startswith(str(path)) else f"{path}: {error}")
 
-RESOLUTIONS = ("model", "frame")
 
 
 @dataclass
@@ -191,14 +191,18 @@ def _remove_stale_temps(paths: Iterable[Path]) -> None:
 
 
 def probe_duration(path: Path) -> float | None:
-    """Duration in seconds from the header (soundfile, then PyAV); ``None`` when unknown."""
-    try:
-        import soundfile as sf
+    """Duration in seconds from the header (soundfile for the formats the decoder gives it, then PyAV);
+    ``None`` when unknown."""
+    from ..audio.io import tried_with_soundfile
 
-        info = sf.info(str(path))
-        return float(info.frames) / float(info.samplerate)
-    except Exception:
-        pass
+    if tried_with_soundfile(path):
+        try:
+            import soundfile as sf
+
+            info = sf.info(str(path))
+            return float(info.frames) / float(info.samplerate)
+        except Exception:
+            pass
     try:
         import av
 
@@ -290,7 +294,7 @@ def tag_files(
     if resolution not in RESOLUTIONS:
         raise ConfigError(f"--resolution {resolution!r}: choose from {', '.join(RESOLUTIONS)}")
     if min_duration < 0 or merge_gap < 0:
-        raise ConfigError(f"--min-duration {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
+        raise ConfigError(f"--min-event {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
     if batch_size < 1:
         raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
     if jobs < 0:
@@ -298,8 +302,7 @@ def tag_files(
     shard_t = parse_shard(shard)
     dev = check_device(device)
     items, missing = discover(inputs, shard=shard_t)
-    if not items and not missing and shard_t is None:
-        raise DatasetError(f"{' '.join(map(str, inputs))}: no audio or video files found")
+    require_inputs(inputs, items, missing, shard_t)
     out = Path(out_dir)
 
     def paths_of(it: InputItem) -> dict[str, Path]:

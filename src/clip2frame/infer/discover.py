@@ -107,6 +107,26 @@ def _hash_suffix(path: Path) -> str:
     return hashlib.sha1(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:8]
 
 
+def require_inputs(inputs: Sequence[str | Path], items: Sequence[InputItem], missing: Sequence[InputFailure],
+                   shard: tuple[int, int] | None) -> None:
+    """A batch with nothing to read is an input error (exit 2, nothing written), not a batch with failures:
+    every input missing, or (unsharded) no audio/video file among them. Some inputs missing beside readable
+    ones are failures of the batch (listed in failures.tsv, exit 1).
+
+    Raises
+    ------
+    DatasetError
+        Naming the first missing input (and how many more), or the inputs when none holds a media file.
+    """
+    if items:
+        return
+    if missing:
+        more = f" (and {len(missing) - 1} more missing inputs)" if len(missing) > 1 else ""
+        raise DatasetError(f"{missing[0].path}: {missing[0].error}{more}")
+    if shard is None:
+        raise DatasetError(f"{' '.join(map(str, inputs))}: no audio or video files found")
+
+
 def discover(inputs: Sequence[str | Path], *, shard: str | tuple[int, int] | None = None
              ) -> tuple[list[InputItem], list[InputFailure]]:
     """Expand ``inputs`` (files, directories, ``@list.txt``) into sorted work items.

@@ -8,6 +8,8 @@ chunked output equals whole-file output.
 
 Frame output:
 * ``resolution="model"`` — one frame per total stride (0.512 s for the thesis models);
+* ``resolution="upsampled"`` — the model frames repeated ``total_stride`` times, one value per 32 ms
+  feature frame (the thesis' frame scoring, no extra network passes);
 * ``resolution="frame"`` — the thesis' *patching*: the network runs on ``total_stride`` inputs shifted
   by 0..s-1 feature frames and the outputs are interleaved, giving one value per 32 ms feature frame.
 """
@@ -18,12 +20,13 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Union
+from typing import TYPE_CHECKING, Iterator, Union, overload
 
 import numpy as np
 import torch
 
 from ..errors import Clip2FrameError, ConfigError
+from ..timebase import RESOLUTIONS
 from .activations import FrameActivations
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ if TYPE_CHECKING:
     from ..models.io import TaggerModel
 
 ModelLike = Union[str, Path, "TaggerModel", None]
+PathLike = Union[str, "os.PathLike[str]"]
 
 #: Device names every command accepts (plus ``cuda:N``).
 DEVICES = ("auto", "cpu", "cuda")
@@ -133,7 +137,8 @@ class _Samples:
 
 
 def _source(audio, *, sr_in: int | None, sr: int) -> tuple[_Samples, str | None]:
-    if isinstance(audio, (str, Path)):
+    if isinstance(audio, (str, os.PathLike)):
+        audio = Path(audio)
         from ..audio.io import iter_audio_blocks
 
         return _Samples(iter(iter_audio_blocks(audio, sr=sr))), str(audio)
@@ -252,16 +257,17 @@ def predict(audio, *, model: ModelLike = "default", sr: int | None = None, resol
     model : "default", path or TaggerModel
     sr : int, optional
         Sample rate of ``audio`` when it is an array (resampled to the model's rate).
-    resolution : {"model", "frame"}
-        One value per model output frame, or per feature frame (32 ms) by patching.
+    resolution : {"model", "upsampled", "frame"}
+        One value per model output frame; per feature frame (32 ms) with the model frames repeated
+        (``upsampled``) or by patching (``frame``); see :data:`clip2frame.timebase.RESOLUTIONS`.
     chunk_s : float
         Seconds per inference chunk; results do not depend on it.
     batch_size : int
         With ``resolution="frame"``, shifted views run through the network this many at a time
         (more is faster on a GPU, costs memory); results do not depend on it.
     """
-    if resolution not in ("model", "frame"):
-        raise Clip2FrameError(f"resolution: expected 'model' or 'frame', got '{resolution}'")
+    if resolution not in RESOLUTIONS:
+        raise Clip2FrameError(f"resolution: expected one of {', '.join(RESOLUTIONS)}, got '{resolution}'")
     dev = resolve_device(device)
     tagger = load_tagger(model, device=dev)
     spec = tagger.feature_spec
@@ -277,6 +283,10 @@ def predict(audio, *, model: ModelLike = "default", sr: int | None = None, resol
     if resolution == "model":
         probs = frames[0].T  # [T', K]
         step = tagger.frame_seconds
+    elif resolution == "upsampled":
+        t_in = 1 + n_samples // spec.hop_length
+        probs = np.repeat(frames[0].T, s, axis=0)[:t_in]  # input frame i <- output frame i // s
+        step = spec.hop_length / spec.sr
     else:
         t_in = 1 + n_samples // spec.hop_length
         probs = np.zeros((t_in, tagger.net.n_labels), dtype=np.float32)
@@ -292,9 +302,68 @@ def predict(audio, *, model: ModelLike = "default", sr: int | None = None, resol
                             source, meta)
 
 
-def tag(path_or_array, *, sr: int | None = None, model: ModelLike = "default", **kwargs) -> FrameActivations:
-    """One-call API: frame activations of a file or waveform with the default (or given) model."""
-    return predict(path_or_array, model=model, sr=sr, **kwargs)
+def _is_path_list(obj: object) -> bool:
+    """A list or tuple of paths (a batch of files), as opposed to samples given as a list."""
+    return isinstance(obj, (list, tuple)) and len(obj) > 0 and all(isinstance(x, (str, os.PathLike)) for x in obj)
+
+
+@overload
+def tag(audio: PathLike | np.ndarray, *, sr: int | None = ..., model: ModelLike = ..., resolution: str = ...,
+        device: str | torch.device = ..., chunk_s: float = ..., batch_size: int = ...) -> FrameActivations: ...
+@overload
+def tag(audio: list[PathLike] | tuple[PathLike, ...], *, sr: int | None = ..., model: ModelLike = ..., resolution: str = ...,
+        device: str | torch.device = ..., chunk_s: float = ..., batch_size: int = ...) -> list[FrameActivations]: ...
+def tag(audio: PathLike | np.ndarray | list[PathLike] | tuple[PathLike, ...], *, sr: int | None = None, model: ModelLike = "default",
+        resolution: str = "model", device: str | torch.device = "cpu", chunk_s: float = 600.0,
+        batch_size: int = 8) -> FrameActivations | list[FrameActivations]:
+    """Frame-level tag probabilities of a file, a waveform or a list of files, with the packaged default
+    model (or the one given).
+
+    Parameters
+    ----------
+    audio : path, np.ndarray [N] or [C, N], or list of paths
+        An audio/video file (decoded block by block, so its length does not matter), samples (with ``sr``;
+        channels are averaged), or a list/tuple of files: one result per file, in order, the model loaded once.
+    sr : int, optional
+        Sample rate in Hz of ``audio`` when it holds samples (resampled to the model's 16 kHz); ignored for files.
+    model : "default", path or TaggerModel
+        ``"default"``: the packaged model (``clip2frame inspect default``); or a ``.safetensors`` model file.
+    resolution : {"model", "upsampled", "frame"}
+        Rows of ``probs``: one per model output frame (0.512 s for the packaged model), or one per 32-ms
+        input frame, the model frames repeated (``upsampled``) or by patching (``frame``, ``total_stride``
+        network passes); see :data:`clip2frame.timebase.RESOLUTIONS`.
+    device : {"cpu", "auto", "cuda", "cuda:N"}
+        Where the network runs (``auto``: CUDA when available).
+    chunk_s : float
+        Seconds of audio per inference chunk (memory only; results do not depend on it).
+    batch_size : int
+        With ``resolution="frame"``, shifted views per forward pass (speed/memory only).
+
+    Returns
+    -------
+    FrameActivations or list of FrameActivations
+        ``labels`` [K], ``probs`` [T, K] in [0, 1], ``boundaries`` [T+1] in seconds, ``thresholds`` [K]
+        (the model's); ``.to_events()``, ``.save(out_dir)``. A list for a list of files.
+
+    Raises
+    ------
+    Clip2FrameError
+        A file that cannot be read (the message names it), a bad array, option or model file. For a
+        catalogue where one bad file must not stop the rest (failures listed, resumable), use
+        :func:`clip2frame.infer.batch.tag_files` (``clip2frame tag``).
+
+    Examples
+    --------
+    >>> acts = clip2frame.tag("song.wav")                     # doctest: +SKIP
+    >>> [a.to_events() for a in clip2frame.tag(["a.wav", "b.flac"])]  # doctest: +SKIP
+    """
+    def one(item) -> FrameActivations:
+        return predict(item, model=model, sr=sr, resolution=resolution, device=device, chunk_s=chunk_s,
+                       batch_size=batch_size)
+
+    if isinstance(audio, (list, tuple)) and _is_path_list(audio):
+        return [one(path) for path in audio]
+    return one(audio)
 
 
 @torch.no_grad()

@@ -36,55 +36,14 @@ from ..data.manifest import EVENTS_HEADER
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_bytes
 from .activations import FrameActivations
+from .formats import DEFAULT_FORMATS, FORMATS, MAP_FORMATS, SUFFIXES, parse_formats
 
 log = logging.getLogger(__name__)
 
-#: format name -> file suffix (appended to the stem)
-SUFFIXES: dict[str, str] = {
-    "scores": ".scores.tsv",
-    "events": ".events.tsv",
-    "audacity": ".audacity.txt",
-    "npz": ".npz",
-    "jams": ".jams",
-    "heatmaps": ".heatmaps.npz",
-    "overlay": ".overlay.mp4",
-}
-FORMATS: tuple[str, ...] = tuple(SUFFIXES)
-DEFAULT_FORMATS: tuple[str, ...] = ("scores", "events")
-
 SCORES_HEADER = ("onset", "offset")
-#: Formats that need the spatial maps of a detector (``FrameActivations.maps``).
-MAP_FORMATS: tuple[str, ...] = ("heatmaps", "overlay")
 
 
 # --------------------------------------------------------------------------------------------- helpers
-def parse_formats(formats: str | Iterable[str]) -> tuple[str, ...]:
-    """``"scores,events"`` or an iterable of names -> validated tuple (order kept, duplicates dropped).
-
-    Raises
-    ------
-    ConfigError
-        For an unknown or empty format list; ``MissingExtraError`` for ``jams`` without the jams package
-        (a setup error before any file, not one failure per file).
-    """
-    items = formats.split(",") if isinstance(formats, str) else list(formats)
-    out: list[str] = []
-    for f in (str(x).strip().lower() for x in items):
-        if not f:
-            continue
-        if f not in SUFFIXES:
-            raise ConfigError(f"format: unknown output format {f!r} (choose from {', '.join(FORMATS)})")
-        if f not in out:
-            out.append(f)
-    if not out:
-        raise ConfigError(f"format: no output format given (choose from {', '.join(FORMATS)})")
-    if "jams" in out:
-        from ..extras import require
-
-        require("jams", what="format jams")
-    return tuple(out)
-
-
 def default_stem(acts: FrameActivations) -> str:
     """The input file's stem, or ``"activations"`` for in-memory audio."""
     return Path(acts.source).stem if acts.source else "activations"

@@ -51,7 +51,7 @@ def _describe_visual(m: VisualModel) -> dict[str, Any]:
 def format_card(card: dict[str, Any] | None) -> str:
     """The model card as text for ``clip2frame inspect`` (a line saying there is none, when so)."""
     if not card:
-        return "model card: none stored in this file (clip2frame inspect MODEL --write-card CARD.yaml adds one)"
+        return "model card: none stored in this file (clip2frame inspect --model MODEL --write-card CARD.yaml adds one)"
     import textwrap
 
     def wrap(text: str, indent: str = "  ") -> str:

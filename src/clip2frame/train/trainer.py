@@ -165,6 +165,17 @@ def make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimi
     return cls(groups, lr=cfg.lr)
 
 
+def stopping_record(cfg: TrainConfig, best_epoch: int, epochs_run: int, bad: int) -> dict[str, Any]:
+    """How a run ended (``summary.json``): ``stopped_by`` "patience" (``patience`` epochs without a better
+    validation score) or "cap" (``epochs`` reached), ``stop_epoch``, the cap and patience, and
+    ``best_in_last_10pct``: the best epoch lies in the last 10% of the epochs run at the cap (the run had
+    not finished learning)."""
+    by_patience = cfg.early_stopping and bad >= cfg.patience
+    return {"stopped_by": "patience" if by_patience else "cap", "stop_epoch": epochs_run,
+            "epochs_cap": cfg.epochs, "patience": cfg.patience if cfg.early_stopping else None,
+            "best_in_last_10pct": bool(not by_patience and best_epoch > 0.9 * epochs_run)}
+
+
 def train(cfg: TrainConfig, *, progress: bool = True, command: str | None = None) -> TrainResult:
     """Train ``cfg`` to its run directory and return the best model (thresholds fitted).
 
@@ -318,6 +329,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         if cfg.early_stopping and bad >= cfg.patience:
             log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, best_epoch)
             break
+    stop = stopping_record(cfg, best_epoch, len(history), bad)
     if best_net is not None and cfg.checkpoint == "best":
         net.load_state_dict(best_net)
     net.eval()
@@ -335,7 +347,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         save_model(model_path, tagger)
         atomic_write_text(run_dir / "summary.json", json.dumps({
             "best_epoch": best_epoch, "best_score": best_score, "select_metric": cfg.select_metric,
-            "epochs_run": len(history), "checkpoint": cfg.checkpoint, "skipped": len(skipped),
+            "epochs_run": len(history), **stop, "checkpoint": cfg.checkpoint, "skipped": len(skipped),
             "last": history[-1] if history else {},
         }, indent=1))
     ddp.barrier()  # the model file exists before any rank returns

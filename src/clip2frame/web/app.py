@@ -22,12 +22,16 @@ Listing and search read the event index (RESULTS_DIR/index.sqlite, or ``index=po
 folder is walked only at start-up (in the background) and on a rescan, never per request. Uploads are
 indexed when their job finishes.
 
-Errors are JSON ``{"detail": "<one line>"}`` with 400/401/404/413/415/422; the page shows them in a banner.
+Errors are JSON ``{"detail": "<one line>"}`` with 400/401/403/404/413/415/422; the page shows them in a banner.
 
-Access: with ``allowed_hosts`` (loopback serving) other ``Host`` headers get 400 (Starlette's
-``TrustedHostMiddleware``, against DNS rebinding). With ``token`` every request needs it: ``?token=`` on
-any URL (answered with a redirect that stores it in an HttpOnly cookie), the cookie, or an
-``Authorization: Bearer`` header; anything else gets 401.
+Access (:mod:`clip2frame.web.access`): with ``allowed_hosts`` (loopback serving) other ``Host`` headers get
+400 (Starlette's ``TrustedHostMiddleware``, against DNS rebinding). With ``token`` every request needs it:
+``?token=`` on any URL (a GET is answered with a redirect to the same path of this server that stores it in
+an HttpOnly cookie), the cookie, or an ``Authorization: Bearer`` header; anything else gets 401. A request
+that changes state (anything but GET/HEAD/OPTIONS), with or without a token configured, must come from a
+page of this server (``Origin``/``Referer`` naming its ``Host``, ``Sec-Fetch-Site`` not cross-site or
+same-site) or carry the token itself (header or ``?token=``); otherwise 403, against cross-site request
+forgery. GET requests have no side effects.
 """
 from __future__ import annotations
 
@@ -42,7 +46,7 @@ from urllib.parse import quote
 
 import anyio
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -53,6 +57,7 @@ from starlette.requests import ClientDisconnect
 from .._version import __version__
 from ..errors import Clip2FrameError
 from . import media
+from .access import SAFE_METHODS, bearer_token, cross_origin_reason, local_path
 from .jobs import DEFAULT_UPLOADS_QUOTA_BYTES, Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
 from .results import NotInside, WaveformCache, load_result, resolve_inside
 
@@ -86,6 +91,12 @@ class _TooLarge(Exception):
 
 def _same(given: str, token: str) -> bool:
     return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _secured(response: Response) -> Response:
+    for k, v in _SECURITY_HEADERS.items():
+        response.headers.setdefault(k, v)
+    return response
 
 
 class _Closing(Exception):
@@ -206,27 +217,28 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
 
     @app.middleware("http")
     async def _headers(request: Request, call_next):
+        carried = False  # the token is in the request itself (header or query), not only in the cookie
         if token is not None:
             given = request.query_params.get("token")
+            bearer = bearer_token(request.headers.get("authorization"))
+            carried = (bearer is not None and _same(bearer, token)) or (given is not None and _same(given, token))
             if given is not None and _same(given, token) and request.method in ("GET", "HEAD"):
                 # store it in a cookie and drop it from the address bar (and from the Referer)
                 query = "&".join(f"{quote(k)}={quote(v)}" for k, v in request.query_params.multi_items()
                                  if k != "token")
-                response = RedirectResponse(request.url.path + (f"?{query}" if query else ""), status_code=303)
+                response: Response = RedirectResponse(local_path(request.url.path) + (f"?{query}" if query else ""),
+                                                      status_code=303)
                 response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
-            else:
-                bearer = request.headers.get("authorization", "")
-                cookie = request.cookies.get(TOKEN_COOKIE, "")
-                if not (_same(cookie, token) or (bearer.startswith("Bearer ") and _same(bearer[7:], token))
-                        or (given is not None and _same(given, token))):
-                    return JSONResponse({"detail": "token required: open the address `clip2frame serve` "
-                                                   "printed (it ends in ?token=...)"}, status_code=401)
-                response = await call_next(request)
-        else:
-            response = await call_next(request)
-        for k, v in _SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+                return _secured(response)
+            if not (carried or _same(request.cookies.get(TOKEN_COOKIE, ""), token)):
+                return _secured(JSONResponse({"detail": "token required: open the address `clip2frame serve` "
+                                                        "printed (it ends in ?token=...)"}, status_code=401))
+        if request.method not in SAFE_METHODS and not carried:
+            why = cross_origin_reason(request.headers, request.url.scheme)
+            if why is not None:
+                log.warning("refused %s %s: %s", request.method, request.url.path, why)
+                return _secured(JSONResponse({"detail": f"cross-origin request refused: {why}"}, status_code=403))
+        return _secured(await call_next(request))
 
     if allowed_hosts:
         # added last, so it runs first: a foreign Host never reaches the token check
