@@ -47,3 +47,12 @@ class MetricInputError(Clip2FrameError, ValueError):
     Also a :class:`ValueError`, what numpy/scikit-learn/mir_eval raise, so code written against those
     keeps working. The message starts with the name of the offending argument.
     """
+
+
+class MissingExtraError(ConfigError):
+    """An optional package is not installed; the message names the extra that installs it."""
+
+    def __init__(self, what: str, package: str, extra: str):
+        self.package = package
+        self.extra = extra
+        super().__init__(f"{what}: needs {package}, which is not installed (pip install 'clip2frame[{extra}]')")

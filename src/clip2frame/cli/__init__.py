@@ -91,6 +91,14 @@ def _run(argv: list[str] | None) -> int:
     except Clip2FrameError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as e:  # an optional package a lazy import did not wrap
+        from ..extras import missing_extra_message
+
+        msg = missing_extra_message(e, what=args.command)
+        if msg is None:
+            raise
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

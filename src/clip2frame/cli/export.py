@@ -55,12 +55,10 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from ..errors import Clip2FrameError
+    from ..extras import require
     from ..models.io import load_model
 
-    try:
-        import onnx  # noqa: F401
-    except ImportError:
-        raise Clip2FrameError("--onnx: the 'onnx' package is not installed (pip install 'clip2frame[onnx]')") from None
+    require("onnx", what="--onnx")
     from ..export.onnx import export_onnx, verify_onnx
 
     if args.standardized_input and not args.features_in:
@@ -69,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
     audio_in = not args.features_in
     out = export_onnx(tagger, args.onnx, audio_in=audio_in, standardize=not args.standardized_input,
                       opset=args.opset)
-    result: dict[str, object] = {"onnx": str(out), "input": "audio" if audio_in else "logmel", "labels": len(tagger.labels),
-              "max_abs_diff": None}
+    result: dict[str, object] = {"onnx": str(out), "input": "audio" if audio_in else "logmel",
+                                 "labels": len(tagger.labels), "max_abs_diff": None}
     if args.verify:
         diff = verify_onnx(tagger, out)
         limit = 1e-3 if audio_in else 1e-4

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
     from urllib.parse import quote
 
-    from ..errors import ConfigError
+    from ..errors import ConfigError, MissingExtraError
 
     log = logging.getLogger(__name__)
     try:
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
         from ..web.app import create_app
     except ImportError as e:
-        raise ConfigError(f"serve needs the 'serve' extra ({e.name} missing): pip install 'clip2frame[serve]'") from None
+        raise MissingExtraError("serve", (e.name or "fastapi").split(".")[0], "serve") from None
 
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port: {args.port} is not a TCP port (1-65535)")

@@ -118,12 +118,6 @@ def register(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help=flag_help("--overwrite"))
     p.add_argument("--shard", type=_shard, default=None, metavar="I/N",
                    help="process every N-th input of the sorted list, starting at I (0-based)")
-    p.add_argument("--backend", choices=("local", "ray"), default="local",
-                   help="run here (local) or on Ray actors (ray: pip install 'clip2frame[ray]') (default local)")
-    p.add_argument("--workers", type=_non_negative(int), default=0, metavar="N",
-                   help="--backend ray: actors, one file each at a time (default 0: one per Ray CPU)")
-    p.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="--backend ray: a running cluster ('auto', 'ray://HOST:10001'); default: a local Ray")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--index", default=None, metavar="URL", help=flag_help("--index", "default OUT/index.sqlite"))
     g.add_argument("--no-index", action="store_true", help="write no event index")
@@ -137,11 +131,6 @@ def run(args: argparse.Namespace) -> int:
                   min_duration=args.min_event, merge_gap=args.merge_gap, device=args.device,
                   batch_size=args.batch_size, overwrite=args.overwrite, shard=args.shard, progress=not args.quiet,
                   index=False if args.no_index else (args.index or True))
-    if args.backend == "ray":
-        from ..infer.ray_backend import tag_files_ray
-
-        report = tag_files_ray(args.inputs, workers=args.workers, address=args.ray_address, **common)
-    else:
-        report = tag_files(args.inputs, jobs=args.jobs, **common)
+    report = tag_files(args.inputs, jobs=args.jobs, **common)
     print(report_json(report), flush=True)
     return report.exit_code

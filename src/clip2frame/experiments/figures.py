@@ -11,12 +11,10 @@ from ..fileio import atomic_write_bytes
 
 
 def _plt():
-    import matplotlib
+    from ..extras import require
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    require("matplotlib", what="report figures").use("Agg")
+    return require("matplotlib.pyplot", what="report figures")
 
 
 def _save(fig, path: Path) -> Path:

@@ -82,13 +82,14 @@ def format_card(card: dict[str, Any] | None) -> str:
 
 def plot_sigma(info: dict[str, Any], out_png) -> None:
     """Learned sigma (s) against the number of training clips per tag, with a regression line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import io
 
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from ..extras import require
+
+    require("matplotlib", what="inspect --plot").use("Agg")
+    plt = require("matplotlib.pyplot", what="inspect --plot")
 
     from ..fileio import atomic_write_bytes
 

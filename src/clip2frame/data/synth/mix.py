@@ -1,12 +1,20 @@
 """Stem processing (gate, EQ), mixing (compression, noise, loudness) and label-vs-stem agreement."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
-from scipy.signal import lfilter
 
 from ...timebase import HOP_LENGTH
 
 EPS = 1e-12
+
+
+def _lfilter() -> Any:
+    """``scipy.signal.lfilter`` (the IIR filters of the mixer; scipy comes with the 'synth' extra)."""
+    from ...extras import require
+
+    return require("scipy.signal", what="corpus rendering", extra="synth").lfilter
 
 
 def gate(stem: np.ndarray, spans, *, sr: int, fade_s: float = 0.02) -> np.ndarray:
@@ -38,7 +46,7 @@ def shelf_eq(x: np.ndarray, *, sr: int, low_db: float, high_db: float, split_hz:
     i0, i1 = int(nz[0]), min(len(x), int(nz[-1]) + 1 + int(0.05 * sr))
     a = np.float32(np.exp(-2.0 * np.pi * split_hz / sr))
     seg = x[i0:i1].astype(np.float32)
-    low = lfilter(np.array([1.0 - a], np.float32), np.array([1.0, -a], np.float32), seg)
+    low = _lfilter()(np.array([1.0 - a], np.float32), np.array([1.0, -a], np.float32), seg)
     gl, gh = np.float32(10 ** (low_db / 20)), np.float32(10 ** (high_db / 20))
     out = np.zeros_like(x, dtype=np.float32)
     out[i0:i1] = gh * seg + (gl - gh) * low
@@ -63,7 +71,7 @@ def compress(x: np.ndarray, *, sr: int, ratio: float, threshold_db: float = -10.
     n = max(1, int(window_s * sr))
     a = float(np.exp(-1.0 / n))
     p = np.square(x, dtype=np.float32)
-    env = np.sqrt(np.maximum(lfilter(np.array([1.0 - a], np.float32), np.array([1.0, -a], np.float32), p), 0) + EPS)
+    env = np.sqrt(np.maximum(_lfilter()(np.array([1.0 - a], np.float32), np.array([1.0, -a], np.float32), p), 0) + EPS)
     level_db = 20 * np.log10(env / ref)
     over = np.maximum(0.0, level_db - threshold_db)
     gain = 10 ** (-over * (1.0 - 1.0 / ratio) / 20)
@@ -75,10 +83,10 @@ def coloured_noise(n: int, colour: str, rng: np.random.Generator) -> np.ndarray:
     w = rng.standard_normal(n)
     if colour == "pink":
         # Paul Kellet's economy pink filter
-        w = lfilter([0.049922035, -0.095993537, 0.050612699, -0.004408786],
+        w = _lfilter()([0.049922035, -0.095993537, 0.050612699, -0.004408786],
                     [1.0, -2.494956002, 2.017265875, -0.522189400], w)
     elif colour == "brown":
-        w = lfilter([1.0], [1.0, -0.995], w)
+        w = _lfilter()([1.0], [1.0, -0.995], w)
     w = w - w.mean()
     return (w / (np.sqrt(np.mean(w ** 2)) + EPS)).astype(np.float32)
 
