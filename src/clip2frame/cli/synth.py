@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-OTHER_KINDS = ("video", "everyday")
+OTHER_KINDS = ("video", "everyday", "outside")
 
 
 def register(subparsers) -> None:
