@@ -35,6 +35,7 @@ def register(kinds) -> None:
     n.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     n.add_argument("--clips-per-family", type=int, default=3, help="clips per family (default 3)")
     n.add_argument("--clip-seconds", type=float, default=10.0, help="clip length (default 10)")
+    n.add_argument("--families", default=None, help="comma-separated families (default: all)")
     n.set_defaults(handler=_nonmusic)
 
 
@@ -58,7 +59,8 @@ def _real(args) -> int:
 
 
 def _nonmusic(args) -> int:
-    from ..data.outside.nonmusic import render_nonmusic_corpus
+    from ..data.outside.nonmusic import FAMILIES, render_nonmusic_corpus
 
+    fams = tuple(f.strip() for f in args.families.split(",")) if args.families else FAMILIES
     return _report(render_nonmusic_corpus(args.out, seed=args.seed, clips_per_family=args.clips_per_family,
-                                          clip_seconds=args.clip_seconds))
+                                          clip_seconds=args.clip_seconds, families=fams))

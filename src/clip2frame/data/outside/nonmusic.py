@@ -204,13 +204,17 @@ def nonmusic_clip(family: str, index: int, *, seed: int, seconds: float = 10.0, 
 
 
 def render_nonmusic_corpus(out_dir: str | Path, *, seed: int = 0, clips_per_family: int = 3,
-                           clip_seconds: float = 10.0, sr: int = 16000) -> Manifest:
-    """Write ``clips_per_family`` clips of every family (split ``nonmusic``, empty frame truth)."""
+                           clip_seconds: float = 10.0, sr: int = 16000,
+                           families: tuple[str, ...] = FAMILIES) -> Manifest:
+    """Write ``clips_per_family`` clips of each of ``families`` (split ``nonmusic``, empty frame truth)."""
     if clips_per_family < 1 or not clip_seconds > 0:
         raise ConfigError("synth nonmusic: --clips-per-family must be >= 1 and --clip-seconds > 0")
+    bad = [f for f in families if f not in FAMILIES]
+    if bad:
+        raise ConfigError(f"synth nonmusic: unknown family '{bad[0]}' (expected some of {', '.join(FAMILIES)})")
     out = Path(out_dir)
     clips, family_of, skipped = [], {}, {}
-    for fam in FAMILIES:
+    for fam in families:
         for i in range(clips_per_family):
             cid = f"{fam.replace(' ', '_')}_{i:02d}"
             rel = f"audio/nonmusic/{cid}.wav"
@@ -225,6 +229,6 @@ def render_nonmusic_corpus(out_dir: str | Path, *, seed: int = 0, clips_per_fami
             clips.append(ClipRecord(cid, out / rel, (), "nonmusic", (), duration=clip_seconds))
             family_of[rel] = fam
     extra = {"renderer": "outside-nonmusic-1", "evaluation_only": True, "seed": seed, "family_of": family_of,
-             "families": list(FAMILIES), "skipped": skipped, "sample_rate": sr}
+             "families": list(families), "skipped": skipped, "sample_rate": sr}
     write_manifest(out, name="outside-nonmusic", labels=MUSIC_TAGS, kinds=MUSIC_TAG_KINDS, clips=clips, extra=extra)
     return load_manifest(out)
