@@ -216,3 +216,16 @@ def test_genre_templates_only_name_known_tags():
     for g in GENRES.values():
         for tags in g.roles.values():
             assert set(tags) <= set(INSTRUMENT_TAGS)
+
+
+def test_training_refuses_an_evaluation_only_corpus(tmp_path):
+    pytest.importorskip("torch")
+    from clip2frame.train.config import resolve_config
+    from clip2frame.train.trainer import train
+
+    man = nonmusic.render_nonmusic_corpus(tmp_path / "nm", clips_per_family=1, clip_seconds=1.0,
+                                          families=("silence", "tone"))
+    cfg = resolve_config(overrides=["preset=tiny", f"data={man.root}", f"out={tmp_path / 'run'}",
+                                    "train_split=nonmusic", "val_split=nonmusic", "num_threads=1"])
+    with pytest.raises(DatasetError, match="evaluation-only"):
+        train(cfg, progress=False)
