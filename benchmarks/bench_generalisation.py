@@ -109,6 +109,8 @@ def main(argv=None) -> int:
     ap.add_argument("--splits", default=",".join(SPLITS))
     ap.add_argument("--max-clips", type=int, default=0)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--work", default=None, help="keep features and musicnn outputs in this directory (a rerun "
+                    "resumes from it) instead of a temporary one")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -127,7 +129,7 @@ def main(argv=None) -> int:
         models["oracle"] = load_model(args.oracle)
     results: dict = {"data": str(args.data), "model": str(args.model), "splits": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = Path(args.work or tmp)
         if args.outside or args.real or args.nonmusic:
             results["axes"] = _outside_axes(args, man, models, work)
         for split in splits:
