@@ -213,7 +213,9 @@ def render_nonmusic_corpus(out_dir: str | Path, *, seed: int = 0, clips_per_fami
     if bad:
         raise ConfigError(f"synth nonmusic: unknown family '{bad[0]}' (expected some of {', '.join(FAMILIES)})")
     out = Path(out_dir)
-    clips, family_of, skipped = [], {}, {}
+    clips: list[ClipRecord] = []
+    family_of: dict[str, str] = {}
+    skipped: dict[str, str] = {}
     for fam in families:
         for i in range(clips_per_family):
             cid = f"{fam.replace(' ', '_')}_{i:02d}"

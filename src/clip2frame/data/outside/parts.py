@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import numpy as np
 
@@ -14,6 +15,8 @@ from .arrange import (GENRES, OTHERS, PROGRAMS, RANGES, SYNTH_BASS, SYNTH_PAD, A
 KICK, SIDE, SNARE, CLAP, CHH, PHH, OHH, CRASH, RIDE, BELL = 36, 37, 38, 39, 42, 44, 46, 49, 51, 53
 TOMS = (41, 43, 45, 47, 48, 50)
 SHAKER, CONGA_HI, CONGA_LO, CLAVES = 70, 62, 64, 75
+Chord = tuple[float, float, int]      # start beat, end beat, scale degree of the root
+Dyn = Callable[[float], float]        # beat -> dynamics factor
 # 16th-step drum patterns per style: key -> 16 velocities (0 = rest) for one bar of 4 beats.
 _GROOVES: dict[str, list[dict[int, list[int]]]] = {
     "rock": [{KICK: [100, 0, 0, 0, 0, 0, 0, 0, 95, 0, 90, 0, 0, 0, 0, 0], SNARE: [0, 0, 0, 0, 110, 0, 0, 0] * 2,
@@ -62,7 +65,8 @@ def _register(rng: np.random.Generator, tag: str, width: int) -> tuple[int, int]
     return start, start + width
 
 
-def _lead(rng, clk, tag, key, mode, chords, beats, density, dyn):
+def _lead(rng: np.random.Generator, clk: _Clock, tag: str, key: int, mode: str, chords: list[Chord], beats: float,
+          density: float, dyn: Dyn) -> list[Note]:
     """A phrase-built melody: rhythm cells at the genre density, chord tones on strong beats, steps between."""
     lo, hi = _register(rng, tag, int(rng.integers(12, 20)))
     scale = _scale_pitches(key, mode, lo, hi)
@@ -93,7 +97,8 @@ def _lead(rng, clk, tag, key, mode, chords, beats, density, dyn):
     return notes
 
 
-def _counter(rng, clk, tag, key, mode, chords, beats, dyn):
+def _counter(rng: np.random.Generator, clk: _Clock, tag: str, key: int, mode: str, chords: list[Chord],
+             beats: float, dyn: Dyn) -> list[Note]:
     """Long notes on chord tones (half and whole notes), a countermelody under or over the lead."""
     lo, hi = _register(rng, tag, 12)
     notes: list[Note] = []
@@ -109,7 +114,7 @@ def _counter(rng, clk, tag, key, mode, chords, beats, dyn):
     return notes
 
 
-def _voicing(rng, style, pcs, lo, hi) -> list[int]:
+def _voicing(rng: np.random.Generator, style: str, pcs: list[int], lo: int, hi: int) -> list[int]:
     root = min(_in_window([pcs[0]], lo, lo + 11) or [lo])
     if style == "power":
         return [root, root + 7, root + 12]
@@ -122,7 +127,8 @@ def _voicing(rng, style, pcs, lo, hi) -> list[int]:
     return sorted(close[inv:] + [p + 12 for p in close[:inv]])
 
 
-def _comp(rng, clk, tag, key, mode, chords, beats, style, dyn):
+def _comp(rng: np.random.Generator, clk: _Clock, tag: str, key: int, mode: str, chords: list[Chord], beats: float,
+          style: str, dyn: Dyn) -> list[Note]:
     """Chords in the part's voicing style: block, arpeggio, strum, shell, stabs or power chords."""
     lo, hi = _register(rng, tag, 24)
     notes: list[Note] = []
@@ -149,7 +155,8 @@ def _comp(rng, clk, tag, key, mode, chords, beats, style, dyn):
     return notes
 
 
-def _bass(rng, clk, tag, key, mode, chords, beats, style, dyn):
+def _bass(rng: np.random.Generator, clk: _Clock, tag: str, key: int, mode: str, chords: list[Chord], beats: float,
+          style: str, dyn: Dyn) -> list[Note]:
     """A bass line: root eighths, root-fifth, walking quarters, pedal or syncopated sixteenths."""
     lo, hi = _register(rng, tag, 17)
     notes: list[Note] = []
@@ -180,13 +187,15 @@ def _bass(rng, clk, tag, key, mode, chords, beats, style, dyn):
     return notes
 
 
-def _pad(rng, clk, tag, key, mode, chords, dyn):
+def _pad(rng: np.random.Generator, clk: _Clock, tag: str, key: int, mode: str, chords: list[Chord],
+         dyn: Dyn) -> list[Note]:
     lo, hi = _register(rng, tag, 19)
     return [(clk.t(s, human=False), clk.t(e, human=False) - 0.05, p, _vel(rng, dyn(s) * 60, 4))
             for s, e, deg in chords for p in _voicing(rng, "block", _chord_tones(key, mode, deg, 4), lo, hi)]
 
 
-def _drums(rng, clk, style, bars, bpb, sections, on, dyn) -> list[Note]:
+def _drums(rng: np.random.Generator, clk: _Clock, style: str, bars: int, bpb: int, sections: int, on: list[bool],
+           dyn: Dyn) -> list[Note]:
     """Grooves on the GM kit with ghost notes, fills before section changes and crashes on downbeats."""
     groove = _pick(rng, _GROOVES[style])
     hits: list[tuple[float, int, int]] = []

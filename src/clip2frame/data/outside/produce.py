@@ -82,7 +82,7 @@ def apply(x: np.ndarray, chain: list, sr: int) -> np.ndarray:
     """Run ``x`` (shape (C, N) or (N,), float32) through a pedalboard chain ``[[plugin, {param: v}], ...]``."""
     import pedalboard
 
-    plugins = []
+    plugins: list = []
     for name, params in chain:
         if name not in _PLUGINS:
             raise ConfigError(f"mix plan: unknown plugin '{name}'")
@@ -134,7 +134,7 @@ def mix_down(stems: list[np.ndarray], spans: list, plan: dict, sr: int) -> tuple
     """
     n = len(stems[0]) if stems else 0
     lead_ref = None
-    placed = []
+    placed: list[np.ndarray] = []
     for x, sp, pp in zip(stems, spans, plan["parts"]):
         wet = apply(np.stack([x, x]), pp["chain"], sr)
         wet = gate_to(wet, sp, sr)

@@ -26,6 +26,7 @@ from ...tags import INSTRUMENT_FAMILY, INSTRUMENT_TAGS
 from ..manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
 from ..synth.compose import MERGE_GAP_S, MIN_ACTIVE_S, merge_spans
 from ..synth.timbres import EVAL_ONLY_RECORDINGS
+from .arrange import OutsidePart
 from .parts import make_arrangement
 from .produce import active_level, draw_mix, mix_down
 from .recorded import REAL_OTHERS, REAL_SOURCES, render_part, source_path
@@ -62,7 +63,10 @@ def real_clip(index: int, *, seed: int, clip_seconds: float = 30.0, sr: int = 16
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, REAL_STREAM, int(index)])
     arr = make_arrangement(rng, duration_s=clip_seconds)
     n = int(round(clip_seconds * sr))
-    stems, names, tags_of, used = [], [], [], []
+    stems: list[np.ndarray] = []
+    names: list[OutsidePart] = []
+    tags_of: list[str | None] = []
+    used: list[str] = []
     for p in arr.parts:
         pool = REAL_OTHERS if p.tag is None else REAL_SOURCES[p.tag]
         pool = tuple(e for e in pool if _entry_ok(e))
@@ -108,7 +112,8 @@ def render_real_corpus(out_dir: str | Path, *, seed: int = 0, minutes: float = 3
         raise ConfigError(f"synth real: {', '.join(missing)} not installed (apt-get install {' '.join(missing)})")
     out = Path(out_dir)
     n_clips = int(np.ceil(minutes * 60 / clip_seconds))
-    clips, described = [], {}
+    clips: list[ClipRecord] = []
+    described: dict[str, dict] = {}
     for i in range(n_clips):
         cid = f"real_{i:04d}"
         rel = f"audio/real/{cid}.wav"

@@ -86,7 +86,8 @@ def read_patch(path: str) -> tuple[PatchSample, ...]:
     if not raw.startswith(b"GF1PATCH1") or len(raw) < 239:
         raise DatasetError(f"{path}: not a GUS patch (no GF1PATCH header)")
     n_samples = raw[198]
-    out, off = [], 239
+    out: list[PatchSample] = []
+    off = 239
     for _ in range(n_samples):
         if off + 96 > len(raw):
             raise DatasetError(f"{path}: truncated sample header")

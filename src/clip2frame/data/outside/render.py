@@ -39,7 +39,7 @@ def heldout_soundfonts() -> dict[str, tuple[str, Path]]:
     """
     from ..synth import timbres
 
-    out = {}
+    out: dict[str, tuple[str, Path]] = {}
     for short, pool in HELDOUT_SOUNDFONT_POOLS.items():
         srcs = [s for s in timbres.pool_for(pool, "piano") if s.kind == "soundfont"]
         if not srcs:
@@ -73,7 +73,8 @@ def render_arrangement(arr: Arrangement, plan: dict, soundfont: str | Path, *, s
 
     eng = get_engine(soundfont, sr=sr)
     n = int(round(arr.duration_s * sr))
-    stems, spans = [], []
+    stems: list[np.ndarray] = []
+    spans: list[list[tuple[float, float]]] = []
     for p in arr.parts:
         prog = abs(p.program)
         try:
@@ -114,7 +115,8 @@ def render_outside_corpus(out_dir: str | Path, *, seed: int = 0, test_clips: int
     out = Path(out_dir)
     sfs = heldout_soundfonts()
     clips: list[ClipRecord] = []
-    soundfont_of, arrangements = {}, {}
+    soundfont_of: dict[str, str] = {}
+    arrangements: dict[str, dict] = {}
     for split, n_arr in (("val", val_clips), ("test", test_clips)):
         for i in range(n_arr):
             arr, plan = arrangement_for(split, i, seed=seed, clip_seconds=clip_seconds)
