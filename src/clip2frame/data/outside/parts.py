@@ -217,9 +217,9 @@ def _drums(rng: np.random.Generator, clk: _Clock, style: str, bars: int, bpb: in
     hits.sort()
     notes: list[Note] = []
     for k, (b, key_, v) in enumerate(hits):
-        on = clk.t(b)
+        t_on = clk.t(b)
         nxt = next((clk.t(b2, human=False) for b2, k2, _ in hits[k + 1:] if k2 == key_), math.inf)
-        notes.append((on, min(on + DRUM_HOLD_S, nxt), key_, v))
+        notes.append((t_on, min(t_on + DRUM_HOLD_S, nxt), key_, v))
     return notes
 
 
