@@ -229,3 +229,13 @@ def test_training_refuses_an_evaluation_only_corpus(tmp_path):
                                     "train_split=nonmusic", "val_split=nonmusic", "num_threads=1"])
     with pytest.raises(DatasetError, match="evaluation-only"):
         train(cfg, progress=False)
+
+
+def test_synth_nonmusic_cli(tmp_path, capsys):
+    from clip2frame.cli import main as cli_main
+
+    assert cli_main(["synth", "nonmusic", "--out", str(tmp_path / "nm"), "--clips-per-family", "1",
+                     "--clip-seconds", "1", "--families", "silence,hum"]) == 0
+    assert len(load_manifest(tmp_path / "nm").clips) == 2
+    rc = cli_main(["synth", "nonmusic", "--out", str(tmp_path / "x"), "--families", "opera"])
+    assert rc != 0 and "unknown family 'opera'" in capsys.readouterr().err
