@@ -17,9 +17,21 @@ Splits: ``test`` (held-in timbres, unseen works), ``heldout-musescore`` and ``he
 unseen scores rendered with the held-out soundfonts), ``heldout-recorded`` (held-out recorded drum kit and
 piano), ``degraded`` (the MuseScore renders through a room, a codec and noise).
 
+Axes outside the training renderer (issue #24; corpora from ``clip2frame synth outside|real|nonmusic``,
+evaluation only), each per tag with the always-on baseline, the oracle and musicnn when given:
+
+* ``--outside DIR``: held-out arrangements and production (a second generator and producer) rendered with
+  MuseScore General and TimGM6mb: its ``test`` split pooled and per soundfont, and the *renderer gap*
+  (held-in ``test`` of ``--data`` minus this axis);
+* ``--real DIR``: real recorded samples sequenced into parts, truth from stem energy (macro over the tags
+  with truth; tempo tags have none there);
+* ``--nonmusic DIR``: silence, noise, hum, speech, applause, everyday sounds, tones, sweeps: the share of
+  frames with any instrument detection, per non-music family and instrument family, and which tags fire.
+
     .venv/bin/python benchmarks/bench_generalisation.py --data CORPUS [--model default] \\
         [--oracle runs/oracle/model.safetensors] [--musicnn-python .venv-musicnn/bin/python] \\
-        [--splits test,heldout-musescore,...] [--max-clips N] [--json out.json]
+        [--splits test,heldout-musescore,...] [--max-clips N] [--json out.json] \\
+        [--outside DIR] [--real DIR] [--nonmusic DIR]
 """
 from __future__ import annotations
 
@@ -86,13 +98,19 @@ def _musicnn_on_grid(res, n_frames: int, frame_s: float, tag: str):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", required=True, help="a synth-music-4 corpus directory")
+    ap.add_argument("--data", default=None, help="a synth-music-4 corpus directory (its test split is the "
+                    "held-in reference of the renderer gap)")
+    ap.add_argument("--outside", default=None, help="a `clip2frame synth outside` corpus")
+    ap.add_argument("--real", default=None, help="a `clip2frame synth real` corpus")
+    ap.add_argument("--nonmusic", default=None, help="a `clip2frame synth nonmusic` corpus")
     ap.add_argument("--model", default="default")
     ap.add_argument("--oracle", default=None, help="a frame-supervised model file")
     ap.add_argument("--musicnn-python", default=None, help="python of the musicnn venv")
     ap.add_argument("--splits", default=",".join(SPLITS))
     ap.add_argument("--max-clips", type=int, default=0)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--work", default=None, help="keep features and musicnn outputs in this directory (a rerun "
+                    "resumes from it) instead of a temporary one")
     args = ap.parse_args(argv)
 
     import numpy as np
@@ -102,14 +120,18 @@ def main(argv=None) -> int:
     from clip2frame.models.io import load_model
 
     print_machine_info()
-    man = load_manifest(args.data)
-    splits = [s for s in args.splits.split(",") if s in man.splits]
+    if not (args.data or args.outside or args.real or args.nonmusic):
+        ap.error("give --data and/or --outside/--real/--nonmusic")
+    man = load_manifest(args.data) if args.data else None
+    splits = [s for s in args.splits.split(",") if man is not None and s in man.splits]
     models = {"model": load_model(args.model)}
     if args.oracle:
         models["oracle"] = load_model(args.oracle)
     results: dict = {"data": str(args.data), "model": str(args.model), "splits": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        work = Path(args.work or tmp)
+        if args.outside or args.real or args.nonmusic:
+            results["axes"] = _outside_axes(args, man, models, work)
         for split in splits:
             res: dict = {}
             for name, tagger in models.items():
@@ -138,6 +160,59 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
+
+
+def _outside_axes(args, heldin_man, models, work: Path) -> dict:
+    """The issue-#24 axes (see the module docstring); printed as it goes, returned for the JSON."""
+    import _outside_axes as ax
+
+    from clip2frame.data.manifest import load_manifest
+
+    labels = models["model"].labels
+    out: dict = {}
+    todo: list = []
+    if args.outside:
+        om = load_manifest(args.outside)
+        todo += [(name, sub, sub.splits[0]) for name, sub in ax.outside_splits(om).items()]
+        if heldin_man is not None and "test" in heldin_man.splits:
+            todo.insert(0, ("heldin-test", heldin_man, "test"))
+    if args.real:
+        todo.append(("real", load_manifest(args.real), "real"))
+    nm = load_manifest(args.nonmusic) if args.nonmusic else None
+    mn_of: dict = {}
+    if args.musicnn_python:   # one musicnn run over every file of every axis (its start-up is slow)
+        paths = list(dict.fromkeys([c.audio_path for _, m, split in todo for c in m.split(split)[:args.max_clips or None]]
+                                   + [c.audio_path for c in (nm.split("nonmusic") if nm else [])][:args.max_clips or None]))
+        mn_of = dict(zip(paths, _musicnn_scores(args.musicnn_python, paths, work / "musicnn-all")))
+    for name, m, split in todo:
+        res: dict = {}
+        for who, tagger in models.items():
+            data, frames = ax.frames_of(tagger, m, split, work / who, args.max_clips)
+            res[who], truth = ax.score_axis(tagger, data, frames, m.labels)
+            if who == "model":
+                kept = (data, frames, truth)
+        if args.musicnn_python:
+            data, frames, truth = kept
+            clips = {c.clip_id: c for c in m.split(split)}
+            mres = [mn_of[clips[i].audio_path] for i in data.clip_ids]
+            res["musicnn"] = ax.musicnn_axis(mres, frames, truth, models["model"], MUSICNN_TAG, _musicnn_on_grid,
+                                             res["model"]["labels_scored"])
+        out[name] = res
+        ax.print_axis(name, res, labels)
+    gaps = {name: ax.renderer_gap(out["heldin-test"]["model"], out[name]["model"], labels)
+            for name in out if name.startswith("outside-test") and "heldin-test" in out}
+    if gaps:
+        out["renderer_gap"] = gaps
+        ax.print_gap(gaps, labels)
+    if nm is not None:
+        data, frames = ax.frames_of(models["model"], nm, "nonmusic", work / "model", args.max_clips)
+        mres = None
+        if args.musicnn_python:
+            clips = {c.clip_id: c for c in nm.split("nonmusic")}
+            mres = [mn_of[clips[i].audio_path] for i in data.clip_ids]
+        out["nonmusic"] = ax.nonmusic_axis(nm, data, frames, models["model"], mres, MUSICNN_TAG, _musicnn_on_grid)
+        ax.print_nonmusic(out["nonmusic"], labels)
+    return out
 
 
 def _fmt(v) -> str:

@@ -170,7 +170,7 @@ def iter_soundcard(device: str | int | None = None, *, sr: int = 16000, block_s:
         ``sounddevice`` is not installed, or the device cannot be opened.
     """
     try:
-        import sounddevice as sd  # type: ignore[import-not-found]  # the 'live' extra, not in the lock
+        import sounddevice as sd  # the 'live' extra
     except (ImportError, OSError) as e:  # OSError: the PortAudio library itself is missing
         raise Clip2FrameError(f"sound card input needs the 'sounddevice' package and PortAudio "
                               f"(pip install 'clip2frame[live]') ({_first_line(e)})") from None

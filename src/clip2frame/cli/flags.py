@@ -42,6 +42,7 @@ GLOSSARY: dict[str, str] = {
     "--batch-size": "inputs per forward pass of the network (speed and memory only)",
     "--epochs": "training epochs",
     "--hours": "hours of audio to render",
+    "--clip-seconds": "clip duration in seconds",
     "--seed": "random seed (same seed, same result)",
     "--set": "override a setting, KEY=VALUE (repeatable)",
     "--option": "dataset reader option, KEY=VALUE (repeatable)",

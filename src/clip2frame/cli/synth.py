@@ -12,7 +12,7 @@ import importlib
 
 from .flags import flag_help
 
-OTHER_KINDS = ("video", "everyday")
+OTHER_KINDS = ("video", "everyday", "outside")
 
 
 def register(subparsers) -> None:
@@ -34,7 +34,7 @@ def register(subparsers) -> None:
     m.add_argument("--hours", type=float, default=1.0, help=flag_help("--hours", "over all splits"))
     m.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "same audio bytes"))
     m.add_argument("--jobs", type=int, default=1, help=flag_help("--jobs", "render processes"))
-    m.add_argument("--clip-seconds", type=float, default=29.1, help="clip duration in seconds")
+    m.add_argument("--clip-seconds", type=float, default=29.1, help=flag_help("--clip-seconds", "default 29.1, the thesis' 911 frames"))
     m.add_argument("--splits", default=None,
                    help="comma-separated splits (default proportions renormalised) or name=fraction of --hours, "
                         "e.g. 'train,validation' or 'train=0.8,test=0.2' (default: all four)")

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from ..config import to_dict
 from ..data.manifest import load_manifest
-from ..errors import Clip2FrameError
+from ..errors import Clip2FrameError, DatasetError
 from ..fileio import atomic_write_text
 from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
@@ -208,6 +208,9 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
 
     run = RunDir(run_dir, clean=ddp.is_main)  # rank 0 removes temp files a killed run left
     manifest = load_manifest(cfg.data)
+    if manifest.extra.get("evaluation_only"):   # clip2frame synth outside|real|nonmusic (issue #24)
+        raise DatasetError(f"{cfg.data}: an evaluation-only corpus ({manifest.extra.get('renderer', '?')}); "
+                           "it is never used for training")
     labels, kinds = list(manifest.labels), dict(manifest.kinds)
     s = cfg.model.total_stride
     common: dict[str, Any] = dict(total_stride=s, run_dir=run_dir, progress=progress, jobs=max(1, cfg.num_workers))

