@@ -37,6 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .._threads import configure_process
+
+    configure_process()   # before any command imports torch: idle OpenMP threads sleep, not spin
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
