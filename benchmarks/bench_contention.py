@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -132,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         v, w, steps, audio_s = args.child
         _child(v, w, int(steps), float(audio_s))
         return 0
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))   # unwind, so the busy processes are stopped
     print_machine_info()
     variants = args.variants.split(",")
     workloads = args.workloads.split(",")
