@@ -2,8 +2,9 @@
 
 On a machine shared with other work, torch's default (GNU OpenMP threads spin-waiting at every parallel
 region's barrier) multiplies the CPU time a run burns: a thread that finished its share spins on a core
-while its partner waits to be scheduled — 13x the CPU seconds of training on this project's 2-core VM at
-load 6 (``benchmarks/bench_contention.py``; BENCHMARKS.md, "CPU contention"). So, before torch loads,
+while its partner waits to be scheduled: 20x the CPU seconds of a training step, 10x of tagging, on this
+project's shared 2-core VM (``benchmarks/bench_contention.py``; BENCHMARKS.md, "CPU contention"). So,
+before torch loads,
 :func:`configure_process` sets (each only where the user has not):
 
 * ``OMP_WAIT_POLICY=PASSIVE`` — idle OpenMP threads sleep instead of spinning (libgomp, which the torch
@@ -13,7 +14,7 @@ load 6 (``benchmarks/bench_contention.py``; BENCHMARKS.md, "CPU contention"). So
   ``CLIP2FRAME_THREADS=N`` overrides both.
 
 The thread count is not lowered by the load average: with sleeping idle threads, two threads on two busy
-cores cost no more CPU than one and finish sooner (measured in the same benchmark, setting ``free``).
+cores cost about the CPU of one and mostly finish sooner (the same benchmark, settings ``t1`` and ``free``).
 Settings of a run (``num_threads`` of ``clip2frame train``, ``threads`` of the video trainers) still call
 ``torch.set_num_threads`` and win over the default set here.
 """
