@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 
 import numpy as np
 import pytest
@@ -11,7 +10,7 @@ import torch
 
 from clip2frame.data.manifest import ClipRecord, load_manifest, write_manifest
 from clip2frame.data.toy import make_toy_corpus
-from clip2frame.errors import Clip2FrameError, ConfigError
+from clip2frame.errors import ConfigError
 from clip2frame.fileio import atomic_write_bytes
 from clip2frame.train import trainer as trainer_mod
 from clip2frame.train.config import resolve_config, settings_dict
@@ -177,13 +176,3 @@ def test_heldout_timbres_and_evaluation_only_corpora_never_fit(toy, tmp_path):
     m.extra["evaluation_only"] = True
     with pytest.raises(ConfigError, match="evaluation-only"):
         check_fit_allowed(m, "test", key="mean_teacher.data", training=True)
-    # end to end: a training corpus marked evaluation-only is refused with a one-line message
-    meta = json.loads((toy.root / "metadata.json").read_text())
-    ev = tmp_path / "evalonly"
-    ev.mkdir()
-    for f in toy.root.glob("*.tsv"):
-        (ev / f.name).write_text(f.read_text().replace(str(toy.root), str(ev)))
-    (ev / "audio").symlink_to(toy.root / "audio")
-    (ev / "metadata.json").write_text(json.dumps({**meta, "evaluation_only": True}))
-    with pytest.raises(Clip2FrameError, match="evaluation-only"):
-        train(_cfg(load_manifest(ev), tmp_path / "r", "epochs=1"), progress=False)

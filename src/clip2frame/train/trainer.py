@@ -227,7 +227,6 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
 
     run = RunDir(run_dir, clean=ddp.is_main)  # rank 0 removes temp files a killed run left
     manifest = load_manifest(cfg.data)
-    domains.check_fit_allowed(manifest, cfg.train_split, key="data", training=True)
     labels, kinds = list(manifest.labels), dict(manifest.kinds)
     s = cfg.model.total_stride
     common: dict[str, Any] = dict(total_stride=s, run_dir=run_dir, progress=progress, jobs=max(1, cfg.num_workers))
