@@ -176,3 +176,25 @@ def test_heldout_timbres_and_evaluation_only_corpora_never_fit(toy, tmp_path):
     m.extra["evaluation_only"] = True
     with pytest.raises(ConfigError, match="evaluation-only"):
         check_fit_allowed(m, "test", key="mean_teacher.data", training=True)
+
+
+def test_unlabelled_manifest_cuts_tracks_and_refuses_reserved_sources(tmp_path):
+    from clip2frame.data.unlabelled import build_unlabelled_manifest, check_source
+
+    src = tmp_path / "music"
+    src.mkdir()
+    rng = np.random.default_rng(0)
+    sf.write(src / "a.ogg", (0.1 * rng.standard_normal(int(7.5 * 16000))).astype(np.float32), 16000)
+    sf.write(src / "b.wav", (0.1 * rng.standard_normal(int(1.0 * 16000))).astype(np.float32), 16000)
+    (src / "broken.ogg").write_bytes(b"not audio")
+    m = build_unlabelled_manifest([src], tmp_path / "unl", clip_seconds=3.0)
+    # a.ogg: 3 + 3 + 1.5 s (the last kept: >= half a clip); b.wav: 1 s < 1.5 s, dropped; broken: skipped
+    assert [c.duration for c in m.split("unlabelled")] == [3.0, 3.0, 1.5]
+    assert all(c.tags == () and c.events is None for c in m.clips)
+    again = build_unlabelled_manifest([src], tmp_path / "unl", clip_seconds=3.0)  # resumable, same clips
+    assert [c.clip_id for c in again.clips] == [c.clip_id for c in m.clips]
+    for bad in ("/usr/share/games/fretsonfire/data/songs/x.ogg", "/usr/share/games/wesnoth/1.16/data/core/music"):
+        with pytest.raises(ConfigError, match="reserved"):
+            check_source(bad)
+    with pytest.raises(ConfigError, match="no such file"):
+        build_unlabelled_manifest([tmp_path / "none"], tmp_path / "u2")
