@@ -39,6 +39,15 @@ if [ "${RECIPE:-v2}" = v3 ]; then
     "$PY" scripts/recipe_v3.py prepare --recipe "$ABL" --work "$WORK" $Q
     mapfile -t ARGS < <("$PY" scripts/recipe_v3.py train-args --recipe "$ABL" --work "$WORK" --seed "$SEED" $Q)
     "$PY" -m clip2frame train "${ARGS[@]}" --out "$RUN" --set num_workers="${WORKERS:-0}" ${QUICK:+--quiet}
+    if [ -z "${QUICK:-}" ]; then  # the issue-#24 axes (evaluation-only corpora), scored into generalisation.json
+        E="$WORK/eval"
+        "$PY" -m clip2frame synth outside --out "$E/outside" --seed 0
+        "$PY" -m clip2frame synth real --out "$E/real" --seed 0
+        "$PY" -m clip2frame synth nonmusic --out "$E/nonmusic" --seed 0
+        "$PY" benchmarks/bench_generalisation.py --data "${ARGS[1]}" --model "$RUN/model.safetensors" \
+            --outside "$E/outside" --real "$E/real" --nonmusic "$E/nonmusic" --work "$E/bench-$ABL-$SEED" \
+            ${MUSICNN_PYTHON:+--musicnn-python "$MUSICNN_PYTHON"} --json "$RUN/generalisation.json"
+    fi
     if [ -n "${INSTALL:-}" ] && [ "$ABL" = v3 ] && [ -z "${QUICK:-}" ]; then
         cp "$RUN/model.safetensors" src/clip2frame/assets/default_model.safetensors
     fi
