@@ -95,6 +95,10 @@ def test_distractors_use_untagged_programs_in_the_clips_tempo():
     for programs, proxy in prod.DISTRACTORS.values():
         assert not set(programs) & tagged
         assert proxy in timbres.PROGRAMS
+    # a distractor's notes come from the clip's own score draw: same tempo sections whatever the instruments
+    kw = dict(clip_id="train_00007", split="train", seed=1, index=7, duration_s=20.0, sr=16000, soundfont="", work=None)
+    assert compose.make_spec(**kw, instruments=("piano", "flute")).tempo_sections == \
+        compose.make_spec(**kw, instruments=("trumpet",)).tempo_sections
     spec = _music(index=7)
     ds = prod.draw_distractors(spec, np.random.default_rng(2), work=None, index=7, lead_db=0.0)
     assert ds and all(d["program"] in prod.DISTRACTORS[d["family"]][0] for d in ds)

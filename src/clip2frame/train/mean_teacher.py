@@ -14,7 +14,8 @@ dropout on, so the two outputs see different noise. ``w`` ramps up as ``weight Â
 The unlabelled data is any manifest split (its tags, if any, are ignored): e.g. real recorded music cut
 into clips by :func:`clip2frame.data.unlabelled.build_unlabelled_manifest`. Unlabelled crops are drawn in
 an order fixed by ``(seed, epoch)``, so a resumed run trains on the same batches; the teacher's weights
-live in the run's ``train_state.pt``.
+live in the run's ``train_state.pt``. The checkpoint kept is the student's; ``train_loss`` in ``metrics.csv``
+includes the weighted consistency term. One process only (no DDP).
 """
 from __future__ import annotations
 
