@@ -92,9 +92,9 @@ def test_inserts_leave_the_music_truth_unchanged():
 
 def test_distractors_use_untagged_programs_in_the_clips_tempo():
     tagged = {p for t, ps in timbres.PROGRAMS.items() if t != "drums" for p in ps}  # drums: bank-128 kits
-    for programs, proxy in prod.DISTRACTORS.values():
+    for programs, proxies in prod.DISTRACTORS.values():
         assert not set(programs) & tagged
-        assert proxy in timbres.PROGRAMS
+        assert set(proxies) <= set(timbres.PROGRAMS)
     # a distractor's notes come from the clip's own score draw: same tempo sections whatever the instruments
     kw = dict(clip_id="train_00007", split="train", seed=1, index=7, duration_s=20.0, sr=16000, soundfont="", work=None)
     assert compose.make_spec(**kw, instruments=("piano", "flute")).tempo_sections == \
@@ -102,6 +102,14 @@ def test_distractors_use_untagged_programs_in_the_clips_tempo():
     spec = _music(index=7)
     ds = prod.draw_distractors(spec, np.random.default_rng(2), work=None, index=7, lead_db=0.0)
     assert ds and all(d["program"] in prod.DISTRACTORS[d["family"]][0] for d in ds)
+    # the proxy whose notes a distractor plays is never a tag of the clip (piano plays here: organ and
+    # mallets take their next proxy)
+    seen = set()
+    for k in range(20):
+        for d in prod.draw_distractors(spec, np.random.default_rng(k), work=None, index=7, lead_db=0.0):
+            assert d["proxy"] not in {p.tag for p in spec.parts}
+            seen.add(d["family"])
+    assert {"organ", "mallets"} & seen
     assert all(not timbres.source(d["source"]).heldout for d in ds)
     plain = render_clip(spec)
     spec.mix["extras"] = ds

@@ -63,13 +63,14 @@ EXPOSED_DB = (0.0, 3.0)        # the lead part's gain
 BED_DB = (-12.0, -2.0)         # other parts, re the lead
 BURIED_DB = (-25.0, -15.0)     # a buried part, re the lead
 BURIED_P = 0.25
-# General MIDI programs (0-based) mapped to no tag, by family; the note material of a proxy tag's role.
-DISTRACTORS: dict[str, tuple[tuple[int, ...], str]] = {
-    "organ": ((16, 17, 18, 19, 20), "piano"),
-    "harp": ((46,), "acoustic guitar"),
-    "choir": ((52, 53, 54), "cello"),
-    "brass section": ((61, 62, 63), "trumpet"),
-    "mallets": ((8, 9, 10, 11, 12, 13, 14, 15), "piano"),
+# General MIDI programs (0-based) mapped to no tag, by family; the note material (role, register) of a proxy
+# tag: the first proxy the clip does not play, so a distractor does not shadow a tagged part's role.
+DISTRACTORS: dict[str, tuple[tuple[int, ...], tuple[str, ...]]] = {
+    "organ": ((16, 17, 18, 19, 20), ("piano", "accordion", "synthesizer")),
+    "harp": ((46,), ("acoustic guitar", "piano", "clean electric guitar")),
+    "choir": ((52, 53, 54), ("cello", "violin", "flute")),
+    "brass section": ((61, 62, 63), ("trumpet", "saxophone", "cello")),
+    "mallets": ((8, 9, 10, 11, 12, 13, 14, 15), ("piano", "flute", "violin")),
 }
 DISTRACTOR_P, INSERT_P, NEGATIVE_P = 0.35, 0.3, 0.10
 NEGATIVE_SPLITS = ("train", "validation")
@@ -173,14 +174,18 @@ def draw_distractors(spec: compose.ClipSpec, rng: np.random.Generator, *, work, 
     sfs = _training_soundfonts()
     for _ in range(int(rng.integers(1, 3))):
         family = str(rng.choice(list(DISTRACTORS)))
-        programs, proxy = DISTRACTORS[family]
+        programs, proxies = DISTRACTORS[family]
+        playing = {p.tag for p in spec.parts}
+        proxy = next((t for t in proxies if t not in playing), None)
+        if proxy is None:
+            continue
         # make_spec draws tempo, key and progression first from (seed, split, index): the same as the clip's
         sub = compose.make_spec(clip_id=spec.clip_id, split=spec.split, seed=spec.seed, index=index,
                                 duration_s=spec.duration_s, sr=spec.sr, soundfont="", work=work,
                                 instruments=(proxy,), coverage=(0.3, 0.9))
         if not sub.parts:
             continue
-        out.append({"kind": "distractor", "family": family, "program": int(rng.choice(programs)),
+        out.append({"kind": "distractor", "family": family, "proxy": proxy, "program": int(rng.choice(programs)),
                     "source": sfs[int(rng.integers(len(sfs)))].name, "notes": sub.parts[0].notes,
                     "gain_db": lead_db + float(rng.uniform(-15.0, -3.0))})
     return out
