@@ -211,3 +211,32 @@ def test_selection_set_renders_outside_arrangements_with_training_timbres(tmp_pa
     assert m.splits == ["val"] and len(m.clips) == 2 and not m.extra.get("evaluation_only")
     assert all(not timbres.source(n).heldout for n in m.extra["soundfont_of"].values())
     check_fit_allowed(m, "val", key="extra_val", training=False)
+
+
+def test_every_v3_recipe_resolves_and_ablates_one_switch(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("recipe_v3", Path(__file__).parents[1] / "scripts" / "recipe_v3.py")
+    rv = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rv)
+    doc = rv.load()
+    cfgs = {}
+    for name in doc["recipes"]:
+        args = rv.train_args(doc, name, tmp_path, 11, False)
+        sets = [args[i + 1] for i, a in enumerate(args) if a == "--set"]
+        cfgs[name] = resolve_config(overrides=[f"data={args[1]}", f"preset={args[3]}", *sets])
+    v3 = cfgs["v3"]
+    assert v3.keep_untagged and v3.select_on == "extra" and v3.threshold_on == "all" and v3.mean_teacher.enabled
+    assert v3.extra_val == (f"{tmp_path / 'selection'}:val",)
+
+    def diff(name):
+        a, b = settings_dict(v3), settings_dict(cfgs[name])
+        return {k for k in set(a) | set(b) if a.get(k) != b.get(k)} - {"data"}
+
+    assert diff("no-negatives") == {"keep_untagged"}
+    assert diff("no-mean-teacher") == {"mean_teacher"}
+    assert diff("heldin-selection") == {"extra_val", "select_on", "threshold_on"}
+    for name in ("no-variety", "no-distractors", "no-inserts"):   # other corpus, same trainer settings
+        assert diff(name) == set() and cfgs[name].data != v3.data
+    assert not cfgs["v2"].keep_untagged and not cfgs["v2"].mean_teacher.enabled
