@@ -16,6 +16,9 @@ APT_PACKAGES=(fluidsynth libfluidsynth3 fluid-soundfont-gm timgm6mb-soundfont fl
 missing=()
 # PostgreSQL server binaries: the event-index tests start a throwaway cluster (tests/pg_cluster.py)
 APT_PACKAGES+=(postgresql)
+# Evaluation-only material of the outside-renderer axes (issue #24; `clip2frame synth real|nonmusic`; the
+# timbre pools refuse it for training): recorded samples and speech synthesisers.
+APT_PACKAGES+=(freepats sonic-pi-samples lmms-common espeak-ng festival festvox-kallpc16k)
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

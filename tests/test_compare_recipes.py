@@ -16,7 +16,7 @@ spec.loader.exec_module(cr)
 
 def _write(path: Path, auc: float, piano: float) -> str:
     split = {"model": {"frame_auc": auc, "frame_macro_f1": 0.5, "frame_auc/piano": piano}}
-    path.write_text(json.dumps({"splits": {s: split for s in cr.SPLITS}}))
+    path.write_text(json.dumps({"splits": {s: split for s in cr.SPLITS if s not in cr.OUTSIDE_AXES}}))
     return str(path)
 
 
@@ -37,3 +37,31 @@ def test_pairs_by_seed_and_gives_verdicts(tmp_path):
     assert res["splits"]["test"]["frame_macro_f1"]["eq - v2"]["verdict"] == "inconclusive"  # no difference
     md = (tmp_path / "o" / "comparison.md").read_text()
     assert "### heldout-musescore" in md and "(holds)" in md
+
+
+def _write_axes(path: Path, outside_auc: float, nonmusic_fire: float) -> Path:
+    axis = {"model": {"frame_auc": outside_auc, "frame_macro_f1": 0.5, "frame_auc/piano": outside_auc}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"splits": {"test": axis}, "axes": {
+        "heldin-test": axis, "outside-test": axis, "real": axis, "renderer_gap": {"outside-test": {}},
+        "nonmusic": {"silence": {"frames": 10, "any_instrument": 0.0},
+                     "white noise": {"frames": 30, "any_instrument": nonmusic_fire}}}}))
+    return path
+
+
+def test_ablations_from_the_recipes_file_on_the_outside_axes(tmp_path):
+    runs = tmp_path / "runs"
+    recipes = Path(__file__).parents[1] / "training" / "recipes-v3.yaml"
+    for i, s in enumerate((11, 12, 13)):
+        _write_axes(runs / "v3" / f"seed{s}" / "generalisation.json", 0.80 + 0.01 * i, 0.10 + 0.01 * i)
+        _write_axes(runs / "no-negatives" / f"seed{s}" / "generalisation.json", 0.81 + 0.01 * i, 0.50 + 0.02 * i)
+    assert cr.main(["--ablations", str(recipes), "--runs", str(runs), "--out", str(tmp_path / "o")]) == 0
+    res = json.loads((tmp_path / "o" / "comparison.json").read_text())
+    assert res["baseline"] == "v3" and set(res["seeds"]) == {"v3", "no-negatives"}  # recipes without runs left out
+    assert list(res["splits"])[:3] == ["outside-test", "real", "nonmusic"]
+    nd = res["splits"]["nonmusic"]["no_detection"]
+    # pooled over families by frames: v3 seed 11 = (10 * 1 + 30 * 0.9) / 40
+    assert np.isclose(nd["v3"]["mean"], np.mean([(10 + 30 * (1 - f)) / 40 for f in (0.10, 0.11, 0.12)]))
+    assert nd["no-negatives - v3"]["verdict"] == "does not hold"   # more detections on noise: worse
+    assert res["splits"]["outside-test"]["frame_auc"]["no-negatives - v3"]["verdict"] == "holds"
+    assert "### nonmusic" in (tmp_path / "o" / "comparison.md").read_text()

@@ -40,6 +40,10 @@ def register(subparsers) -> None:
                         "e.g. 'train,validation' or 'train=0.8,test=0.2' (default: all four)")
     m.add_argument("--timbres", choices=("random", "fixed"), default="random",
                    help="timbre-randomised renderer (synth-music-4) or one soundfont per split (synth-music-3)")
+    m.add_argument("--production", default=None, metavar="FEATURES",
+                   help="--timbres random: renderer synth-music-5 with these training production features: "
+                        "'all', 'none' or a comma list of genres,levels,mastering,distractors,inserts,negatives "
+                        "(default: synth-music-4)")
     m.add_argument("--soundfont", default=None, help=flag_help("--soundfont", "--timbres fixed: for train/"
                    "validation/test (default /usr/share/sounds/sf2/FluidR3_GM.sf2)"))
     m.add_argument("--shift-soundfont", default=None, help="--timbres fixed: SoundFont for the shift split "
@@ -74,7 +78,8 @@ def run(args) -> int:
         man = render_music_corpus(
             args.out, hours=args.hours, seed=args.seed, jobs=args.jobs, clip_seconds=args.clip_seconds,
             splits=args.splits, soundfont=args.soundfont, shift_soundfont=args.shift_soundfont,
-            cache_dir=args.cache_dir, progress=not (args.no_progress or args.quiet), timbres=args.timbres)
+            cache_dir=args.cache_dir, progress=not (args.no_progress or args.quiet), timbres=args.timbres,
+            production=args.production)
     finally:
         signal.signal(signal.SIGTERM, old)
     counts = ", ".join(f"{s} {len(man.split(s))}" for s in man.splits)

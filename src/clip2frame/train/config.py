@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from ..models.config import AudioModelConfig
 from ..models.registry import fit_model_to_features, get_preset
 from .augment import AugmentConfig
+from .mean_teacher import MeanTeacherConfig
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,12 @@ class TrainConfig:
     threshold_steps: int = 1000
     max_clips: int = 0                   # use only the first N training clips (0 = all)
     num_threads: int = 0                 # torch intra-op threads (0 = torch's default)
+    # issue #24 switches (train/domains.py, train/mean_teacher.py); their defaults keep the earlier behaviour
+    keep_untagged: bool = False          # clip supervision: keep clips with every tag 0 (negatives)
+    extra_val: tuple[str, ...] = ()      # more validation sets, "MANIFEST_DIR:SPLIT" each
+    select_on: Literal["held-in", "extra", "all"] = "held-in"     # the data select_metric is scored on
+    threshold_on: Literal["held-in", "extra", "all"] = "held-in"  # the data thresholds are fitted on
+    mean_teacher: MeanTeacherConfig = field(default_factory=MeanTeacherConfig)
 
     def validate(self) -> "TrainConfig":
         checks = [
@@ -66,8 +73,12 @@ class TrainConfig:
         if self.crop_frames and max(self.features.win_sizes) > self.crop_frames * self.features.hop_length * 4:
             raise ConfigError(f"config key 'features.win_sizes': window {max(self.features.win_sizes)} is far "
                               f"longer than a {self.crop_frames}-frame training clip")
+        if (self.select_on != "held-in" or self.threshold_on != "held-in") and not self.extra_val:
+            raise ConfigError("config key 'extra_val': select_on/threshold_on "
+                              f"'{self.select_on}'/'{self.threshold_on}' need at least one extra validation set")
         self.model.validate()
         self.augment.validate()
+        self.mean_teacher.validate()
         return self
 
 
@@ -97,13 +108,20 @@ def settings_dict(cfg: TrainConfig, *, drop: Iterable[str] = ()) -> dict[str, An
     """``cfg`` as the dict that identifies a run (its resume hash, an experiment's run name), less ``drop``.
 
     Keys added after runs were named are left out while they hold their "off" value, so such runs keep
-    their names and resumable states: ``sigma_lr_mult`` at 1 and ``augment`` when off.
+    their names and resumable states: ``sigma_lr_mult`` at 1, ``augment`` when off, and the issue-#24
+    switches (``keep_untagged``, ``extra_val``, ``select_on``, ``threshold_on``, ``mean_teacher``) when off.
     """
     d = to_dict(cfg)
     if d.get("sigma_lr_mult") == 1.0:
         d.pop("sigma_lr_mult")
     if not cfg.augment.enabled:
         d.pop("augment")
+    for k, off in (("keep_untagged", False), ("extra_val", []), ("select_on", "held-in"),
+                   ("threshold_on", "held-in")):
+        if d.get(k) == off:
+            d.pop(k)
+    if not cfg.mean_teacher.enabled:
+        d.pop("mean_teacher")
     for k in drop:
         d.pop(k, None)
     return d

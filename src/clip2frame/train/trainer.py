@@ -37,8 +37,10 @@ from ..rundir import RunDir, utc_timestamp
 from .augment import CropAugmenter, with_seeds
 from .config import PLACEMENT_KEYS, TrainConfig, settings_dict
 from .data import SplitData, load_split, write_skipped
+from . import domains
 from .distributed import init_from_env
 from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
+from .mean_teacher import MeanTeacher
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,34 @@ def _validate(net, std, data: SplitData, cfg: TrainConfig, labels, device) -> di
             truth = np.concatenate([t[: f.shape[0]] for t, f in zip(data.frame_truth, frames)])
             out["frame_auc"] = float(frame_auc(truth, np.concatenate(frames))["auc"])
     return out
+
+
+_SELECT_PREFIX = {"held-in": "", "extra": "extra_", "all": "all_"}
+
+
+def _validate_domains(net, std, val: SplitData, extra: SplitData | None, cfg: TrainConfig, labels,
+                      device) -> dict[str, float]:
+    """Scores on the held-in split, and (prefixed ``extra_``/``all_``) on the extra sets and on both pooled."""
+    scores = _validate(net, std, val, cfg, labels, device)
+    if extra is not None:
+        scores.update({f"extra_{k}": v for k, v in _validate(net, std, extra, cfg, labels, device).items()})
+        if cfg.select_on == "all":
+            pooled = domains.pick("all", val, extra)
+            scores.update({f"all_{k}": v for k, v in _validate(net, std, pooled, cfg, labels, device).items()})
+    return scores
+
+
+def _load_unlabelled(cfg: TrainConfig, labels: list[str], common: dict) -> SplitData | None:
+    """The mean teacher's unlabelled clips (their tags ignored), or None when it is off."""
+    if not cfg.mean_teacher.enabled:
+        return None
+    m = load_manifest(cfg.mean_teacher.data)
+    domains.check_fit_allowed(m, cfg.mean_teacher.split, key="mean_teacher.data", training=True)
+    data = load_split(m, cfg.mean_teacher.split, cfg.features, labels, max_clips=cfg.mean_teacher.max_clips,
+                      **common)
+    if len(data) == 0:
+        raise Clip2FrameError(f"{cfg.mean_teacher.data}: no usable clips in split '{cfg.mean_teacher.split}'")
+    return data
 
 
 def fit_model_thresholds(net, std, data: SplitData, cfg: TrainConfig, device) -> np.ndarray:
@@ -222,10 +252,14 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
                 train_parts.append(load_split(manifest, cfg.train_split, cfg.features, labels, gain_db=g,
                                               max_clips=cfg.max_clips, **common))
         val = load_split(manifest, cfg.val_split, cfg.features, labels, **common)
+        extra = domains.load_extra_val(cfg.extra_val, labels, cfg.features, **common)
+        unlabelled = _load_unlabelled(cfg, labels, common)
     tr = SplitData.concat(train_parts)
     skipped = [(cfg.train_split, c, r) for c, r in train_parts[0].skipped] + \
               [(cfg.val_split, c, r) for c, r in val.skipped]
-    if cfg.supervision == "clip":
+    if cfg.supervision == "clip" and cfg.keep_untagged:
+        log.info("%d training clips have no tag and are kept as negatives", int((~tr.clip_labels.any(1)).sum()))
+    elif cfg.supervision == "clip":
         keep = [i for i in range(len(tr)) if tr.clip_labels[i].any()]
         if len(keep) < len(tr):
             log.warning("%d training clips have no tag and are left out (as in the thesis' MTT protocol)",
@@ -256,7 +290,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     st_extra: dict = {}
     if state_path.is_file():
         st = torch.load(state_path, map_location="cpu", weights_only=True)
-        st_extra = {k: st[k] for k in ("scaler",) if k in st}
+        st_extra = {k: st[k] for k in ("scaler", "teacher") if k in st}
         if st.get("config_hash") != chash:
             raise Clip2FrameError(f"{state_path}: belongs to a run with other settings; use a new --out or "
                                   f"delete the file to start over")
@@ -265,6 +299,14 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         start, history = int(st["epoch"]), list(st["history"])
         best_score, best_epoch, bad, best_net = float(st["best_score"]), int(st["best_epoch"]), int(st["bad"]), st["best_net"]
         log.info("resuming %s after epoch %d", run_dir, start)
+    mt = None
+    if unlabelled is not None:
+        if ddp.enabled:
+            raise Clip2FrameError("config key 'mean_teacher.data': the mean teacher runs in one process (no DDP)")
+        mt = MeanTeacher(cfg.mean_teacher, net, unlabelled, std, stride=s, crop_frames=cfg.crop_frames,
+                         batch_size=cfg.batch_size)
+        if "teacher" in st_extra:
+            mt.load_state_dict(st_extra["teacher"])
     autocast_dtype, use_scaler = mixed_precision(cfg, device)
     scaler = torch.amp.GradScaler("cuda") if use_scaler else None
     if scaler is not None and "scaler" in st_extra:
@@ -287,6 +329,8 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         sampler.plan = epoch_plan(lengths, cfg.batch_size, cfg.crop_frames, s, gen)
         if augment is not None:  # a seed per crop, drawn from nothing the plan uses
             sampler.plan = with_seeds(sampler.plan, seed)
+        if mt is not None:
+            mt.start_epoch(seed)
         total = 0.0
         bar = tqdm(loader, total=len(sampler.plan), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                    leave=False, file=sys.stderr)
@@ -299,20 +343,25 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
                                           backward=(lambda t: scaler.scale(t).backward()) if scaler else None)
             else:
                 loss = _batch_loss(net, cfg, autocast_dtype, x, n_valid, y, yf)[0]
+                if mt is not None:  # + w(epoch) x consistency with the teacher on an unlabelled batch
+                    loss = loss + mt.loss(net, step, epoch, device, autocast_dtype)
                 (scaler.scale(loss) if scaler else loss).backward()
             if scaler is not None:
                 scaler.step(opt)
                 scaler.update()
             else:
                 opt.step()
+            if mt is not None:
+                mt.update(net)
             total += loss.item() * len(sampler.plan[step])  # the global batch's mean loss x its size
             bar.set_postfix(loss=f"{loss.item():.4f}")
-        scores = ddp.on_main(lambda: _validate(net, std, val, cfg, labels, device))  # rank 0, broadcast
+        scores = ddp.on_main(lambda: _validate_domains(net, std, val, extra, cfg, labels, device))  # rank 0
         row = {"epoch": epoch + 1, "train_loss": round(total / len(tr), 6),
                **{k: round(v, 6) for k, v in scores.items()}, "seconds": round(time.time() - t0, 2)}
-        metric = scores.get(cfg.select_metric, scores["clip_auc"])
+        pre = _SELECT_PREFIX[cfg.select_on]
+        metric = scores.get(pre + cfg.select_metric, scores[pre + "clip_auc"])
         if cfg.select_metric == "loss" or not np.isfinite(metric):  # e.g. a validation set too small for AUC
-            metric = -scores["val_loss"]
+            metric = -scores[pre + "val_loss"]
         if np.isfinite(metric) and metric > best_score + 1e-6:
             best_score, best_epoch, bad = float(metric), epoch + 1, 0
             best_net = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
@@ -328,6 +377,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
                 "history": history, "best_score": best_score, "best_epoch": best_epoch, "bad": bad,
                 "best_net": best_net if best_net is not None else net.state_dict(),
                 **({"scaler": scaler.state_dict()} if scaler is not None else {}),
+                **({"teacher": mt.state_dict()} if mt is not None else {}),
             })
         if cfg.early_stopping and bad >= cfg.patience:
             log.info("early stopping after epoch %d (best epoch %d)", epoch + 1, best_epoch)
@@ -336,11 +386,13 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     if best_net is not None and cfg.checkpoint == "best":
         net.load_state_dict(best_net)
     net.eval()
-    thresholds = ddp.on_main(lambda: fit_model_thresholds(net, std, val, cfg, device))
+    thr_data = domains.pick(cfg.threshold_on, val, extra)
+    thresholds = ddp.on_main(lambda: fit_model_thresholds(net, std, thr_data, cfg, device))
     prov = {"command": command or " ".join(sys.argv), "config": to_dict(cfg), "dataset": str(cfg.data),
             "dataset_name": manifest.name, "seed": cfg.seed, "best_epoch": best_epoch,
             "select_metric": cfg.select_metric, "best_score": best_score, "versions": runtime_versions(),
-            "train_clips": len(tr), "threshold_source": f"{cfg.threshold_source} on '{cfg.val_split}'",
+            "train_clips": len(tr), "threshold_source": f"{cfg.threshold_source} on " + (
+                f"'{cfg.val_split}'" if cfg.threshold_on == "held-in" else f"{cfg.threshold_on}: {list(cfg.extra_val)}"),
             "train_tag_counts": {lab: int(tr.clip_labels[:, k].sum()) for k, lab in enumerate(labels)},
             "created": utc_timestamp()}
     tagger = TaggerModel(net.cpu(), cfg.features, std, labels, kinds, thresholds,

@@ -96,6 +96,10 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
     for x in stems.values():
         mix += x
     m = spec.mix
+    if m.get("extras"):  # synth-music-5: untagged distractors and non-music, on the parts' gain scale
+        from .production import render_extras
+
+        mix += render_extras(spec, n)
     gain = 1.0
     if stems:
         comp = compress(mix, sr=sr, ratio=float(m.get("compress_ratio", 1.0)))
@@ -312,7 +316,12 @@ def _wav_bytes(audio: np.ndarray, sr: int) -> bytes:
 def _render_task(task) -> dict:
     """Worker: build the spec, render + write the wav unless it exists, return the record as a dict."""
     split, index, cfg = task
-    if cfg.get("renderer") == RENDERER_V4:
+    if cfg.get("renderer") == "synth-music-5":
+        from .production import v5_clip_spec
+
+        spec = v5_clip_spec(split, index, seed=cfg["seed"], clip_seconds=cfg["clip_seconds"], sr=cfg["sr"],
+                            cache_dir=cfg["cache_dir"], features=tuple(cfg["production"]))
+    elif cfg.get("renderer") == RENDERER_V4:
         spec = varied_clip_spec(split, index, seed=cfg["seed"], clip_seconds=cfg["clip_seconds"], sr=cfg["sr"],
                                 cache_dir=cfg["cache_dir"])
     else:
@@ -333,7 +342,12 @@ def _render_task(task) -> dict:
             "events": [(e.onset, e.offset, e.label) for e in events], "duration": round(spec.duration_s, 4),
             "work": spec.work_id, "rendered": rendered, "seconds": time.perf_counter() - t0,
             "timbres": {p.tag: [p.source, p.program] for p in spec.parts if p.source is not None},
-            "style": spec.mix.get("style")}
+            "style": spec.mix.get("style"), **({"production": {**{k: spec.mix[k] for k in _V5_KEYS if k in spec.mix},
+                                                "extras": [e.get("family", e["kind"]) for e in spec.mix.get("extras", ())]}}
+                                               if cfg.get("renderer") == "synth-music-5" else {})}
+
+
+_V5_KEYS = ("density", "levels", "nonmusic")
 
 
 def _records_to_clips(out_dir: Path, records: list[dict]) -> list[ClipRecord]:
@@ -368,6 +382,8 @@ def _write(out_dir: Path, records: list[dict], extra: dict, complete: bool) -> N
     more = {}
     if any(r.get("timbres") for r in recs):
         more["timbres"] = {r["filename"]: {"style": r.get("style"), **r["timbres"]} for r in recs}
+    if any("production" in r for r in recs):
+        more["production_of"] = {r["filename"]: r["production"] for r in recs if r.get("production")}
     write_manifest(out_dir, name="clip2frame-synth-music", labels=MUSIC_TAGS, kinds=MUSIC_TAG_KINDS,
                    clips=clips, extra={**extra, "complete": complete, "sources": sources, **more})
 
@@ -416,7 +432,7 @@ def claim_output_dir(out: Path, signature: dict) -> None:
     atomic_write_text(sig_path, json.dumps(signature, indent=1))
 
 
-def _plan_v4(*, hours, seed, clip_seconds, splits, sr):
+def _plan_v4(*, hours, seed, clip_seconds, splits, sr, production=None):
     from . import effects, timbres as tb, variety
 
     plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits, defaults=V4_PROPORTIONS)
@@ -444,6 +460,17 @@ def _plan_v4(*, hours, seed, clip_seconds, splits, sr):
         "work_splits": "sha1 of the music21 corpus path: train/validation/test works for those splits, the "
                        "'shift' partition (never trained on) for every held-out split",
     }
+    if production is not None:  # renderer synth-music-5 (production.py)
+        from . import production as prod
+
+        feats = list(prod.parse_features(production))
+        signature.update(renderer=prod.RENDERER_V5, production=feats)
+        cfg.update(renderer=prod.RENDERER_V5, production=feats)
+        extra.update(renderer_version=prod.RENDERER_V5, production={
+            "features": feats, "genres": {k: v[0] for k, v in prod.GENRES.items()}, "density": prod.DENSITY,
+            "buried_db": prod.BURIED_DB, "distractors": {k: list(v[0]) for k, v in prod.DISTRACTORS.items()},
+            "negative_share": prod.NEGATIVE_P, "negative_splits": list(prod.NEGATIVE_SPLITS),
+            "training_nonmusic": {k: list(v) for k, v in prod.TRAINING_NONMUSIC.items()}})
     return plan, signature, cfg, extra
 
 
@@ -451,7 +478,7 @@ def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: i
                         clip_seconds: float = 29.1, splits=None, sr: int = 16000,
                         soundfont: str | Path | None = None, shift_soundfont: str | Path | None = None,
                         cache_dir: str | Path | None = None, progress: bool = True,
-                        timbres: str = "fixed") -> Manifest:
+                        timbres: str = "fixed", production: str | None = None) -> Manifest:
     """Render the embedded music corpus into a manifest directory (see the package docstring).
 
     Parameters
@@ -477,6 +504,9 @@ def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: i
         Salamander piano of ``scripts/fetch_timbres.sh`` for ``heldout-recorded``) is skipped with one
         warning and listed under ``skipped_splits`` in ``metadata.json``; a split named in ``splits``
         whose sources are missing raises :class:`~clip2frame.errors.ConfigError`.
+    production : None, "all", "none" or a comma list of :data:`clip2frame.data.synth.production.FEATURES`
+        With ``timbres="random"``: renderer ``synth-music-5`` with those production features (genre
+        templates, levels, mastering, distractors, non-music inserts, negative clips); None: ``synth-music-4``.
 
     Returns
     -------
@@ -491,9 +521,11 @@ def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: i
         raise ConfigError(f"timbres: expected 'fixed' or 'random', got '{timbres}'")
     out = Path(out_dir)
     cache = Path(cache_dir) if cache_dir is not None else corpus.default_cache_dir()
+    if production is not None and timbres != "random":
+        raise ConfigError("production: needs timbres 'random' (renderer synth-music-5 extends synth-music-4)")
     if timbres == "random":
         plan, signature, cfg, extra = _plan_v4(hours=hours, seed=seed, clip_seconds=clip_seconds,
-                                               splits=splits, sr=sr)
+                                               splits=splits, sr=sr, production=production)
     else:
         plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits)
         main_sf = check_soundfont(DEFAULT_SOUNDFONT if soundfont is None else soundfont).resolve()
