@@ -37,6 +37,10 @@ _MASKS = [
      rb'"\1": <masked>'),
     (re.compile(rb"[0-9]+(\.[0-9]+)? ?(s|min) (wall|elapsed)"), b"<masked> wall"),
     (re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"), b"<timestamp>"),
+    # the video demo's wall-clock timings: demo.json "timings", report.md "## Timings (s)" and "total N min"
+    (re.compile(rb'"timings": ?\{[^}]*\}'), b'"timings": <masked>'),
+    (re.compile(rb"## Timings \(s\)\n(\n|\* [^\n]*\n)*"), b"## Timings (s) <masked>\n"),
+    (re.compile(rb"total [0-9.]+ min"), b"total <masked> min"),
     # the video demo's report names the corpus' module, which issue #26 moved (video.synth -> video.rendering)
     (re.compile(rb"clip2frame\.video\.(synth|rendering)\b"), b"clip2frame.video.<corpus module>"),
 ]
@@ -50,7 +54,7 @@ _TIME_COLUMNS = {"seconds", "wall_s", "elapsed_s"}
 
 def _mask_csv(data: bytes) -> bytes:
     lines = data.split(b"\n")
-    cols = [i for i, name in enumerate(lines[0].split(b",")) if name.decode(errors="replace") in _TIME_COLUMNS]
+    cols = [i for i, name in enumerate(lines[0].split(b",")) if name.decode(errors="replace").strip() in _TIME_COLUMNS]
     if not cols:
         return data
     out = [lines[0]]
@@ -96,12 +100,22 @@ def run(src: Path, out: Path) -> None:
     print(f"{len(manifest)} files -> {out / 'manifest.json'}")
 
 
+#: The flow cache's file names carry a key hashed from the video's absolute path and mtime (two runs in two
+#: folders differ there by design): compared with the key masked.
+_CACHE_KEY = re.compile(r"\.[0-9a-f]{24}\.(flow\.npy|rgb\.npz)$")
+
+
+def _name(rel: str) -> str:
+    return _CACHE_KEY.sub(r".<key>.\1", rel)
+
+
 def _manifest(out: Path) -> dict[str, str]:
-    """The run's digests, recomputed from ``out/work`` when it is there (so a changed mask applies)."""
+    """The run's digests by masked name, recomputed from ``out/work`` when it is there (so a changed mask
+    applies)."""
     work = out / "work"
     if work.is_dir():
-        return {str(p.relative_to(work)): _digest(p) for p in sorted(work.rglob("*")) if p.is_file()}
-    return json.loads((out / "manifest.json").read_text())
+        return {_name(str(p.relative_to(work))): _digest(p) for p in sorted(work.rglob("*")) if p.is_file()}
+    return {_name(k): v for k, v in json.loads((out / "manifest.json").read_text()).items()}
 
 
 def compare(a: Path, b: Path) -> int:
