@@ -29,7 +29,7 @@ CHILD = r"""
 import json, resource, sys, time
 import torch
 torch.set_num_threads(int(sys.argv[4]))
-from clip2frame.video.detect import detect_files
+from clip2frame.video.inference.detect import detect_files
 models = sys.argv[3]
 kw = {} if models == "-" else {k: f"{models}/video_{k}.safetensors" for k in ("action", "object", "sound")}
 t = time.perf_counter()

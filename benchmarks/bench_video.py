@@ -22,10 +22,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    from clip2frame.video.flow import flow_stacks
-    from clip2frame.video.io import decode_video
-    from clip2frame.video.models import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
-    from clip2frame.video.synth import VideoSynthConfig, render_video
+    from clip2frame.video.inference.flow import flow_stacks
+    from clip2frame.video.inference.io import decode_video
+    from clip2frame.models.visual import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
+    from clip2frame.video.rendering.corpus import render_video
+    from clip2frame.video.rendering.scene import VideoSynthConfig
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
           f"threads {args.threads}, load {os.getloadavg()[0]:.1f}")

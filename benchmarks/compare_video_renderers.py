@@ -32,10 +32,10 @@ def reference_pairs(data: Path, sound_run: Path) -> dict[str, list[PairScore]]:
     """Per pair: the sound model alone (temporal) and the frame centre (spatial)."""
     from clip2frame.models.io import load_model
     from clip2frame.tags import VIDEO_INSTRUMENTS
-    from clip2frame.video.data import load_item, load_truth
-    from clip2frame.video.evaluate import truths_of
-    from clip2frame.video.metrics import centre_baseline, evaluate_maps
-    from clip2frame.video.predict import predict_sound
+    from clip2frame.video.training.data import load_item, load_truth
+    from clip2frame.video.training.evaluate import truths_of
+    from clip2frame.video.inference.metrics import centre_baseline, evaluate_maps
+    from clip2frame.video.inference.predict import predict_sound
 
     sm = load_model(sound_run, kind="sound")
     out: dict[str, list[PairScore]] = {"Sound": [], "Centre": []}

@@ -15,10 +15,10 @@ import numpy as np
 def main() -> int:
     import cv2
 
-    from clip2frame.video.data import corpus_cache_dir, load_item, load_truth
-    from clip2frame.video.evaluate import truths_of
-    from clip2frame.video.metrics import centre_baseline, evaluate_maps
-    from clip2frame.video.predict import fit_len
+    from clip2frame.video.training.data import corpus_cache_dir, load_item, load_truth
+    from clip2frame.video.training.evaluate import truths_of
+    from clip2frame.video.inference.metrics import centre_baseline, evaluate_maps
+    from clip2frame.video.inference.predict import fit_len
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("corpus")

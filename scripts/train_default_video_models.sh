@@ -11,4 +11,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 WORK=${CLIP2FRAME_WORK:-default_video_models_work}
-"$PY" -m clip2frame.video.default_models --out "$WORK" --assets src/clip2frame/assets ${QUICK:+--quick}
+"$PY" -m clip2frame.video.training.default_models --out "$WORK" --assets src/clip2frame/assets ${QUICK:+--quick}

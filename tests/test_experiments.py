@@ -12,8 +12,8 @@ import pytest
 from clip2frame.cli import main as cli_main
 from clip2frame.data.toy import make_toy_corpus
 from clip2frame.errors import ConfigError
-from clip2frame.experiments.recipes import (RECIPES, VIDEO_TABLES, Runner, Settings, get_recipe, row_config,
-                                            run_recipe)
+from clip2frame.experiments.grids import RECIPES, VIDEO_TABLES, get_recipe
+from clip2frame.experiments.runner import Runner, Settings, row_config, run_recipe
 
 # Toy clips are 6 s: start sigma at 2 output frames (as tests/test_train.py does), whole clips, 2 epochs.
 TOY = ("crop_frames=0", "batch_size=4", "model.sigma_init_input_frames=32", "num_threads=1")
@@ -112,7 +112,7 @@ def test_where_selects_rows_and_refuses_unknown_columns(settings):
 
 def test_prepare_dataset_writes_a_manifest_with_carved_splits(tmp_path):
     from clip2frame.data.manifest import load_manifest
-    from clip2frame.experiments.recipes import prepare_dataset
+    from clip2frame.experiments.datasets import prepare_dataset
 
     src = make_toy_corpus(tmp_path / "src", seed=1, n_clips={"train": 20})
     dest = prepare_dataset("embedded", str(src.root), tmp_path / "out")

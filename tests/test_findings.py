@@ -19,8 +19,8 @@ from clip2frame.data.toy import make_toy_corpus
 from clip2frame.experiments import stats
 from clip2frame.experiments.findings import _row_index, all_findings, find, run_finding
 from clip2frame.errors import Clip2FrameError
-from clip2frame.experiments.recipes import (THESIS_PROTOCOL, Runner, Settings, make_scarce_manifest, recipe_splits,
-                                            row_config, scarce_manifest_dir)
+from clip2frame.experiments.runner import (THESIS_PROTOCOL, Runner, Settings, make_scarce_manifest, recipe_splits,
+                                           row_config, scarce_manifest_dir)
 from clip2frame.experiments.video_findings import PairScore, _write, method_score, video_findings
 from clip2frame.train.trainer import train
 
@@ -155,9 +155,9 @@ def test_threshold_switches(toy, tmp_path):
 
 
 def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
-    import clip2frame.experiments.recipes as recipes
+    import clip2frame.experiments.runner as runner_mod
 
-    monkeypatch.setattr(recipes, "thesis9_labels", lambda labels: ["tone", "noise"])  # the toy has none
+    monkeypatch.setattr(runner_mod, "thesis9_labels", lambda labels: ["tone", "noise"])  # the toy has none
     f = find("4")
     s = replace(_settings(toy, tmp_path), **THESIS_PROTOCOL)
     csv_path, md_path = run_finding(f, Runner(s), [0, 1])
@@ -256,7 +256,7 @@ def test_run_names_ignore_placement_and_reuse_runs_named_the_old_way(toy, tmp_pa
     """A row's run directory is named after what it learns: threads, workers and device leave the name alone;
     a run named the pre-2026-12-07 way (placement hashed too) is reused; augmentation is part of the name."""
     from clip2frame.config import to_dict
-    from clip2frame.experiments.recipes import _digest
+    from clip2frame.experiments.runner import _digest
 
     row = find("1").recipe.rows[0]
     one, _ = row_config(row, _settings(toy, tmp_path))
@@ -321,7 +321,7 @@ def test_patience_with_a_cap_is_recorded_and_a_killed_run_stops_at_the_same_epoc
 # ------------------------------------------------------------------------------ protocol of issue #25
 def test_thesis9_labels():
     from clip2frame.data.readers.medleydb import MTT9_MAP
-    from clip2frame.experiments.recipes import thesis9_labels
+    from clip2frame.experiments.runner import thesis9_labels
     from clip2frame.tags import MUSIC_TAGS
 
     assert thesis9_labels(MUSIC_TAGS) == ["piano", "acoustic guitar", "clean electric guitar", "electric bass",
@@ -398,10 +398,10 @@ def test_findings_driver_smoke(toy, tmp_path, monkeypatch):
     """'clip2frame experiment findings' on the toy corpus (2 seeds, 2 epochs, findings 4 5 7), then the
     video findings' reports from made-up pair scores: the table renders with every column and only the
     verdict vocabulary; a second run trains nothing; RESULTS.md's block is replaced."""
-    import clip2frame.experiments.recipes as recipes
+    import clip2frame.experiments.runner as runner_mod
     from clip2frame.experiments.findings_report import COLUMNS, render_findings_table
 
-    monkeypatch.setattr(recipes, "thesis9_labels", lambda labels: ["tone", "noise"])
+    monkeypatch.setattr(runner_mod, "thesis9_labels", lambda labels: ["tone", "noise"])
     out, work = tmp_path / "results", tmp_path / "work"
     results = tmp_path / "RESULTS.md"
     results.write_text("# R\n\n<!-- findings-table:start -->\nold\n<!-- findings-table:end -->\n\ntail\n")
@@ -420,7 +420,7 @@ def test_findings_driver_smoke(toy, tmp_path, monkeypatch):
     c = rep4["claims"][0]
     row = find("4").recipe.rows[[i for i, r in enumerate(find("4").recipe.rows)
                                  if ("Threshold source", "target domain (part of shift)") in r.label][0]]
-    s0 = replace(recipes.Settings(data=str(toy.root), out=work / "seed0", epochs=2, patience=20, seed=0,
+    s0 = replace(runner_mod.Settings(data=str(toy.root), out=work / "seed0", epochs=2, patience=20, seed=0,
                                   preset="tiny", overrides=("early_stopping=true", "checkpoint=best") + TOY,
                                   scarce_clips=4), **THESIS_PROTOCOL)
     run = Path(row_config(row, s0)[0].out).name

@@ -8,7 +8,8 @@ from safetensors.torch import load_file
 
 from clip2frame.cli import main
 from clip2frame.errors import ConfigError
-from clip2frame.models.io import DEFAULT_MODEL_PATH, check_card, load_model, read_metadata, save_model, write_card
+from clip2frame.models.io import check_card, load_model, read_metadata, save_model, write_card
+from clip2frame.models.registry import DEFAULT_MODEL_PATH
 
 from test_predict import _tagger
 

@@ -10,11 +10,12 @@ import torch
 
 from clip2frame.errors import ModelFileError
 from clip2frame.models import io as mio
+from clip2frame.models import registry
 from clip2frame.tags import VIDEO_INSTRUMENTS
 
 
 def _visual(kind: str = "action"):
-    from clip2frame.video.models import VisualFCN, VisualFCNConfig
+    from clip2frame.models.visual import VisualFCN, VisualFCNConfig
 
     torch.manual_seed(1)
     cfg = (VisualFCNConfig.for_object if kind == "object" else VisualFCNConfig.for_action)(0.0625)
@@ -37,7 +38,7 @@ def test_visual_round_trip_and_kind_checks(tmp_path):
     with pytest.raises(ModelFileError, match="is an action model, expected music or sound"):
         mio.load_model(p)
     with pytest.raises(ModelFileError, match="is a music model, expected object or action"):
-        mio.load_visual_model(mio.DEFAULT_MODEL_PATH)
+        mio.load_visual_model(registry.DEFAULT_MODEL_PATH)
     # a run directory means its model.safetensors
     (tmp_path / "run").mkdir()
     mio.save_model(tmp_path / "run" / "model.safetensors", m)
@@ -45,7 +46,7 @@ def test_visual_round_trip_and_kind_checks(tmp_path):
 
 
 def test_the_packaged_format_1_music_model_still_loads():
-    meta = mio.read_metadata(mio.DEFAULT_MODEL_PATH)
+    meta = mio.read_metadata(registry.DEFAULT_MODEL_PATH)
     assert meta["kind"] == "music"
     assert mio.load_model("default").kind == "music"
 
@@ -87,3 +88,23 @@ def test_float16_storage_halves_the_file_and_loads_as_float32(tmp_path):
     assert next(back.net.parameters()).dtype == torch.float32
     x = torch.randn(1, 10, 64, 64)
     torch.testing.assert_close(back.net(x).heatmap, m.net(x).heatmap, atol=2e-3, rtol=1e-2)
+
+
+def test_registry_resolves_every_kind():
+    """One registry names each kind's family, network and packaged file; the loaders go through it."""
+    from clip2frame.errors import ConfigError
+    from clip2frame.models.fcn import Clip2FrameNet
+    from clip2frame.models.visual import VisualFCN
+
+    assert registry.MODEL_KINDS == ("music", "sound", "object", "action")
+    assert {k: registry.model_kind(k).network_type for k in registry.MODEL_KINDS} == {
+        "music": Clip2FrameNet, "sound": Clip2FrameNet, "object": VisualFCN, "action": VisualFCN}
+    assert registry.default_model_path("music") == registry.DEFAULT_MODEL_PATH
+    assert registry.default_model_path("object").name == "video_object.safetensors"
+    with pytest.raises(ConfigError, match="model kind 'speech': expected one of music, sound, object, action"):
+        registry.model_kind("speech")
+    cfg = registry.model_kind("object").config({"kind": "object", "in_channels": 3, "width": 0.1})
+    net = registry.model_kind("object").network_type(cfg, 9)
+    assert isinstance(net, VisualFCN) and net.cfg.in_channels == 3
+    with pytest.raises(ConfigError):
+        registry.model_kind("action").config({"no_such_field": 1})

@@ -9,13 +9,13 @@ import pytest
 
 from clip2frame.errors import ConfigError
 from clip2frame.tags import VIDEO_INSTRUMENTS
-from clip2frame.video.appearance import HELDOUT, TRAIN_POOL, Look, background, draw_look, picture
-from clip2frame.video.scene import VideoSynthConfig, make_scene, render_frame
+from clip2frame.video.rendering.appearance import HELDOUT, TRAIN_POOL, Look, background, draw_look, picture
+from clip2frame.video.rendering.scene import VideoSynthConfig, make_scene, render_frame
 
 
 @pytest.mark.parametrize("pictures", ["emoji", "drawn", "sketch"])
 def test_every_picture_source_draws_every_instrument_on_its_anchors(pictures):
-    from clip2frame.video.appearance import GLYPHS, glyph_available
+    from clip2frame.video.rendering.appearance import GLYPHS, glyph_available
 
     if pictures == "emoji" and not all(glyph_available(GLYPHS[i]) for i in VIDEO_INSTRUMENTS):
         pytest.skip("Noto Color Emoji is not installed (scripts/setup.sh installs it)")
@@ -74,8 +74,8 @@ def test_backgrounds_are_images_in_range(kind):
 
 
 def test_corpus_with_a_held_out_style_split(tmp_path):
-    from clip2frame.video.corpus import HELDOUT_STYLE_SPLIT, render_corpus
-    from clip2frame.video.data import load_truth
+    from clip2frame.video.rendering.corpus import HELDOUT_STYLE_SPLIT, render_corpus
+    from clip2frame.video.training.data import load_truth
 
     cfg = VideoSynthConfig(n_train=2, n_validation=1, n_test=1, n_heldout_style=2, duration_s=1.5, seed=1,
                            appearance="random")
@@ -101,7 +101,7 @@ def test_corpus_with_a_held_out_style_split(tmp_path):
 
 
 def test_frame_batches_never_mix_frame_sizes():
-    from clip2frame.video.training import VideoTrainConfig, epoch_batches
+    from clip2frame.video.training.training import VideoTrainConfig, epoch_batches
 
     class Item:
         def __init__(self, T, H, W):
@@ -122,7 +122,7 @@ def test_frame_batches_never_mix_frame_sizes():
 
 def test_single_size_frame_batches_are_one_pool_permuted_pass_after_pass():
     """A corpus of one frame size batches exactly as before size grouping existed (same draws, same order)."""
-    from clip2frame.video.training import VideoTrainConfig, epoch_batches
+    from clip2frame.video.training.training import VideoTrainConfig, epoch_batches
 
     class Item:
         def __init__(self, T):

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from clip2frame.errors import ConfigError
-from clip2frame.video import cache as vcache
-from clip2frame.video import flow as vflow
-from clip2frame.video import fusion, metrics, targets
-from clip2frame.video.models import VisualFCN, VisualFCNConfig, heatmap_size
+from clip2frame.video.inference import flow as vflow
+from clip2frame.video.inference import fusion, metrics
+from clip2frame.video.training import cache as vcache
+from clip2frame.video.training import targets
+from clip2frame.models.visual import VisualFCN, VisualFCNConfig, heatmap_size
 
 
 def _pattern(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
@@ -184,7 +185,8 @@ def test_evaluate_maps_means_per_instrument():
 
 
 def test_flow_cache_key_and_reuse(tmp_path):
-    from clip2frame.video.synth import VideoSynthConfig, render_video
+    from clip2frame.video.rendering.corpus import render_video
+    from clip2frame.video.rendering.scene import VideoSynthConfig
 
     p = tmp_path / "v.mp4"
     render_video(VideoSynthConfig(duration_s=1.2, fps=10), 0, "drum", p)
@@ -206,7 +208,8 @@ def test_flow_cache_key_and_reuse(tmp_path):
 
 
 def test_cache_flows_in_processes_equals_direct(tmp_path):
-    from clip2frame.video.synth import VideoSynthConfig, render_video
+    from clip2frame.video.rendering.corpus import render_video
+    from clip2frame.video.rendering.scene import VideoSynthConfig
 
     paths = [tmp_path / f"v{i}.mp4" for i in range(2)]
     for i, p in enumerate(paths):
@@ -219,7 +222,7 @@ def test_cache_flows_in_processes_equals_direct(tmp_path):
 
 
 def test_average_movements_hand_computed():
-    from clip2frame.video.movements import average_movements, draw_movements
+    from clip2frame.video.training.movements import average_movements, draw_movements
 
     w = np.zeros((2, 10, 3, 3))
     w[0, 0] = 1.0   # filter 0: flow 0 moves right
@@ -235,7 +238,7 @@ def test_average_movements_hand_computed():
 
 def test_configs_round_trip_and_refuse_unknown_keys():
     from clip2frame.config import from_dict, to_dict
-    from clip2frame.video.train import VideoTrainConfig, default_config
+    from clip2frame.video.training.training import VideoTrainConfig, default_config
 
     cfg = VisualFCNConfig.for_action(0.125)
     assert from_dict(VisualFCNConfig, to_dict(cfg)) == cfg
@@ -251,7 +254,8 @@ def test_configs_round_trip_and_refuse_unknown_keys():
 
 
 def test_batches_and_flip():
-    from clip2frame.video.train import VideoItem, VideoTrainConfig, epoch_batches, flip_batch
+    from clip2frame.video.training.data import VideoItem
+    from clip2frame.video.training.training import VideoTrainConfig, epoch_batches, flip_batch
 
     items = [VideoItem(f"v{i}", "", np.zeros(9, np.float32), flow=np.zeros((n, 10, 4, 4), np.float16))
              for i, n in enumerate((12, 7, 20))]
@@ -276,7 +280,7 @@ def test_batches_and_flip():
 
 
 def test_oracle_object_maps():
-    from clip2frame.video.train import oracle_object_maps
+    from clip2frame.video.training.data import oracle_object_maps
 
     truth = {"frame_size": [64, 128], "frames": [{"boxes": {"cello": [[0, 0, 40, 30]]}}, {"boxes": {}}]}
     O = oracle_object_maps(truth, 2, (2, 4))  # cells of 32x32 px, centres at x 16, 48, .. y 16, 48
@@ -286,8 +290,8 @@ def test_oracle_object_maps():
 
 
 def test_demo_verdicts_state_both_claims_either_way():
-    from clip2frame.video.demo import verdicts
-    from clip2frame.video.evaluate import ResultRow
+    from clip2frame.video.training.demo import verdicts
+    from clip2frame.video.training.evaluate import ResultRow
 
     def row(m, auc, px=float("nan")):
         return ResultRow(m, "NA", "NA", auc, px, float("nan"), {})
@@ -303,7 +307,7 @@ def test_demo_verdicts_state_both_claims_either_way():
 
 def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
     from clip2frame.infer.activations import FrameActivations
-    from clip2frame.video.fusion import frame_scores
+    from clip2frame.video.inference.fusion import frame_scores
 
     T, K = 4, 9
     A = np.full((T, K, 2, 2), 0.01, np.float32)
@@ -324,7 +328,7 @@ def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
 def test_a_finished_run_is_finished_whatever_its_thread_count(tmp_path):
     """``threads`` (and a settings key added since the run was made) is not part of what a run trains."""
     from clip2frame.config import save_yaml, to_dict
-    from clip2frame.video.training import _finished, default_config
+    from clip2frame.video.training.training import _finished, default_config
     from dataclasses import replace
 
     cfg = default_config("object", epochs=3, threads=2)

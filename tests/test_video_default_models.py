@@ -10,14 +10,15 @@ import pytest
 
 from clip2frame.cli import main
 from clip2frame.models import io as mio
+from clip2frame.models import registry
 from clip2frame.tags import VIDEO_INSTRUMENTS
-from clip2frame.video.scene import VideoSynthConfig
+from clip2frame.video.rendering.scene import VideoSynthConfig
 
 from test_video_detect import make_video
 
 
 def test_packaged_video_models_are_small_carded_and_reproducible():
-    paths = {k: mio.default_model_path(k) for k in ("sound", "object", "action")}
+    paths = {k: registry.default_model_path(k) for k in ("sound", "object", "action")}
     assert sum(p.stat().st_size for p in paths.values()) <= 10 * 2**20
     for kind, p in paths.items():
         meta = mio.read_metadata(p)
@@ -37,8 +38,8 @@ def test_packaged_video_models_are_small_carded_and_reproducible():
 
 @pytest.mark.parametrize("a_px, word", [(48.5, "less"), (33.0, "more")])
 def test_the_action_cards_limit_states_the_measured_comparison_with_the_centre(a_px, word):
-    from clip2frame.video.default_models import model_card
-    from clip2frame.video.evaluate import ResultRow
+    from clip2frame.video.training.default_models import model_card
+    from clip2frame.video.training.evaluate import ResultRow
 
     def row(m, auc, px):
         return ResultRow(m, "", "", auc, px, float("nan"), {})

@@ -57,7 +57,7 @@ def models(tmp_path_factory) -> dict[str, Path]:
     from clip2frame.models.fcn import Clip2FrameNet
     from clip2frame.models.io import TaggerModel, VisualModel, save_model
     from clip2frame.models.registry import fit_model_to_features, get_preset
-    from clip2frame.video.models import VisualFCN, VisualFCNConfig
+    from clip2frame.models.visual import VisualFCN, VisualFCNConfig
 
     d = tmp_path_factory.mktemp("models")
     K = len(VIDEO_INSTRUMENTS)
@@ -104,9 +104,9 @@ def _outputs(out: Path) -> dict[str, object]:
 
 
 def test_detect_streams_equal_whole_video_and_batch_size_does_not_matter(models, videos):
-    from clip2frame.video.detect import detect_video, load_detector
-    from clip2frame.video.flow import flow_stacks, iter_model_inputs
-    from clip2frame.video.io import decode_video, n_output_frames
+    from clip2frame.video.inference.detect import detect_video, load_detector
+    from clip2frame.video.inference.flow import flow_stacks, iter_model_inputs
+    from clip2frame.video.inference.io import decode_video, n_output_frames
 
     v = videos / "v1.mp4"
     T = n_output_frames(3.5)
@@ -132,8 +132,8 @@ def test_detect_streams_equal_whole_video_and_batch_size_does_not_matter(models,
 def test_sound_stream_goes_through_predict_chunked_equals_whole(models, videos):
     from clip2frame.infer.predict import predict
     from clip2frame.models.io import load_model
-    from clip2frame.video.io import load_video_audio
-    from clip2frame.video.predict import predict_sound
+    from clip2frame.video.inference.io import load_video_audio
+    from clip2frame.video.inference.predict import predict_sound
 
     sound = load_model(models["sound"], kind="sound")
     v = videos / "v2.mp4"
@@ -175,7 +175,7 @@ def test_batch_with_a_corrupt_video_completes_and_exits_1(models, videos, tmp_pa
 
 
 def test_killed_batch_resumes_to_the_uninterrupted_result(models, videos, tmp_path):
-    from clip2frame.video.detect import detect_files
+    from clip2frame.video.inference.detect import detect_files
 
     kw = dict(action=models["action"], object=models["object"], sound=models["sound"], device="cpu")
     full = detect_files([videos], out_dir=tmp_path / "full", **kw)
@@ -213,7 +213,7 @@ def test_setup_errors_are_one_line_and_write_nothing(models, videos, tmp_path, c
 
 
 def test_video_without_audio_drops_the_sound_stream(models, tmp_path):
-    from clip2frame.video.detect import detect_video, load_detector
+    from clip2frame.video.inference.detect import detect_video, load_detector
 
     v = make_video(tmp_path / "mute.mp4", seconds=2.0, audio=False)
     det = load_detector(action=models["action"], object=models["object"], sound=models["sound"])
@@ -239,8 +239,8 @@ def test_streamed_inputs_need_memory_for_a_window_not_the_video(tmp_path):
     same window whatever the length (a whole-video decode would hold 4x more at 8 s)."""
     import tracemalloc
 
-    from clip2frame.video.flow import iter_model_inputs
-    from clip2frame.video.io import n_output_frames
+    from clip2frame.video.inference.flow import iter_model_inputs
+    from clip2frame.video.inference.io import n_output_frames
 
     peaks = []
     for seconds in (2.0, 8.0):
@@ -257,7 +257,7 @@ def test_streamed_inputs_need_memory_for_a_window_not_the_video(tmp_path):
 
 def test_audio_longer_than_the_pictures_sets_the_frame_count(models, tmp_path):
     """T is the audio track's; output frames past the last picture show the last picture."""
-    from clip2frame.video.detect import detect_video, load_detector
+    from clip2frame.video.inference.detect import detect_video, load_detector
 
     v = make_video(tmp_path / "long_audio.mp4", seconds=2.0, audio_seconds=4.0)
     acts = detect_video(v, model=load_detector(action=models["action"], object=models["object"],

@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from clip2frame.cli import main
-from clip2frame.video import synth
+from clip2frame.video.rendering.corpus import render_video
+from clip2frame.video.training.data import load_truth
+from clip2frame.video.rendering.scene import VideoSynthConfig
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +24,7 @@ def corpus(tmp_path_factory):
 def test_corpus_layout_and_truth(corpus):
     meta = json.loads((corpus / "metadata.json").read_text())
     assert meta["labels"][0] == "accordion" and len(meta["labels"]) == 9
-    truths = synth.load_truth(corpus, "train")
+    truths = load_truth(corpus, "train")
     assert len(truths) == 2
     tr = truths[0]
     assert tr["tags"] and len(tr["frames"]) == 6  # ceil((1 + 48000 // 512) / 16)
@@ -40,9 +42,9 @@ def test_corpus_layout_and_truth(corpus):
 
 
 def test_render_is_deterministic(tmp_path):
-    cfg = synth.VideoSynthConfig(duration_s=2.0, fps=10, seed=5)
-    a = synth.render_video(cfg, 1, "violin", tmp_path / "a.mp4")
-    b = synth.render_video(cfg, 1, "violin", tmp_path / "b.mp4")
+    cfg = VideoSynthConfig(duration_s=2.0, fps=10, seed=5)
+    a = render_video(cfg, 1, "violin", tmp_path / "a.mp4")
+    b = render_video(cfg, 1, "violin", tmp_path / "b.mp4")
     assert a == b
     assert (tmp_path / "a.mp4").read_bytes() == (tmp_path / "b.mp4").read_bytes()
 
@@ -51,10 +53,10 @@ def test_corpus_does_not_depend_on_jobs(corpus, tmp_path):
     """The fixture corpus was rendered by 2 processes; one video rendered here in-process is identical."""
     from clip2frame.config import from_dict
 
-    cfg = from_dict(synth.VideoSynthConfig, json.loads((corpus / "metadata.json").read_text())["config"])
-    tr = synth.load_truth(corpus, "validation")[0]
+    cfg = from_dict(VideoSynthConfig, json.loads((corpus / "metadata.json").read_text())["config"])
+    tr = load_truth(corpus, "validation")[0]
     idx, main_inst = int(tr["id"].split("_")[1]), tr["id"].split("_")[2]
-    truth = synth.render_video(cfg, idx, main_inst, tmp_path / "v.mp4")
+    truth = render_video(cfg, idx, main_inst, tmp_path / "v.mp4")
     assert (tmp_path / "v.mp4").read_bytes() == (corpus / tr["file"]).read_bytes()
     assert truth["frames"] == tr["frames"]
 
@@ -89,7 +91,7 @@ def test_train_evaluate_detect(corpus, tmp_path, capsys):
     centre = [r for r in rows if r["method"] == "Center"][0]
     assert 0 < centre["spatial_px"] < 200
 
-    video = synth.load_truth(corpus, "test")[0]["path"]
+    video = load_truth(corpus, "test")[0]["path"]
     assert main(["detect", video, "--out", str(tmp_path / "det"), "--action", str(runs / "sot"),
                  "--object", str(runs / "object"), "--sound", str(runs / "sound"), "--quiet"]) == 0
     stem = video.rsplit("/", 1)[-1][:-4]
@@ -101,7 +103,7 @@ def test_train_evaluate_detect(corpus, tmp_path, capsys):
     assert (tmp_path / "det" / f"{stem}.events.tsv").read_text().startswith("filename\tonset\toffset\tevent_label")
     assert (tmp_path / "det" / f"{stem}.overlay.mp4").stat().st_size > 1000
 
-    from clip2frame.video.movements import write_movements
+    from clip2frame.video.training.movements import write_movements
 
     png = write_movements(runs / "sot", tmp_path / "mov")
     assert png.stat().st_size > 100

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from clip2frame.errors import AudioError, Clip2FrameError
-from clip2frame.video import io as vio
+from clip2frame.video.inference import io as vio
 
 
 def _write(path: Path, frames, *, fps=None, pts_s=None, audio=None, sr=16000, size=None):
@@ -140,7 +140,7 @@ def test_rotation_metadata_is_honoured(tmp_path, degrees):
     expected = np.rot90(np.kron(img[..., 0], np.ones((4, 4))), degrees // 90)  # 128x256 before turning
     assert f.shape == expected.shape
     assert np.abs(f - expected).mean() < 20  # codec noise only; a wrong turn differs by ~100
-    from clip2frame.video.flow import iter_model_inputs
+    from clip2frame.video.inference.flow import iter_model_inputs
 
     (_, rgb, stack), = list(iter_model_inputs(tmp_path / "r.mp4", 1))
     assert rgb is not None and stack is not None

@@ -1,4 +1,4 @@
-"""Rendered instrument stills (video/stills.py) and the object model's training on them (issue #14, item 5)."""
+"""Rendered instrument stills (video/rendering/stills.py) and the object model's training on them (issue #14, item 5)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,8 +6,8 @@ import pytest
 
 from clip2frame.errors import ConfigError
 from clip2frame.tags import VIDEO_INSTRUMENTS
-from clip2frame.video.appearance import HELDOUT, TRAIN_POOL, pool_look
-from clip2frame.video.stills import render_still, render_stills
+from clip2frame.video.rendering.appearance import HELDOUT, TRAIN_POOL, pool_look
+from clip2frame.video.rendering.stills import render_still, render_stills
 
 
 def test_stills_are_a_function_of_their_seed():
@@ -55,7 +55,7 @@ def test_pool_looks_never_draw_the_held_out_style():
 
 
 def test_stills_join_only_the_object_models_frame_batches():
-    from clip2frame.video.training import default_config, still_items
+    from clip2frame.video.training.training import default_config, still_items
 
     items = still_items(default_config("object", stills=3, batch_mode="frames", seed=2))
     assert len(items) == 3 and all(it.rgb is not None and it.rgb.shape == (1, 192, 256, 3) for it in items)
@@ -69,10 +69,10 @@ def test_stills_join_only_the_object_models_frame_batches():
 def test_stills_hit_rate_counts_a_peak_inside_the_box_as_a_hit(tmp_path, monkeypatch):
     """evaluate_stills scores maps against the stills' boxes: peaks at the box centres hit every time,
     peaks in a far corner that no box covers never do."""
-    import clip2frame.video.predict as predict
-    from clip2frame.video.evaluate import evaluate_stills
-    from clip2frame.video.models import VisualFCN, VisualFCNConfig, heatmap_size
-    from clip2frame.video.training import save_visual
+    import clip2frame.video.inference.predict as predict
+    from clip2frame.video.training.evaluate import evaluate_stills
+    from clip2frame.models.visual import VisualFCN, VisualFCNConfig, heatmap_size
+    from clip2frame.video.training.training import save_visual
 
     path = save_visual(tmp_path / "object.safetensors", VisualFCN(VisualFCNConfig.for_object(0.0625)),
                        target=None, provenance={})

@@ -224,7 +224,7 @@ def test_video_detection_result(client, results_dir):
     scores detect wrote (the fused map's peak as the geometric mean of its streams), plays the original video
     beside it, offers the overlay."""
     from clip2frame.tags import VIDEO_INSTRUMENTS, VIDEO_KIND
-    from clip2frame.video.fusion import frame_scores
+    from clip2frame.video.inference.fusion import frame_scores
 
     T, K = 5, len(VIDEO_INSTRUMENTS)
     fused = np.zeros((T, K, 4, 6), dtype=np.float32)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     if args.video:
-        from ..video.demo import run_video_demo
+        from ..video.training.demo import run_video_demo
 
         print(run_video_demo(args.out, quick=args.quick))
         return 0

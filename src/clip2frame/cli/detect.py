@@ -59,7 +59,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..infer.batch import report_json
-    from ..video.detect import detect_files
+    from ..video.inference.detect import detect_files
 
     formats = tuple(f for f in args.formats if not (args.no_overlay and f == "overlay"))
     report = detect_files(args.inputs, out_dir=args.out, action=args.action, object=args.object_run,

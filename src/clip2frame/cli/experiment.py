@@ -95,7 +95,7 @@ def _driver(args) -> int:
 
     from ..errors import ConfigError
     from ..experiments.findings_driver import run_findings
-    from ..experiments.recipes import Runner
+    from ..experiments.runner import Runner
 
     if not args.data:
         raise ConfigError("experiment findings: --data CORPUS (a manifest directory of the music corpus) is needed")
@@ -123,7 +123,7 @@ def _driver(args) -> int:
 def _settings(args, data, out, *, finding):
     from dataclasses import replace
 
-    from ..experiments.recipes import THESIS_PROTOCOL, THESIS_TRAINING, Settings
+    from ..experiments.runner import THESIS_PROTOCOL, THESIS_TRAINING, Settings
 
     thesis = (args.protocol or ("thesis" if finding is not None else "legacy")) == "thesis"
     proto = dict(THESIS_PROTOCOL) if thesis else {}
@@ -145,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..experiments.findings import all_findings, find, run_finding, run_table_seeds
-    from ..experiments.recipes import (Runner, get_recipe, list_recipes, prepare_dataset, prepare_embedded,
-                                       prepare_everyday, run_recipe)
+    from ..experiments.datasets import prepare_dataset, prepare_embedded, prepare_everyday
+    from ..experiments.grids import get_recipe, list_recipes
+    from ..experiments.runner import Runner, run_recipe
 
     if args.list:
         for _, line in list_recipes():

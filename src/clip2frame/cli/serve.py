@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise ConfigError(f"--model: {model}: no such model file")
         model = str(path.resolve())
-    from ..models.io import DEFAULT_MODEL_PATH
+    from ..models.registry import DEFAULT_MODEL_PATH
 
     if model == "default" and not DEFAULT_MODEL_PATH.is_file():
         log.warning("the default model is not installed (%s): existing results can be viewed, uploads "

@@ -18,7 +18,7 @@ def add_synth_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--appearance", choices=("fixed", "random"), default="fixed",
                    help="fixed: every video looks alike; random: each video draws its pictures, background, "
                         "players, scale, frame size (--size is then ignored), frame rate, camera and encoding "
-                        "from the training pool (clip2frame.video.appearance)")
+                        "from the training pool (clip2frame.video.rendering.appearance)")
     p.add_argument("--heldout-style", type=int, default=0, metavar="N",
                    help="with --appearance random: N more videos in the held-out style (split 'heldout-style')")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -45,8 +45,8 @@ register = register_synth
 def run(args) -> int:
     from ..config import apply_overrides, from_dict, to_dict
     from ..errors import ConfigError
-    from ..video.corpus import render_corpus
-    from ..video.scene import VideoSynthConfig
+    from ..video.rendering.corpus import render_corpus
+    from ..video.rendering.scene import VideoSynthConfig
 
     try:
         w, h = (int(v) for v in str(args.size).lower().split("x"))

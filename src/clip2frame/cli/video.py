@@ -66,8 +66,8 @@ def _synth(args) -> int:
 
 def _train(args) -> int:
     from ..config import apply_overrides, from_dict, to_dict
-    from ..video.targets import make_target, parse_target
-    from ..video.training import VideoTrainConfig, default_config, train
+    from ..video.training.targets import make_target, parse_target
+    from ..video.training.training import VideoTrainConfig, default_config, train
 
     kw: dict = {}
     if args.kind == "action":
@@ -88,7 +88,7 @@ def _train(args) -> int:
 
 def _evaluate(args) -> int:
     from ..errors import ConfigError
-    from ..video.evaluate import evaluate_corpus, evaluate_stills, format_table, write_results
+    from ..video.training.evaluate import evaluate_corpus, evaluate_stills, format_table, write_results
 
     if not (args.action or args.object_run or args.sound_run):
         raise ConfigError("video evaluate: give at least one of --action, --object, --sound")

@@ -8,8 +8,8 @@ within the finding, with its verdict (:func:`.stats.decide`: holds / opposite / 
 effect / inconclusive with the seeds a decision needs), the trivial predictor beside it (always-on F1,
 chance AUC, the centre guess) and the stopping epochs of the runs.
 
-Findings 1-7 (chapter 3) reuse the rows of the table recipes (:mod:`.recipes`) and run under the thesis'
-protocol (:data:`~.recipes.THESIS_PROTOCOL`: frame F1 over the thesis' 9 instruments with the all-label
+Findings 1-7 (chapter 3) reuse the rows of the table recipes (:mod:`.grids`) and run under the thesis'
+protocol (:data:`~.runner.THESIS_PROTOCOL`: frame F1 over the thesis' 9 instruments with the all-label
 figure beside it, target-domain thresholds on the target domain) until their validation score is flat
 (patience :data:`PATIENCE`, cap :attr:`Finding.cap`); findings 8-10 (chapter 4) live in
 :mod:`.video_findings` and use two-level bootstrap intervals over seeds and test (video, instrument) pairs.
@@ -25,8 +25,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..fileio import atomic_write_text
-from .recipes import (F1_AUC, PRF, THESIS_PROTOCOL, THESIS_TRAINING, US_CLIP, Recipe, Row, Runner, get_recipe,
-                      run_rows)
+from .grids import F1_AUC, PRF, Recipe, Row, get_recipe
+from .runner import THESIS_PROTOCOL, THESIS_TRAINING, Runner, run_rows
 from .findings_report import claims_markdown
 from .stats import Comparison, Interval, decide, mean_ci, paired_over_seeds
 
@@ -229,7 +229,7 @@ def seed_runners(runner: Runner, seeds: list[int]) -> list[tuple[int, Runner]]:
 
 
 def run_over_seeds(recipe: Recipe, runner: Runner, seeds: list[int]) -> dict[int, list[dict | None]]:
-    """:func:`~.recipes.run_rows` for every seed (its own directory ``<out>/seed<k>``); finished seeds are
+    """:func:`~.runner.run_rows` for every seed (its own directory ``<out>/seed<k>``); finished seeds are
     reused from their run directories and cached evaluations."""
     out = {}
     for sd, r in seed_runners(runner, seeds):

@@ -61,7 +61,7 @@ def run_findings(keys: list[str], runner_for, out: Path, work: Path, seeds: list
     Parameters
     ----------
     keys : finding numbers ("1".."10").
-    runner_for : ``runner_for(finding)`` -> the :class:`~.recipes.Runner` of a chapter-3 finding on the
+    runner_for : ``runner_for(finding)`` -> the :class:`~.runner.Runner` of a chapter-3 finding on the
         music corpus, its ``out`` = ``work`` (the caller applies the finding's protocol).
     out, work : where the reports and small files go; where the runs live.
     everyday_runner : the same for finding 6 on the everyday corpus; None skips finding 6 (logged).

@@ -2,14 +2,14 @@
 test (video, instrument) pairs.
 
 The video pipeline is reached only through its public functions: the corpus and every model are made as
-``clip2frame demo --video`` makes them (:func:`clip2frame.video.demo.demo_settings` /
+``clip2frame demo --video`` makes them (:func:`clip2frame.video.training.demo.demo_settings` /
 ``demo_configs``: ``quick`` = the smoke-sized corpus and budgets, ``demo`` = the full demo's), one set of
 models per seed (``<out>/seed<k>/runs``; video training resumes and skips finished runs). Finding 10 adds a
 deliberately weak sound model — the same recipe trained for one epoch on an eighth of the training videos
 — and an ST05 action model trained from it; the weak sound model's own temporal AUC beside the normal
 one's is the manipulation check (the weak model must be weaker for the finding to mean anything).
 
-Scores: each test pair is scored with :func:`clip2frame.video.metrics.evaluate_maps` (temporal AUC of the
+Scores: each test pair is scored with :func:`clip2frame.video.inference.metrics.evaluate_maps` (temporal AUC of the
 spatial maximum, pixel distance of the arg-max to the nearest key point), the maps coming from
 ``load_item`` / ``predict_visual`` / ``predict_sound`` / ``fuse`` as in ``clip2frame video evaluate``. A
 method's score on a set of pairs is the thesis' mean over instruments of the mean over that instrument's
@@ -99,8 +99,8 @@ def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool, th
                ) -> dict[str, Path]:
     """Every model of one seed (finished runs are skipped by the video trainer); returns run directories.
     ``threads``: CPU threads of each training (default: the recipe's; not part of a run's identity)."""
-    from ..video.demo import demo_configs, demo_settings
-    from ..video.training import train
+    from ..video.training.demo import demo_configs, demo_settings
+    from ..video.training.training import train
 
     cfgs = {k: replace(c, seed=seed, **({"threads": threads} if threads else {})) for k, c in demo_configs(quick).items()}
     runs.mkdir(parents=True, exist_ok=True)
@@ -123,13 +123,13 @@ def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool, th
 def score_pairs(data: Path, runs: dict[str, Path], split: str = "test") -> dict[str, list[PairScore]]:
     """Per method ("VT A", "SOT0503 A*O*S", ...) the scores of every test (video, instrument) pair."""
     from ..tags import VIDEO_INSTRUMENTS
-    from ..video.evaluate import truths_of
-    from ..video.fusion import fuse
-    from ..video.metrics import centre_baseline, evaluate_maps
-    from ..video.data import load_truth
+    from ..video.training.evaluate import truths_of
+    from ..video.inference.fusion import fuse
+    from ..video.inference.metrics import centre_baseline, evaluate_maps
+    from ..video.training.data import load_truth
     from ..models.io import load_model, load_visual_model
-    from ..video.predict import fit_len, predict_sound, predict_visual
-    from ..video.data import load_item
+    from ..video.inference.predict import fit_len, predict_sound, predict_visual
+    from ..video.training.data import load_item
 
     onet = load_visual_model(runs["object"], kind="object")
     sounds = {"sound": load_model(runs["sound"], kind="sound")}
@@ -212,8 +212,8 @@ def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_
 
     Seeds may also run as separate processes into the same ``out`` (``--seed K --seeds 1`` each, e.g. one
     thread each on a 2-core CPU); a last run over all seeds then only scores and writes the tables."""
-    from ..video.demo import demo_settings
-    from ..video.corpus import render_corpus
+    from ..video.training.demo import demo_settings
+    from ..video.rendering.corpus import render_corpus
 
     out.mkdir(parents=True, exist_ok=True)
     st = demo_settings(quick)

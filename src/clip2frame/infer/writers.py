@@ -18,7 +18,7 @@ Formats (``<stem>`` defaults to the input's file stem)::
                                    ``acts.maps`` as float16 (``action``/``object``/``fused`` [T, K, h, w],
                                    ``sound`` [T, K]), ``frame_size`` (H, W), ``fusion``
     overlay   <stem>.overlay.mp4   the source video's frames at the output frame rate with the fused heat map
-                                   of the top label blended in (:mod:`clip2frame.video.overlay`)
+                                   of the top label blended in (:mod:`clip2frame.video.inference.overlay`)
 
 Every file is rendered in memory and written atomically (temp file + rename), so a killed process never
 leaves a half-written output; if one format of a call fails, the files that call already wrote are removed
@@ -259,7 +259,7 @@ def write_heatmaps(acts: FrameActivations, path: Path, **_: object) -> None:
 
 
 def write_overlay(acts: FrameActivations, path: Path, **_: object) -> None:
-    from ..video.overlay import write_overlay as _write  # OpenCV + PyAV, only when asked for
+    from ..video.inference.overlay import write_overlay as _write  # OpenCV + PyAV, only when asked for
 
     _write(acts, path)
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .io import VISUAL_KINDS, TaggerModel, VisualModel, load_model, load_visual_model, read_metadata, resolve_model_path
+from .io import TaggerModel, VisualModel, load_model, load_visual_model, read_metadata, resolve_model_path
+from .registry import VISUAL_KINDS
 
 
 def describe(path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The self-describing model file of every model kind: ``*.safetensors`` with JSON metadata.
 
-Kinds (:data:`MODEL_KINDS`): ``music`` (the clip-to-frame tagger of ch. 3) and ``sound`` (the same network
+Kinds (resolved by :mod:`clip2frame.models.registry`, :data:`~clip2frame.models.registry.KINDS`): ``music`` (the clip-to-frame tagger of ch. 3) and ``sound`` (the same network
 on a video's audio track) load as :class:`TaggerModel`; ``object`` and ``action`` (the visual FCNs of
 ch. 4) load as :class:`VisualModel`.
 
@@ -29,39 +29,26 @@ import logging
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import numpy as np
 import torch
 
 from .._version import __version__
-from ..config import from_dict, to_dict
+from ..config import to_dict
 from ..errors import ConfigError, ModelFileError
 from ..fileio import atomic_write_bytes
 from ..rundir import utc_timestamp
-from .config import AudioModelConfig
 from .fcn import Clip2FrameNet
+from .registry import AUDIO_KINDS, DEFAULT_MODEL_PATH, MODEL_KINDS, VISUAL_KINDS, default_model_path, model_kind
+from .visual import VisualFCN
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
 META_KEY = "clip2frame"
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_MODEL_PATH = ASSETS_DIR / "default_model.safetensors"
-
-#: Every kind of model file, and which loader takes it.
-MODEL_KINDS: tuple[str, ...] = ("music", "sound", "object", "action")
-AUDIO_KINDS: tuple[str, ...] = ("music", "sound")
-VISUAL_KINDS: tuple[str, ...] = ("object", "action")
 #: ``format`` of the object/action files of format 1 (written by the video trainer before the kinds).
 LEGACY_VISUAL_FORMAT = "clip2frame-video-fcn"
-
-
-def default_model_path(kind: str = "music") -> Path:
-    """The packaged model of ``kind``: ``default_model.safetensors`` (music) or ``video_<kind>.safetensors``."""
-    if kind not in MODEL_KINDS:
-        raise ConfigError(f"model kind {kind!r}: expected one of {', '.join(MODEL_KINDS)}")
-    return DEFAULT_MODEL_PATH if kind == "music" else ASSETS_DIR / f"video_{kind}.safetensors"
 
 
 #: The model card: what the model is for, what it learned from, how it did on data it never saw, and
@@ -143,12 +130,12 @@ class TaggerModel:
 
 @dataclass
 class VisualModel:
-    """An object or action FCN (:class:`clip2frame.video.models.VisualFCN`) with its labels and settings.
+    """An object or action FCN (:class:`clip2frame.models.visual.VisualFCN`) with its labels and settings.
 
     ``target`` (action models) is the training target (``{"kind", "sound_threshold", "object_threshold",
     "name"}``); ``thresholds`` [K] are the event thresholds on the frame score."""
 
-    net: Any  # clip2frame.video.models.VisualFCN
+    net: VisualFCN
     kind: str
     labels: list[str]
     thresholds: np.ndarray
@@ -227,8 +214,7 @@ def save_model(path: str | Path, model: TaggerModel | VisualModel, *, dtype: tor
     from safetensors.torch import save
 
     path = Path(path)
-    if model.kind not in MODEL_KINDS:
-        raise ConfigError(f"model kind {model.kind!r}: expected one of {', '.join(MODEL_KINDS)}")
+    model_kind(model.kind)  # ConfigError for a kind the registry does not know
 
     tensors = model_tensors(model, dtype=dtype)
     meta = model.metadata()
@@ -328,10 +314,11 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     _check_kind(path, meta, AUDIO_KINDS, kind)
     tensors = _load_tensors(path)
     try:
-        cfg = from_dict(AudioModelConfig, meta["model_config"])
+        net_kind = model_kind(meta["kind"])
+        cfg = net_kind.config(meta["model_config"])
         spec = FeatureSpec.from_dict(meta["feature_spec"])
         labels = list(meta["labels"])
-        net = Clip2FrameNet(cfg, len(labels))
+        net = cast(Clip2FrameNet, net_kind.network_type(cfg, len(labels)))
         net.load_state_dict(_net_state(tensors, meta), strict=True)
         std = Standardizer.from_tensors(tensors)
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
@@ -352,8 +339,6 @@ def load_visual_model(path: str | Path | None = None, *, device: str | torch.dev
                       kind: str | None = None) -> VisualModel:
     """Load an object or action model file (the packaged one of ``kind`` for None/``"default"``; a run
     directory means its ``model.safetensors``). ``kind`` refuses a file of another kind."""
-    from ..video.models import VisualFCN, VisualFCNConfig
-
     if path is None or str(path) == "default":
         if kind is None:
             raise ConfigError("load_visual_model: the default model needs a kind (object or action)")
@@ -363,7 +348,8 @@ def load_visual_model(path: str | Path | None = None, *, device: str | torch.dev
     tensors = _load_tensors(path)
     try:
         labels = list(meta["labels"])
-        net = VisualFCN(from_dict(VisualFCNConfig, meta["model_config"]), len(labels))
+        net_kind = model_kind(meta["kind"])
+        net = cast(VisualFCN, net_kind.network_type(net_kind.config(meta["model_config"]), len(labels)))
         net.load_state_dict(_net_state(tensors, meta), strict=True)
     except (KeyError, RuntimeError, ValueError, TypeError, ConfigError) as e:
         raise ModelFileError(f"{path}: model file is inconsistent ({_first_line(e)})") from None

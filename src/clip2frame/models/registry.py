@@ -1,19 +1,99 @@
-"""Named presets of the audio model family (the timm idea: a registry of named configurations).
+"""The registry of the model family: every model kind, and the named presets of the audio networks.
 
-A preset bundles the feature front-end, the network and training defaults the thesis used for it.
-``clip2frame train --set preset=thesis-sound-ch4`` picks one; any field can still be overridden.
+**Kinds** (:data:`KINDS`, the one place that resolves a kind): ``music`` (the clip-to-frame tagger of
+ch. 3) and ``sound`` (the same network on a video's audio track) are of the ``audio`` family
+(:class:`~clip2frame.models.fcn.Clip2FrameNet`, loaded by :func:`clip2frame.models.io.load_model`);
+``object`` and ``action`` (the FCNs of ch. 4) of the ``visual`` family
+(:class:`~clip2frame.models.visual.VisualFCN`, :func:`clip2frame.models.io.load_visual_model`). Each kind
+names its network, its config type and its packaged model file.
+
+**Presets** (the timm idea: a registry of named configurations): a preset bundles the feature front-end,
+the network and training defaults the thesis used for it. ``clip2frame train --set preset=thesis-sound-ch4``
+picks one; any field can still be overridden.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable, Literal
 
+from torch import nn
+
+from ..config import from_dict
 from ..errors import ConfigError
 from .config import AudioModelConfig, EarlyLayer
+from .fcn import Clip2FrameNet
+from .visual import VisualFCN, VisualFCNConfig
+
+#: Where the packaged models live (``src/clip2frame/assets``).
+ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """One kind of model file.
+
+    Attributes
+    ----------
+    name : str
+        The kind as written in a model file's metadata (``music``, ``sound``, ``object``, ``action``).
+    family : {"audio", "visual"}
+        Which loader takes it: ``audio`` -> ``TaggerModel`` (with a feature front-end), ``visual`` ->
+        ``VisualModel``.
+    config_type, network_type : type
+        The network's config dataclass (read by :meth:`config`) and the network built from it with
+        ``network_type(cfg, n_labels)``.
+    packaged_file : str
+        File name of the packaged model of this kind under :data:`ASSETS_DIR`.
+    """
+
+    name: str
+    family: Literal["audio", "visual"]
+    config_type: type
+    network_type: Callable[[Any, int], nn.Module]
+    packaged_file: str
+
+    @property
+    def default_path(self) -> Path:
+        """The packaged model file of this kind (it may not be installed)."""
+        return ASSETS_DIR / self.packaged_file
+
+    def config(self, model_config: dict[str, Any]) -> Any:
+        """The network config of a model file's ``model_config`` (unknown keys refused: ``ConfigError``)."""
+        return from_dict(self.config_type, model_config)
+
+
+#: Every kind of model file, in the order of the model file's documentation.
+KINDS: dict[str, ModelKind] = {k.name: k for k in (
+    ModelKind("music", "audio", AudioModelConfig, Clip2FrameNet, "default_model.safetensors"),
+    ModelKind("sound", "audio", AudioModelConfig, Clip2FrameNet, "video_sound.safetensors"),
+    ModelKind("object", "visual", VisualFCNConfig, VisualFCN, "video_object.safetensors"),
+    ModelKind("action", "visual", VisualFCNConfig, VisualFCN, "video_action.safetensors"),
+)}
+MODEL_KINDS: tuple[str, ...] = tuple(KINDS)
+AUDIO_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v.family == "audio")
+VISUAL_KINDS: tuple[str, ...] = tuple(k for k, v in KINDS.items() if v.family == "visual")
+#: The packaged music model (``clip2frame tag``'s default).
+DEFAULT_MODEL_PATH = KINDS["music"].default_path
+
+
+def model_kind(kind: str) -> ModelKind:
+    """The registered :class:`ModelKind` of ``kind``; :class:`~clip2frame.errors.ConfigError` for another."""
+    try:
+        return KINDS[kind]
+    except (KeyError, TypeError):
+        raise ConfigError(f"model kind {kind!r}: expected one of {', '.join(MODEL_KINDS)}") from None
+
+
+def default_model_path(kind: str = "music") -> Path:
+    """The packaged model of ``kind``: ``default_model.safetensors`` (music) or ``video_<kind>.safetensors``."""
+    return model_kind(kind).default_path
 
 
 @dataclass(frozen=True)
 class Preset:
+    """A named configuration of the audio network: feature front-end, network config, training defaults."""
+
     name: str
     description: str
     features: dict[str, Any]
@@ -27,6 +107,7 @@ PRESETS: dict[str, Preset] = {}
 
 
 def register(preset: Preset) -> Preset:
+    """Add ``preset`` to :data:`PRESETS` (by its name) and return it."""
     PRESETS[preset.name] = preset
     return preset
 
@@ -81,6 +162,7 @@ register(Preset(
 
 
 def get_preset(name: str) -> Preset:
+    """The preset called ``name``; :class:`~clip2frame.errors.ConfigError` naming the known ones otherwise."""
     try:
         return PRESETS[name]
     except KeyError:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..fileio import atomic_write_bytes
+from ...fileio import atomic_write_bytes
 
 
 def average_movements(conv1_weight: np.ndarray) -> np.ndarray:
@@ -52,7 +52,7 @@ def filter_responses(net, flows_by_instrument: dict[str, list[np.ndarray]]) -> t
     spatial max of the rectified conv1 output. Returns (instruments, [M, F])."""
     import torch
 
-    from .models import flow_to_input
+    from ...models.visual import flow_to_input
 
     names, rows = [], []
     with torch.no_grad():
@@ -78,7 +78,7 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
     with truth is given; returns the first PNG's path."""
     import cv2
 
-    from ..models.io import load_visual_model
+    from ...models.io import load_visual_model
 
     net = load_visual_model(action_run, kind="action").net
     if net.cfg.in_channels != 10:
@@ -93,7 +93,7 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
     np.save(out / "conv1_movements.npy", mov)
     if data_dir is not None:
         from .data import corpus_cache_dir, load_item, load_truth
-        from .predict import fit_len
+        from ..inference.predict import fit_len
 
         by_inst: dict[str, list[np.ndarray]] = {}
         for tr in load_truth(data_dir, split):

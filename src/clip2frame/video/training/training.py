@@ -14,7 +14,7 @@ clip-level ROC-AUC (video tags vs the max over time and space) is kept (ties: lo
 
 Run directory (:class:`clip2frame.rundir.RunDir`): ``config.yaml``, ``metrics.csv``, ``model.safetensors``
 (:mod:`clip2frame.models.io`, kind sound / object / action), ``train_state.pt`` (resume: model, optimiser,
-epoch, best score, RNG state). The data come from :mod:`clip2frame.video.data`.
+epoch, best score, RNG state). The data come from :mod:`clip2frame.video.training.data`.
 """
 from __future__ import annotations
 
@@ -28,14 +28,14 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ..config import from_dict, to_dict
-from ..errors import ConfigError, DatasetError
-from ..models.io import load_model, load_visual_model
-from ..rundir import RunDir, utc_timestamp
-from ..tags import VIDEO_INSTRUMENTS
+from ...config import from_dict, to_dict
+from ...errors import ConfigError, DatasetError
+from ...models.io import load_model, load_visual_model
+from ...rundir import RunDir, utc_timestamp
+from ...tags import VIDEO_INSTRUMENTS
 from .data import VideoItem, load_split, oracle_object_maps
-from .models import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
-from .predict import predict_sound, predict_visual
+from ...models.visual import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
+from ..inference.predict import predict_sound, predict_visual
 from .targets import TargetSpec, make_target
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class VideoTrainConfig:
     pos_weight: float = 1.0        # action targets: weight of positive cells/frames in the BCE (thesis: 1)
     batch_clips: int = 10          # sound model: clips per batch
     sound_preset: str = "thesis-sound-ch4"
-    # object model: this many rendered instrument stills (video/stills.py: instruments apart from their players,
+    # object model: this many rendered instrument stills (video/rendering/stills.py: instruments apart from their players,
     # the stand-in for the thesis' ImageNet pre-training) join the training frames; 0 = video frames only
     stills: int = 0
     seed: int = 0
@@ -105,7 +105,7 @@ def default_config(model: str, **overrides: Any) -> VideoTrainConfig:
 
 def sound_features(waves: list[np.ndarray], spec) -> list[torch.Tensor]:
     """Multi-scale log-mel [S, M, T] of each waveform."""
-    from ..audio.features import MultiScaleLogMel
+    from ...audio.features import MultiScaleLogMel
 
     fe = MultiScaleLogMel(spec)
     out = []
@@ -117,7 +117,7 @@ def sound_features(waves: list[np.ndarray], spec) -> list[torch.Tensor]:
 
 def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Macro ROC-AUC over the labels that have both classes (nan when none)."""
-    from .metrics import defined_auc
+    from ..inference.metrics import defined_auc
 
     vals = [defined_auc(labels[:, k], scores[:, k]) for k in range(labels.shape[1])]
     vals = [v for v in vals if not math.isnan(v)]
@@ -134,7 +134,7 @@ def _make_optimizer(cfg: VideoTrainConfig, params) -> torch.optim.Optimizer:
 
 
 def _provenance(cfg: VideoTrainConfig, data_dir: Path, command: str | None) -> dict:
-    from ..models.io import runtime_versions
+    from ...models.io import runtime_versions
 
     return {"command": command or "", "config": to_dict(cfg), "dataset": str(data_dir), "seed": cfg.seed,
             "versions": runtime_versions(),
@@ -144,10 +144,10 @@ def _provenance(cfg: VideoTrainConfig, data_dir: Path, command: str | None) -> d
 def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *, command: str | None = None,
                 resume: bool = True) -> Path:
     """Train the sound model on the corpus' audio tracks; returns ``out_dir/model.safetensors``."""
-    from ..audio.features import FeatureSpec, fit_standardizer
-    from ..models.fcn import Clip2FrameNet
-    from ..models.io import TaggerModel, save_model
-    from ..models.registry import fit_model_to_features, get_preset
+    from ...audio.features import FeatureSpec, fit_standardizer
+    from ...models.fcn import Clip2FrameNet
+    from ...models.io import TaggerModel, save_model
+    from ...models.registry import fit_model_to_features, get_preset
 
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
@@ -223,7 +223,7 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
 def save_visual(path: Path, net: VisualFCN, *, target: TargetSpec | None, provenance: dict,
                 name: str = "clip2frame-video") -> Path:
     """The model file of an object/action FCN (:func:`clip2frame.models.io.save_model`, kind = the net's)."""
-    from ..models.io import VisualModel, save_model
+    from ...models.io import VisualModel, save_model
 
     tgt = None if target is None else {**to_dict(target), "name": target.name}
     model = VisualModel(net, net.cfg.kind, list(VIDEO_INSTRUMENTS), np.full(len(VIDEO_INSTRUMENTS), 0.5, np.float32),
@@ -272,7 +272,7 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
     O_tr: list[np.ndarray | None] = [None] * len(train)
     S_tr: list[np.ndarray | None] = [None] * len(train)
     if target.needs_object and str(object_run) == ORACLE:
-        from .models import heatmap_size
+        from ...models.visual import heatmap_size
 
         for vi, it in enumerate(train):
             if it.truth is None:
@@ -374,7 +374,7 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
 def still_items(cfg: VideoTrainConfig) -> list[VideoItem]:
     """``cfg.stills`` rendered instrument stills as one-frame training items of the object model (frame
     batches only: a still has no sub-clip), seeded by ``cfg.seed``."""
-    from .stills import render_stills
+    from ..rendering.stills import render_stills
 
     if cfg.model != "object":
         raise ConfigError(f"config key 'stills': only the object model trains on stills, not the {cfg.model} model")
@@ -450,7 +450,7 @@ def flip_batch(x: torch.Tensor, O: torch.Tensor | None, kind: str, gen: np.rando
 
 def _finished(out: Path, cfg: VideoTrainConfig) -> bool:
     """A run whose state already holds ``cfg.epochs`` epochs (and the same settings) needs no data."""
-    from ..config import load_yaml
+    from ...config import load_yaml
 
     st, cf, model = out / "train_state.pt", out / "config.yaml", out / "model.safetensors"
     if not (st.is_file() and cf.is_file() and model.is_file()):

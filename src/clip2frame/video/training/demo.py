@@ -13,8 +13,8 @@ import platform
 import time
 from pathlib import Path
 
-from ..config import to_dict
-from ..fileio import atomic_write_text
+from ...config import to_dict
+from ...fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ def demo_settings(quick: bool) -> dict:
     object model only memorised its scenes; with 240 it localises instruments. The action models learn from
     flow slowly, hence the higher learning rate and 1,500 mini-batches each.
     """
-    from .scene import VideoSynthConfig
+    from ..rendering.scene import VideoSynthConfig
 
     if quick:
         synth = VideoSynthConfig(n_train=6, n_validation=2, n_test=3, duration_s=6.0, fps=15.0, seed=0)
@@ -89,9 +89,9 @@ def verdicts(rows) -> list[str]:
 
 def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
     """Run the whole video pipeline into ``out_dir``; returns the path of ``report.md``."""
-    from .detect import detect_files
+    from ..inference.detect import detect_files
     from .evaluate import evaluate_corpus, format_per_instrument, format_table, write_results
-    from .corpus import render_corpus
+    from ..rendering.corpus import render_corpus
     from .training import train
 
     out = Path(out_dir)
@@ -153,7 +153,7 @@ def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
         f"Mode: {'quick' if quick else 'full'}; machine: {platform.machine()}, {platform.python_version()}, "
         f"total {timings['total'] / 60:.1f} min.", "",
         "## Corpus", "",
-        f"Embedded audio-visual corpus (`clip2frame.video.synth`): {synth.n_train} train / {synth.n_validation} "
+        f"Embedded audio-visual corpus (`clip2frame.video.rendering`): {synth.n_train} train / {synth.n_validation} "
         f"validation / {synth.n_test} test videos, {synth.duration_s:g} s, {synth.width}x{synth.height} px, "
         f"{synth.fps:g} fps, seed {synth.seed}. Truth: per-frame sound activity, boxes, playing key points.", "",
         "## Models and settings", "",

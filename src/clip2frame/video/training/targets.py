@@ -23,7 +23,7 @@ from typing import Literal, TypeVar
 import torch
 import torch.nn.functional as F
 
-from ..errors import ConfigError
+from ...errors import ConfigError
 
 TargetKind = Literal["VT", "OT", "ST", "SOT"]
 _EPS = 1e-7

@@ -17,7 +17,7 @@ players) is never in the training pool: ``VideoSynthConfig.n_heldout_style`` ren
 split in it, so that a model can be scored on an appearance it has never seen (issue #14, item 6).
 
 Every picture keeps the contact anchors of :data:`ANCHORS` (normalised ``u, v``), so the playing motions of
-:mod:`clip2frame.video.scene` land on the instrument whatever it looks like.
+:mod:`clip2frame.video.rendering.scene` land on the instrument whatever it looks like.
 """
 from __future__ import annotations
 

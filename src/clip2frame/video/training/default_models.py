@@ -1,7 +1,7 @@
 """The packaged video models (``assets/video_{sound,object,action}.safetensors``): how they are made.
 
 :func:`train_default_models` renders the embedded audio-visual corpus and trains the sound, object and SOT0503
-action models with the recipe of ``clip2frame demo --video`` (:func:`clip2frame.video.demo.demo_configs`),
+action models with the recipe of ``clip2frame demo --video`` (:func:`clip2frame.video.training.demo.demo_configs`),
 evaluates them on the test split (Table 4.8 style) and stores them as float16 model files whose metadata
 carry the command, every setting and a model card with the measured figures. Run it through
 ``scripts/train_default_video_models.sh``; nothing at run time downloads or trains anything.
@@ -14,8 +14,8 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..config import to_dict
-from ..fileio import atomic_write_text
+from ...config import to_dict
+from ...fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,10 @@ def train_default_models(out_dir: str | Path, *, assets_dir: str | Path, quick: 
     every finished step. Returns model kind -> written file."""
     import torch
 
-    from ..models.io import load_model, load_visual_model, save_model
+    from ...models.io import load_model, load_visual_model, save_model
     from .demo import demo_configs, demo_settings
     from .evaluate import evaluate_corpus, write_results
-    from .corpus import render_corpus
+    from ..rendering.corpus import render_corpus
     from .training import train
 
     out, assets = Path(out_dir), Path(assets_dir)
@@ -121,10 +121,10 @@ def train_default_models(out_dir: str | Path, *, assets_dir: str | Path, quick: 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m clip2frame.video.default_models --out WORK --assets DIR [--quick]`` (the script's entry)."""
+    """``python -m clip2frame.video.training.default_models --out WORK --assets DIR [--quick]`` (the script's entry)."""
     import argparse
 
-    p = argparse.ArgumentParser(prog="python -m clip2frame.video.default_models", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m clip2frame.video.training.default_models", description=__doc__)
     p.add_argument("--out", required=True, help="work directory (corpus, runs, evaluation); resumable")
     p.add_argument("--assets", required=True, help="where the video_<kind>.safetensors files are written")
     p.add_argument("--quick", action="store_true", help="the demo's quick settings (a smoke run)")

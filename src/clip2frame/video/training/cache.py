@@ -1,6 +1,6 @@
 """On-disk caches of a video corpus for training and evaluation: flow stacks (``.flow.npy``, float16,
 memory-mapped) keyed by file, size, mtime, flow parameters and resolution, computed in several processes
-(:func:`cache_flows`). Inference does not cache: it streams (:func:`clip2frame.video.flow.iter_model_inputs`).
+(:func:`cache_flows`). Inference does not cache: it streams (:func:`clip2frame.video.inference.flow.iter_model_inputs`).
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .flow import FLOW_CHANNELS, FlowParams, flow_stacks
-from .io import FLOW_RATE_FACTOR, decode_video
+from ..inference.flow import FLOW_CHANNELS, FlowParams, flow_stacks
+from ..inference.io import FLOW_RATE_FACTOR, decode_video
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def cache_flows(videos: list[tuple[str | Path, float | None]], *, cache_dir: str
     """Compute and cache the flow of every ``(path, duration_s or None)`` not cached yet, in ``jobs``
     processes (flow is the costliest step of action training: ~1 s per 8-s video on one core).
     Returns the number of videos computed."""
-    from ..data.synth.render import run_tasks
+    from ...data.synth.render import run_tasks
 
     todo = [(str(p), str(cache_dir), params, d) for p, d in videos
             if not flow_cache_file(p, cache_dir, params).is_file()]
@@ -67,7 +67,7 @@ def cached_flow(path: str | Path, *, cache_dir: str | Path | None = None, params
     (``.npy``, read-only): training several action models over one corpus then costs no reloading."""
     import io as _io
 
-    from ..fileio import atomic_write_bytes
+    from ...fileio import atomic_write_bytes
 
     cache_file = None
     if cache_dir is not None:

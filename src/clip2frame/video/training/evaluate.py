@@ -18,11 +18,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..fileio import atomic_write_text
-from ..tags import VIDEO_INSTRUMENTS
-from ..timebase import SAMPLE_RATE
-from .fusion import fuse
-from .metrics import Scores, VideoTruth, centre_baseline, evaluate_maps
+from ...fileio import atomic_write_text
+from ...tags import VIDEO_INSTRUMENTS
+from ...timebase import SAMPLE_RATE
+from ..inference.fusion import fuse
+from ..inference.metrics import Scores, VideoTruth, centre_baseline, evaluate_maps
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +59,8 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
                     sound_run=None, split: str = "test", fusions: Sequence[str] = ("A", "A*O", "A*S", "A*O*S"),
                     limit: int = 0, jobs: int = 1) -> list[ResultRow]:
     """Evaluate the given runs on ``split``; returns the table rows."""
-    from ..models.io import load_model, load_visual_model
-    from .predict import fit_len, predict_sound, predict_visual
+    from ...models.io import load_model, load_visual_model
+    from ..inference.predict import fit_len, predict_sound, predict_visual
     from .data import corpus_cache_dir, load_item, load_truth
 
     root = Path(data_dir)
@@ -140,15 +140,15 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
 
 
 def evaluate_stills(object_run: str | Path, *, n: int = 300, seed: int = 99) -> ResultRow:
-    """Hit rate of an object model on ``n`` rendered instrument stills (:mod:`clip2frame.video.stills`, the
+    """Hit rate of an object model on ``n`` rendered instrument stills (:mod:`clip2frame.video.rendering.stills`, the
     stand-in for the thesis' ImageNet-Instrument, Table 4.7): for every (still, instrument in it), whether the
     arg-max of that instrument's map, up-sampled to the still, lies in one of its boxes; mean per instrument,
     then over instruments. The stills are drawn from ``[seed, 7]``, a stream no training run draws from
     (training stills: ``[training seed, 5]``)."""
-    from ..models.io import load_visual_model
-    from .metrics import hit
-    from .predict import predict_visual
-    from .stills import render_stills
+    from ...models.io import load_visual_model
+    from ..inference.metrics import hit
+    from ..inference.predict import predict_visual
+    from ..rendering.stills import render_stills
 
     model = load_visual_model(object_run, kind="object")
     hits: dict[str, list[float]] = {}

@@ -21,7 +21,7 @@ import numpy as np
 def defined_auc(y_true, y_score) -> float:
     """:func:`clip2frame.eval.metrics.roc_auc` (the one ROC-AUC), ``nan`` without a warning when ``y_true``
     holds one class only: a video whose frames all play (or none does) simply has no temporal AUC."""
-    from ..eval.metrics import roc_auc
+    from ...eval.metrics import roc_auc
 
     y = np.asarray(y_true).astype(bool).ravel()
     if y.all() or not y.any():

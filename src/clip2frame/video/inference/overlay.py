@@ -2,7 +2,7 @@
 in (colours relative to the video's maximum, so weak models still show where they look) and the top labels
 with their frame scores written on top.
 
-Frames are read again from the source video one at a time (:func:`clip2frame.video.io.iter_frames_at`) and
+Frames are read again from the source video one at a time (:func:`clip2frame.video.inference.io.iter_frames_at`) and
 encoded as they come, so the overlay needs memory for a frame, not for the video.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..errors import OutputError
+from ...errors import OutputError
 from .io import OUTPUT_FPS, iter_frames_at, rgb_times, write_mp4
 from .metrics import upsample_map
 

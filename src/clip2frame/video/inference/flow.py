@@ -88,7 +88,7 @@ def iter_model_inputs(path: str | Path, n_frames: int, *, rgb: bool = True, flow
     soon as its frames are decoded: the RGB frame at ``rgb_times`` and the flow stack of
     :func:`flow_stacks` (the same numbers as ``flow_stacks(decode_video(path).flow_frames, n_frames)``).
     Only the receptive field of one stack (6 flow frames, 5 flows) is held, so memory does not grow with
-    the video's length. ``info`` as for :func:`~clip2frame.video.io.iter_frames_at`.
+    the video's length. ``info`` as for :func:`~clip2frame.video.inference.io.iter_frames_at`.
     """
     T = int(n_frames)
     rt = rgb_times(T) if rgb else np.zeros(0)

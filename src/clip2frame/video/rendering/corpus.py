@@ -1,6 +1,6 @@
 """Writing the embedded audio-visual corpus: one video (:func:`render_video`: frames + soundtrack as MP4, and its
 truth) and the whole corpus (:func:`render_corpus`: a manifest directory, deterministic from the seed,
-resumable, in any number of processes). Layout: see :mod:`clip2frame.video.synth`."""
+resumable, in any number of processes). Layout: see :mod:`clip2frame.video.rendering`."""
 from __future__ import annotations
 
 import json
@@ -8,12 +8,12 @@ import logging
 import math
 from pathlib import Path
 
-from ..config import to_dict
-from ..data.manifest import EVENTS_HEADER, WEAK_HEADER
-from ..errors import ConfigError
-from ..fileio import atomic_write_text
-from ..tags import VIDEO_INSTRUMENTS
-from .io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
+from ...config import to_dict
+from ...data.manifest import EVENTS_HEADER, WEAK_HEADER
+from ...errors import ConfigError
+from ...fileio import atomic_write_text
+from ...tags import VIDEO_INSTRUMENTS
+from ..inference.io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
 from .appearance import GLYPHS, HELDOUT, TRAIN_POOL, draw_look, glyph_available
 from .scene import VideoSynthConfig, make_scene, render_frame
 from .soundtrack import render_audio
@@ -108,7 +108,7 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
     Videos already present with their truth are kept (resume); the result is deterministic from the seed
     and does not depend on ``jobs`` (each video is seeded by its index).
     """
-    from ..data.synth.render import run_tasks
+    from ...data.synth.render import run_tasks
 
     for inst in cfg.instruments:
         if inst not in VIDEO_INSTRUMENTS:

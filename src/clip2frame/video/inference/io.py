@@ -25,9 +25,9 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..errors import AudioError, Clip2FrameError, VideoError
-from ..fileio import atomic_path
-from ..timebase import HOP_LENGTH, SAMPLE_RATE
+from ...errors import AudioError, Clip2FrameError, VideoError
+from ...fileio import atomic_path
+from ...timebase import HOP_LENGTH, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,7 @@ def load_video_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
 
     Raises :class:`AudioError` naming the file when there is no audio stream.
     """
-    from ..audio.io import load_audio
+    from ...audio.io import load_audio
 
     p = Path(path)
     info = probe_video(p)

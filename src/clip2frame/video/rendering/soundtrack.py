@@ -43,7 +43,7 @@ def render_audio(scene: Scene, cfg: VideoSynthConfig) -> tuple[np.ndarray, str]:
     renderer = "fallback-tones"
     render: Callable[[Any, str], Any] | None = None
     try:
-        from ..data.synth import render_notes
+        from ...data.synth import render_notes
 
         def render_with_notes(notes, inst):
             return render_notes([(on, off, p, 100) for on, off, p in notes], GM_PROGRAMS[inst],
@@ -52,7 +52,7 @@ def render_audio(scene: Scene, cfg: VideoSynthConfig) -> tuple[np.ndarray, str]:
         renderer = "clip2frame.data.synth.render_notes"
     except ImportError:
         try:
-            from ..data.synth.engine import get_engine
+            from ...data.synth.engine import get_engine
 
             eng = get_engine(sr=cfg.sr)
 

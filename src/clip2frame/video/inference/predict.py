@@ -6,7 +6,7 @@
 * object / action: :func:`predict_visual` runs an object (RGB frames) or action (flow stacks) FCN over frames
   in batches and returns its heat maps.
 
-Training (:mod:`clip2frame.video.training`), evaluation and detection all call these; nothing here imports a
+Training (:mod:`clip2frame.video.training.training`), evaluation and detection all call these; nothing here imports a
 training or rendering module.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .models import flow_to_input, rgb_to_input
+from ...models.visual import flow_to_input, rgb_to_input
 
 #: Frames per forward pass of a visual model.
 VISUAL_BATCH = 16
@@ -32,7 +32,7 @@ def fit_len(a: np.ndarray, n: int) -> np.ndarray:
 
 
 def visual_net(model: Any) -> Any:
-    """The :class:`~clip2frame.video.models.VisualFCN` of a loaded :class:`~clip2frame.models.io.VisualModel`
+    """The :class:`~clip2frame.models.visual.VisualFCN` of a loaded :class:`~clip2frame.models.io.VisualModel`
     (or the network itself)."""
     return getattr(model, "net", model)
 
@@ -58,8 +58,8 @@ def predict_sound(model: Any, audio: Any, n_frames: int | None = None, *, sr: in
     video's audio track is streamed from the file), cut or edge-padded to ``n_frames``.
 
     Goes through :func:`clip2frame.infer.predict.predict`, so the result does not depend on ``chunk_s``."""
-    from ..infer.predict import predict
-    from ..timebase import SAMPLE_RATE
+    from ...infer.predict import predict
+    from ...timebase import SAMPLE_RATE
 
     if sr is None and isinstance(audio, np.ndarray):
         sr = SAMPLE_RATE  # what load_video_audio returns

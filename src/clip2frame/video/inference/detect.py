@@ -2,9 +2,9 @@
 
 :func:`detect_video` runs the loaded :class:`VideoDetector` on one video and returns
 :class:`~clip2frame.infer.activations.FrameActivations` like audio tagging does: ``probs`` [T, K] are the
-frame scores (:func:`clip2frame.video.fusion.frame_scores`: the fused map's spatial max as the geometric mean
+frame scores (:func:`clip2frame.video.inference.fusion.frame_scores`: the fused map's spatial max as the geometric mean
 of its streams), thresholded into events; ``maps`` hold ``action`` / ``object`` / ``fused`` [T, K, h, w] and
-``sound`` [T, K]. Frames and flow are streamed (:func:`clip2frame.video.flow.iter_model_inputs`) in batches
+``sound`` [T, K]. Frames and flow are streamed (:func:`clip2frame.video.inference.flow.iter_model_inputs`) in batches
 of ``batch_size`` output frames, and the sound stream goes through :func:`clip2frame.infer.predict.predict`,
 so memory does not grow with the video's length.
 
@@ -24,9 +24,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._version import __version__
-from ..errors import ConfigError
-from ..tags import VIDEO_INSTRUMENTS, VIDEO_KIND
+from ..._version import __version__
+from ...errors import ConfigError
+from ...tags import VIDEO_INSTRUMENTS, VIDEO_KIND
 from .fusion import FUSIONS, frame_scores, fuse
 from .io import FRAME_DURATION_S, n_output_frames, probe_video
 from .predict import VISUAL_BATCH, fit_len, predict_visual
@@ -61,7 +61,7 @@ class VideoDetector:
         (:func:`clip2frame.models.io.weights_sha256`), the fusion and the threshold."""
         import hashlib
 
-        from ..models.io import weights_sha256
+        from ...models.io import weights_sha256
 
         parts = [f"{s}={weights_sha256(m) if m is not None else '-'}" for s, m in
                  (("action", self.action), ("object", self.object), ("sound", self.sound))]
@@ -85,7 +85,7 @@ def load_detector(*, action: Any = "default", object: Any = "default", sound: An
     ConfigError, ModelFileError
         A fusion that needs a stream left out, a bad threshold, a missing or wrong-kind model file.
     """
-    from ..models.io import load_model, load_visual_model
+    from ...models.io import load_model, load_visual_model
 
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"--threshold {threshold}: must be in [0, 1]")
@@ -128,7 +128,7 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     VideoError, AudioError
         The file cannot be decoded (one line naming it).
     """
-    from ..infer.activations import FrameActivations
+    from ...infer.activations import FrameActivations
 
     p = Path(path)
     info = probe_video(p)
@@ -174,7 +174,7 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
 
 def _sound_stream(path: Path, sound: Any, device: str) -> tuple[np.ndarray, float]:
     """S [T, K] of the video's audio track and the track's duration (s), through infer.predict."""
-    from ..infer.predict import predict
+    from ...infer.predict import predict
 
     # chunks of a minute: memory stays flat in the length (the result does not depend on chunk_s)
     acts = predict(path, model=sound, device=device, chunk_s=SOUND_CHUNK_S)
@@ -255,7 +255,7 @@ def detect_files(inputs: Sequence[str | Path], *, out_dir: str | Path, action: A
     combined events.tsv, exit code 1 when a video failed); the detector is loaded once, before anything is
     written, and only when some video is still to do. Returns the :class:`~clip2frame.infer.batch.BatchReport`.
     """
-    from ..infer.batch import tag_files
+    from ...infer.batch import tag_files
 
     def load(_model: Any, *, device: str) -> VideoDetector:
         return load_detector(action=action, object=object, sound=sound, fusion=fusion, threshold=threshold,

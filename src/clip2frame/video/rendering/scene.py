@@ -1,9 +1,9 @@
-"""Scenes of the embedded audio-visual corpus and their animation (see :mod:`clip2frame.video.synth`).
+"""Scenes of the embedded audio-visual corpus and their animation (see :mod:`clip2frame.video.rendering`).
 
 :class:`VideoSynthConfig` (every knob of the corpus), the players' sources and notes (:class:`Source`),
 :func:`make_scene` (one seeded scene) and :func:`render_frame` (the picture at time t and its truth: playing
 instruments, contact key points, boxes). How things look (instrument pictures, backgrounds, players) is
-:mod:`clip2frame.video.appearance`.
+:mod:`clip2frame.video.rendering.appearance`.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..tags import VIDEO_INSTRUMENTS
+from ...tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, Look, background, draw_player, paste, picture
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 on-disk caches (:class:`VideoItem`, :func:`load_item`, :func:`load_split`: RGB frames and flow stacks in
 ``<corpus>/cache``, see :func:`corpus_cache_dir`) and the oracle object maps made from the truth.
 
-The corpus is a manifest directory of videos (:mod:`clip2frame.video.corpus` writes one):
+The corpus is a manifest directory of videos (:mod:`clip2frame.video.rendering.corpus` writes one):
 ``<split>.weak.tsv`` and, for the embedded corpus, ``truth/<id>.json``.
 """
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import Clip2FrameError, DatasetError
-from ..fileio import atomic_save_npz
-from ..tags import VIDEO_INSTRUMENTS
+from ...errors import Clip2FrameError, DatasetError
+from ...fileio import atomic_save_npz
+from ...tags import VIDEO_INSTRUMENTS
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=
               vid: str | None = None) -> VideoItem:
     """Decode what ``need`` asks for (``rgb``, ``flow``, ``wave``) using the on-disk caches."""
     from .cache import cache_key, cached_flow
-    from .io import SAMPLE_RATE, decode_video, load_video_audio, n_output_frames
+    from ..inference.io import SAMPLE_RATE, decode_video, load_video_audio, n_output_frames
 
     p = Path(path)
     vid = vid or p.stem
@@ -108,7 +108,7 @@ def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=
 
 
 def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int = 0, jobs: int = 1) -> list[VideoItem]:
-    """Every video of ``split`` of a corpus written by :func:`clip2frame.video.synth.render_corpus`
+    """Every video of ``split`` of a corpus written by :func:`clip2frame.video.rendering.render_corpus`
     (or any manifest directory of videos with ``<split>.weak.tsv``); missing flow is computed in ``jobs``
     processes first."""
     root = Path(data_dir)

@@ -8,7 +8,7 @@ the instrument (its map lights the piano player's arms rather than the keys).
 
 A still is a picture of a few instruments **apart from their players**:
 
-* a background of the training pool (:data:`~clip2frame.video.appearance.TRAIN_POOL`);
+* a background of the training pool (:data:`~clip2frame.video.rendering.appearance.TRAIN_POOL`);
 * 0-3 different instruments, each in its own look drawn from the training pool (emoji, optionally
   hue-shifted, or drawn in a random colour), size 40-110 px (times the instrument's size factor), mirrored
   half of the time, anywhere in the frame;
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..tags import VIDEO_INSTRUMENTS
+from ...tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, background, draw_player, paste, picture, pool_look
 from .scene import SIZE_FACTOR
 

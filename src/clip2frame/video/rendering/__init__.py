@@ -13,7 +13,7 @@ Distractors: idle visible instruments (whose players sometimes wave), a slow bod
 (non-playing motion, always on), walkers crossing the scene, a swinging shape, camera shake and zoom,
 2–3 instruments in one scene, varied scale and position, and instruments heard but off-screen.
 
-Appearance (:mod:`~clip2frame.video.appearance`): ``appearance="fixed"`` (the default) draws every video
+Appearance (:mod:`~clip2frame.video.rendering.appearance`): ``appearance="fixed"`` (the default) draws every video
 the same way; ``"random"`` draws each video's instrument pictures (emoji glyphs, hue-shifted or not, or
 filled drawings), background family, player shape and clothes, scale, frame size, frame rate, camera and
 H.264 quality from a training pool, and ``n_heldout_style`` adds a ``heldout-style`` split in a style the
@@ -38,18 +38,11 @@ Layout written (a manifest directory, see ``clip2frame.data.manifest``)::
 
     metadata.json  <split>.weak.tsv  <split>.strong.tsv  videos/<id>.mp4  truth/<id>.json
 
-Modules: :mod:`~clip2frame.video.scene` (scenes and animation), :mod:`~clip2frame.video.appearance`
-(pictures, backgrounds, players, looks), :mod:`~clip2frame.video.soundtrack` (audio
-rendering), :mod:`~clip2frame.video.corpus` (writing videos and the corpus); :func:`load_truth` (reading a
-corpus' truth) lives in :mod:`clip2frame.video.data`. This module gathers their public names.
+Modules: :mod:`~clip2frame.video.rendering.scene` (scenes and animation),
+:mod:`~clip2frame.video.rendering.appearance` (pictures, backgrounds, players, looks),
+:mod:`~clip2frame.video.rendering.soundtrack` (audio rendering), :mod:`~clip2frame.video.rendering.corpus`
+(writing videos and the corpus), :mod:`~clip2frame.video.rendering.stills` (instrument stills: the object
+model's stand-in for ImageNet). Reading a corpus' truth (:func:`~clip2frame.video.training.data.load_truth`)
+belongs to the training side. Rendering imports the inference side (``io.write_mp4``, the time base), never
+the training side.
 """
-from __future__ import annotations
-
-from .corpus import render_corpus, render_video
-from .data import load_truth
-from .appearance import GLYPHS, Look, glyph, glyph_available
-from .scene import Scene, Source, VideoSynthConfig, make_scene, render_frame
-from .soundtrack import render_audio
-
-__all__ = ["VideoSynthConfig", "Scene", "Source", "Look", "GLYPHS", "glyph", "glyph_available", "make_scene",
-           "render_frame", "render_audio", "render_video", "render_corpus", "load_truth"]
