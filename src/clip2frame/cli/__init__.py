@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-from .._threads import configure_process
+from .. import _threads
 from .._version import __version__
 from .flags import add_global_options, subparsers_of
 
@@ -69,7 +69,7 @@ def _quiet_ffmpeg() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``clip2frame ARGV``; the exit code (see the module docstring)."""
-    configure_process()   # before any command imports torch: idle OpenMP threads sleep, not spin
+    _threads.configure_process()   # before any command imports torch: idle OpenMP threads sleep, not spin
     try:
         return _run(argv)
     except BrokenPipeError:  # from a handler, --help or the final flush
