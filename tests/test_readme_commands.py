@@ -157,14 +157,15 @@ def workdir(tmp_path_factory) -> Path:
     """The inputs README commands name: song.wav, other_songs/, list.txt, clip.mp4, a MedleyDB tree."""
     from test_reader_medleydb import make_medleydb
 
-    from clip2frame.video import synth
+    from clip2frame.video.rendering.corpus import render_video
+    from clip2frame.video.rendering.scene import VideoSynthConfig
 
     d = tmp_path_factory.mktemp("readme")
     _write_wav(d / "song.wav", 12.0, 440.0)
     _write_wav(d / "other_songs" / "a.wav", 6.0, 220.0)
     _write_wav(d / "extra" / "b.wav", 5.0, 660.0)
     (d / "list.txt").write_text("extra/b.wav\n")
-    synth.render_video(synth.VideoSynthConfig(duration_s=3.0, fps=10, seed=1), 1, "violin", d / "clip.mp4")
+    render_video(VideoSynthConfig(duration_s=3.0, fps=10, seed=1), 1, "violin", d / "clip.mp4")
     make_medleydb(d / "data" / "MedleyDB")
     return d
 
