@@ -20,8 +20,8 @@ exit code: 0 all done; 1 some videos failed (failures.tsv); 2 usage or setup err
 
 def register(subparsers) -> None:
     from ..infer.formats import FORMATS
-    from .flags import add_device, flag_help
-    from .tag import _format_parser, _non_negative, _positive_int, _shard
+    from .flags import add_device, flag_help, non_negative
+    from .tag import _format_parser, _positive_int, _shard
 
     p = subparsers.add_parser(
         "detect", help="detect instrument-playing actions in videos (events, heat maps, overlay; resumable batch)",
@@ -47,9 +47,9 @@ def register(subparsers) -> None:
     add_device(p)
     p.add_argument("--batch-size", type=_positive_int, default=16, metavar="N",
                    help=flag_help("--batch-size", "output frames of the visual models (default 16)"))
-    p.add_argument("--min-event", dest="min_event", type=_non_negative(float), default=0.0, metavar="S",
+    p.add_argument("--min-event", dest="min_event", type=non_negative(float), default=0.0, metavar="S",
                    help=flag_help("--min-event", "default 0"))
-    p.add_argument("--merge-gap", type=_non_negative(float), default=0.0, metavar="S",
+    p.add_argument("--merge-gap", type=non_negative(float), default=0.0, metavar="S",
                    help=flag_help("--merge-gap", "default 0"))
     p.add_argument("--overwrite", action="store_true", help=flag_help("--overwrite"))
     p.add_argument("--shard", type=_shard, default=None, metavar="I/N",

@@ -59,6 +59,19 @@ DEFAULT_MODEL = "default"
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
+def non_negative(kind: type = float):
+    """An argparse ``type`` that parses ``kind`` (``int`` or ``float``) and refuses values below 0."""
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if v < 0:
+            raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+        return v
+    return parse
+
+
 def flag_help(flag: str, detail: str | None = None) -> str:
     """The help of ``flag``: its glossary meaning, then a command's ``detail`` (default, choices, ...)."""
     meaning = GLOSSARY[flag]

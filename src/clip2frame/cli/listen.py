@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .flags import add_device, add_model, flag_help
+from .flags import add_device, add_model, flag_help, non_negative
 
 EPILOG = """\
 input:
@@ -48,16 +48,6 @@ def _latency(text: str) -> float:
     return v
 
 
-def _non_negative(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-    return v
-
-
 def _sample_format(text: str) -> str:
     from ..audio.live import SAMPLE_FORMATS
 
@@ -80,9 +70,9 @@ def register(subparsers) -> None:
                    help="raw PCM sample format: s16le, s32le, f32le, f64le, u8 (default s16le)")
     p.add_argument("--max-latency", type=_latency, default=None, metavar="S|exact",
                    help="latency bound in seconds (shortens the accumulation look-ahead), or 'exact'")
-    p.add_argument("--min-event", dest="min_event", type=_non_negative, default=0.0, metavar="S",
+    p.add_argument("--min-event", dest="min_event", type=non_negative(float), default=0.0, metavar="S",
                    help=flag_help("--min-event", "default 0"))
-    p.add_argument("--merge-gap", type=_non_negative, default=0.0, metavar="S",
+    p.add_argument("--merge-gap", type=non_negative(float), default=0.0, metavar="S",
                    help=flag_help("--merge-gap", "default 0; delays an event by S"))
     p.add_argument("--scores-file", dest="scores", metavar="FILE", help="keep a rolling frame-scores TSV")
     p.add_argument("--events-file", dest="events", metavar="FILE", help="keep a rolling DCASE events TSV")

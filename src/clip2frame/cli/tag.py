@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ..infer.formats import DEFAULT_FORMATS, TAG_FORMATS, parse_formats
-from .flags import add_device, add_model, add_resolution, flag_help
+from .flags import add_device, add_model, add_resolution, flag_help, non_negative
 
 EPILOG = """\
 inputs:
@@ -72,20 +72,8 @@ def _shard(text: str) -> tuple[int, int]:
     return shard
 
 
-def _non_negative(kind: type):
-    def parse(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if v < 0:
-            raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
-        return v
-    return parse
-
-
 def _positive_int(text: str) -> int:
-    v = _non_negative(int)(text)
+    v = non_negative(int)(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be >= 1")
     return v
@@ -105,14 +93,14 @@ def register(subparsers) -> None:
                    metavar="LIST", help=flag_help("--format", f"{','.join(TAG_FORMATS)} "
                                                              f"(default {','.join(DEFAULT_FORMATS)})"))
     add_resolution(p)
-    p.add_argument("--min-event", dest="min_event", type=_non_negative(float), default=0.0, metavar="S",
+    p.add_argument("--min-event", dest="min_event", type=non_negative(float), default=0.0, metavar="S",
                    help=flag_help("--min-event", "default 0"))
-    p.add_argument("--merge-gap", type=_non_negative(float), default=0.0, metavar="S",
+    p.add_argument("--merge-gap", type=non_negative(float), default=0.0, metavar="S",
                    help=flag_help("--merge-gap", "default 0"))
     add_device(p)
     p.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                    help=flag_help("--batch-size", "shifted views with --resolution frame (default 8)"))
-    p.add_argument("--jobs", "-j", type=_non_negative(int), default=1, metavar="N",
+    p.add_argument("--jobs", "-j", type=non_negative(int), default=1, metavar="N",
                    help=flag_help("--jobs", "decoding threads running ahead of the model; 0 decodes inline "
                                             "(default 1)"))
     p.add_argument("--overwrite", action="store_true", help=flag_help("--overwrite"))
