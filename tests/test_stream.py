@@ -282,7 +282,7 @@ def test_cli_raw_pcm_from_stdin_cut_mid_sample(model_file, tmp_path, monkeypatch
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.tobytes() + b"\x07")))
     scores, events = tmp_path / "live.scores.tsv", tmp_path / "live.events.tsv"
     rc = cli_main(["listen", "-", "--rate", "16000", "--model", str(path), "--max-latency", "exact",
-                   "--scores-file", str(scores), "--events-file", str(events), "--name", "live.wav"])
+                   "--scores-file", str(scores), "--events-file", str(events), "--name", "live\nset.wav"])
     out = capsys.readouterr()
     assert rc == 0 and "Traceback" not in out.err
     got = _lines(out.out)
@@ -290,6 +290,7 @@ def test_cli_raw_pcm_from_stdin_cut_mid_sample(model_file, tmp_path, monkeypatch
     from clip2frame.infer.writers import read_events_tsv, read_scores_tsv
 
     assert sorted((on, off, lab) for _, on, off, lab in read_events_tsv(events)) == ref
+    assert {name for name, *_ in read_events_tsv(events)} == {"live\nset.wav"}  # escaped like tag's events files
     rolled = read_scores_tsv(scores)
     assert rolled.n_frames == math.ceil((1 + len(data) // 512) / 16) and rolled.labels == tagger.labels
 

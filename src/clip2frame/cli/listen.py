@@ -152,7 +152,7 @@ class Outputs:
             if scores:
                 self._scores = open(scores, "w", encoding="utf-8")
             if events:
-                from ..data.manifest import EVENTS_HEADER
+                from ..infer.writers import EVENTS_HEADER
 
                 self._events = open(events, "w", encoding="utf-8")
                 self._events.write("\t".join(EVENTS_HEADER) + "\n")
@@ -163,7 +163,7 @@ class Outputs:
     def update(self, u) -> None:
         import sys
 
-        from ..infer.writers import render_scores_tsv
+        from ..infer.writers import events_line, render_scores_tsv
 
         for ev in u.events:
             sys.stdout.write(ev.to_json() + "\n")
@@ -176,7 +176,7 @@ class Outputs:
             self._scores.flush()
             self._first_scores = False
         if self._events is not None and u.events:
-            self._events.writelines(f"{self.name}\t{e.onset:.3f}\t{e.offset:.3f}\t{e.label}\n" for e in u.events)
+            self._events.writelines(events_line(self.name, e.onset, e.offset, e.label) + "\n" for e in u.events)
             self._events.flush()
         self._progress()
 
