@@ -1,5 +1,5 @@
 """The output formats of a tagged or detected recording: names, file suffixes, which commands can produce
-them and the optional packages they need (stdlib only, so the command-line parsers can list them without
+them and the optional packages they need (no third-party import, so the command-line parsers can list them without
 loading numpy). The files themselves are written by :mod:`clip2frame.infer.writers` (see its docstring for
 their layouts)."""
 from __future__ import annotations
@@ -8,6 +8,7 @@ import importlib.util
 from typing import Iterable
 
 from ..errors import ConfigError
+from ..extras import EXTRA_OF_MODULE
 
 #: format name -> file suffix (appended to the stem)
 SUFFIXES: dict[str, str] = {
@@ -25,8 +26,8 @@ DEFAULT_FORMATS: tuple[str, ...] = ("scores", "events")
 MAP_FORMATS: tuple[str, ...] = ("heatmaps", "overlay")
 #: What ``clip2frame tag`` (audio, no spatial maps) can produce.
 TAG_FORMATS: tuple[str, ...] = tuple(f for f in FORMATS if f not in MAP_FORMATS)
-#: format -> (module it imports, the clip2frame extra that installs it)
-FORMAT_EXTRAS: dict[str, tuple[str, str]] = {"jams": ("jams", "jams")}
+#: format -> the optional module it imports (the extra that installs it: clip2frame.extras.EXTRA_OF_MODULE)
+FORMAT_MODULES: dict[str, str] = {"jams": "jams"}
 
 
 def parse_formats(formats: str | Iterable[str], *, allowed: tuple[str, ...] = FORMATS,
@@ -61,9 +62,8 @@ def parse_formats(formats: str | Iterable[str], *, allowed: tuple[str, ...] = FO
     if not out:
         raise ConfigError(f"format: no output format given (choose from {', '.join(allowed)})")
     for f in out if check_packages else ():
-        if f in FORMAT_EXTRAS:
-            module, extra = FORMAT_EXTRAS[f]
-            if importlib.util.find_spec(module) is None:
-                raise ConfigError(f"format {f}: the '{module}' package is not installed "
-                                  f"(pip install 'clip2frame[{extra}]')")
+        module = FORMAT_MODULES.get(f)
+        if module is not None and importlib.util.find_spec(module) is None:
+            raise ConfigError(f"format {f}: the '{module}' package is not installed "
+                              f"(pip install 'clip2frame[{EXTRA_OF_MODULE[module]}]')")
     return tuple(out)
