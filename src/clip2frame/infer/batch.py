@@ -121,7 +121,7 @@ class BatchReport:
 # ------------------------------------------------------------------------------------------- setup
 def check_device(device: str) -> str:
     """``device`` resolved by :func:`clip2frame.infer.predict.resolve_device` (``auto`` -> ``cuda`` or
-    ``cpu``), as a name that back-ends and Ray actors take; a bad name or a missing GPU is a
+    ``cpu``), as a name that worker processes take; a bad name or a missing GPU is a
     ``ConfigError``."""
     from .predict import resolve_device  # torch, only once a batch runs
 
