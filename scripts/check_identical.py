@@ -5,7 +5,11 @@ Workload (through the command line only, so it does not depend on module paths):
 1. ``clip2frame video synth`` — a 2-video corpus of 4 s each (rendering);
 2. ``clip2frame detect`` of those videos with the packaged models (events, scores, heat maps, NPZ, JAMS,
    overlay; inference);
-3. ``clip2frame demo --video --quick`` (corpus, training, evaluation, report: the video demo's quick path).
+3. ``clip2frame demo --video --quick`` (corpus, training, evaluation, report: the video demo's quick path);
+4. the music path: ``clip2frame demo --quick`` (render, train, evaluate, report), ``clip2frame synth music``
+   (a few clips), ``clip2frame tag`` of them in every format, ``clip2frame index`` and ``clip2frame search``
+   (its JSON answer kept as a file; the SQLite file itself is left out: its pages carry insertion order and
+   times, not results).
 
 Usage::
 
@@ -77,11 +81,11 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _cli(src: Path, *args: str, cwd: Path) -> None:
+def _cli(src: Path, *args: str, cwd: Path, capture: bool = False) -> bytes:
     env = dict(os.environ, PYTHONPATH=str(src), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "clip2frame", "-q", *args]
     print("+", " ".join(cmd), flush=True)
-    subprocess.run(cmd, check=True, env=env, cwd=cwd)
+    return subprocess.run(cmd, check=True, env=env, cwd=cwd, stdout=subprocess.PIPE if capture else None).stdout
 
 
 def run(src: Path, out: Path) -> None:
@@ -94,6 +98,16 @@ def run(src: Path, out: Path) -> None:
     _cli(src, "detect", "corpus/videos", "--out", "detected", "--device", "cpu",
          "--format", "scores,events,audacity,npz,jams,heatmaps,overlay", cwd=work)
     _cli(src, "demo", "--video", "--quick", "--out", "demo", "--jobs", "1", cwd=work)
+    _cli(src, "demo", "--quick", "--out", "music-demo", "--jobs", "1", cwd=work)
+    _cli(src, "synth", "music", "--out", "music", "--hours", "0.01", "--clip-seconds", "6", "--splits", "test",
+         "--seed", "3", "--jobs", "1", "--no-progress", cwd=work)
+    _cli(src, "tag", "music/audio", "--out", "tagged", "--device", "cpu",
+         "--format", "scores,events,audacity,npz,jams", cwd=work)
+    _cli(src, "index", "tagged", cwd=work)
+    search = _cli(src, "search", "tagged", "drums", "--json", cwd=work, capture=True)
+    (work / "search-drums.json").write_bytes(search)
+    for p in work.rglob("index.sqlite*"):
+        p.unlink()
     files = sorted(p for p in work.rglob("*") if p.is_file())
     manifest = {str(p.relative_to(work)): _digest(p) for p in files}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
