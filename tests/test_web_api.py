@@ -579,7 +579,18 @@ def test_upload_quota_removes_oldest_analyses_never_tag_results(results_dir):
     assert mid.exists() and tagged.exists()
 
 
-def test_upload_quota_applied_after_each_analysis(results_dir):
+def test_upload_quota_applied_after_each_analysis(results_dir, monkeypatch):
+    import time
+
+    import clip2frame.web.jobs as jobs
+
+    enforce = jobs.enforce_uploads_quota
+
+    def slow_enforce(*a, **kw):  # a loaded machine: the job must not read "done" before the quota is applied
+        time.sleep(0.5)
+        return enforce(*a, **kw)
+
+    monkeypatch.setattr(jobs, "enforce_uploads_quota", slow_enforce)
     old = fake_upload(results_dir, "000000000001", n_bytes=200_000, age_s=300)
     data = wav_bytes(1.0)
     app = create_app(results_dir, analyze=fake_analyze, uploads_quota_bytes=150_000)

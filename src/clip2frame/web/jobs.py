@@ -219,9 +219,7 @@ class JobManager:
                 self.on_done(result_id)
             except Exception as e:  # noqa: BLE001 - the result is on disk; a rescan lists it
                 log.warning("job %s: result %s not indexed (%s)", job_id, result_id, e)
-        self._update(job_id, status="done", stage="done", progress=1.0, result_id=result_id,
-                     finished=time.time())
-        if self.uploads_quota_bytes is not None:
+        if self.uploads_quota_bytes is not None:  # before "done": a finished job has its quota applied
             try:
                 removed = enforce_uploads_quota(self.results_dir, self.uploads_quota_bytes,
                                                 keep=[staging.parent / job_id])
@@ -229,6 +227,8 @@ class JobManager:
                     self.on_removed()   # the index drops the rows of the removed analyses
             except OSError as e:  # a full or read-only disk must not stop the viewer
                 log.warning("%s: upload quota not enforced (%s)", self.results_dir / UPLOADS_DIR, e)
+        self._update(job_id, status="done", stage="done", progress=1.0, result_id=result_id,
+                     finished=time.time())
 
     def _analyse(self, job_id: str, media_path: Path, media_type: media.MediaType, filename: str) -> str:
         from ..infer.activations import FrameActivations
