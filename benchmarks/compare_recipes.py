@@ -4,8 +4,8 @@ Each recipe is a list of ``bench_generalisation.py --json`` files, one per train
 order for every recipe (seed i of one recipe is paired with seed i of the others). Per split and metric: the
 mean and 95% t interval over seeds of every recipe, and for each recipe against ``--baseline`` the paired
 difference over seeds (t interval, paired t-test) with its verdict — the statistics of the chapter-3
-findings (:mod:`clip2frame.experiments.stats`): "holds" when the whole interval is above 0 (better), "does
-not hold" when below, else "inconclusive".
+findings (:mod:`clip2frame.experiments.stats`): "holds" when the whole interval is above 0 (better),
+"opposite" when below, else "inconclusive".
 
     python benchmarks/compare_recipes.py --baseline v2 \
         --recipe v2=S11/generalisation.json,S12/generalisation.json,S13/generalisation.json \
@@ -122,7 +122,7 @@ def markdown(res: dict, names: list[str], tags: list[str]) -> str:
     base = res["baseline"]
     others = [n for n in names if n != base]
     lines = [f"Seeds per recipe: {res['seeds']}; mean ± 95% t interval over seeds; differences paired by seed "
-             f"(verdict: holds = better than {base}, does not hold = worse, else inconclusive).", ""]
+             f"(verdict: holds = better than {base}, opposite = worse, else inconclusive).", ""]
     for split in res["splits"]:
         rows = res["splits"][split]
         lines += [f"### {split}", "", "| metric | " + " | ".join(names) + " | "

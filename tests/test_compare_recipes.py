@@ -33,7 +33,7 @@ def test_pairs_by_seed_and_gives_verdicts(tmp_path):
     assert np.isclose(row["eq - v2"]["mean"], d.mean()) and np.isclose(row["eq - v2"]["low"], d.mean() - half)
     assert row["eq - v2"]["verdict"] == "holds"
     assert np.isclose(row["eq - v2"]["p_value"], stats.ttest_rel(better, base).pvalue)
-    assert res["splits"]["test"]["frame_auc/piano"]["eq - v2"]["verdict"] == "does not hold"
+    assert res["splits"]["test"]["frame_auc/piano"]["eq - v2"]["verdict"] == "opposite"
     assert res["splits"]["test"]["frame_macro_f1"]["eq - v2"]["verdict"] == "inconclusive"  # no difference
     md = (tmp_path / "o" / "comparison.md").read_text()
     assert "### heldout-musescore" in md and "(holds)" in md
@@ -62,6 +62,6 @@ def test_ablations_from_the_recipes_file_on_the_outside_axes(tmp_path):
     nd = res["splits"]["nonmusic"]["no_detection"]
     # pooled over families by frames: v3 seed 11 = (10 * 1 + 30 * 0.9) / 40
     assert np.isclose(nd["v3"]["mean"], np.mean([(10 + 30 * (1 - f)) / 40 for f in (0.10, 0.11, 0.12)]))
-    assert nd["no-negatives - v3"]["verdict"] == "does not hold"   # more detections on noise: worse
+    assert nd["no-negatives - v3"]["verdict"] == "opposite"   # more detections on noise: worse
     assert res["splits"]["outside-test"]["frame_auc"]["no-negatives - v3"]["verdict"] == "holds"
     assert "### nonmusic" in (tmp_path / "o" / "comparison.md").read_text()

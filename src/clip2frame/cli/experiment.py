@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "the thesis' figures side by side. A finding (1-10, or its name: gaussian, multiscale, "
                     "stride, thresholds, scarce, everyday, sigma, targets, fusion, soundmodel) runs its rows for "
                     "--seeds N seeds under the thesis' protocol and writes <out>/finding_K.{md,csv,json}: mean ± "
-                    "95%% CI per cell, a paired test and a verdict (holds / does not hold / inconclusive) per "
+                    "95%% CI per cell, a paired test and a verdict (holds / opposite / smaller than the thesis' effect / inconclusive) per "
                     "claim. 'experiment findings' runs all ten (or --only K,...) resumably: runs under --work, "
                     "reports and every run's small files under --out, the verdict table in "
                     "<out>/findings_table.md (and RESULTS.md with --results). --list shows every table and "

@@ -9,8 +9,8 @@ multiplicity control, equivalence against the thesis' effect, and the seeds a de
 * The t and normal distributions are computed here (:func:`t_cdf`, :func:`t_quantile`,
   :func:`normal_quantile`), so this module needs numpy only; the tests check them against scipy.
 
-Verdicts. :func:`verdict_of` reads one interval of a difference (holds above 0, does not hold below 0,
-else inconclusive). A *finding's* claims are decided together by :func:`decide`: the p-values of
+Verdicts, one vocabulary for every comparison. :func:`verdict_of` reads one interval of a difference
+(holds above 0, opposite below 0, else inconclusive). A *finding's* claims are decided together by :func:`decide`: the p-values of
 "difference = 0" and of "difference = the thesis' effect" are Holm-adjusted within the finding, and each
 claim reads
 
@@ -30,8 +30,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
-OPPOSITE, SMALLER = "opposite", "smaller than the thesis' effect"
+HOLDS, OPPOSITE, INCONCLUSIVE = "holds", "opposite", "inconclusive"
+SMALLER = "smaller than the thesis' effect"
 #: The verdicts of a finding's claims (:func:`decide`).
 FINDING_VERDICTS = (HOLDS, OPPOSITE, SMALLER, INCONCLUSIVE)
 
@@ -170,13 +170,13 @@ class Comparison:
 
 
 def verdict_of(diff: Interval) -> str:
-    """The plain verdict of one interval of a difference: holds above 0, does not hold below 0."""
+    """The plain verdict of one interval of a difference: holds above 0, opposite below 0."""
     if not (math.isfinite(diff.low) and math.isfinite(diff.high)):
         return INCONCLUSIVE
     if diff.low > 0:
         return HOLDS
     if diff.high < 0:
-        return FAILS
+        return OPPOSITE
     return INCONCLUSIVE
 
 
