@@ -18,7 +18,8 @@ Usage::
 
 ``run`` writes ``OUT/manifest.json``: the sha256 of every file written (path relative to OUT). Files whose
 contents carry a wall-clock time or run duration (model provenance ``created``, timing lines) are compared
-after those fields are masked (and the wall-clock columns of CSV files, e.g. ``metrics.csv``'s ``seconds``);
+after those fields are masked (and the wall-clock columns of CSV files, e.g. ``metrics.csv``'s ``seconds``,
+and the per-epoch ``seconds`` of a ``train_state.pt``, compared by its tensors and values);
 the masks are printed with the comparison so they can be judged. ``compare`` recomputes the digests from
 ``OUT/work`` when it is there, exits 1 when a file differs or exists on one side only, and prints each
 such file.
@@ -42,7 +43,8 @@ _MASKS = [
     (re.compile(rb"[0-9]+(\.[0-9]+)? ?(s|min) (wall|elapsed)"), b"<masked> wall"),
     (re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d)?"), b"<timestamp>"),
     # the video demo's wall-clock timings: demo.json "timings", report.md "## Timings (s)" and "total N min"
-    (re.compile(rb'"timings": ?\{[^}]*\}'), b'"timings": <masked>'),
+    (re.compile(rb'"timings(_s)?": ?\{[^}]*\}'), b'"timings": <masked>'),
+    (re.compile(rb"Timings: [^\n]*"), b"Timings: <masked>"),   # the music demo's report
     (re.compile(rb"## Timings \(s\)\n(\n|\* [^\n]*\n)*"), b"## Timings (s) <masked>\n"),
     (re.compile(rb"total [0-9.]+ min"), b"total <masked> min"),
     # the video demo's report names the corpus' module, which issue #26 moved (video.synth -> video.rendering)
@@ -71,8 +73,34 @@ def _mask_csv(data: bytes) -> bytes:
     return b"\n".join(out)
 
 
+def _canonical_state(path: Path) -> bytes:
+    """A trainer's ``train_state.pt`` as bytes with the epochs' wall-clock ``seconds`` left out: tensors by
+    their values, everything else by its repr, keys sorted."""
+    import torch
+
+    def canon(x, out: list) -> None:
+        if isinstance(x, dict):
+            for k in sorted(x, key=str):
+                if k != "seconds":
+                    out.append(repr(k).encode())
+                    canon(x[k], out)
+        elif isinstance(x, (list, tuple)):
+            out.append(b"[")
+            for v in x:
+                canon(v, out)
+            out.append(b"]")
+        elif torch.is_tensor(x):
+            out.append(str((x.dtype, tuple(x.shape))).encode() + x.detach().cpu().contiguous().numpy().tobytes())
+        else:
+            out.append(repr(x).encode())
+
+    parts: list = []
+    canon(torch.load(path, map_location="cpu", weights_only=False), parts)
+    return b"\0".join(parts)
+
+
 def _digest(path: Path) -> str:
-    data = path.read_bytes()
+    data = _canonical_state(path) if path.suffix == ".pt" else path.read_bytes()
     if path.suffix == ".csv":
         data = _mask_csv(data)
     if path.suffix in _MASKED_SUFFIXES:
