@@ -16,7 +16,8 @@ from ...fileio import atomic_write_text
 from ...tags import VIDEO_INSTRUMENTS
 from ..inference.io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
 from .appearance import GLYPHS, HELDOUT, TRAIN_POOL, draw_look, glyph_available
-from .scene import VideoSynthConfig, make_scene, render_frame
+from .scene import make_scene, render_frame
+from .settings import VideoSynthConfig
 from .soundtrack import render_audio
 
 log = logging.getLogger(__name__)
