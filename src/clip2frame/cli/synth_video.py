@@ -46,7 +46,7 @@ def run(args) -> int:
     from ..config import apply_overrides, from_dict, to_dict
     from ..errors import ConfigError
     from ..video.rendering.corpus import render_corpus
-    from ..video.rendering.scene import VideoSynthConfig
+    from ..video.rendering.settings import VideoSynthConfig
 
     try:
         w, h = (int(v) for v in str(args.size).lower().split("x"))

@@ -34,7 +34,7 @@ from ...errors import ConfigError, DatasetError
 from ...fileio import atomic_write_bytes
 from ...tags import MUSIC_TAG_KINDS, MUSIC_TAGS
 from ..manifest import ClipRecord, Manifest, load_manifest, write_manifest
-from .render import wav_bytes
+from ..synth.driver import wav_bytes
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from ...fileio import atomic_write_bytes
 from ...tags import INSTRUMENT_FAMILY, INSTRUMENT_TAGS
 from ..manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
 from ..synth.compose import MERGE_GAP_S, MIN_ACTIVE_S, merge_spans
+from ..synth.driver import wav_bytes
 from ..synth.timbres import EVAL_ONLY_RECORDINGS
 from .arrange import OutsidePart
 from .parts import make_arrangement
 from .produce import active_level, draw_mix, mix_down
 from .recorded import REAL_OTHERS, REAL_SOURCES, render_part, source_path
-from .render import wav_bytes
 
 log = logging.getLogger(__name__)
 

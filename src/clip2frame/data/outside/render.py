@@ -9,7 +9,6 @@ low-level rendering only). Evaluation only.
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 from pathlib import Path
@@ -21,6 +20,7 @@ from ...fileio import atomic_write_bytes
 from ...tags import MUSIC_TAG_KINDS, MUSIC_TAGS
 from ..manifest import ClipRecord, Manifest, load_manifest, write_manifest
 from ..synth.compose import RULES
+from ..synth.driver import wav_bytes
 from .arrange import Arrangement
 from .parts import make_arrangement
 from .produce import draw_mix, mix_down
@@ -87,15 +87,6 @@ def render_arrangement(arr: Arrangement, plan: dict, soundfont: str | Path, *, s
     return audio, {p.name: y for p, y in zip(arr.parts, placed)}
 
 
-def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
-    """16-bit PCM WAV bytes of a mono float signal (clipped to [-1, 1])."""
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
-    return buf.getvalue()
-
-
 def _describe(arr: Arrangement, plan: dict) -> dict:
     return {"genre": arr.genre, "bpm": round(arr.bpm, 2), "key": arr.key, "mode": arr.mode,
             "buried": plan["buried"],
@@ -142,4 +133,4 @@ def render_outside_corpus(out_dir: str | Path, *, seed: int = 0, test_clips: int
 
 
 __all__ = ["RENDERER", "SPLIT_STREAM", "arrangement_for", "heldout_soundfonts", "render_arrangement",
-           "render_outside_corpus", "wav_bytes"]
+           "render_outside_corpus"]

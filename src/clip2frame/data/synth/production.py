@@ -42,7 +42,9 @@ import numpy as np
 from ...errors import ConfigError
 from ...tags import INSTRUMENT_TAGS
 from . import compose, effects, timbres, variety
+from .driver import clip_id_for
 from .mix import active_rms, coloured_noise
+from .splits import V4_SPLITS
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +241,6 @@ def negative_extra(rng: np.random.Generator, duration_s: float) -> dict:
 # ------------------------------------------------------------------------------------------- specs
 def is_negative(seed: int, split: str, index: int) -> bool:
     """Whether clip ``index`` of ``split`` is a non-music negative when the ``negatives`` feature is on."""
-    from .render import V4_SPLITS
-
     score_split = V4_SPLITS[split][0] if split in V4_SPLITS else split
     return split in NEGATIVE_SPLITS and feature_rng(seed, score_split, index, "negatives").random() < NEGATIVE_P
 
@@ -248,7 +248,7 @@ def is_negative(seed: int, split: str, index: int) -> bool:
 def v5_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
                  cache_dir=None, features: tuple[str, ...] = FEATURES) -> compose.ClipSpec:
     """The spec of clip ``index`` of ``split`` in a ``synth-music-5`` corpus with ``features`` on."""
-    from .render import V4_SPLITS, clip_id_for, pick_work
+    from .render import pick_work
 
     if split not in V4_SPLITS:
         raise ConfigError(f"splits: unknown split '{split}' (expected one of {', '.join(V4_SPLITS)})")

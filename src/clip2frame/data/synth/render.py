@@ -2,23 +2,22 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import json
 import logging
-import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Generator, Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
 
-from ...errors import ConfigError, OutputError
-from ...fileio import atomic_write_bytes, atomic_write_text
+from ...errors import ConfigError
+from ...fileio import atomic_write_bytes
 from ...tags import INSTRUMENT_TAGS, MUSIC_TAG_KINDS, MUSIC_TAGS
-from ..manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
+from ..manifest import Event, Manifest, load_manifest, write_manifest
 from . import compose, corpus
+from .driver import claim_output_dir, clip_id_for, drive, log_plan, records_to_clips, split_tasks, wav_bytes
+from .splits import SPLIT_ORDER, V4_PROPORTIONS, V4_SPLITS, plan_clips
 from .effects import apply_chain
 from .engine import DEFAULT_SOUNDFONT, SHIFT_SOUNDFONT, SynthEngine, check_soundfont, get_engine
 from .instruments import INSTRUMENTS
@@ -28,24 +27,7 @@ log = logging.getLogger(__name__)
 
 RENDERER_VERSION = "synth-music-3"          # one soundfont per split (``timbres="fixed"``)
 RENDERER_V4 = "synth-music-4"               # timbre-randomised (``timbres="random"``), see variety.py
-DEFAULT_PROPORTIONS: dict[str, float] = {"train": 0.70, "validation": 0.10, "test": 0.10, "shift": 0.10}
-V4_PROPORTIONS: dict[str, float] = {"train": 0.80, "validation": 0.08, "test": 0.04, "heldout-musescore": 0.02,
-                                    "heldout-timgm": 0.02, "heldout-recorded": 0.02, "degraded": 0.02}
-# v4 split -> (score split: whose works and notes, timbre pool, master effects profile). The two held-out
-# soundfont splits and ``degraded`` render the same unseen scores (works of the ``shift`` partition).
-V4_SPLITS: dict[str, tuple[str, str, str]] = {
-    "train": ("train", "train", "default"),
-    "validation": ("validation", "train", "default"),
-    "test": ("test", "train", "default"),
-    "heldout-musescore": ("heldout", "heldout-musescore", "default"),
-    "heldout-timgm": ("heldout", "heldout-timgm", "default"),
-    "heldout-recorded": ("heldout-recorded", "heldout-recorded", "default"),
-    "degraded": ("heldout", "heldout-musescore", "degraded"),
-}
-HELDOUT_SPLITS = tuple(s for s, (_, pool, _) in V4_SPLITS.items() if pool != "train")
-SPLIT_ORDER = tuple(DEFAULT_PROPORTIONS) + tuple(s for s in V4_PROPORTIONS if s not in DEFAULT_PROPORTIONS)
 WORK_POOL = 128          # works drawn from per split and composer group (parsed lazily, only when a clip picks one)
-PARTIAL_EVERY = 25       # clips between two partial manifests
 
 
 @dataclass
@@ -183,58 +165,6 @@ def render_instrument_clip(instrument: str, *, duration_s: float, seed: int, sr:
 
 
 # -------------------------------------------------------------------------------------- corpus level
-def parse_splits(splits: str | Sequence[str] | dict[str, float] | None, *,
-                 defaults: dict[str, float] = DEFAULT_PROPORTIONS) -> dict[str, float]:
-    """Split proportions from ``None`` (defaults), names (default proportions, renormalised) or ``name=frac``."""
-    if splits is None:
-        return dict(defaults)
-    items: list[tuple[str, float | None]]
-    if isinstance(splits, dict):
-        items = list(splits.items())
-    else:
-        if isinstance(splits, str):
-            splits = [s for s in splits.replace(" ", "").split(",") if s]
-        items = []
-        for s in splits:
-            if "=" in s:
-                name, text = s.split("=", 1)
-                try:
-                    items.append((name, float(text)))
-                except ValueError:
-                    raise ConfigError(f"splits: '{s}' is not name=fraction") from None
-            else:
-                items.append((s, None))
-    if not items:
-        raise ConfigError("splits: no split given")
-    out: dict[str, float] = {}
-    for name, frac in items:
-        if name not in defaults:
-            raise ConfigError(f"splits: unknown split '{name}' (expected one of {', '.join(defaults)})")
-        f = defaults[name] if frac is None else frac
-        if not (f > 0 and math.isfinite(f)):
-            raise ConfigError(f"splits: fraction of '{name}' must be > 0, got {f}")
-        out[name] = f
-    if any(frac is not None for _, frac in items):
-        return out  # explicit fractions of --hours, as given
-    total = sum(out.values())
-    return {k: v / total for k, v in out.items()}
-
-
-def plan_clips(*, hours: float, clip_seconds: float, splits=None,
-               defaults: dict[str, float] = DEFAULT_PROPORTIONS) -> dict[str, int]:
-    """Number of clips per split: ``round(hours·3600·fraction / clip_seconds)``, at least 1."""
-    if not (isinstance(hours, (int, float)) and math.isfinite(hours) and hours > 0):
-        raise ConfigError(f"hours: must be a positive number, got {hours}")
-    if not (math.isfinite(clip_seconds) and 1.0 <= clip_seconds <= 600):
-        raise ConfigError(f"clip_seconds: must be in [1, 600] s, got {clip_seconds}")
-    props = parse_splits(splits, defaults=defaults)
-    return {s: max(1, int(round(hours * 3600 * props[s] / clip_seconds))) for s in SPLIT_ORDER if s in props}
-
-
-def clip_id_for(split: str, index: int) -> str:
-    return f"{split}_{index:05d}"
-
-
 # Composer groups a clip's work is drawn from (weights renormalised over the groups a split has), so
 # the 1,300 Palestrina masses and 1,000 folk tunes do not crowd out Bach and the classical quartets.
 WORK_GROUPS: dict[str, tuple[tuple[str, ...], float]] = {
@@ -305,14 +235,6 @@ def varied_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float =
     return variety.vary_spec(spec, pool=pool, rng=vrng, effects_profile=profile, style=style)
 
 
-def _wav_bytes(audio: np.ndarray, sr: int) -> bytes:
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
-    return buf.getvalue()
-
-
 def _render_task(task) -> dict:
     """Worker: build the spec, render + write the wav unless it exists, return the record as a dict."""
     split, index, cfg = task
@@ -336,7 +258,7 @@ def _render_task(task) -> dict:
     else:
         clip = render_clip(spec)
         tags, events = clip.tags, clip.events
-        atomic_write_bytes(path, _wav_bytes(clip.audio, spec.sr))
+        atomic_write_bytes(path, wav_bytes(clip.audio, spec.sr))
         rendered = True
     return {"split": split, "index": index, "clip_id": spec.clip_id, "filename": rel, "tags": list(tags),
             "events": [(e.onset, e.offset, e.label) for e in events], "duration": round(spec.duration_s, 4),
@@ -348,14 +270,6 @@ def _render_task(task) -> dict:
 
 
 _V5_KEYS = ("density", "levels", "nonmusic")
-
-
-def _records_to_clips(out_dir: Path, records: list[dict]) -> list[ClipRecord]:
-    order = {s: i for i, s in enumerate(SPLIT_ORDER)}
-    recs = sorted(records, key=lambda r: (order.get(r["split"], 99), r["index"]))
-    return [ClipRecord(clip_id=r["clip_id"], audio_path=out_dir / r["filename"], tags=tuple(r["tags"]),
-                       split=r["split"], events=tuple(Event(a, b, lab) for a, b, lab in r["events"]),
-                       duration=r["duration"]) for r in recs]
 
 
 def _versions() -> dict:
@@ -376,7 +290,7 @@ def _versions() -> dict:
 
 
 def _write(out_dir: Path, records: list[dict], extra: dict, complete: bool) -> None:
-    clips = _records_to_clips(out_dir, records)
+    clips = records_to_clips(out_dir, records, SPLIT_ORDER)
     recs = sorted(records, key=lambda r: r["filename"])
     sources = {r["filename"]: r["work"] for r in recs}
     more = {}
@@ -386,50 +300,6 @@ def _write(out_dir: Path, records: list[dict], extra: dict, complete: bool) -> N
         more["production_of"] = {r["filename"]: r["production"] for r in recs if r.get("production")}
     write_manifest(out_dir, name="clip2frame-synth-music", labels=MUSIC_TAGS, kinds=MUSIC_TAG_KINDS,
                    clips=clips, extra={**extra, "complete": complete, "sources": sources, **more})
-
-
-def run_tasks(fn, tasks: list, jobs: int) -> Generator:
-    """``fn`` over ``tasks`` in order: in this process (``jobs == 1``) or in ``jobs`` spawned processes.
-
-    A generator: closing it early (an error or Ctrl-C in the caller) terminates the workers; a run that
-    finishes lets them exit normally.
-    """
-    if jobs == 1:
-        yield from map(fn, tasks)
-        return
-    import multiprocessing as mp
-
-    pool = mp.get_context("spawn").Pool(jobs)
-    finished = False
-    try:
-        yield from pool.imap(fn, tasks, chunksize=1)
-        finished = True
-    finally:
-        if finished:
-            pool.close()
-        else:
-            pool.terminate()
-        pool.join()
-
-
-def claim_output_dir(out: Path, signature: dict) -> None:
-    """Create ``out`` and record the render's settings in it; a directory holding a render with other
-    settings is refused (resuming with the same settings is fine), so two corpora never mix."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"{out}: cannot create the output directory ({e.strerror})") from None
-    sig_path = out / ".synth-run.json"
-    if sig_path.is_file():
-        try:
-            old = json.loads(sig_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            old = None
-        if old is not None and old != signature:
-            diff = sorted(k for k in signature if old.get(k) != signature[k])
-            raise ConfigError(f"{out}: holds a render with other settings ({', '.join(diff)} differ); "
-                              "use another --out or the same settings to resume")
-    atomic_write_text(sig_path, json.dumps(signature, indent=1))
 
 
 def _plan_v4(*, hours, seed, clip_seconds, splits, sr, production=None):
@@ -471,6 +341,26 @@ def _plan_v4(*, hours, seed, clip_seconds, splits, sr, production=None):
             "buried_db": prod.BURIED_DB, "distractors": {k: list(v[0]) for k, v in prod.DISTRACTORS.items()},
             "negative_share": prod.NEGATIVE_P, "negative_splits": list(prod.NEGATIVE_SPLITS),
             "training_nonmusic": {k: list(v) for k, v in prod.TRAINING_NONMUSIC.items()}})
+    return plan, signature, cfg, extra
+
+
+def _plan_v3(*, hours, seed, clip_seconds, splits, sr, soundfont, shift_soundfont):
+    plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits)
+    main_sf = check_soundfont(DEFAULT_SOUNDFONT if soundfont is None else soundfont).resolve()
+    shift_sf = check_soundfont(SHIFT_SOUNDFONT if shift_soundfont is None else shift_soundfont).resolve()
+    soundfonts = {s: str(shift_sf if s == "shift" else main_sf) for s in plan}
+    signature = {"renderer": RENDERER_VERSION, "seed": int(seed), "clip_seconds": float(clip_seconds),
+                 "sr": int(sr), "soundfonts": {"main": str(main_sf), "shift": str(shift_sf)}}
+    cfg = {"seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr), "soundfonts": soundfonts}
+    extra = {
+        "seed": int(seed), "hours": float(hours), "clip_seconds": float(clip_seconds), "sample_rate": int(sr),
+        "clips_per_split": plan, "soundfonts": {s: Path(p).name for s, p in soundfonts.items()},
+        "soundfont_paths": soundfonts,
+        "mix_profiles": {s: ("shift" if s == "shift" else "default") for s in plan},
+        "renderer_version": RENDERER_VERSION, "versions": _versions(), "rules": compose.RULES,
+        "programs": {t: list(i.programs) for t, i in INSTRUMENTS.items()},
+        "work_splits": "sha1 of the music21 corpus path, 70/10/10/10 % train/validation/test/shift",
+    }
     return plan, signature, cfg, extra
 
 
@@ -527,50 +417,16 @@ def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: i
         plan, signature, cfg, extra = _plan_v4(hours=hours, seed=seed, clip_seconds=clip_seconds,
                                                splits=splits, sr=sr, production=production)
     else:
-        plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits)
-        main_sf = check_soundfont(DEFAULT_SOUNDFONT if soundfont is None else soundfont).resolve()
-        shift_sf = check_soundfont(SHIFT_SOUNDFONT if shift_soundfont is None else shift_soundfont).resolve()
-        soundfonts = {s: str(shift_sf if s == "shift" else main_sf) for s in plan}
-        signature = {"renderer": RENDERER_VERSION, "seed": int(seed), "clip_seconds": float(clip_seconds),
-                     "sr": int(sr), "soundfonts": {"main": str(main_sf), "shift": str(shift_sf)}}
-        cfg = {"seed": int(seed), "clip_seconds": float(clip_seconds), "sr": int(sr), "soundfonts": soundfonts}
-        extra = {
-            "seed": int(seed), "hours": float(hours), "clip_seconds": float(clip_seconds), "sample_rate": int(sr),
-            "clips_per_split": plan, "soundfonts": {s: Path(p).name for s, p in soundfonts.items()},
-            "soundfont_paths": soundfonts,
-            "mix_profiles": {s: ("shift" if s == "shift" else "default") for s in plan},
-            "renderer_version": RENDERER_VERSION, "versions": _versions(), "rules": compose.RULES,
-            "programs": {t: list(i.programs) for t, i in INSTRUMENTS.items()},
-            "work_splits": "sha1 of the music21 corpus path, 70/10/10/10 % train/validation/test/shift",
-        }
+        plan, signature, cfg, extra = _plan_v3(hours=hours, seed=seed, clip_seconds=clip_seconds, splits=splits,
+                                               sr=sr, soundfont=soundfont, shift_soundfont=shift_soundfont)
     claim_output_dir(out, signature)
     cfg.update(cache_dir=str(cache), out_dir=str(out))
-    tasks = [(s, i, cfg) for s in plan for i in range(plan[s])]
-    log.info("rendering %d clips (%s) into %s with %d job(s)", len(tasks),
-             ", ".join(f"{s} {n}" for s, n in plan.items()), out, jobs)
-    records: list[dict] = []
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(tasks), unit="clip", desc="synth music", dynamic_ncols=True)
+    log_plan("clips", plan, out, jobs)
     t0 = time.perf_counter()
-    n_rendered, render_s = 0, 0.0
-    results = run_tasks(_render_task, tasks, jobs)
-    try:
-        for k, r in enumerate(results, 1):
-            records.append(r)
-            if r["rendered"]:
-                n_rendered += 1
-                render_s += r["seconds"]
-            if bar is not None:
-                bar.update(1)
-            if k % PARTIAL_EVERY == 0 and k < len(tasks):
-                _write(out, records, extra, complete=False)
-    finally:
-        results.close()  # stops the worker processes, also when interrupted
-        if bar is not None:
-            bar.close()
+    records = drive(split_tasks(plan, cfg), _render_task, jobs=jobs, desc="synth music", progress=progress,
+                    checkpoint=lambda recs: _write(out, recs, extra, complete=False))
+    done = [r for r in records if r["rendered"]]
+    n_rendered, render_s = len(done), sum(r["seconds"] for r in done)
     wall = time.perf_counter() - t0
     if n_rendered:
         log.info("rendered %d clips in %.1f s wall; %.0fx real time per process", n_rendered, wall,

@@ -38,7 +38,8 @@ Layout written (a manifest directory, see ``clip2frame.data.manifest``)::
 
     metadata.json  <split>.weak.tsv  <split>.strong.tsv  videos/<id>.mp4  truth/<id>.json
 
-Modules: :mod:`~clip2frame.video.rendering.scene` (scenes and animation),
+Modules: :mod:`~clip2frame.video.rendering.settings` (the corpus settings), :mod:`~clip2frame.video.rendering.scene`
+(scenes and animation),
 :mod:`~clip2frame.video.rendering.appearance` (pictures, backgrounds, players, looks),
 :mod:`~clip2frame.video.rendering.soundtrack` (audio rendering), :mod:`~clip2frame.video.rendering.corpus`
 (writing videos and the corpus), :mod:`~clip2frame.video.rendering.stills` (instrument stills: the object

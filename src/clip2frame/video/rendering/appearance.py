@@ -26,12 +26,9 @@ import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from .scene import VideoSynthConfig
+from .settings import VideoSynthConfig
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +89,7 @@ def pool_look(rng: np.random.Generator, *, heldout: bool = False) -> Look:
                 scale=float(rng.uniform(0.7, 1.3)), style="heldout" if heldout else "train")
 
 
-def draw_look(cfg: "VideoSynthConfig", index: int, *, heldout: bool = False) -> tuple[Look, "VideoSynthConfig"]:
+def draw_look(cfg: VideoSynthConfig, index: int, *, heldout: bool = False) -> tuple[Look, VideoSynthConfig]:
     """The look of video ``index`` and the config it is rendered with (frame size, rate, camera, CRF).
 
     ``fixed`` appearance: ``(Look(), cfg)`` for every video, whatever ``heldout`` says — a fixed corpus has a

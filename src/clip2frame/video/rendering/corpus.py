@@ -10,12 +10,14 @@ from pathlib import Path
 
 from ...config import to_dict
 from ...data.manifest import EVENTS_HEADER, WEAK_HEADER
+from ...data.synth.driver import drive
 from ...errors import ConfigError
 from ...fileio import atomic_write_text
 from ...tags import VIDEO_INSTRUMENTS
 from ..inference.io import FRAME_DURATION_S, n_output_frames, rgb_times, write_mp4
 from .appearance import GLYPHS, HELDOUT, TRAIN_POOL, draw_look, glyph_available
-from .scene import VideoSynthConfig, make_scene, render_frame
+from .scene import make_scene, render_frame
+from .settings import VideoSynthConfig
 from .soundtrack import render_audio
 
 log = logging.getLogger(__name__)
@@ -108,8 +110,6 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
     Videos already present with their truth are kept (resume); the result is deterministic from the seed
     and does not depend on ``jobs`` (each video is seeded by its index).
     """
-    from ...data.synth.render import run_tasks
-
     for inst in cfg.instruments:
         if inst not in VIDEO_INSTRUMENTS:
             raise ConfigError(f"config key 'instruments': unknown instrument '{inst}' (known: {VIDEO_INSTRUMENTS})")
@@ -129,14 +129,10 @@ def render_corpus(out_dir: str | Path, cfg: VideoSynthConfig = VideoSynthConfig(
     for split, count in splits:
         for j in range(count):
             todo.append((cfg, out, split, len(todo), cfg.instruments[j % len(cfg.instruments)]))
-    results = run_tasks(_render_task, todo, max(1, jobs))
-    if progress:
-        from tqdm import tqdm
-
-        results = tqdm(results, total=len(todo), desc="render", unit="video")
+    truths = drive(todo, _render_task, jobs=max(1, jobs), desc="render", unit="video", progress=progress)
     rows_weak: dict[str, list[str]] = {s: [] for s, _ in splits}
     rows_strong: dict[str, list[str]] = {s: [] for s, _ in splits}
-    for (_, _, split, _, _), truth in zip(todo, results):
+    for (_, _, split, _, _), truth in zip(todo, truths):
         rows_weak[split].append(f"{truth['file']}\t{','.join(truth['tags'])}")
         for src in truth["sources"]:
             for on, off, _ in src["notes"]:

@@ -1,6 +1,6 @@
 """Scenes of the embedded audio-visual corpus and their animation (see :mod:`clip2frame.video.rendering`).
 
-:class:`VideoSynthConfig` (every knob of the corpus), the players' sources and notes (:class:`Source`),
+:class:`~.settings.VideoSynthConfig` (every knob of the corpus), the players' sources and notes (:class:`Source`),
 :func:`make_scene` (one seeded scene) and :func:`render_frame` (the picture at time t and its truth: playing
 instruments, contact key points, boxes). How things look (instrument pictures, backgrounds, players) is
 :mod:`clip2frame.video.rendering.appearance`.
@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from ...tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, Look, background, draw_player, paste, picture
+from .settings import VideoSynthConfig
 
 log = logging.getLogger(__name__)
 
@@ -35,41 +36,6 @@ SIZE_FACTOR = {"cello": 1.4, "piano": 1.1, "drum": 1.05, "accordion": 1.0}
 # Direction of the strings / tube (unit-ish vector in u, v) for bows and fingers.
 AXIS = {"violin": (0.55, -0.6), "guitar": (0.6, -0.6), "flute": (0.7, -0.7), "saxophone": (0.1, 1.0),
         "trumpet": (1.0, -0.2)}
-
-
-@dataclass(frozen=True)
-class VideoSynthConfig:
-    """Settings of the embedded audio-visual corpus (deterministic from ``seed``)."""
-
-    n_train: int = 36
-    n_validation: int = 9
-    n_test: int = 18
-    duration_s: float = 10.0
-    fps: float = 20.0
-    width: int = 256
-    height: int = 192
-    seed: int = 0
-    p_second_played: float = 0.35
-    p_idle: float = 0.4
-    p_offscreen: float = 0.25
-    p_walker: float = 0.5
-    p_swinger: float = 0.4
-    shake_px: float = 1.0
-    # scales the amplitude of every playing motion (bow, strum, sticks, fingers, bellows): lower is harder
-    motion_gain: float = 1.5
-    # scales the drawn thickness of the moving parts (arms, hands, fingers, bow, sticks, mouth). 1.0 (every corpus
-    # before 2026-12-07; a corpus whose metadata lacks the key) draws them 1-4 px wide, thinner than a real
-    # forearm at this scale; 3.0 was chosen by measurement (RESULTS.md, "Why the action map alone ...")
-    limb_width: float = 3.0
-    zoom: float = 0.04
-    sr: int = 16000
-    crf: int = 20
-    instruments: tuple[str, ...] = VIDEO_INSTRUMENTS
-    # "fixed": every video looks alike (the only look before 2026-12-06); "random": each video draws its look
-    # (pictures, background, players, scale, frame size and rate, camera, CRF) from the training pool
-    appearance: str = "fixed"
-    # videos of the "heldout-style" split, rendered in the held-out style (appearance "random" only)
-    n_heldout_style: int = 0
 
 
 # ---------------------------------------------------------------------------------------------- scene
@@ -255,6 +221,155 @@ class SourceState:
     draw: list[tuple]  # drawing commands after the glyph
 
 
+@dataclass
+class _Pose:
+    """What the playing motions of one source at one time are computed from (see :func:`_state`)."""
+
+    s: Source
+    t: float
+    x0: float
+    y0: float
+    w: float
+    h: float
+    anchors: dict
+    u_px: float
+    m_px: float
+    limb: float
+    clock: float
+    pitch: int | None
+    prel: float
+    sounding: bool
+
+    def P(self, name: str) -> np.ndarray:
+        u, v = self.anchors[name]
+        return np.array([self.x0 + u * self.w, self.y0 + v * self.h])
+
+    def th(self, units: float, least: int) -> int:
+        """Thickness (px) of a moving part ``units`` instrument-percent wide, scaled by ``limb``."""
+        return max(least, int(units * self.u_px * self.limb))
+
+
+def _pose_violin(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
+                 ) -> tuple[list, list[np.ndarray]]:
+    """Violin and cello: the bow across the strings, a finger on the neck (its place from the pitch).
+    Returns (hands, contact points); appends to ``draw``."""
+    s, w, h, u_px, m_px, clock, prel, P = pose.s, pose.w, pose.h, pose.u_px, pose.m_px, pose.clock, pose.prel, pose.P
+    th = pose.th
+    ax = np.array(AXIS["violin"]) * [w, h]
+    if s.inst == "cello":
+        ax = np.array([0.1, -1.0]) * [w, h]
+    ax = ax / np.linalg.norm(ax)
+    perp = np.array([ax[1], -ax[0]])
+    contact = P("bow")
+    off = 22 * m_px * _tri(clock / 1.2)
+    bc = contact + perp * off
+    draw.append(("line", bc - perp * 34 * u_px, bc + perp * 34 * u_px, (0.35, 0.2, 0.1), th(2, 1)))
+    finger = P("finger") + ax * (12 * u_px) * (prel - 0.5) * 2 + ax * 1.5 * m_px * math.sin(2 * math.pi * 6 * clock)
+    hands = [bc + perp * 20 * u_px, finger]
+    kps = [contact, finger]
+    return hands, kps
+
+
+def _pose_guitar(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
+                 ) -> tuple[list, list[np.ndarray]]:
+    """Guitar: the strumming hand and a finger on the neck.
+    Returns (hands, contact points); appends to ``draw``."""
+    w, h, u_px, m_px, clock, prel, P = pose.w, pose.h, pose.u_px, pose.m_px, pose.clock, pose.prel, pose.P
+    strum = P("strum") + np.array([0, 1.0]) * 12 * m_px * _tri(clock / 0.5)
+    ax = np.array(AXIS["guitar"]) * [w, h]
+    ax = ax / np.linalg.norm(ax)
+    finger = P("finger") + ax * (14 * u_px) * (prel - 0.5) * 2
+    hands = [strum, finger]
+    kps = [strum, finger]
+    return hands, kps
+
+
+def _pose_drum(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
+                 ) -> tuple[list, list[np.ndarray]]:
+    """Drum: two sticks, hitting on alternate onsets.
+    Returns (hands, contact points); appends to ``draw``."""
+    s, t, u_px, m_px, P, th = pose.s, pose.t, pose.u_px, pose.m_px, pose.P, pose.th
+    hands, tips = [], []
+    lo_ = s.last_onset(t) if s.played else None
+    for k, name in enumerate(("skin_l", "skin_r")):
+        # stick k hits on alternate onsets, then rises over 0.12 s and stays up
+        last_hit = None
+        if lo_ is not None:
+            for i in range(lo_[0], -1, -1):
+                if i % 2 == k:
+                    last_hit = s.notes[i][0]
+                    break
+        lift = 1.0 if last_hit is None else min(1.0, (t - last_hit) / 0.12)
+        tip = P(name) + np.array([0, -1.0]) * 16 * m_px * lift
+        hand = tip + np.array([(-1 if k == 0 else 1) * 22 * u_px, -14 * u_px])
+        draw.append(("line", hand, tip, (0.9, 0.85, 0.6), th(3, 2)))
+        hands.append(hand)
+        tips.append(tip)
+    kps = tips
+    return hands, kps
+
+
+def _pose_piano(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
+                 ) -> tuple[list, list[np.ndarray]]:
+    """Piano: two hands, the fingers pressed by the pitch.
+    Returns (hands, contact points); appends to ``draw``."""
+    s, u_px, m_px, prel, pitch, sounding = pose.s, pose.u_px, pose.m_px, pose.prel, pose.pitch, pose.sounding
+    P, th = pose.P, pose.th
+    hands = []
+    for k, name in enumerate(("keys_l", "keys_r")):
+        hx = P(name) + np.array([(prel - 0.5) * 14 * u_px, 0])
+        hands.append(hx - np.array([0, 8 * u_px]))
+        for f in range(3):
+            pressed = sounding and pitch is not None and (pitch + k) % 3 == f
+            fp = hx + np.array([(f - 1) * 6 * u_px, (4 * m_px if pressed else -2 * m_px)])
+            draw.append(("circle", fp, th(3, 2), s.skin))
+            if pressed:
+                kps.append(fp)
+    if not kps:
+        kps = [hands[0] + np.array([0, 8 * u_px]), hands[1] + np.array([0, 8 * u_px])]
+    return hands, kps
+
+
+def _pose_accordion(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
+                 ) -> tuple[list, list[np.ndarray]]:
+    """Accordion: both hands on the bellows, the right one trembling.
+    Returns (hands, contact points); appends to ``draw``."""
+    m_px, clock, P = pose.m_px, pose.clock, pose.P
+    hands = [P("hand_l"), P("hand_r")]
+    trem = 2 * m_px * math.sin(2 * math.pi * 5 * clock)
+    hands[1] = hands[1] + np.array([0, trem])
+    kps = [hands[0], hands[1], P("centre")]
+    return hands, kps
+
+
+def _pose_wind(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
+                 ) -> tuple[list, list[np.ndarray]]:
+    """Flute, saxophone, trumpet: fingers on keys (pattern from the pitch), mouth at the mouthpiece.
+    Returns (hands, contact points); appends to ``draw``."""
+    s, t, w, h, u_px, m_px, pitch = pose.s, pose.t, pose.w, pose.h, pose.u_px, pose.m_px, pose.pitch
+    sounding, P, th = pose.sounding, pose.P, pose.th
+    base = s.inst  # a wind instrument: its own picture
+    name = "valves" if base == "trumpet" else ("keys" if base == "saxophone" else "holes")
+    ax = np.array(AXIS[base]) * [w, h]
+    ax = ax / np.linalg.norm(ax)
+    perp = np.array([ax[1], -ax[0]])
+    centre = P(name)
+    hands = []
+    for f in range(3):
+        down = sounding and pitch is not None and ((pitch >> f) & 1 or (s.note_at(t) or 0) % 3 == f)
+        fp = centre + ax * (f - 1) * 9 * u_px + perp * (5 * m_px if down else -3 * m_px)
+        draw.append(("circle", fp, th(3.5, 2), s.skin))
+        hands.append(fp)
+    mouth = P("mouth")
+    kps = [centre, mouth]
+    draw.append(("circle", mouth, th(3, 2), (0.8, 0.3, 0.3)))
+    return hands, kps
+
+
+_POSES = {"violin": _pose_violin, "guitar": _pose_guitar, "drum": _pose_drum, "piano": _pose_piano,
+          "accordion": _pose_accordion}
+
+
 def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look(), limb: float = 1.0) -> SourceState:
     """Positions of the instrument and its contact parts at time t (playing motions are functions of
     the played clock or of note onsets, so they stop when the instrument is silent)."""
@@ -273,16 +388,8 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look(), limb: fl
     w *= stretch
     x0, y0 = cx - w / 2, cy - h / 2
 
-    def P(name: str) -> np.ndarray:
-        u, v = anchors[name]
-        return np.array([x0 + u * w, y0 + v * h])
-
     u_px = s.size / 100.0
     m_px = u_px * gain  # playing-motion unit
-
-    def th(units: float, least: int) -> int:
-        """Thickness (px) of a moving part ``units`` instrument-percent wide, scaled by ``limb``."""
-        return max(least, int(units * u_px * limb))
 
     draw: list[tuple] = []
     kps: list[np.ndarray] = []
@@ -291,77 +398,9 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look(), limb: fl
     lo, hi = PITCH_RANGES[s.inst]
     prel = 0.5 if pitch is None else (pitch - lo) / max(1, hi - lo)
     base = "violin" if s.inst == "cello" else s.inst
-    if base == "violin":
-        ax = np.array(AXIS["violin"]) * [w, h]
-        if s.inst == "cello":
-            ax = np.array([0.1, -1.0]) * [w, h]
-        ax = ax / np.linalg.norm(ax)
-        perp = np.array([ax[1], -ax[0]])
-        contact = P("bow")
-        off = 22 * m_px * _tri(clock / 1.2)
-        bc = contact + perp * off
-        draw.append(("line", bc - perp * 34 * u_px, bc + perp * 34 * u_px, (0.35, 0.2, 0.1), th(2, 1)))
-        finger = P("finger") + ax * (12 * u_px) * (prel - 0.5) * 2 + ax * 1.5 * m_px * math.sin(2 * math.pi * 6 * clock)
-        hands = [bc + perp * 20 * u_px, finger]
-        kps = [contact, finger]
-    elif base == "guitar":
-        strum = P("strum") + np.array([0, 1.0]) * 12 * m_px * _tri(clock / 0.5)
-        ax = np.array(AXIS["guitar"]) * [w, h]
-        ax = ax / np.linalg.norm(ax)
-        finger = P("finger") + ax * (14 * u_px) * (prel - 0.5) * 2
-        hands = [strum, finger]
-        kps = [strum, finger]
-    elif base == "drum":
-        hands, tips = [], []
-        lo_ = s.last_onset(t) if s.played else None
-        for k, name in enumerate(("skin_l", "skin_r")):
-            # stick k hits on alternate onsets, then rises over 0.12 s and stays up
-            last_hit = None
-            if lo_ is not None:
-                for i in range(lo_[0], -1, -1):
-                    if i % 2 == k:
-                        last_hit = s.notes[i][0]
-                        break
-            lift = 1.0 if last_hit is None else min(1.0, (t - last_hit) / 0.12)
-            tip = P(name) + np.array([0, -1.0]) * 16 * m_px * lift
-            hand = tip + np.array([(-1 if k == 0 else 1) * 22 * u_px, -14 * u_px])
-            draw.append(("line", hand, tip, (0.9, 0.85, 0.6), th(3, 2)))
-            hands.append(hand)
-            tips.append(tip)
-        kps = tips
-    elif base == "piano":
-        hands = []
-        for k, name in enumerate(("keys_l", "keys_r")):
-            hx = P(name) + np.array([(prel - 0.5) * 14 * u_px, 0])
-            hands.append(hx - np.array([0, 8 * u_px]))
-            for f in range(3):
-                pressed = sounding and pitch is not None and (pitch + k) % 3 == f
-                fp = hx + np.array([(f - 1) * 6 * u_px, (4 * m_px if pressed else -2 * m_px)])
-                draw.append(("circle", fp, th(3, 2), s.skin))
-                if pressed:
-                    kps.append(fp)
-        if not kps:
-            kps = [hands[0] + np.array([0, 8 * u_px]), hands[1] + np.array([0, 8 * u_px])]
-    elif base == "accordion":
-        hands = [P("hand_l"), P("hand_r")]
-        trem = 2 * m_px * math.sin(2 * math.pi * 5 * clock)
-        hands[1] = hands[1] + np.array([0, trem])
-        kps = [hands[0], hands[1], P("centre")]
-    else:  # flute, saxophone, trumpet: fingers on keys (pattern from the pitch), mouth at the mouthpiece
-        name = "valves" if base == "trumpet" else ("keys" if base == "saxophone" else "holes")
-        ax = np.array(AXIS[base]) * [w, h]
-        ax = ax / np.linalg.norm(ax)
-        perp = np.array([ax[1], -ax[0]])
-        centre = P(name)
-        hands = []
-        for f in range(3):
-            down = sounding and pitch is not None and ((pitch >> f) & 1 or (s.note_at(t) or 0) % 3 == f)
-            fp = centre + ax * (f - 1) * 9 * u_px + perp * (5 * m_px if down else -3 * m_px)
-            draw.append(("circle", fp, th(3.5, 2), s.skin))
-            hands.append(fp)
-        mouth = P("mouth")
-        kps = [centre, mouth]
-        draw.append(("circle", mouth, th(3, 2), (0.8, 0.3, 0.3)))
+    pose = _Pose(s, t, x0, y0, w, h, anchors, u_px, m_px, limb, clock, pitch, prel, sounding)
+    th = pose.th
+    hands, kps = _POSES.get(base, _pose_wind)(pose, draw, kps)
     # idle players wave a hand (non-playing motion, away from the contact points)
     head = np.array([cx, y0 - 9 * u_px])
     if not s.played and any(a <= t < b for a, b in s.waves):

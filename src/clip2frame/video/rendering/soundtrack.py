@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .scene import GM_PROGRAMS, Scene, VideoSynthConfig
+from .scene import GM_PROGRAMS, Scene
+from .settings import VideoSynthConfig
 
 log = logging.getLogger(__name__)
 

@@ -44,7 +44,7 @@ def cache_flows(videos: list[tuple[str | Path, float | None]], *, cache_dir: str
     """Compute and cache the flow of every ``(path, duration_s or None)`` not cached yet, in ``jobs``
     processes (flow is the costliest step of action training: ~1 s per 8-s video on one core).
     Returns the number of videos computed."""
-    from ...data.synth.render import run_tasks
+    from ...data.synth.driver import run_tasks
 
     todo = [(str(p), str(cache_dir), params, d) for p, d in videos
             if not flow_cache_file(p, cache_dir, params).is_file()]
