@@ -17,7 +17,7 @@ Usage::
     python scripts/check_identical.py compare OUT_A OUT_B
 
 ``run`` writes ``OUT/manifest.json``: the sha256 of every file written (path relative to OUT). Files whose
-contents carry a wall-clock time or run duration (model provenance ``created``, timing lines) are compared
+contents carry a wall-clock time or run duration (model provenance ``created`` and the packaged model's absolute path, timing lines) are compared
 after those fields are masked (and the wall-clock columns of CSV files, e.g. ``metrics.csv``'s ``seconds``,
 and the per-epoch ``seconds`` of a ``train_state.pt``, compared by its tensors and values);
 the masks are printed with the comparison so they can be judged. ``compare`` recomputes the digests from
@@ -45,6 +45,9 @@ _MASKS = [
     # the video demo's wall-clock timings: demo.json "timings", report.md "## Timings (s)" and "total N min"
     (re.compile(rb'"timings(_s)?": ?\{[^}]*\}'), b'"timings": <masked>'),
     (re.compile(rb"Timings: [^\n]*"), b"Timings: <masked>"),   # the music demo's report
+    # the packaged model's absolute path in provenance (the source tree the run used)
+    (re.compile(rb'"[^"]*/clip2frame/assets/'), b'"<package>/clip2frame/assets/'),
+    (re.compile(rb'\\"[^"\\]*/clip2frame/assets/'), b'\\"<package>/clip2frame/assets/'),
     (re.compile(rb"## Timings \(s\)\n(\n|\* [^\n]*\n)*"), b"## Timings (s) <masked>\n"),
     (re.compile(rb"total [0-9.]+ min"), b"total <masked> min"),
     # the video demo's report names the corpus' module, which issue #26 moved (video.synth -> video.rendering)
@@ -99,8 +102,26 @@ def _canonical_state(path: Path) -> bytes:
     return b"\0".join(parts)
 
 
+def _canonical_npz(path: Path) -> bytes:
+    """An NPZ's arrays by name and value, its text arrays (e.g. ``provenance``) through the masks."""
+    import numpy as np
+
+    parts = []
+    with np.load(path, allow_pickle=False) as z:
+        for name in sorted(z.files):
+            a = z[name]
+            data = str(a).encode() if a.dtype.kind in "US" else a.tobytes()
+            if a.dtype.kind in "US":
+                for pat, rep in _MASKS:
+                    data = pat.sub(rep, data)
+            parts.append(name.encode() + str((a.dtype.kind if a.dtype.kind in "US" else a.dtype.str, a.shape)).encode()
+                         + data)
+    return b"\0".join(parts)
+
+
 def _digest(path: Path) -> str:
-    data = _canonical_state(path) if path.suffix == ".pt" else path.read_bytes()
+    data = (_canonical_state(path) if path.suffix == ".pt" else _canonical_npz(path) if path.suffix == ".npz"
+            else path.read_bytes())
     if path.suffix == ".csv":
         data = _mask_csv(data)
     if path.suffix in _MASKED_SUFFIXES:
