@@ -39,6 +39,7 @@ from ..config import to_dict
 from ..errors import ConfigError, ModelFileError
 from ..fileio import atomic_write_bytes
 from ..rundir import utc_timestamp
+from ..timebase import frame_seconds
 from .fcn import Clip2FrameNet
 from .registry import AUDIO_KINDS, DEFAULT_MODEL_PATH, MODEL_KINDS, VISUAL_KINDS, default_model_path, model_kind
 from .visual import VisualFCN
@@ -114,7 +115,7 @@ class TaggerModel:
     @property
     def frame_seconds(self) -> float:
         """Duration of one output frame (0.512 s for stride 16 at 16 kHz, hop 512)."""
-        return self.total_stride * self.feature_spec.hop_length / self.feature_spec.sr
+        return frame_seconds(self.total_stride, hop_length=self.feature_spec.hop_length, sr=self.feature_spec.sr)
 
     def metadata(self) -> dict[str, Any]:
         return _metadata(self, feature_spec=to_dict(self.feature_spec))

@@ -34,6 +34,7 @@ from ..fileio import atomic_write_text
 from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
 from ..rundir import RunDir, utc_timestamp
+from ..timebase import output_frames
 from .augment import CropAugmenter, with_seeds
 from .config import PLACEMENT_KEYS, TrainConfig, settings_dict
 from .data import SplitData, load_split, write_skipped
@@ -173,7 +174,7 @@ def fit_model_thresholds(net, std, data: SplitData, cfg: TrainConfig, device) ->
                     out = net(x[..., a:b])
                     ss.append(out.clip[0].cpu().numpy())
                     if data.frame_truth is not None:
-                        ys.append(data.frame_truth[i][a // s:-(-b // s)].any(axis=0))
+                        ys.append(data.frame_truth[i][a // s:output_frames(b, s)].any(axis=0))
                     else:
                         ys.append(data.clip_labels[i] > 0)
         scores, y = np.stack(ss), np.stack(ys)

@@ -80,6 +80,7 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...fileio import atomic_write_bytes
+from ...timebase import frame_seconds
 from ..manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
 from .compose import merge_spans, split_code
 from .engine import BLOCK, DEFAULT_SOUNDFONT, NoteEvent, SynthEngine, check_soundfont, get_engine
@@ -99,7 +100,7 @@ HIT_HOLD_S = 0.1                     # note-off of a percussion hit after its on
 SECOND_CLASS_EVERY = 12              # clips with index % 12 == 11 hold a second class (< 10 % of any split)
 PARTIAL_EVERY = 25
 MERGE_GAP_S = 0.3                    # note spans of one class closer than this are one event
-AGREEMENT_FRAME_S = 512 / 16000      # label-vs-stem agreement frame (the model's input hop, 32 ms)
+AGREEMENT_FRAME_S = frame_seconds()  # label-vs-stem agreement frame (the model's input hop, 32 ms)
 AGREEMENT_WARN = 0.9                 # a class whose mean agreement is lower is reported (log warning)
 BACKGROUND_PROGRAMS = (0, 4, 19, 24, 48, 52, 89)   # piano, e-piano, organ, guitar, strings, choir, pad
 
