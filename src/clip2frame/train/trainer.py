@@ -34,7 +34,6 @@ from ..fileio import atomic_write_text
 from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
 from ..rundir import RunDir, utc_timestamp
-from ..timebase import output_frames
 from .augment import CropAugmenter, with_seeds
 from .config import PLACEMENT_KEYS, TrainConfig, settings_dict
 from .data import SplitData, load_split, write_skipped
@@ -42,6 +41,7 @@ from . import domains
 from .distributed import init_from_env
 from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
 from .mean_teacher import MeanTeacher
+from .thresholds import fit_model_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -149,38 +149,6 @@ def _load_unlabelled(cfg: TrainConfig, labels: list[str], common: dict) -> Split
     if len(data) == 0:
         raise Clip2FrameError(f"{cfg.mean_teacher.data}: no usable clips in split '{cfg.mean_teacher.split}'")
     return data
-
-
-def fit_model_thresholds(net, std, data: SplitData, cfg: TrainConfig, device) -> np.ndarray:
-    """Per-tag F1-optimal thresholds: on clip predictions of 320-frame cuts (thesis) or on frame truth."""
-    from ..eval.protocol import split_outputs, standardised
-    from ..eval.thresholds import cut_clips, fit_thresholds
-    import warnings
-
-    net.eval()
-    s = net.total_stride
-    if cfg.threshold_source == "frame":
-        if data.frame_truth is None:
-            raise Clip2FrameError(f"{cfg.data}: threshold_source 'frame' needs frame truth in '{cfg.val_split}'")
-        _, frames = split_outputs(net, std, data, device=device)
-        truth = np.concatenate([t[: f.shape[0]] for t, f in zip(data.frame_truth, frames)])
-        scores, y = np.concatenate(frames), truth
-    else:
-        ys, ss = [], []
-        with torch.no_grad():
-            for i, f in enumerate(data.feats):
-                x = standardised(std, f, device)
-                for a, b in cut_clips(f.shape[-1], clip_frames=320, min_frames=s):
-                    out = net(x[..., a:b])
-                    ss.append(out.clip[0].cpu().numpy())
-                    if data.frame_truth is not None:
-                        ys.append(data.frame_truth[i][a // s:output_frames(b, s)].any(axis=0))
-                    else:
-                        ys.append(data.clip_labels[i] > 0)
-        scores, y = np.stack(ss), np.stack(ys)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit_thresholds(y, scores, n_steps=cfg.threshold_steps).astype(np.float32)
 
 
 def make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
