@@ -61,7 +61,7 @@ MTT9_MAP: dict[str, str] = {
 CH4_MAP: dict[str, str] = {
     "accordion": "accordion",
     "cello": "cello",
-    "drum set": "drum",
+    "drum set": "drums",
     "flute": "flute",
     "acoustic guitar": "guitar",
     "clean electric guitar": "guitar",

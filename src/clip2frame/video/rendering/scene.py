@@ -15,22 +15,26 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ...data.synth.instruments import INSTRUMENTS
 from ...tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, Look, background, draw_player, paste, picture
 
 log = logging.getLogger(__name__)
 
-GM_PROGRAMS = {"accordion": 21, "cello": 42, "drum": 0, "flute": 73, "guitar": 24, "piano": 0,
-               "saxophone": 65, "trumpet": 56, "violin": 40}
-PITCH_RANGES = {"accordion": (55, 79), "cello": (36, 60), "drum": (36, 50), "flute": (72, 96),
+#: The music tag whose General MIDI programs play each video instrument (the same name but for the guitar).
+MUSIC_TAG_OF = {v: {"guitar": "acoustic guitar"}.get(v, v) for v in VIDEO_INSTRUMENTS}
+#: The GM program of each video instrument: its music tag's first classic program in the one GM table
+#: (:mod:`clip2frame.data.synth.instruments`).
+GM_PROGRAMS = {v: INSTRUMENTS[MUSIC_TAG_OF[v]].programs[0] for v in VIDEO_INSTRUMENTS}
+PITCH_RANGES = {"accordion": (55, 79), "cello": (36, 60), "drums": (36, 50), "flute": (72, 96),
                 "guitar": (45, 69), "piano": (48, 84), "saxophone": (49, 75), "trumpet": (55, 79),
                 "violin": (60, 88)}
 DRUM_PITCHES = (36, 38, 41, 45, 38, 42)
 # Note durations (s) while playing, per instrument.
-NOTE_DUR = {"accordion": (0.3, 0.7), "cello": (0.5, 1.1), "drum": (0.15, 0.35), "flute": (0.3, 0.7),
+NOTE_DUR = {"accordion": (0.3, 0.7), "cello": (0.5, 1.1), "drums": (0.15, 0.35), "flute": (0.3, 0.7),
             "guitar": (0.3, 0.6), "piano": (0.15, 0.45), "saxophone": (0.3, 0.7), "trumpet": (0.3, 0.6),
             "violin": (0.35, 0.9)}
-SIZE_FACTOR = {"cello": 1.4, "piano": 1.1, "drum": 1.05, "accordion": 1.0}
+SIZE_FACTOR = {"cello": 1.4, "piano": 1.1, "drums": 1.05, "accordion": 1.0}
 
 # Direction of the strings / tube (unit-ish vector in u, v) for bows and fingers.
 AXIS = {"violin": (0.55, -0.6), "guitar": (0.6, -0.6), "flute": (0.7, -0.7), "saxophone": (0.1, 1.0),
@@ -137,7 +141,7 @@ def _notes(rng: np.random.Generator, inst: str, dur: float) -> list[tuple[float,
         while t < b - 0.1:
             d = float(rng.uniform(dmin, dmax))
             off = min(b, t + d)
-            if inst == "drum":
+            if inst == "drums":
                 p = int(rng.choice(DRUM_PITCHES))
                 out.append((round(t, 4), round(min(b, t + 0.2), 4), p))
             else:
@@ -311,7 +315,7 @@ def _state(s: Source, t: float, gain: float = 1.0, look: Look = Look(), limb: fl
         finger = P("finger") + ax * (14 * u_px) * (prel - 0.5) * 2
         hands = [strum, finger]
         kps = [strum, finger]
-    elif base == "drum":
+    elif base == "drums":
         hands, tips = [], []
         lo_ = s.last_onset(t) if s.played else None
         for k, name in enumerate(("skin_l", "skin_r")):
