@@ -7,14 +7,14 @@ network's grouping: the Gaussians' log sigma at ``lr · sigma_lr_mult``.
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 
 from ..errors import ConfigError
 
 #: Optimiser name -> class.
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adagrad": torch.optim.Adagrad,
 }
 
@@ -40,7 +40,7 @@ def make_optimizer(params: Iterable[Any], *, name: str, lr: float, momentum: flo
         cls = OPTIMIZERS[name]
     except KeyError:
         raise ConfigError(f"config key 'optimizer': expected one of {', '.join(OPTIMIZERS)}, got {name!r}") from None
-    kw: dict[str, float] = {"lr": lr}
+    kw: dict[str, Any] = {"lr": lr}
     if momentum is not None and cls is torch.optim.SGD:
         kw["momentum"] = momentum
     if weight_decay is not None:
