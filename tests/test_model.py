@@ -10,7 +10,8 @@ from scipy.stats import norm
 
 from clip2frame.config import from_dict
 from clip2frame.errors import ConfigError
-from clip2frame.models import PRESETS, AudioModelConfig, Clip2FrameNet, GaussianAccumulation, gaussian_kernel, output_frames
+from clip2frame.models import PRESETS, AudioModelConfig, Clip2FrameNet, GaussianAccumulation, gaussian_kernel
+from clip2frame.timebase import output_frames
 from clip2frame.train.config import resolve_config
 
 

@@ -81,7 +81,7 @@ def test_audioset_ch4_subset_folds_descendants(tmp_path):
     labels.write_text(LABELS + '7,/m/0mkg,"Accordion"\n8,/m/01xqw,"Cello"\n9,/m/026t6,"Drum"\n'
                       '10,/m/0l14j_,"Flute"\n11,/m/06ncr,"Saxophone"\n12,/m/07gql,"Trumpet"\n')
     m = audioset.read(root, labels="ch4", splits=["balanced_train"])
-    assert m.labels == ["accordion", "cello", "drum", "flute", "guitar", "piano", "saxophone", "trumpet", "violin"]
+    assert m.labels == ["accordion", "cello", "drums", "flute", "guitar", "piano", "saxophone", "trumpet", "violin"]
     by_id = {c.clip_id: c.tags for c in m.clips}
     assert by_id == {"--PJHxphWEs_30": ("guitar",), "a_b-c_d-e_f_0": ("piano",),
                      "YYYYYYYYYYY_12.5": ("guitar", "violin")}
@@ -156,8 +156,8 @@ def test_youtube8m(tmp_path):
     assert mal == ["labels.tsv:7: label 'Banjo' is not in vocabulary.csv",
                    "labels.tsv:8: expected 'filename<TAB>labels[<TAB>split]', got 1 fields"]
     ch4 = youtube8m.read(root, labels="ch4")
-    assert ch4.labels[:3] == ["accordion", "cello", "drum"]
-    assert {c.clip_id: c.tags for c in ch4.clips} == {"a": ("guitar", "piano"), "c": ("drum",)}
+    assert ch4.labels[:3] == ["accordion", "cello", "drums"]
+    assert {c.clip_id: c.tags for c in ch4.clips} == {"a": ("guitar", "piano"), "c": ("drums",)}
     assert ch4.extra["dropped"] == {"no_label_in_subset": 1}
 
 

@@ -146,10 +146,10 @@ def test_resample_holds_value_when_frames_are_finer_than_the_hop():
 def test_ch4_aggregates_guitars_and_saxophones(tmp_path):
     root = make_medleydb(tmp_path / "MedleyDB")
     m = medleydb.read(root, label_map="ch4", split="none")
-    assert m.labels == ["accordion", "cello", "drum", "flute", "guitar", "piano", "saxophone", "trumpet", "violin"]
+    assert m.labels == ["accordion", "cello", "drums", "flute", "guitar", "piano", "saxophone", "trumpet", "violin"]
     by_id = {c.clip_id: c for c in m.clips}
     assert by_id["ArtistB_Song2"].tags == ("guitar", "saxophone")
-    assert by_id["ArtistA_Song1"].tags == ("drum",)
+    assert by_id["ArtistA_Song1"].tags == ("drums",)
 
 
 def test_artist_split_is_disjoint_seeded_and_balanced():

@@ -9,6 +9,7 @@ pytest.importorskip("music21")
 pytest.importorskip("pedalboard")
 
 from clip2frame.data.synth import compose, production as prod, timbres, variety  # noqa: E402
+from clip2frame.data.synth.instruments import GM_PROGRAMS  # noqa: E402
 from clip2frame.data.synth.mix import active_rms  # noqa: E402
 from clip2frame.data.synth.render import render_clip, render_music_corpus  # noqa: E402
 from clip2frame.errors import ConfigError  # noqa: E402
@@ -91,10 +92,10 @@ def test_inserts_leave_the_music_truth_unchanged():
 
 
 def test_distractors_use_untagged_programs_in_the_clips_tempo():
-    tagged = {p for t, ps in timbres.PROGRAMS.items() if t != "drums" for p in ps}  # drums: bank-128 kits
+    tagged = {p for t, ps in GM_PROGRAMS.items() if t != "drums" for p in ps}  # drums: bank-128 kits
     for programs, proxies in prod.DISTRACTORS.values():
         assert not set(programs) & tagged
-        assert set(proxies) <= set(timbres.PROGRAMS)
+        assert set(proxies) <= set(GM_PROGRAMS)
     # a distractor's notes come from the clip's own score draw: same tempo sections whatever the instruments
     kw = dict(clip_id="train_00007", split="train", seed=1, index=7, duration_s=20.0, sr=16000, soundfont="", work=None)
     assert compose.make_spec(**kw, instruments=("piano", "flute")).tempo_sections == \

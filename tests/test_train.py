@@ -145,14 +145,15 @@ def test_sigma_learning_rate_multiplier_moves_log_sigma():
     import torch
 
     from clip2frame.models.fcn import Clip2FrameNet
-    from clip2frame.train.trainer import make_optimizer
+    from clip2frame.train.optim import audio_param_groups, make_optimizer
 
     moved = {}
     for mult in (1.0, 30.0):
         cfg = resolve_config(overrides=TOY + ["data=x", f"sigma_lr_mult={mult}", "model.accumulation=learned"])
         torch.manual_seed(0)
         net = Clip2FrameNet(cfg.model, 3)
-        opt = make_optimizer(net, cfg)
+        opt = make_optimizer(audio_param_groups(net, lr=cfg.lr, sigma_lr_mult=cfg.sigma_lr_mult),
+                             name=cfg.optimizer, lr=cfg.lr)
         assert len(opt.param_groups) == (1 if mult == 1.0 else 2)
         if mult != 1.0:
             assert opt.param_groups[1]["lr"] == pytest.approx(cfg.lr * mult)

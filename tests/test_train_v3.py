@@ -139,7 +139,8 @@ def test_thresholds_on_a_mixture_use_both_domains(toy, other, tmp_path):
     pooled = SplitData.concat([load_split(toy, "validation", t.feature_spec, t.labels, **common),
                                load_split(other, "val", t.feature_spec, t.labels, **common)])
     cfg = _cfg(toy, tmp_path / "mix", *ex, "threshold_on=all")
-    ref = trainer_mod.fit_model_thresholds(t.net, t.standardizer, pooled, cfg, torch.device("cpu"))
+    from clip2frame.train.thresholds import fit_model_thresholds
+    ref = fit_model_thresholds(t.net, t.standardizer, pooled, cfg, torch.device("cpu"))
     np.testing.assert_allclose(t.thresholds, ref)
     assert "all:" in t.provenance["threshold_source"]
 

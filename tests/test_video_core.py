@@ -164,7 +164,7 @@ def test_evaluate_maps_means_per_instrument():
     fs = (64, 64)
     mk = lambda act, kp: metrics.VideoTruth("v", "cello", np.array(act, bool), kp, [[[0, 0, 31, 31]]] * T, fs)
     tr1 = mk([1, 1, 0, 0], [[(10.0, 10.0)], [(10.0, 10.0)], [], []])
-    tr2 = metrics.VideoTruth("w", "drum", np.array([1, 0, 1, 0], bool), [[(50.0, 50.0)], [], [(50.0, 50.0)], []],
+    tr2 = metrics.VideoTruth("w", "drums", np.array([1, 0, 1, 0], bool), [[(50.0, 50.0)], [], [(50.0, 50.0)], []],
                              [[[32, 32, 63, 63]]] * T, fs)
     m1 = np.zeros((T, 2, 2), np.float32)
     m1[:, 0, 0] = [0.9, 0.8, 0.1, 0.2]  # perfect ranking, max top-left
@@ -172,10 +172,10 @@ def test_evaluate_maps_means_per_instrument():
     m2[:, 0, 0] = [0.9, 0.1, 0.2, 0.8]  # AUC 3/4 for drum, max top-left (wrong place)
     sc = metrics.evaluate_maps([tr1, tr2], [m1, m2])
     assert sc.per_instrument["cello"]["temporal_auc"] == pytest.approx(1.0)
-    assert sc.per_instrument["drum"]["temporal_auc"] == pytest.approx(0.75)
+    assert sc.per_instrument["drums"]["temporal_auc"] == pytest.approx(0.75)
     assert sc.temporal_auc == pytest.approx(0.875)
     assert sc.per_instrument["cello"]["hit_rate"] == pytest.approx(1.0)
-    assert sc.per_instrument["drum"]["hit_rate"] == pytest.approx(0.0)
+    assert sc.per_instrument["drums"]["hit_rate"] == pytest.approx(0.0)
     loc = metrics.argmax_location(m1[0], fs)
     d_cello = metrics.point_distance(loc, [(10.0, 10.0)])
     d_drum = metrics.point_distance(loc, [(50.0, 50.0)])
@@ -189,7 +189,7 @@ def test_flow_cache_key_and_reuse(tmp_path):
     from clip2frame.video.rendering.scene import VideoSynthConfig
 
     p = tmp_path / "v.mp4"
-    render_video(VideoSynthConfig(duration_s=1.2, fps=10), 0, "drum", p)
+    render_video(VideoSynthConfig(duration_s=1.2, fps=10), 0, "drums", p)
     k1 = vcache.cache_key(p)
     assert k1 == vcache.cache_key(p)
     assert k1 != vcache.cache_key(p, vflow.FlowParams(winsize=13))

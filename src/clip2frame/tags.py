@@ -43,7 +43,7 @@ MUSIC_TAG_KINDS: dict[str, str] = {**INSTRUMENT_FAMILY, "fast": "tempo", "slow":
 
 # The nine instruments of the video chapter (thesis ch. 4).
 VIDEO_INSTRUMENTS: tuple[str, ...] = (
-    "accordion", "cello", "drum", "flute", "guitar", "piano", "saxophone", "trumpet", "violin",
+    "accordion", "cello", "drums", "flute", "guitar", "piano", "saxophone", "trumpet", "violin",
 )
 #: The kind of every label of a video detection (``clip2frame detect``): one group in the viewer.
 VIDEO_KIND = "instrument playing (video)"

@@ -33,7 +33,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import timebase
 from ..errors import ConfigError
+from ..timebase import DEFAULT_WIN_SIZES, HOP_LENGTH, N_MELS, SAMPLE_RATE
 
 __all__ = [
     "FeatureSpec", "MultiScaleLogMel", "Standardizer", "fit_standardizer", "mel_filterbank",
@@ -59,10 +61,10 @@ class FeatureSpec:
     delta : bool                  append the first time-derivative of every log-mel band (M = 2·n_mels).
     """
 
-    sr: int = 16000
-    hop_length: int = 512
-    n_mels: int = 128
-    win_sizes: tuple[int, ...] = (512, 1024, 2048, 4096, 8192, 16384)
+    sr: int = SAMPLE_RATE
+    hop_length: int = HOP_LENGTH
+    n_mels: int = N_MELS
+    win_sizes: tuple[int, ...] = DEFAULT_WIN_SIZES
     fmin: float = 0.0
     fmax: float | None = None
     log_scale: float = 10000.0
@@ -114,7 +116,7 @@ class FeatureSpec:
 
     def n_frames(self, n_samples: int) -> int:
         """T for an input of ``n_samples`` samples: ``1 + n_samples // hop_length``."""
-        return 1 + int(n_samples) // self.hop_length
+        return timebase.n_frames(n_samples, self.hop_length)
 
     def to_dict(self) -> dict[str, Any]:
         from ..config import to_dict

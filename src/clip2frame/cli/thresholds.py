@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     from ..models.io import load_model, save_model
     from ..train.config import TrainConfig
     from ..train.data import load_split
-    from ..train.trainer import fit_model_thresholds
+    from ..train.thresholds import fit_model_thresholds
 
     tagger = load_model(args.model)
     manifest = load_manifest(args.data)

@@ -32,6 +32,7 @@ import numpy as np
 
 from ..data.manifest import Event
 from ..errors import MetricInputError
+from ..timebase import frame_boundaries
 
 __all__ = [
     "MetricInputError", "MetricWarning", "validate_scores", "validate_predictions", "validate_events",
@@ -432,7 +433,7 @@ def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries=
             raise MetricInputError(f"frame_duration_s: must be > 0, got {frame_duration_s}")
         if n_frames < 0:
             raise MetricInputError(f"n_frames: must be >= 0, got {n_frames}")
-        boundaries = np.arange(int(n_frames) + 1) * float(frame_duration_s)
+        boundaries = frame_boundaries(int(n_frames), float(frame_duration_s))
     elif n_frames is not None or frame_duration_s is not None:
         raise MetricInputError("boundaries: give either the frame edges or n_frames/frame_duration_s, not both")
     b = np.asarray(boundaries, dtype=np.float64)

@@ -22,7 +22,7 @@ import torch
 
 from ..infer.activations import FrameActivations
 from ..infer.predict import frames_from_features
-from ..timebase import RESOLUTIONS
+from ..timebase import RESOLUTIONS, frame_boundaries
 from .metrics import evaluate_clips, evaluate_frames, events_to_frames, segment_f1
 
 
@@ -50,7 +50,7 @@ def frame_truth_at(data, labels, frames: list[np.ndarray], step_s: float) -> lis
     """Frame truth on the grid of ``frames`` (step ``step_s`` seconds) from the split's events."""
     out = []
     for ev, fr in zip(data.events, frames):
-        bounds = np.arange(fr.shape[0] + 1) * step_s
+        bounds = frame_boundaries(fr.shape[0], step_s)
         out.append(events_to_frames([e for e in ev if e.label in labels], labels, bounds))
     return out
 
@@ -98,7 +98,7 @@ def segment_scores(data, labels: list[str], frames: list[np.ndarray], thresholds
     :func:`~clip2frame.eval.metrics.segment_f1`); a clip lasts its feature frames × ``clip_s`` seconds."""
     reference, estimated, durations = {}, {}, {}
     for i, (ev, fr, feats) in enumerate(zip(data.events, frames, data.feats)):
-        acts = FrameActivations(list(labels), fr, np.arange(fr.shape[0] + 1) * step_s, thresholds)
+        acts = FrameActivations(list(labels), fr, frame_boundaries(fr.shape[0], step_s), thresholds)
         reference[str(i)] = [e for e in ev if e.label in labels]
         estimated[str(i)] = acts.to_events()
         durations[str(i)] = feats.shape[-1] * clip_s
@@ -118,6 +118,6 @@ def split_event_metrics(data, labels: list[str], frames: list[np.ndarray], step_
     for cid, ev, fr, f in zip(data.clip_ids, data.events, frames, data.feats):
         dur = f.shape[-1] * hop_s
         ref[cid] = [e for e in ev if e.label in labels]
-        scores[cid] = (np.minimum(np.arange(fr.shape[0] + 1) * step_s, dur), fr)
+        scores[cid] = (frame_boundaries(fr.shape[0], step_s, duration_s=dur), fr)
         durations[cid] = dur
     return event_metrics(ref, scores, thresholds, labels, durations, **kw)

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_text
+from ..timebase import frame_boundaries
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def make_figures(tagger, manifest, fig_dir: Path, results: dict, *, n_taggrams: 
         raise Clip2FrameError(f"{manifest.root}: the test split has no frame truth to draw taggrams against")
     for i in range(sub):
         fr = frames[i]
-        bounds = np.arange(fr.shape[0] + 1) * tagger.frame_seconds
+        bounds = frame_boundaries(fr.shape[0], tagger.frame_seconds)
         truth = events_to_frames(list(data.events[i]), labels, bounds)
         figs["taggrams"].append(taggram_figure(fig_dir / f"taggram_{data.clip_ids[i]}.png",
                                                title=f"{data.clip_ids[i]} (test)", labels=labels, probs=fr,

@@ -17,7 +17,8 @@ protocol) also the thesis' 9 frame-level instruments the dataset has (:func:`the
 
 Thresholds (:meth:`Runner._thresholds`): the run's own (fitted at training), or refitted per
 :class:`Settings` (``thresholds="frame"``: on validation frame truth; ``source_thresholds="clips"``:
-:func:`fit_clip_thresholds` on whole clips against their tags), then floored at ``threshold_floor``;
+:func:`clip2frame.train.thresholds.fit_model_thresholds`, source ``clips``: whole clips against their
+tags), then floored at ``threshold_floor``;
 Table 3.2's target-domain rows fit on one half of the target split and score the other.
 The scarce frame-supervised set of Table 3.6 is derived here from the settings
 (:func:`make_scarce_manifest`). Tables are written by :mod:`.tables`, datasets prepared by :mod:`.datasets`.
@@ -224,18 +225,17 @@ class Runner:
         source_thresholds), then floored at Settings.threshold_floor."""
         import torch
 
-        from ..train.trainer import fit_model_thresholds
+        from ..train.thresholds import fit_model_thresholds
 
         thr = np.asarray(tagger.thresholds, dtype=np.float64)
         if cfg.data != self.s.data:  # trained on another set (the scarce one): keep its own held-in thresholds
             pass
         elif how == "source" and self.s.source_thresholds == "clips":
-            thr = fit_clip_thresholds(tagger, self.split(cfg.val_split, tagger), cfg.threshold_steps)
+            thr = fit_model_thresholds(tagger.net, tagger.standardizer, self.split(cfg.val_split, tagger), cfg,
+                                       torch.device("cpu"), source="clips")
         elif how != "source" and self.s.thresholds == "frame":
-            from dataclasses import replace
-
-            thr = fit_model_thresholds(tagger.net, tagger.standardizer, self.split(cfg.val_split, tagger),
-                                       replace(cfg, threshold_source="frame"), torch.device("cpu"))
+            thr = fit_model_thresholds(tagger.net, tagger.standardizer, self.split(cfg.val_split, tagger), cfg,
+                                       torch.device("cpu"), source="frame")
         return np.maximum(np.asarray(thr, dtype=np.float64), self.s.threshold_floor)
 
     def _evaluate(self, how: str, tagger, cfg, split: str) -> dict[str, float]:
@@ -254,7 +254,7 @@ class Runner:
             if how == "thresholds:target":
                 import torch
 
-                from ..train.trainer import fit_model_thresholds
+                from ..train.thresholds import fit_model_thresholds
 
                 thr = fit_model_thresholds(tagger.net, tagger.standardizer, fit, cfg, torch.device("cpu"))
                 thr = np.maximum(thr, self.s.threshold_floor)
@@ -271,20 +271,6 @@ class Runner:
                              **kw)
         res.update(_clip_accuracy(tagger, data))
         return res
-
-
-def fit_clip_thresholds(tagger, data, n_steps: int = 1000) -> np.ndarray:
-    """The thesis' source-domain thresholds (Table 3.2, MagnaTagATune rows): per-tag F1-optimal thresholds
-    of whole clips' pooled scores against their clip tags."""
-    import warnings
-
-    from ..eval.protocol import split_outputs
-    from ..eval.thresholds import fit_thresholds
-
-    scores, _ = split_outputs(tagger.net, tagger.standardizer, data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit_thresholds(data.clip_labels > 0, scores, n_steps=n_steps)
 
 
 def sigma_summary(tagger) -> dict[str, float]:

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import Clip2FrameError, ConfigError
-from ..timebase import RESOLUTIONS
+from ..timebase import RESOLUTIONS, frame_boundaries, n_frames, output_frames
 from .activations import FrameActivations
 
 log = logging.getLogger(__name__)
@@ -167,7 +167,7 @@ def _context_frames(tagger) -> int:
         ctx += layer.kernel * res + layer.pool * res
         res *= layer.pool
     s = cfg.total_stride
-    return s * math.ceil((ctx + s) / s)
+    return s * output_frames(ctx + s, s)
 
 
 @functools.lru_cache(maxsize=FRONT_END_CACHE_SIZE)
@@ -215,7 +215,7 @@ def _pre_accumulation(tagger, samples: _Samples, *, device: torch.device, shifts
         wave = samples.get(f0 * hop, f1 * hop)
         if samples.eof:
             n_samples = samples.available
-        t_in = None if n_samples is None else 1 + n_samples // hop  # whole-file frame count, once known
+        t_in = None if n_samples is None else n_frames(n_samples, hop)  # whole-file frame count, once known
         feats = front(torch.from_numpy(np.ascontiguousarray(wave)).to(device)[None])  # [1, S, M, Tseg]
         # Segment frame i is global frame f0 + i; frames near a cut edge (not a file edge) are unreliable.
         lo = f0 + (pad_frames if f0 > 0 else 0)
@@ -235,7 +235,7 @@ def _pre_accumulation(tagger, samples: _Samples, *, device: torch.device, shifts
             views.append(feats[..., v0 - f0:v1 - f0])  # [1, S, M, v1 - v0]
         for (i, r, v0), raw in zip(todo, _run_views(tagger.net, views, max(1, batch_size))):  # raw [K, T'_view]
             skip = (a + r - v0) // s if a + r >= v0 else 0
-            total_r = None if t_in is None else -(-(t_in - r) // s)
+            total_r = None if t_in is None else output_frames(t_in - r, s)
             j_end = (b // s) if not last else total_r
             outs[i].append(raw[:, skip:skip + (j_end - a // s)])
         if last:
@@ -284,18 +284,16 @@ def predict(audio, *, model: ModelLike = "default", sr: int | None = None, resol
         probs = frames[0].T  # [T', K]
         step = tagger.frame_seconds
     elif resolution == "upsampled":
-        t_in = 1 + n_samples // spec.hop_length
+        t_in = n_frames(n_samples, spec.hop_length)
         probs = np.repeat(frames[0].T, s, axis=0)[:t_in]  # input frame i <- output frame i // s
         step = spec.hop_length / spec.sr
     else:
-        t_in = 1 + n_samples // spec.hop_length
+        t_in = n_frames(n_samples, spec.hop_length)
         probs = np.zeros((t_in, tagger.net.n_labels), dtype=np.float32)
         for r, fr in zip(shifts, frames):
             probs[r::s][: fr.shape[1]] = fr.T  # input frame s*j + r <- shift r, output j
         step = spec.hop_length / spec.sr
-    bounds = np.arange(probs.shape[0] + 1) * step
-    if probs.shape[0] and duration > bounds[-2]:
-        bounds[-1] = min(bounds[-1], duration)
+    bounds = frame_boundaries(probs.shape[0], step, duration_s=duration)
     from ..models.io import weights_sha256
 
     meta = {"model": tagger.name, "model_version": tagger.version, "weights_sha256": weights_sha256(tagger),

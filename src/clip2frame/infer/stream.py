@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from ..errors import Clip2FrameError
 from ..models.latency import LatencyBudget, latency_budget, receptive_field
+from ..timebase import frame_boundaries, output_frames
 from .activations import FrameActivations
 from .predict import ModelLike, _front_end, _run_views, load_tagger, resolve_device
 
@@ -115,7 +116,7 @@ class StreamTagger:
         self.hop = spec.hop_length
         self.frame_s = self.latency.frame_s
         left, self._right = receptive_field(tagger.net.cfg)
-        self._left = s * math.ceil(left / s)  # view start before s·j, on the stride grid
+        self._left = s * output_frames(left, s)  # view start before s·j, on the stride grid
         self._pad = math.ceil(max(spec.win_sizes) / 2 / self.hop) + (4 if spec.delta else 0)
         self._front = _front_end(spec, self.device)
         self._taps, self._back = self._accumulation_taps()
@@ -198,7 +199,7 @@ class StreamTagger:
     def _net_view(self, eof: bool) -> tuple[torch.Tensor, int, int] | None:
         """(features view [1, S, M, L], first output frame of the view, J): raw frames [j_done, J) final."""
         s, G = self.s, self._f_done
-        J = -(-G // s) if eof else (G - self._right - 1) // s + 1
+        J = output_frames(G, s) if eof else (G - self._right - 1) // s + 1
         if J <= self._j_done or (not eof and J - self._j_done < self.min_new_frames) or self._feats is None:
             return None
         v0 = max(0, s * self._j_done - self._left)
@@ -237,10 +238,9 @@ class StreamTagger:
         return StreamUpdate(frames, events)
 
     def _frames(self, probs: np.ndarray, k0: int, eof: bool) -> FrameActivations:
-        bounds = (k0 + np.arange(probs.shape[0] + 1)) * self.frame_s
-        duration = self._n / self.spec.sr
-        if eof and probs.shape[0] and duration > bounds[-2]:
-            bounds[-1] = min(bounds[-1], duration)  # as predict(): the last frame ends with the audio
+        # at the end of the stream, as predict(): the last frame ends with the audio
+        bounds = frame_boundaries(probs.shape[0], self.frame_s, first=k0,
+                                  duration_s=self._n / self.spec.sr if eof else None)
         meta = {"model": self.tagger.name, "model_version": self.tagger.version, "resolution": "model",
                 "lookahead_frames": self.latency.lookahead_frames}
         return FrameActivations(self.labels, probs, bounds, self.thresholds, dict(self.tagger.kinds), None, meta)

@@ -96,8 +96,3 @@ class Clip2FrameNet(nn.Module):
     def forward(self, feats: torch.Tensor, n_valid: torch.Tensor | None = None) -> ModelOutput:
         raw, frame = self.forward_features(feats)
         return ModelOutput(frame_raw=raw, frame=frame, clip=self.forward_head(frame, n_valid))
-
-
-def output_frames(n_input_frames: int, total_stride: int) -> int:
-    """T' for T input frames: ceil(T / total_stride)."""
-    return -(-n_input_frames // total_stride)

@@ -20,6 +20,9 @@ thresholds) does not enter it: two files with the same weights are the same netw
 Older files load too: format 1 has no ``kind`` (a tagger: ``sound`` when its labels are the video
 instruments, else ``music``), and the video models of format 1 (``format: clip2frame-video-fcn``) keep
 their tensors without the ``net.`` prefix. A file of a newer format than this copy knows is refused.
+Labels spelled otherwise when the file was written are read in today's spelling (:data:`LABEL_RENAMES`: the
+video models' ``drum`` is ``drums``, the music vocabulary's spelling, since issue #26); the packaged video
+models were written before and are read through it.
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ from ..config import to_dict
 from ..errors import ConfigError, ModelFileError
 from ..fileio import atomic_write_bytes
 from ..rundir import utc_timestamp
+from ..timebase import frame_seconds
 from .fcn import Clip2FrameNet
 from .registry import AUDIO_KINDS, DEFAULT_MODEL_PATH, MODEL_KINDS, VISUAL_KINDS, default_model_path, model_kind
 from .visual import VisualFCN
@@ -46,6 +50,9 @@ from .visual import VisualFCN
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2
+#: Video-model labels renamed since files were written: old spelling -> today's (:data:`clip2frame.tags.VIDEO_INSTRUMENTS`).
+#: Music models keep their labels as written (a MagnaTagATune model may have a tag ``drum`` of its own).
+LABEL_RENAMES: dict[str, str] = {"drum": "drums"}
 META_KEY = "clip2frame"
 #: ``format`` of the object/action files of format 1 (written by the video trainer before the kinds).
 LEGACY_VISUAL_FORMAT = "clip2frame-video-fcn"
@@ -114,7 +121,7 @@ class TaggerModel:
     @property
     def frame_seconds(self) -> float:
         """Duration of one output frame (0.512 s for stride 16 at 16 kHz, hop 512)."""
-        return self.total_stride * self.feature_spec.hop_length / self.feature_spec.sr
+        return frame_seconds(self.total_stride, hop_length=self.feature_spec.hop_length, sr=self.feature_spec.sr)
 
     def metadata(self) -> dict[str, Any]:
         return _metadata(self, feature_spec=to_dict(self.feature_spec))
@@ -250,7 +257,17 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         raise ModelFileError(f"{path}: model format {version} is newer than this clip2frame "
                              f"({FORMAT_VERSION}); upgrade clip2frame")
     meta["kind"] = _kind_of(meta, path)
+    if meta["kind"] != "music":
+        _rename_labels(meta)
     return meta
+
+
+def _rename_labels(meta: dict[str, Any]) -> None:
+    """A video model's labels (and the keys of its ``kinds``) in today's spelling (:data:`LABEL_RENAMES`)."""
+    if isinstance(meta.get("labels"), list):
+        meta["labels"] = [LABEL_RENAMES.get(lab, lab) if isinstance(lab, str) else lab for lab in meta["labels"]]
+    if isinstance(meta.get("kinds"), dict):
+        meta["kinds"] = {LABEL_RENAMES.get(k, k): v for k, v in meta["kinds"].items()}
 
 
 def _kind_of(meta: dict[str, Any], path: Path) -> str:
@@ -259,7 +276,8 @@ def _kind_of(meta: dict[str, Any], path: Path) -> str:
     if kind is None and meta.get("format_version", 0) <= 1:
         from ..tags import VIDEO_INSTRUMENTS
 
-        kind = "sound" if list(meta.get("labels") or []) == list(VIDEO_INSTRUMENTS) else "music"
+        labels = [LABEL_RENAMES.get(lab, lab) for lab in meta.get("labels") or []]
+        kind = "sound" if labels == list(VIDEO_INSTRUMENTS) else "music"
     if kind not in MODEL_KINDS:
         raise ModelFileError(f"{path}: unknown model kind {kind!r} (known: {', '.join(MODEL_KINDS)})")
     return str(kind)

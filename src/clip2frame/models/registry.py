@@ -21,6 +21,7 @@ from torch import nn
 
 from ..config import from_dict
 from ..errors import ConfigError
+from ..timebase import DEFAULT_WIN_SIZES
 from .config import AudioModelConfig, EarlyLayer
 from .fcn import Clip2FrameNet
 from .visual import VisualFCN, VisualFCNConfig
@@ -101,7 +102,7 @@ class Preset:
     train: dict[str, Any] = field(default_factory=dict)
 
 
-_SIX = (512, 1024, 2048, 4096, 8192, 16384)
+_SIX = DEFAULT_WIN_SIZES
 
 PRESETS: dict[str, Preset] = {}
 
@@ -159,6 +160,11 @@ register(Preset(
         dropout=0.2,
     ),
 ))
+
+
+#: The preset of the video sound model (thesis Table 4.1). Its total stride is the video time base's
+#: (:data:`clip2frame.video.inference.io.OUTPUT_STRIDE`): every video stream is cut on the sound model's frames.
+SOUND_PRESET = "thesis-sound-ch4"
 
 
 def get_preset(name: str) -> Preset:

@@ -28,6 +28,7 @@ from ..config import to_dict
 from ..data.manifest import ClipRecord, Manifest
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_bytes, atomic_write_text
+from ..timebase import frame_boundaries, frame_seconds, output_frames
 
 log = logging.getLogger(__name__)
 
@@ -292,10 +293,9 @@ def load_split(manifest: Manifest, split: str, spec, labels: list[str], *, total
     frame_truth = None
     if kept_clips and all(c.events is not None for c in kept_clips):
         frame_truth = []
-        step = total_stride * spec.hop_length / spec.sr
+        step = frame_seconds(total_stride, hop_length=spec.hop_length, sr=spec.sr)
         for c, T in zip(kept_clips, feats.lengths):
-            n_out = -(-int(T) // total_stride)
-            bounds = np.arange(n_out + 1) * step
+            bounds = frame_boundaries(output_frames(T, total_stride), step)
             frame_truth.append(events_to_frames([e for e in c.events or () if e.label in index], labels, bounds))
     for cid, why in skipped:
         log.warning("skipped %s: %s", cid, why)

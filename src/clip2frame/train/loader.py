@@ -20,6 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..timebase import output_frames
 from .augment import CropAugmenter
 from .data import SplitData, read_crop
 
@@ -89,14 +90,14 @@ class CropDataset(torch.utils.data.Dataset):
         y = torch.from_numpy(self.data.clip_labels[i])
         yf = None
         if self.frame_truth:
-            n_out = -(-L // self.stride)
+            n_out = output_frames(L, self.stride)
             yf = torch.zeros((y.shape[0], n_out))
             truth = self.data.frame_truth
             if truth is None:
                 raise ValueError("CropDataset: frame labels asked for a split without frame truth")
             ft = truth[i][start // self.stride:start // self.stride + n_out]
             yf[:, :ft.shape[0]] = torch.from_numpy(ft.T.astype(np.float32))
-        return x, -(-n // self.stride), y, yf
+        return x, output_frames(n, self.stride), y, yf
 
 
 def collate(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:

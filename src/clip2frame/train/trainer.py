@@ -41,6 +41,8 @@ from . import domains
 from .distributed import init_from_env
 from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
 from .mean_teacher import MeanTeacher
+from .optim import audio_param_groups, make_optimizer
+from .thresholds import fit_model_thresholds
 
 log = logging.getLogger(__name__)
 
@@ -150,51 +152,6 @@ def _load_unlabelled(cfg: TrainConfig, labels: list[str], common: dict) -> Split
     return data
 
 
-def fit_model_thresholds(net, std, data: SplitData, cfg: TrainConfig, device) -> np.ndarray:
-    """Per-tag F1-optimal thresholds: on clip predictions of 320-frame cuts (thesis) or on frame truth."""
-    from ..eval.protocol import split_outputs, standardised
-    from ..eval.thresholds import cut_clips, fit_thresholds
-    import warnings
-
-    net.eval()
-    s = net.total_stride
-    if cfg.threshold_source == "frame":
-        if data.frame_truth is None:
-            raise Clip2FrameError(f"{cfg.data}: threshold_source 'frame' needs frame truth in '{cfg.val_split}'")
-        _, frames = split_outputs(net, std, data, device=device)
-        truth = np.concatenate([t[: f.shape[0]] for t, f in zip(data.frame_truth, frames)])
-        scores, y = np.concatenate(frames), truth
-    else:
-        ys, ss = [], []
-        with torch.no_grad():
-            for i, f in enumerate(data.feats):
-                x = standardised(std, f, device)
-                for a, b in cut_clips(f.shape[-1], clip_frames=320, min_frames=s):
-                    out = net(x[..., a:b])
-                    ss.append(out.clip[0].cpu().numpy())
-                    if data.frame_truth is not None:
-                        ys.append(data.frame_truth[i][a // s:-(-b // s)].any(axis=0))
-                    else:
-                        ys.append(data.clip_labels[i] > 0)
-        scores, y = np.stack(ss), np.stack(ys)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return fit_thresholds(y, scores, n_steps=cfg.threshold_steps).astype(np.float32)
-
-
-def make_optimizer(net: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Adagrad or Adam at ``cfg.lr``; the Gaussians' log sigma at ``cfg.lr * cfg.sigma_lr_mult``."""
-    sigma = [p for n, p in net.named_parameters() if n.endswith("log_sigma")]
-    rest = [p for n, p in net.named_parameters() if not n.endswith("log_sigma")]
-    groups: list[dict] = [{"params": rest}]
-    if sigma and cfg.sigma_lr_mult == 1.0:   # one group, as before the switch existed (resumable states)
-        groups = [{"params": list(net.parameters())}]
-    elif sigma:
-        groups.append({"params": sigma, "lr": cfg.lr * cfg.sigma_lr_mult})
-    cls = torch.optim.Adagrad if cfg.optimizer == "adagrad" else torch.optim.Adam
-    return cls(groups, lr=cfg.lr)
-
-
 def stopping_record(cfg: TrainConfig, best_epoch: int, epochs_run: int, bad: int) -> dict[str, Any]:
     """How a run ended (``summary.json``): ``stopped_by`` "patience" (``patience`` epochs without a better
     validation score) or "cap" (``epochs`` reached), ``stop_epoch``, the cap and patience, and
@@ -282,7 +239,8 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
     torch.manual_seed(cfg.seed)
     net = Clip2FrameNet(cfg.model, len(labels)).to(device)
     ddp.broadcast_parameters(net)
-    opt = make_optimizer(net, cfg)
+    opt = make_optimizer(audio_param_groups(net, lr=cfg.lr, sigma_lr_mult=cfg.sigma_lr_mult), name=cfg.optimizer,
+                         lr=cfg.lr)
     state_path = run.state_path
     history: list[dict] = []
     start, best_score, best_epoch, bad, best_net = 0, -math.inf, -1, 0, None

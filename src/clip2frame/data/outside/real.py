@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import ConfigError, DatasetError
 from ...fileio import atomic_write_bytes
 from ...tags import INSTRUMENT_FAMILY, INSTRUMENT_TAGS
+from ...timebase import frame_seconds
 from ..manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
 from ..synth.compose import MERGE_GAP_S, MIN_ACTIVE_S, merge_spans
 from ..synth.driver import wav_bytes
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 
 RENDERER = "outside-real-1"
 TRUTH_FLOOR_DB = -40.0
-HOP_S = 0.032
+HOP_S = frame_seconds()  # the model's input hop, 32 ms
 REAL_STREAM = 0x4EA1
 
 

@@ -40,7 +40,7 @@ ONTOLOGY = "ontology.json"
 CH4_LABELS: dict[str, str] = {
     "Accordion": "accordion",
     "Cello": "cello",
-    "Drum": "drum",
+    "Drum": "drums",
     "Flute": "flute",
     "Guitar": "guitar",
     "Piano": "piano",

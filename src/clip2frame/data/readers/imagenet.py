@@ -27,7 +27,7 @@ IMAGE_EXTENSIONS = (".JPEG", ".jpeg", ".jpg", ".JPG", ".png", ".PNG")
 CH4_SYNSETS: dict[str, str] = {
     "n02672831": "accordion",
     "n02992211": "cello",
-    "n03249569": "drum",
+    "n03249569": "drums",
     "n03372029": "flute",
     "n02676566": "guitar",   # acoustic guitar
     "n03272010": "guitar",   # electric guitar

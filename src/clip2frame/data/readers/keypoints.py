@@ -33,11 +33,14 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import DatasetError
+from ...models.registry import SOUND_PRESET, get_preset
+from ...timebase import frame_rate_hz
 from ._common import read_text
 
 log = logging.getLogger(__name__)
 
-THESIS_FPS = 16000 / 512 / 16
+#: Frame rate of the thesis' key-point files: the video time base's (the sound model's output frames).
+THESIS_FPS = frame_rate_hz(get_preset(SOUND_PRESET).model.total_stride)
 LONG_SIDE = 256
 _FRAGMENT = re.compile(r"^(?P<start>\d+(?:\.\d+)?)_(?P<end>\d+(?:\.\d+)?)\.(?P<i>\d+)\.npy$")
 

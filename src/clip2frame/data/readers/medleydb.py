@@ -35,6 +35,7 @@ import yaml
 
 from ...errors import DatasetError
 from ...tags import VIDEO_INSTRUMENTS
+from ...timebase import frame_boundaries
 from ..manifest import ClipRecord, Event, Manifest
 from ...infer.activations import binary_to_events
 from ._common import Issues, check_root, numbered_rows, parse_float, read_text, rel
@@ -60,7 +61,7 @@ MTT9_MAP: dict[str, str] = {
 CH4_MAP: dict[str, str] = {
     "accordion": "accordion",
     "cello": "cello",
-    "drum set": "drum",
+    "drum set": "drums",
     "flute": "flute",
     "acoustic guitar": "guitar",
     "clean electric guitar": "guitar",
@@ -283,7 +284,7 @@ def activation_events(act: Activations, stem_labels: Mapping[str, Sequence[str]]
         bounds = np.append(act.times, end)
     else:
         curves = resample_to_frames(act.times, curves, frame_rate_hz=frame_rate_hz, end_s=end)
-        bounds = np.minimum(np.arange(curves.shape[0] + 1) / frame_rate_hz, end)
+        bounds = frame_boundaries(curves.shape[0], 1.0 / frame_rate_hz, duration_s=end)
     events: list[Event] = []
     for k, lab in enumerate(labels):
         events += binary_to_events(curves[:, k] >= threshold, bounds, lab)

@@ -28,9 +28,9 @@ log = logging.getLogger(__name__)
 
 VOCABULARY = "vocabulary.csv"
 LABELS_TSV = "labels.tsv"
-#: Thesis ch. 4: vocabulary Name → our label (``Drummer`` stands for drum, ``Trumpet`` for brass at large).
+#: Thesis ch. 4: vocabulary Name → our label (``Drummer`` stands for drums, ``Trumpet`` for brass at large).
 CH4_LABELS: dict[str, str] = {
-    "Accordion": "accordion", "Cello": "cello", "Drummer": "drum", "Flute": "flute", "Guitar": "guitar",
+    "Accordion": "accordion", "Cello": "cello", "Drummer": "drums", "Flute": "flute", "Guitar": "guitar",
     "Piano": "piano", "Saxophone": "saxophone", "Trumpet": "trumpet", "Violin": "violin",
 }
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from ...errors import ConfigError
 from ...fileio import atomic_write_bytes
+from ...timebase import frame_seconds
 from ..manifest import Event, Manifest, load_manifest, write_manifest
 from .compose import merge_spans, split_code
 from .engine import BLOCK, DEFAULT_SOUNDFONT, NoteEvent, SynthEngine, check_soundfont, get_engine
@@ -57,7 +58,7 @@ RENDERER_VERSION = "synth-everyday-1"
 DEFAULT_PROPORTIONS: dict[str, float] = {"train": 0.70, "validation": 0.15, "test": 0.15}
 SPLIT_ORDER = tuple(DEFAULT_PROPORTIONS)
 SAMPLE_RATES = (44100, 16000)
-AGREEMENT_FRAME_S = 512 / 16000      # label-vs-stem agreement frame (the model's input hop, 32 ms)
+AGREEMENT_FRAME_S = frame_seconds()  # label-vs-stem agreement frame (the model's input hop, 32 ms)
 AGREEMENT_WARN = 0.9                 # a class whose mean agreement is lower is reported (log warning)
 BACKGROUND_PROGRAMS = (0, 4, 19, 24, 48, 52, 89)   # piano, e-piano, organ, guitar, strings, choir, pad
 

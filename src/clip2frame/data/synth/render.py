@@ -20,7 +20,7 @@ from .driver import claim_output_dir, clip_id_for, drive, log_plan, records_to_c
 from .splits import SPLIT_ORDER, V4_PROPORTIONS, V4_SPLITS, plan_clips
 from .effects import apply_chain
 from .engine import DEFAULT_SOUNDFONT, SHIFT_SOUNDFONT, SynthEngine, check_soundfont, get_engine
-from .instruments import INSTRUMENTS
+from .instruments import GM_PROGRAMS, INSTRUMENTS
 from .mix import active_rms, coloured_noise, compress, gate, shelf_eq
 
 log = logging.getLogger(__name__)
@@ -324,7 +324,7 @@ def _plan_v4(*, hours, seed, clip_seconds, splits, sr, production=None):
                   "the degraded split adds an ungated room reverb on the mix"},
         "splits": {s: dict(zip(("scores", "timbre_pool", "effects_profile"), V4_SPLITS[s])) for s in plan},
         "timbre_pools": pools, "heldout_sources": sorted(n for n, src in tb.available_sources().items() if src.heldout),
-        "programs": {t: list(p) for t, p in tb.PROGRAMS.items()},
+        "programs": {t: list(p) for t, p in GM_PROGRAMS.items()},
         "styles": {k: v[0] for k, v in variety.STYLES.items()},
         "effects": effects.__doc__.strip().splitlines()[0],
         "work_splits": "sha1 of the music21 corpus path: train/validation/test works for those splits, the "

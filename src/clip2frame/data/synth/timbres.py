@@ -23,25 +23,7 @@ The package never ships samples: sources are found where Debian (``/usr/share/so
 corpora of :mod:`clip2frame.data.outside`; no pool may ever hold a source that lies under them
 (:func:`pool_for` refuses it).
 
-GM programs per tag (0-based), the same instrument in every case:
-
-========================== ===============================================================
-piano                      0 acoustic grand, 1 bright acoustic, 2 electric grand, 3 honky-tonk
-acoustic guitar            24 nylon, 25 steel
-clean electric guitar      26 jazz, 27 clean, 28 muted
-distorted electric guitar  29 overdriven, 30 distortion; or 27 clean through an amp-style
-                           distortion + cabinet EQ (pedalboard)
-electric bass              33 finger, 34 pick, 35 fretless, 36 slap 1, 37 slap 2
-violin                     40 violin, 110 fiddle
-cello                      42
-flute                      73
-trumpet                    56 trumpet, 59 muted trumpet
-saxophone                  64 soprano, 65 alto, 66 tenor, 67 baritone
-accordion                  21 accordion, 23 tango accordion
-synthesizer                leads 80-87, pads 88-95 (also the OPL-3 FM emulation, a real synth chip)
-drums                      bank 128 kits 0 standard, 8 room, 16 power, 24 electronic, 25 TR-808,
-                           32 jazz, 40 brush; or a Hydrogen kit
-========================== ===============================================================
+GM programs per tag: :data:`clip2frame.data.synth.instruments.GM_PROGRAMS` (the one General MIDI table).
 """
 from __future__ import annotations
 
@@ -76,21 +58,6 @@ def is_eval_only(path: str | Path) -> bool:
     return any(p == root.resolve() or root.resolve() in p.parents for root in EVAL_ONLY_RECORDINGS.values())
 
 
-PROGRAMS: dict[str, tuple[int, ...]] = {
-    "piano": (0, 1, 2, 3),
-    "acoustic guitar": (24, 25),
-    "clean electric guitar": (26, 27, 28),
-    "distorted electric guitar": (29, 30),
-    "electric bass": (33, 34, 35, 36, 37),
-    "violin": (40, 110),
-    "cello": (42,),
-    "flute": (73,),
-    "trumpet": (56, 59),
-    "saxophone": (64, 65, 66, 67),
-    "accordion": (21, 23),
-    "synthesizer": (80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95),
-    "drums": (0, 8, 16, 24, 25, 32, 40),
-}
 SYNTH_PAD_PROGRAMS = tuple(range(88, 96))
 SYNTH_LEAD_PROGRAMS = tuple(range(80, 88))
 # Amp-simulated distortion (pedalboard) on a clean guitar program counts as a distorted guitar.

@@ -20,6 +20,7 @@ import numpy as np
 from ...tags import INSTRUMENT_TAGS
 from . import effects, timbres
 from .compose import ClipSpec, split_code
+from .instruments import GM_PROGRAMS
 
 # style: (weight, {tag: probability of playing}); the "any" style draws uniformly as renderer 3 did.
 STYLES: dict[str, tuple[float, dict[str, float]]] = {
@@ -115,7 +116,7 @@ def vary_spec(spec: ClipSpec, *, pool: str, rng: np.random.Generator, effects_pr
             elif part.tag == "distorted electric guitar" and rng.random() < 0.4:
                 part.program, amp_sim = int(rng.choice(timbres.AMP_SIM_PROGRAMS)), True
             else:
-                part.program = int(rng.choice(timbres.PROGRAMS[part.tag]))
+                part.program = int(rng.choice(GM_PROGRAMS[part.tag]))
         else:
             part.program = 0
         part.notes = _humanise(part.notes, rng, spec.duration_s)

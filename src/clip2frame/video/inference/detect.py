@@ -27,8 +27,9 @@ import numpy as np
 from ..._version import __version__
 from ...errors import ConfigError
 from ...tags import VIDEO_INSTRUMENTS, VIDEO_KIND
+from ...timebase import frame_boundaries
 from .fusion import FUSIONS, frame_scores, fuse
-from .io import FRAME_DURATION_S, n_output_frames, probe_video
+from .io import FRAME_DURATION_S, OUTPUT_STRIDE, n_output_frames, probe_video
 from .predict import VISUAL_BATCH, fit_len, predict_visual
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,8 @@ def load_detector(*, action: Any = "default", object: Any = "default", sound: An
     Raises
     ------
     ConfigError, ModelFileError
-        A fusion that needs a stream left out, a bad threshold, a missing or wrong-kind model file.
+        A fusion that needs a stream left out, a bad threshold, a missing or wrong-kind model file, a sound
+        model whose frames are not the video time base's.
     """
     from ...models.io import load_model, load_visual_model
 
@@ -100,6 +102,9 @@ def load_detector(*, action: Any = "default", object: Any = "default", sound: An
     a = load_visual_model(action, kind="action", device=device)
     o = load_visual_model(object, kind="object", device=device) if _use(object) else None
     s = load_model(sound, kind="sound", device=device) if _use(sound) else None
+    if s is not None and s.frame_seconds != FRAME_DURATION_S:
+        raise ConfigError(f"{s.path}: a sound model of {s.frame_seconds:g}-s frames (total stride {s.total_stride}); "
+                          f"the video time base is the sound preset's {FRAME_DURATION_S:g} s (stride {OUTPUT_STRIDE})")
     if fusion is None:
         fusion = "A" + ("*O" if o is not None else "") + ("*S" if s is not None else "")
     labels = list(a.labels)
@@ -154,12 +159,10 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     A, O, frame_size = _visual_streams(p, model, T, use_o=use_o, batch_size=batch_size)
     A = A[:T]
     O = O[:T] if O is not None else None
-    S = fit_len(S, T) if S is not None else None
+    S = fit_len(S, T, what=f"{p}: sound stream") if S is not None else None
     M = fuse(A, O=O, S=S, method=fusion)
     probs = frame_scores(M, fusion).astype(np.float32)
-    bounds = np.arange(T + 1) * FRAME_DURATION_S
-    if T and duration > bounds[-2]:
-        bounds[-1] = min(bounds[-1], duration)
+    bounds = frame_boundaries(T, FRAME_DURATION_S, duration_s=duration)
     maps = {"action": A, "fused": M}
     if O is not None:
         maps["object"] = O

@@ -1,7 +1,9 @@
 """Video decoding on the shared time base (thesis §4.2.2).
 
 Output frame ``t`` of every model (sound, object, action) covers ``[t·d, (t+1)·d)`` with
-``d = 16·512/16000 = 0.512 s`` (1.953125 frames/s). Frames are picked **by timestamp**, so variable
+``d = s·512/16000 = 0.512 s`` (1.953125 frames/s), ``s = 16`` the total stride of the sound model
+(preset :data:`clip2frame.models.registry.SOUND_PRESET`): the video time base is derived from it, not
+written again. Frames are picked **by timestamp**, so variable
 frame rates, any size and any aspect ratio work:
 
 * RGB frame ``t`` is the picture on screen at the centre of output frame ``t``: ``(t + 0.5)·d``;
@@ -27,12 +29,14 @@ import numpy as np
 
 from ...errors import AudioError, Clip2FrameError, VideoError
 from ...fileio import atomic_path
-from ...timebase import HOP_LENGTH, SAMPLE_RATE
+from ...models.registry import SOUND_PRESET, get_preset
+from ...timebase import SAMPLE_RATE, frame_seconds, n_frames, output_frames
 
 log = logging.getLogger(__name__)
 
-OUTPUT_STRIDE = 16
-FRAME_DURATION_S = OUTPUT_STRIDE * HOP_LENGTH / SAMPLE_RATE  # 0.512 s
+#: Input frames per output frame of every video stream: the sound model's total stride (16).
+OUTPUT_STRIDE = get_preset(SOUND_PRESET).model.total_stride
+FRAME_DURATION_S = frame_seconds(OUTPUT_STRIDE)  # 0.512 s
 OUTPUT_FPS = 1.0 / FRAME_DURATION_S  # 1.953125 frames/s
 FLOW_RATE_FACTOR = 4
 FLOW_FPS = OUTPUT_FPS * FLOW_RATE_FACTOR  # 7.8125 frames/s
@@ -52,9 +56,10 @@ class VideoInfo:
 
 
 def n_output_frames(duration_s: float) -> int:
-    """Output frames of the sound model for ``duration_s`` of audio: ``ceil((1 + N // 512) / 16)``."""
+    """Output frames of the sound model for ``duration_s`` of audio: ``ceil((1 + N // 512) / 16)``
+    (:func:`clip2frame.timebase.output_frames` of :func:`clip2frame.timebase.n_frames`)."""
     n_samples = int(math.floor(duration_s * SAMPLE_RATE + 1e-6))
-    return int(math.ceil((1 + n_samples // HOP_LENGTH) / OUTPUT_STRIDE))
+    return output_frames(n_frames(n_samples), OUTPUT_STRIDE)
 
 
 def rgb_times(n_frames: int) -> np.ndarray:

@@ -16,14 +16,29 @@ from typing import Any
 import numpy as np
 import torch
 
+from ...errors import ConfigError
 from ...models.visual import flow_to_input, rgb_to_input
+from ...timebase import SAMPLE_RATE
 
 #: Frames per forward pass of a visual model.
 VISUAL_BATCH = 16
 
 
-def fit_len(a: np.ndarray, n: int) -> np.ndarray:
-    """``a`` [T, ...] cut, or padded by repeating its last frame, to ``n`` frames (zeros when empty)."""
+def fit_len(a: np.ndarray, n: int, *, what: str = "stream") -> np.ndarray:
+    """``a`` [T, ...] cut, or padded by repeating its last frame, to ``n`` frames (zeros when empty).
+
+    Streams on the one time base differ by at most a frame (the audio track and the pictures end at different
+    instants); more than that means another time base (a model of another stride or frame rate), which is
+    refused rather than stretched.
+
+    Raises
+    ------
+    ConfigError
+        ``T`` and ``n`` more than one frame apart (the message starts with ``what``).
+    """
+    if abs(len(a) - n) > 1:
+        raise ConfigError(f"{what}: {len(a)} frames where the video time base has {n} (more than a frame apart: "
+                          "a model of another stride or frame rate?)")
     if len(a) >= n:
         return a[:n]
     if not len(a):
@@ -59,10 +74,10 @@ def predict_sound(model: Any, audio: Any, n_frames: int | None = None, *, sr: in
 
     Goes through :func:`clip2frame.infer.predict.predict`, so the result does not depend on ``chunk_s``."""
     from ...infer.predict import predict
-    from ...timebase import SAMPLE_RATE
 
     if sr is None and isinstance(audio, np.ndarray):
         sr = SAMPLE_RATE  # what load_video_audio returns
     acts = predict(audio, model=model, sr=sr, device=device, chunk_s=chunk_s)
     S = acts.probs
-    return fit_len(S, n_frames) if n_frames is not None else S
+    return fit_len(S, n_frames, what=f"{getattr(model, 'path', None) or 'sound model'}: sound stream") \
+        if n_frames is not None else S

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 FONT_PATH = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 GLYPHS = {
-    "accordion": "\U0001FA97", "cello": "\U0001F3BB", "drum": "\U0001F941", "flute": "\U0001FA88",
+    "accordion": "\U0001FA97", "cello": "\U0001F3BB", "drums": "\U0001F941", "flute": "\U0001FA88",
     "guitar": "\U0001F3B8", "piano": "\U0001F3B9", "saxophone": "\U0001F3B7", "trumpet": "\U0001F3BA",
     "violin": "\U0001F3BB",
 }
@@ -45,7 +45,7 @@ ANCHORS = {
     "guitar": {"strum": (0.30, 0.68), "finger": (0.72, 0.26)},
     "trumpet": {"valves": (0.62, 0.40), "mouth": (0.93, 0.10)},
     "saxophone": {"keys": (0.42, 0.55), "mouth": (0.88, 0.22)},
-    "drum": {"skin_l": (0.36, 0.42), "skin_r": (0.64, 0.42)},
+    "drums": {"skin_l": (0.36, 0.42), "skin_r": (0.64, 0.42)},
     "piano": {"keys_l": (0.30, 0.78), "keys_r": (0.70, 0.78)},
     "flute": {"holes": (0.50, 0.50), "mouth": (0.82, 0.18)},
 }
@@ -257,7 +257,7 @@ def _draw_instrument(inst: str, tint: tuple[float, float, float], outline: bool)
             line((0.08, 0.92), (0.92, 0.08), 0.015)
         for k in range(-2, 3):
             circle((0.50 + 0.08 * k, 0.50 - 0.08 * k), 0.015, ink)
-    elif inst == "drum":
+    elif inst == "drums":
         circle((0.50, 0.76), 0.20)
         for c in ((0.36, 0.42), (0.64, 0.42)):
             rect((c[0] - 0.13, c[1]), (c[0] + 0.13, c[1] + 0.16), dark if not outline else pale)

@@ -15,23 +15,27 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ...data.synth.instruments import INSTRUMENTS
 from ...tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, Look, background, draw_player, paste, picture
 from .settings import VideoSynthConfig
 
 log = logging.getLogger(__name__)
 
-GM_PROGRAMS = {"accordion": 21, "cello": 42, "drum": 0, "flute": 73, "guitar": 24, "piano": 0,
-               "saxophone": 65, "trumpet": 56, "violin": 40}
-PITCH_RANGES = {"accordion": (55, 79), "cello": (36, 60), "drum": (36, 50), "flute": (72, 96),
+#: The music tag whose General MIDI programs play each video instrument (the same name but for the guitar).
+MUSIC_TAG_OF = {v: {"guitar": "acoustic guitar"}.get(v, v) for v in VIDEO_INSTRUMENTS}
+#: The GM program of each video instrument: its music tag's first classic program in the one GM table
+#: (:mod:`clip2frame.data.synth.instruments`).
+GM_PROGRAMS = {v: INSTRUMENTS[MUSIC_TAG_OF[v]].programs[0] for v in VIDEO_INSTRUMENTS}
+PITCH_RANGES = {"accordion": (55, 79), "cello": (36, 60), "drums": (36, 50), "flute": (72, 96),
                 "guitar": (45, 69), "piano": (48, 84), "saxophone": (49, 75), "trumpet": (55, 79),
                 "violin": (60, 88)}
 DRUM_PITCHES = (36, 38, 41, 45, 38, 42)
 # Note durations (s) while playing, per instrument.
-NOTE_DUR = {"accordion": (0.3, 0.7), "cello": (0.5, 1.1), "drum": (0.15, 0.35), "flute": (0.3, 0.7),
+NOTE_DUR = {"accordion": (0.3, 0.7), "cello": (0.5, 1.1), "drums": (0.15, 0.35), "flute": (0.3, 0.7),
             "guitar": (0.3, 0.6), "piano": (0.15, 0.45), "saxophone": (0.3, 0.7), "trumpet": (0.3, 0.6),
             "violin": (0.35, 0.9)}
-SIZE_FACTOR = {"cello": 1.4, "piano": 1.1, "drum": 1.05, "accordion": 1.0}
+SIZE_FACTOR = {"cello": 1.4, "piano": 1.1, "drums": 1.05, "accordion": 1.0}
 
 # Direction of the strings / tube (unit-ish vector in u, v) for bows and fingers.
 AXIS = {"violin": (0.55, -0.6), "guitar": (0.6, -0.6), "flute": (0.7, -0.7), "saxophone": (0.1, 1.0),
@@ -103,7 +107,7 @@ def _notes(rng: np.random.Generator, inst: str, dur: float) -> list[tuple[float,
         while t < b - 0.1:
             d = float(rng.uniform(dmin, dmax))
             off = min(b, t + d)
-            if inst == "drum":
+            if inst == "drums":
                 p = int(rng.choice(DRUM_PITCHES))
                 out.append((round(t, 4), round(min(b, t + 0.2), 4), p))
             else:
@@ -284,7 +288,7 @@ def _pose_guitar(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
     return hands, kps
 
 
-def _pose_drum(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
+def _pose_drums(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
                  ) -> tuple[list, list[np.ndarray]]:
     """Drum: two sticks, hitting on alternate onsets.
     Returns (hands, contact points); appends to ``draw``."""
@@ -366,7 +370,7 @@ def _pose_wind(pose: _Pose, draw: list[tuple], kps: list[np.ndarray]
     return hands, kps
 
 
-_POSES = {"violin": _pose_violin, "guitar": _pose_guitar, "drum": _pose_drum, "piano": _pose_piano,
+_POSES = {"violin": _pose_violin, "guitar": _pose_guitar, "drums": _pose_drums, "piano": _pose_piano,
           "accordion": _pose_accordion}
 
 

@@ -26,7 +26,7 @@ def _fallback_tone(notes, inst: str, n: int, sr: int) -> np.ndarray:
         if b <= a:
             continue
         tt = np.arange(b - a) / sr
-        if inst == "drum":
+        if inst == "drums":
             seg = rng.normal(0, 1, b - a) * np.exp(-tt / 0.05)
         else:
             f = 440.0 * 2 ** ((p - 69) / 12)
@@ -48,7 +48,7 @@ def render_audio(scene: Scene, cfg: VideoSynthConfig) -> tuple[np.ndarray, str]:
 
         def render_with_notes(notes, inst):
             return render_notes([(on, off, p, 100) for on, off, p in notes], GM_PROGRAMS[inst],
-                                is_drum=inst == "drum", duration_s=cfg.duration_s, sr=cfg.sr)
+                                is_drum=inst == "drums", duration_s=cfg.duration_s, sr=cfg.sr)
         render = render_with_notes
         renderer = "clip2frame.data.synth.render_notes"
     except ImportError:
@@ -59,7 +59,7 @@ def render_audio(scene: Scene, cfg: VideoSynthConfig) -> tuple[np.ndarray, str]:
 
             def render_with_engine(notes, inst):
                 return eng.render([(on, off, p, 100) for on, off, p in notes], program=GM_PROGRAMS[inst],
-                                  n_samples=n, is_drum=inst == "drum")
+                                  n_samples=n, is_drum=inst == "drums")
             render = render_with_engine
             renderer = "clip2frame.data.synth.engine (FluidSynth)"
         except Exception as e:  # no FluidSynth / soundfont: simple tones

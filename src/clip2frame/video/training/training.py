@@ -33,6 +33,7 @@ from ...errors import ConfigError, DatasetError
 from ...models.io import load_model, load_visual_model
 from ...rundir import RunDir, utc_timestamp
 from ...tags import VIDEO_INSTRUMENTS
+from ...train.optim import make_optimizer
 from .data import VideoItem, load_split, oracle_object_maps
 from ...models.visual import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
 from ..inference.predict import predict_sound, predict_visual
@@ -125,12 +126,10 @@ def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 
 def _make_optimizer(cfg: VideoTrainConfig, params) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adagrad(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    """The shared factory (:func:`clip2frame.train.optim.make_optimizer`) over the parameters being trained
+    (frozen layers left out)."""
+    return make_optimizer([p for p in params if p.requires_grad], name=cfg.optimizer, lr=cfg.lr,
+                          momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
 def _provenance(cfg: VideoTrainConfig, data_dir: Path, command: str | None) -> dict:
