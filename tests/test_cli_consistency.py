@@ -20,8 +20,8 @@ import clip2frame
 from clip2frame.cli import EXIT_BROKEN_PIPE, build_parser, log_level, main
 from clip2frame.cli.flags import GLOSSARY, flag_uses, glossary_markdown, subparsers_of
 from clip2frame.infer import batch
-from clip2frame.infer.activations import FrameActivations
-from clip2frame.infer.formats import TAG_FORMATS
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.formats import TAG_FORMATS
 from clip2frame.timebase import RESOLUTIONS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,12 +17,15 @@ import pytest
 
 from clip2frame.cli import main
 from clip2frame.index import FileRecord, IndexStore, QueryError, read_record, search, sync_folder
-from clip2frame.index.query import runs, subtract
+from clip2frame.data.events import mask_runs
+from clip2frame.index.query import subtract
 from clip2frame.index.schema import parse_location
 from clip2frame.index.store import decode_scores, encode_scores, event_stats
 from clip2frame.infer import batch
-from clip2frame.infer.activations import FrameActivations, binary_to_events
-from clip2frame.infer.writers import read_events_tsv, write_outputs
+from clip2frame.data.events import binary_to_events
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.readers import read_events_tsv
+from clip2frame.results.writers import write_outputs
 
 TESTS = Path(__file__).parent
 TAGS = ["piano", "drums", "violin", "saxophone"]
@@ -88,7 +91,7 @@ def _reference(P_by_file: dict[str, np.ndarray], pos, neg, min_dur, thr=0.5):
         active = (P[:, cols] >= thr).all(axis=1)
         for t in neg:
             active &= P[:, TAGS.index(t)] < thr
-        for a, b in runs(active):
+        for a, b in zip(*mask_runs(active)):
             if (b - a) * FRAME >= min_dur:
                 out.add((path, a * FRAME, b * FRAME))
     return out
@@ -107,7 +110,8 @@ def test_score_codec_event_stats_and_interval_helpers():
     np.testing.assert_allclose(mean, [0.5, 0.85, 0.7])
     assert subtract(0, 10, [(2, 3), (2.5, 4), (9, 12)]) == [(0, 2), (4, 9)]
     assert subtract(0, 10, [(-1, 11)]) == [] and subtract(1, 2, []) == [(1, 2)]
-    assert runs(np.array([1, 1, 0, 1, 0, 0, 1], bool)) == [(0, 2), (3, 4), (6, 7)]
+    starts, stops = mask_runs(np.array([1, 1, 0, 1, 0, 0, 1], bool))
+    assert list(zip(starts.tolist(), stops.tolist())) == [(0, 2), (3, 4), (6, 7)]
 
 
 def test_locations():

@@ -17,10 +17,11 @@ import pytest
 import soundfile as sf
 
 from clip2frame.cli import main
-from clip2frame.infer import batch, writers
-from clip2frame.infer.activations import FrameActivations
+from clip2frame.infer import batch
 from clip2frame.infer.discover import discover
-from clip2frame.infer.writers import read_events_tsv, read_scores_tsv
+from clip2frame.results import writers
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.readers import read_events_tsv, read_scores_tsv
 
 SR = 16000
 HOP = 8192  # fake model frame: 0.512 s
@@ -530,7 +531,7 @@ def test_resume_retags_outputs_of_another_model_and_says_so(tmp_path, capsys, ca
 
     np.testing.assert_allclose(read_scores_tsv(out / "x.scores.tsv").probs,
                                predict(wavs[0], model=b, device="cpu").probs, atol=5e-5)
-    from clip2frame.infer.provenance import from_npz_field
+    from clip2frame.results.provenance import from_npz_field
 
     with np.load(out / "x.npz", allow_pickle=False) as z:
         assert from_npz_field(z["provenance"]).model.weights_sha256 == hash_b
@@ -584,7 +585,7 @@ def test_any_file_name_round_trips_and_reruns_succeed(tmp_path, fake, capsys):
         assert {r[0] for r in read_events_tsv(Path(f"{base}.events.tsv"))} == {it.path.name}
         side = json.loads(Path(f"{base}.meta.json").read_text())
         assert side["source_name"] == it.path.name and side["provenance"]["source"] == str(it.path)
-        from clip2frame.infer.provenance import from_npz_field
+        from clip2frame.results.provenance import from_npz_field
 
         with np.load(f"{base}.npz", allow_pickle=False) as z:
             assert from_npz_field(z["provenance"]).source == str(it.path)

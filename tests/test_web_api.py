@@ -16,12 +16,12 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from clip2frame.infer.activations import FrameActivations  # noqa: E402
-from clip2frame.infer.writers import write_outputs  # noqa: E402
+from clip2frame.results.activations import FrameActivations  # noqa: E402
+from clip2frame.results.writers import write_outputs  # noqa: E402
 from clip2frame.tags import MUSIC_TAG_KINDS, MUSIC_TAGS  # noqa: E402
 from clip2frame.web.app import create_app  # noqa: E402
 from clip2frame.web.media import file_envelope, sniff_media_type  # noqa: E402
-from clip2frame.web.results import NotInside, resolve_inside  # noqa: E402
+from clip2frame.results.readers import NotInside, resolve_inside  # noqa: E402
 
 FRAME_S = 0.512
 #: What the viewer's own page sends with a POST (TestClient's default Host is testserver).
@@ -855,7 +855,7 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
 
 
 def test_search_api_filters_by_model(results_dir):
-    from clip2frame.infer.provenance import ModelIdentity, Provenance
+    from clip2frame.results.provenance import ModelIdentity, Provenance
 
     for stem, model, sha, content, dur in [("a", "alpha", "aa" * 32, "1" * 64, 3.0), ("b", "beta", "bb" * 32, "2" * 64, 4.0)]:
         write_outputs(fake_acts(dur, f"{stem}.wav"), results_dir, formats=("scores", "events"), stem=stem,

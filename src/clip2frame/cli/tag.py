@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..infer.formats import DEFAULT_FORMATS, TAG_FORMATS, parse_formats
+from ..results.formats import DEFAULT_FORMATS, TAG_FORMATS, parse_formats
 from .flags import add_device, add_model, add_resolution, flag_help, non_negative
 
 EPILOG = """\

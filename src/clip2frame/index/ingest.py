@@ -1,14 +1,14 @@
 """Filling the index from a catalogue's output files: one result at a time (``clip2frame tag``), or the
 whole folder (``clip2frame index DIR``, the viewer's rescan).
 
-A result is what the viewer shows (:func:`clip2frame.web.results.iter_results`): ``<stem>.scores.tsv``
+A result is what :func:`clip2frame.results.readers.iter_results` walks: ``<stem>.scores.tsv``
 with its events, thresholds and ``meta.json`` beside it, or a video detection's ``<stem>.heatmaps.npz``.
 The index row of a result records the modification time of that file, so a re-run (resume) re-indexes
 exactly the results whose outputs are newer than their rows, or that have none (a run killed between
 writing a file's outputs and committing its rows).
 
 Source, content hash and model (name, version, weights hash) come from the result's provenance
-(:mod:`clip2frame.infer.provenance`, read from ``<stem>.meta.json``), whoever indexes it: ``clip2frame tag``,
+(:mod:`clip2frame.results.provenance`, read from ``<stem>.meta.json``), whoever indexes it: ``clip2frame tag``,
 ``clip2frame index DIR [--force]`` or the viewer's start-up sync give the same row. A result without
 provenance (written by an older clip2frame) is indexed with those fields empty (NULL / "").
 """
@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import Clip2FrameError
+from ..errors import Clip2FrameError, OutputError
+from ..results.provenance import from_meta
+from ..results.readers import NotInside, find_result, iter_results, read_result_data
 from .store import FileRecord, IndexStore
 
 log = logging.getLogger(__name__)
@@ -30,10 +32,6 @@ def read_record(root: str | Path, result_id: str) -> FileRecord:
     """The :class:`FileRecord` of result ``result_id`` under ``root``, read from its output files and its
     provenance sidecar. Raises :class:`~clip2frame.errors.OutputError` for a missing or malformed result.
     """
-    from ..errors import OutputError
-    from ..infer.provenance import from_meta
-    from ..web.results import NotInside, find_result, read_result_data
-
     root = Path(root)
     try:
         rf = find_result(root, result_id)
@@ -67,8 +65,6 @@ class CatalogueIndexer:
         return self._states.get(result_id, -1) == mtime_ns
 
     def update(self, result_id: str, *, force: bool = False) -> str | None:
-        from ..web.results import find_result
-
         try:
             if not force:
                 rf = find_result(self.root, result_id)
@@ -105,8 +101,6 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
     all), and with ``prune`` drop rows of results whose files are gone. One transaction per result; a
     bad result is listed in the report's ``failed`` and the rest go on. ``optimize``: refresh the planner's
     statistics after writing (off inside an enclosing transaction, where PostgreSQL cannot VACUUM)."""
-    from ..web.results import iter_results
-
     t0 = time.perf_counter()
     root = Path(root)
     rep = SyncReport()
@@ -140,10 +134,9 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
 
 
 def _exists(root: Path, result_id: str) -> bool:
-    from ..web.results import NotInside, find_result
-
     try:
         find_result(root, result_id)
     except NotInside:
         return False
     return True
+

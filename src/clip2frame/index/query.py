@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..data.events import mask_runs
 from ..errors import Clip2FrameError
 from .store import IndexStore, decode_scores, listed_sql
 
@@ -257,12 +258,6 @@ def subtract(onset: float, offset: float, holes: Sequence[tuple[float, float]]) 
 
 
 # ------------------------------------------------------------------------------------------- scores
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` frame index pairs of the True runs of a boolean vector."""
-    d = np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
-
-
 def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float, min_dur: float, min_sc: float,
                    limit: int, offset: int, files: tuple[str, list[Any]]
                    ) -> tuple[list[tuple[int, float, float, float]], bool]:
@@ -312,8 +307,7 @@ def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float
         active &= scores[t] >= thr
     for t in neg:
         active &= scores[t] < thr
-    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
-    a, b = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    a, b = mask_runs(active)
     f = np.searchsorted(starts, a, side="right") - 1
     allb = np.concatenate(bounds)                            # boundaries [T+1] of each file, end to end
     on, off = allb[a], allb[b]                               # frame i of a file -> its boundary i

@@ -7,7 +7,7 @@
 * a file is *done* when all its requested outputs exist and its sidecar names this run's model
   (:mod:`clip2frame.infer.resume`); done files are skipped unless ``overwrite``, outputs of another or an
   unknown model are re-tagged (``retagged`` / ``unknown_model`` in the report). Every output is written
-  atomically, the provenance sidecar last (:mod:`clip2frame.infer.provenance`), and only after the
+  atomically, the provenance sidecar last (:mod:`clip2frame.results.provenance`), and only after the
   prediction succeeded, so a killed run (even SIGKILL) leaves complete files only and a re-run resumes;
 * a file that cannot be decoded, predicted or written is recorded in ``failures.tsv`` (``path<TAB>error``)
   with no partial outputs, and the batch goes on; the report's ``exit_code`` is 1 when anything failed;
@@ -39,12 +39,14 @@ from typing import Any, Callable, Iterable, Sequence
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_text
 from ..signatures import accepts_keyword
+from ..data.manifest import EVENTS_HEADER
+from ..results.formats import DEFAULT_FORMATS, parse_formats
+from ..results.provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
+from ..results.readers import read_events_tsv
+from ..results.writers import events_line, escape_field, output_paths, write_outputs
 from ..timebase import RESOLUTIONS
 from .discover import InputItem, discover, parse_shard, require_inputs
-from .provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
 from .resume import decode_hashed, plan_items
-from .writers import (DEFAULT_FORMATS, EVENTS_HEADER, events_line, escape_field, output_paths, parse_formats,
-                      read_events_tsv, write_outputs)
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +173,7 @@ def _error_text(e: BaseException) -> str:
 
 def write_failures_tsv(path: Path, failures: Iterable[tuple[str, str]]) -> None:
     """``path<TAB>error`` with a header, one failure a line: the path escaped as in the events files
-    (:func:`~clip2frame.infer.writers.escape_field`), the error flattened to one line."""
+    (:func:`~clip2frame.results.writers.escape_field`), the error flattened to one line."""
     lines = ["path\terror"] + [f"{escape_field(str(p))}\t{_one_line(err)}" for p, err in failures]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
@@ -270,7 +272,7 @@ def tag_files(
         Any of ``scores, events, audacity, npz, jams``.
     resolution : ``"model"`` (one row per model frame) or ``"frame"`` (31.25 rows/s)
     min_duration, merge_gap : float
-        Seconds, event post-processing (see :func:`~clip2frame.infer.writers.write_outputs`).
+        Seconds, event post-processing (see :func:`~clip2frame.results.writers.write_outputs`).
     device : ``"auto"``, ``"cpu"`` or ``"cuda"``
     batch_size : int
         Chunks per forward pass inside ``predict``.

@@ -60,7 +60,8 @@ from ..errors import Clip2FrameError
 from . import media
 from .access import SAFE_METHODS, bearer_token, cross_origin_reason, local_path
 from .jobs import DEFAULT_UPLOADS_QUOTA_BYTES, Analyzer, JobManager, Writer, default_analyzer, default_writer, safe_stem
-from .results import NotInside, WaveformCache, load_result, resolve_inside
+from ..results.readers import NotInside, resolve_inside
+from .results import WaveformCache, load_result
 
 
 class _AnyPathConvertor(PathConvertor):
@@ -189,7 +190,7 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
                               ``clip2frame.infer.predict.predict``; unused when ``analyze`` is given.
     analyze : callable        ``analyze(path[, progress=fn]) -> FrameActivations``; default: ``predict``.
     write : callable          ``write(acts, out_dir, *, formats, stem)``; default:
-                              ``clip2frame.infer.writers.write_outputs``.
+                              ``clip2frame.results.writers.write_outputs``.
     max_upload_bytes : int    larger uploads get 413.
     allowed_hosts : list      accepted ``Host`` header names (against DNS rebinding); ``None``: any.
     token : str               a secret every request must carry (see the module docstring); ``None``: none.

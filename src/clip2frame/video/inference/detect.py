@@ -1,7 +1,7 @@
 """Detect instrument-playing actions in video files: the video detector of the one inference pipeline.
 
 :func:`detect_video` runs the loaded :class:`VideoDetector` on one video and returns
-:class:`~clip2frame.infer.activations.FrameActivations` like audio tagging does: ``probs`` [T, K] are the
+:class:`~clip2frame.results.activations.FrameActivations` like audio tagging does: ``probs`` [T, K] are the
 frame scores (:func:`clip2frame.video.inference.fusion.frame_scores`: the fused map's spatial max as the geometric mean
 of its streams), thresholded into events; ``maps`` hold ``action`` / ``object`` / ``fused`` [T, K, h, w] and
 ``sound`` [T, K]. Frames and flow are streamed (:func:`clip2frame.video.inference.flow.iter_model_inputs`) in batches
@@ -11,7 +11,7 @@ so memory does not grow with the video's length.
 :func:`detect_files` is ``clip2frame detect``: the batch of :func:`clip2frame.infer.batch.tag_files`
 (discovery, resume, ``--shard``, failures.tsv, exit codes, the combined events.tsv, atomic writes, progress)
 with this detector; heat maps (``<key>.heatmaps.npz``) and the overlay (``<key>.overlay.mp4``) are writer
-formats of :mod:`clip2frame.infer.writers`.
+formats of :mod:`clip2frame.results.writers`.
 """
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from ...errors import ConfigError
 from ...tags import VIDEO_INSTRUMENTS, VIDEO_KIND
 from .fusion import FUSIONS, frame_scores, fuse
 from .io import FRAME_DURATION_S, n_output_frames, probe_video
+from .overlay import write_overlay_format  # noqa: F401 - registers the overlay format
 from .predict import VISUAL_BATCH, fit_len, predict_visual
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ def load_detector(*, action: Any = "default", object: Any = "default", sound: An
 
 def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu", batch_size: int = VISUAL_BATCH,
                  **_: Any) -> Any:
-    """Detect playing instruments in one video -> :class:`~clip2frame.infer.activations.FrameActivations`.
+    """Detect playing instruments in one video -> :class:`~clip2frame.results.activations.FrameActivations`.
 
     The number of output frames T is the audio track's (``ceil((1 + N // 512) / 16)``) when the sound model
     is used, else the video stream's duration's. A video without an audio track is detected without the
@@ -128,7 +129,7 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     VideoError, AudioError
         The file cannot be decoded (one line naming it).
     """
-    from ...infer.activations import FrameActivations
+    from ...results.activations import FrameActivations
 
     p = Path(path)
     info = probe_video(p)
