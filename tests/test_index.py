@@ -18,6 +18,7 @@ import pytest
 from clip2frame.cli import main
 from clip2frame.index import FileRecord, IndexStore, QueryError, read_record, search, sync_folder
 from clip2frame.data.events import mask_runs
+from clip2frame.index.ingest import batch_index_hook
 from clip2frame.index.query import subtract
 from clip2frame.index.schema import parse_location
 from clip2frame.index.store import decode_scores, encode_scores, event_stats
@@ -297,8 +298,9 @@ def _fake_tag(root: Path, out: Path, index_url: str, **kw):
     from clip2frame.audio.io import load_audio
 
     fake = FakeBackend()
-    return batch.tag_files([root], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
-                           load_audio_fn=load_audio, **kw), fake
+    opts = batch.TagOptions(**kw)
+    return batch.tag_files([root], out_dir=out, options=opts, result_hook=batch_index_hook(index_url, opts.formats),
+                           load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio), fake
 
 
 def _wavs(root: Path, n: int) -> None:
@@ -348,10 +350,12 @@ import sys
 sys.path.insert(0, {tests!r})
 from test_tag_cli import FakeBackend
 from clip2frame.audio.io import load_audio
-from clip2frame.infer.batch import tag_files
+from clip2frame.index.ingest import batch_index_hook
+from clip2frame.infer.batch import TagOptions, tag_files
 fake = FakeBackend(delay_s={delay})
-rep = tag_files([{root!r}], out_dir={out!r}, index={index!r}, shard={shard!r}, load_model_fn=fake.load,
-                predict_fn=fake.predict, load_audio_fn=load_audio)
+opts = TagOptions(shard={shard!r})
+rep = tag_files([{root!r}], out_dir={out!r}, options=opts, result_hook=batch_index_hook({index!r}, opts.formats),
+                load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
 sys.exit(rep.exit_code)
 """
 
@@ -469,8 +473,8 @@ def test_index_rebuild_and_a_copied_folder_keep_every_provenance_field(index_url
 
     fake = FakeBackend()
     fake.model.weights_sha256 = "5e" * 32
-    rep = batch.tag_files([root], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
-                          load_audio_fn=load_audio)
+    rep = batch.tag_files([root], out_dir=out, result_hook=batch_index_hook(index_url, ("scores", "events")),
+                          load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
     assert rep.exit_code == 0
     want = {f"f{i}": (f"f{i}.wav", str(root / f"f{i}.wav"),
                       hashlib.sha256((root / f"f{i}.wav").read_bytes()).hexdigest(), "fake", "1.0", "5e" * 32)
@@ -548,8 +552,8 @@ def test_same_audio_in_a_folder_and_as_a_loose_file_is_listed_once(index_url, tm
     from clip2frame.audio.io import load_audio
 
     fake = FakeBackend()
-    rep = batch.tag_files([loose], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
-                          load_audio_fn=load_audio)
+    rep = batch.tag_files([loose], out_dir=out, result_hook=batch_index_hook(index_url, ("scores", "events")),
+                          load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
     assert rep.exit_code == 0
     with IndexStore(index_url) as s:
         page, total = s.list_files(limit=100)

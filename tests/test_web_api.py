@@ -816,7 +816,7 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
     viewable; the viewer did not show which model made a result. Start-up sync of a tagged folder."""
     from urllib.parse import quote
 
-    from clip2frame.infer.batch import tag_files
+    from clip2frame.infer.batch import TagOptions, tag_files
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
@@ -825,7 +825,7 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
         (src / f"{n}.wav").write_bytes(wav_bytes(1.5, freq=300.0 + 50 * i))
     model = type("M", (), {"name": "fake-model", "version": "7", "weights_sha256": "9f" * 32, "labels": MUSIC_TAGS,
                            "feature_spec": None})()
-    rep = tag_files([src], out_dir=out, formats=("scores", "events", "npz"), index=False,
+    rep = tag_files([src], out_dir=out, options=TagOptions(formats=("scores", "events", "npz")),
                     load_model_fn=lambda m, device: model,
                     predict_fn=lambda audio, *, model, sr=None, resolution="model", device="cpu":
                     fake_acts(len(audio) / 16000))

@@ -18,12 +18,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
-from ..errors import Clip2FrameError, OutputError
+from ..errors import Clip2FrameError, ConfigError, OutputError
+from ..infer.batch import FileResult
+from ..infer.summary import one_line
 from ..results.provenance import from_meta
 from ..results.readers import NotInside, find_result, iter_results, read_result_data
-from .store import FileRecord, IndexStore
+from .store import FileRecord, IndexStore, open_index
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +142,54 @@ def _exists(root: Path, result_id: str) -> bool:
         return False
     return True
 
+
+# ------------------------------------------------------------------------------------------- the batch's hook
+class BatchIndexHook:
+    """The event index of a ``clip2frame tag`` batch, attached through the batch's result hook
+    (:class:`clip2frame.infer.batch.ResultHook`): opened once the output folder exists (before any output
+    is written: a bad URL is a setup error), every tagged file indexed from its outputs right after they
+    are written, one transaction per file, a skipped (already done) one when its rows are missing or older
+    than its outputs (so a run killed between the two is completed by the next); a file that cannot be
+    indexed becomes a failure (its outputs stay, a re-run indexes it). Shards write one index concurrently.
+
+    Parameters
+    ----------
+    index : True, a SQLite path or ``postgresql://...``
+        True: ``<out_dir>/index.sqlite``.
+    """
+
+    def __init__(self, index: str | Path | bool):
+        self.index = index
+        self.indexer: CatalogueIndexer | None = None
+
+    def open(self, out_dir: Path) -> None:
+        store = open_index(None if self.index is True else self.index, out_dir=out_dir)
+        self.indexer = CatalogueIndexer(store, out_dir)
+
+    def __call__(self, r: FileResult) -> FileResult:
+        if self.indexer is None or r.status not in ("tagged", "skipped") or not r.key:
+            return r
+        err = self.indexer.update(Path(r.key).as_posix(), force=r.status == "tagged")
+        if err is None:
+            return r
+        return FileResult(r.path, r.key, "failed", r.outputs, error=one_line(err), audio_s=r.audio_s,
+                          seconds=r.seconds, retagged=r.retagged)
+
+    def close(self) -> None:
+        if self.indexer is not None:
+            self.indexer.store.optimize()
+            self.indexer.store.close()
+
+
+def batch_index_hook(index: str | Path | bool | None, formats: Sequence[str]) -> BatchIndexHook | None:
+    """The index hook of a batch writing ``formats`` (``None`` when ``index`` is off). The index keeps the
+    frame scores: without ``scores`` among the formats the default index (``True``) is dropped with a
+    warning, and an explicit one is a usage error (``ConfigError``)."""
+    if not index:
+        return None
+    if "scores" not in formats:
+        if index is True:
+            log.warning("no event index written: it keeps the frame scores, add 'scores' to --format")
+            return None
+        raise ConfigError("--index: the index keeps the frame scores; add 'scores' to --format or use --no-index")
+    return BatchIndexHook(index)

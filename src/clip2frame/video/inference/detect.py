@@ -249,20 +249,22 @@ def detect_files(inputs: Sequence[str | Path], *, out_dir: str | Path, action: A
                  object: Any = "default", sound: Any = "default", fusion: str | None = None, threshold: float = 0.5,
                  formats: Any = DETECT_FORMATS, min_duration: float = 0.0, merge_gap: float = 0.0,
                  device: str = "auto", batch_size: int = VISUAL_BATCH, overwrite: bool = False,
-                 shard: Any = None, progress: bool = False, index: Any = None, on_result: Any = None) -> Any:
+                 shard: Any = None, progress: bool = False, result_hook: Any = None, on_result: Any = None) -> Any:
     """``clip2frame detect``: every input video -> its outputs in a tree mirroring the inputs under ``out_dir``.
 
     The batch is :func:`clip2frame.infer.batch.tag_files` (see there: resume, shards, failures.tsv, the
     combined events.tsv, exit code 1 when a video failed); the detector is loaded once, before anything is
-    written, and only when some video is still to do. Returns the :class:`~clip2frame.infer.batch.BatchReport`.
+    written, and only when some video is still to do. ``result_hook``: the batch's
+    (:class:`~clip2frame.infer.batch.ResultHook`). Returns the :class:`~clip2frame.infer.batch.BatchReport`.
     """
-    from ...infer.batch import tag_files
+    from ...infer.batch import TagOptions, tag_files
 
     def load(_model: Any, *, device: str) -> VideoDetector:
         return load_detector(action=action, object=object, sound=sound, fusion=fusion, threshold=threshold,
                              device=device)
 
-    return tag_files(inputs, out_dir=out_dir, model="video detector", formats=formats, min_duration=min_duration,
-                     merge_gap=merge_gap, device=device, batch_size=batch_size, jobs=0, overwrite=overwrite,
-                     shard=shard, progress=progress, index=index, on_result=on_result, load_model_fn=load,
-                     predict_fn=detect_video, load_audio_fn=_pass_path, progress_desc="detecting")
+    options = TagOptions(model="video detector", formats=formats, min_duration=min_duration, merge_gap=merge_gap,
+                         device=device, batch_size=batch_size, jobs=0, overwrite=overwrite, shard=shard,
+                         progress=progress, progress_desc="detecting")
+    return tag_files(inputs, out_dir=out_dir, options=options, on_result=on_result, result_hook=result_hook,
+                     load_model_fn=load, predict_fn=detect_video, load_audio_fn=_pass_path)
