@@ -199,6 +199,49 @@ def test_min_score_and_new_threshold_without_retagging(index_url):
         assert res.segments[0].score == pytest.approx(0.45, abs=1e-4)
 
 
+def _ranking_catalogue(s: IndexStore) -> None:
+    """Hits that tie on score (0.8), then on duration, then on file: the ranking decides every place."""
+    def probs(runs: list[tuple[int, int, float]]) -> np.ndarray:
+        P = np.full((12, 4), 0.1, np.float32)
+        for a, b, p in runs:
+            P[a:b, 0] = p                       # piano
+        return P
+
+    s.put(_record("a", probs([(0, 2, 0.8), (6, 10, 0.8)])))     # 1 s at 0 s, 2 s at 3 s
+    s.put(_record("b", probs([(0, 4, 0.8), (10, 12, 0.8)])))    # 2 s at 0 s, 1 s at 5 s
+    s.put(_record("c", probs([(2, 4, 0.9)])))                   # the best score, 1 s
+
+
+RANKED = [("c", 1.0, 2.0), ("a", 3.0, 5.0), ("b", 0.0, 2.0), ("a", 0.0, 1.0), ("b", 5.0, 6.0)]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"without": ["drums"]}, {"threshold": 0.5}],
+                         ids=["events-sql", "events-without", "stored-scores"])
+def test_ranking_on_ties_is_one_policy_in_every_search_path(index_url, kwargs):
+    """Score (desc), then duration (desc), then file (the order files entered the index), then onset: the
+    SQL path, the path that cuts out excluded tags and the stored-scores path rank ties alike, one page or
+    many."""
+    with IndexStore(index_url) as s:
+        _ranking_catalogue(s)
+        got = [(g.file, g.onset, g.offset) for g in search(s, "piano", **kwargs).segments]
+        assert got == RANKED
+        paged = [(g.file, g.onset, g.offset) for off in range(5)
+                 for g in search(s, "piano", limit=1, offset=off, **kwargs).segments]
+        assert paged == RANKED
+
+
+def test_ranking_policy_orders_sql_rows_and_arrays_alike():
+    from clip2frame.index import query
+
+    rows = [(2, 0.0, 1.0, 0.8), (1, 3.0, 5.0, 0.8), (1, 0.0, 1.0, 0.8), (3, 1.0, 2.0, 0.9), (2, 0.0, 2.0, 0.8)]
+    want = [(3, 1.0, 2.0, 0.9), (1, 3.0, 5.0, 0.8), (2, 0.0, 2.0, 0.8), (1, 0.0, 1.0, 0.8), (2, 0.0, 1.0, 0.8)]
+    assert sorted(rows, key=query.rank_key) == want
+    f, on, off, sc = (np.asarray(c) for c in zip(*rows))
+    assert [rows[i] for i in query.rank_order(f, on, off, sc)] == want
+    assert query.rank_sql("file_id", "on_s", "off_s", "score") == \
+        " ORDER BY score DESC, off_s - on_s DESC, file_id, on_s"
+
+
 @pytest.mark.parametrize("kwargs,match", [
     ({"tag": "tuba"}, "unknown tag 'tuba'"),
     ({"tag": "piano", "without": ["drums'; DROP TABLE events; --"]}, "unknown tag"),
