@@ -163,10 +163,11 @@ class BatchIndexHook:
         self.indexer: CatalogueIndexer | None = None
 
     def open(self, out_dir: Path) -> None:
-        store = open_index(None if self.index is True else self.index, out_dir=out_dir)
+        store = open_index(None if isinstance(self.index, bool) else self.index, out_dir=out_dir)
         self.indexer = CatalogueIndexer(store, out_dir)
 
-    def __call__(self, r: FileResult) -> FileResult:
+    def __call__(self, result: FileResult) -> FileResult:
+        r = result
         if self.indexer is None or r.status not in ("tagged", "skipped") or not r.key:
             return r
         err = self.indexer.update(Path(r.key).as_posix(), force=r.status == "tagged")

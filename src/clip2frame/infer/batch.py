@@ -252,6 +252,11 @@ class TagOptions:
             raise ConfigError(f"--jobs {self.jobs}: must be >= 0")
         object.__setattr__(self, "shard", parse_shard(self.shard))
 
+    @property
+    def shard_range(self) -> tuple[int, int] | None:
+        """``shard`` as parsed: ``(I, N)``, or None for every input."""
+        return parse_shard(self.shard)
+
 
 class ResultHook(Protocol):
     """What a batch calls around its results (``clip2frame tag``: the event index, see
@@ -307,8 +312,8 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
     opt = options
     fmts = tuple(opt.formats)
     dev = check_device(opt.device)
-    items, missing = discover(inputs, shard=opt.shard)
-    require_inputs(inputs, items, missing, opt.shard)
+    items, missing = discover(inputs, shard=opt.shard_range)
+    require_inputs(inputs, items, missing, opt.shard_range)
     out = Path(out_dir)
     # Setup that can fail (model, output folder) happens before the first write: a usage error leaves
     # nothing behind. The model is loaded even for a finished catalogue: its weights hash decides whether
@@ -319,7 +324,7 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
     out = prepare_out_dir(out)
     if result_hook is not None:
         result_hook.open(out)
-    events_name, failures_name = summary_names(opt.shard)  # type: ignore[arg-type]
+    events_name, failures_name = summary_names(opt.shard_range)
     run = _Run(out / failures_name, result_hook, on_result)
     for m in missing:
         warn_failure(m.path, m.error)

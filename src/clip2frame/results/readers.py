@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5
 #: Kind of a tag that neither the model file nor :data:`clip2frame.tags.MUSIC_TAG_KINDS` knows.
 OTHER_KIND = "other"
-#: Characters a result id may not hold: NUL, and where the OS reads them as separators or drives, ``\\`` and
+#: Characters a result id may not hold: NUL, and where the OS reads them as separators or drives, ``\`` and
 #: ``:`` (on POSIX they are ordinary characters of a file name, and such files are tagged like any other).
 _WINDOWS_PATHS = os.sep != "/" or os.altsep is not None
 _MAX_DEPTH = 8
