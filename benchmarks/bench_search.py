@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _machine import print_machine_info  # noqa: E402
 
 from clip2frame.index import FileRecord, IndexStore, search  # noqa: E402
-from clip2frame.index.query import runs  # noqa: E402
+from clip2frame.data.events import mask_runs  # noqa: E402
 from clip2frame.tags import MUSIC_TAG_KINDS, MUSIC_TAGS  # noqa: E402
 
 FRAME_S = 0.512
@@ -92,7 +92,7 @@ def make_record(rng: np.random.Generator, i: int, events_per_file: int) -> FileR
     bounds = np.arange(N_FRAMES + 1) * FRAME_S
     events = []
     for k, tag in enumerate(MUSIC_TAGS):
-        for a, b in runs(P[:, k] >= 0.5):
+        for a, b in zip(*mask_runs(P[:, k] >= 0.5)):
             events.append((tag, round(float(bounds[a]), 3), round(float(bounds[b]), 3)))
     return FileRecord(path=f"album{i // 100:03d}/track{i:05d}", name=f"track{i:05d}.flac", labels=list(MUSIC_TAGS),
                       probs=P, boundaries=bounds, thresholds=np.full(K, 0.5), events=events,

@@ -152,9 +152,10 @@ def cmd_throughput(args) -> None:
 def cmd_lookahead(args) -> None:
     from clip2frame.audio.io import load_audio
     from clip2frame.data.manifest import Event
-    from clip2frame.eval.metrics import evaluate_frames, events_to_frames
+    from clip2frame.data.events import events_to_frames
+    from clip2frame.eval.metrics import evaluate_frames
     from clip2frame.infer.stream import StreamTagger
-    from clip2frame.infer.writers import read_events_tsv
+    from clip2frame.results.readers import read_events_tsv
 
     data = Path(args.data)
     truth: dict[str, list[Event]] = {}

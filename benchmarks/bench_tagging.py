@@ -67,7 +67,7 @@ def child(args: argparse.Namespace) -> None:
     t_import = time.perf_counter()
     import torch
 
-    from clip2frame.infer.batch import tag_files
+    from clip2frame.infer.batch import TagOptions, tag_files
     from clip2frame.infer.predict import load_tagger
 
     if args.threads:
@@ -78,8 +78,8 @@ def child(args: argparse.Namespace) -> None:
     rss_model = _peak_rss_mb()
     with tempfile.TemporaryDirectory() as out:
         t1 = time.perf_counter()
-        rep = tag_files([args.child], out_dir=out, model=tagger, device="cpu", jobs=args.jobs,
-                        formats=("scores", "events"))
+        rep = tag_files([args.child], out_dir=out, options=TagOptions(model=tagger, device="cpu", jobs=args.jobs,
+                                                                      formats=("scores", "events")))
         wall = time.perf_counter() - t1
     if rep.failed:
         raise SystemExit(f"tagging failed: {rep.failed[0].error}")

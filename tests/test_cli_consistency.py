@@ -20,8 +20,8 @@ import clip2frame
 from clip2frame.cli import EXIT_BROKEN_PIPE, build_parser, log_level, main
 from clip2frame.cli.flags import GLOSSARY, flag_uses, glossary_markdown, subparsers_of
 from clip2frame.infer import batch
-from clip2frame.infer.activations import FrameActivations
-from clip2frame.infer.formats import TAG_FORMATS
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.formats import TAG_FORMATS
 from clip2frame.timebase import RESOLUTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -210,10 +210,10 @@ def test_jams_without_the_package_fails_up_front(tmp_path, fake, capsys, monkeyp
         "error: format jams: the 'jams' package is not installed (pip install 'clip2frame[jams]')"]
     assert not out.exists() and fake.calls == 0
     from clip2frame.errors import ConfigError
-    from clip2frame.infer.batch import tag_files
+    from clip2frame.infer.batch import TagOptions, tag_files
 
     with pytest.raises(ConfigError, match=r"clip2frame\[jams\]"):  # the library checks it before any work too
-        tag_files([tmp_path / "a.wav"], out_dir=out, formats="scores,jams")
+        tag_files([tmp_path / "a.wav"], out_dir=out, options=TagOptions(formats="scores,jams"))
     assert not out.exists() and fake.calls == 0
 
 

@@ -10,7 +10,8 @@ import pytest
 from clip2frame.cli import main as cli_main
 from clip2frame.data.manifest import Event
 from clip2frame.data.toy import make_toy_corpus
-from clip2frame.eval.metrics import evaluate_frames, events_to_frames
+from clip2frame.data.events import events_to_frames
+from clip2frame.eval.metrics import evaluate_frames
 from clip2frame.eval.protocol import evaluate_split, split_outputs
 from clip2frame.train.config import resolve_config
 from clip2frame.train.data import load_split

@@ -17,12 +17,16 @@ import pytest
 
 from clip2frame.cli import main
 from clip2frame.index import FileRecord, IndexStore, QueryError, read_record, search, sync_folder
-from clip2frame.index.query import runs, subtract
+from clip2frame.data.events import mask_runs
+from clip2frame.index.ingest import batch_index_hook
+from clip2frame.index.query import subtract
 from clip2frame.index.schema import parse_location
 from clip2frame.index.store import decode_scores, encode_scores, event_stats
 from clip2frame.infer import batch
-from clip2frame.infer.activations import FrameActivations, binary_to_events
-from clip2frame.infer.writers import read_events_tsv, write_outputs
+from clip2frame.data.events import binary_to_events
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.readers import read_events_tsv
+from clip2frame.results.writers import write_outputs
 
 TESTS = Path(__file__).parent
 TAGS = ["piano", "drums", "violin", "saxophone"]
@@ -88,7 +92,7 @@ def _reference(P_by_file: dict[str, np.ndarray], pos, neg, min_dur, thr=0.5):
         active = (P[:, cols] >= thr).all(axis=1)
         for t in neg:
             active &= P[:, TAGS.index(t)] < thr
-        for a, b in runs(active):
+        for a, b in zip(*mask_runs(active)):
             if (b - a) * FRAME >= min_dur:
                 out.add((path, a * FRAME, b * FRAME))
     return out
@@ -107,7 +111,8 @@ def test_score_codec_event_stats_and_interval_helpers():
     np.testing.assert_allclose(mean, [0.5, 0.85, 0.7])
     assert subtract(0, 10, [(2, 3), (2.5, 4), (9, 12)]) == [(0, 2), (4, 9)]
     assert subtract(0, 10, [(-1, 11)]) == [] and subtract(1, 2, []) == [(1, 2)]
-    assert runs(np.array([1, 1, 0, 1, 0, 0, 1], bool)) == [(0, 2), (3, 4), (6, 7)]
+    starts, stops = mask_runs(np.array([1, 1, 0, 1, 0, 0, 1], bool))
+    assert list(zip(starts.tolist(), stops.tolist())) == [(0, 2), (3, 4), (6, 7)]
 
 
 def test_locations():
@@ -192,6 +197,49 @@ def test_min_score_and_new_threshold_without_retagging(index_url):
         res = search(s, "saxophone", threshold=0.4, with_=["piano"])  # a new threshold, no re-tagging
         assert [(g.onset, g.offset) for g in res.segments] == [(1.0, 4.0)]
         assert res.segments[0].score == pytest.approx(0.45, abs=1e-4)
+
+
+def _ranking_catalogue(s: IndexStore) -> None:
+    """Hits that tie on score (0.8), then on duration, then on file: the ranking decides every place."""
+    def probs(runs: list[tuple[int, int, float]]) -> np.ndarray:
+        P = np.full((12, 4), 0.1, np.float32)
+        for a, b, p in runs:
+            P[a:b, 0] = p                       # piano
+        return P
+
+    s.put(_record("a", probs([(0, 2, 0.8), (6, 10, 0.8)])))     # 1 s at 0 s, 2 s at 3 s
+    s.put(_record("b", probs([(0, 4, 0.8), (10, 12, 0.8)])))    # 2 s at 0 s, 1 s at 5 s
+    s.put(_record("c", probs([(2, 4, 0.9)])))                   # the best score, 1 s
+
+
+RANKED = [("c", 1.0, 2.0), ("a", 3.0, 5.0), ("b", 0.0, 2.0), ("a", 0.0, 1.0), ("b", 5.0, 6.0)]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"without": ["drums"]}, {"threshold": 0.5}],
+                         ids=["events-sql", "events-without", "stored-scores"])
+def test_ranking_on_ties_is_one_policy_in_every_search_path(index_url, kwargs):
+    """Score (desc), then duration (desc), then file (the order files entered the index), then onset: the
+    SQL path, the path that cuts out excluded tags and the stored-scores path rank ties alike, one page or
+    many."""
+    with IndexStore(index_url) as s:
+        _ranking_catalogue(s)
+        got = [(g.file, g.onset, g.offset) for g in search(s, "piano", **kwargs).segments]
+        assert got == RANKED
+        paged = [(g.file, g.onset, g.offset) for off in range(5)
+                 for g in search(s, "piano", limit=1, offset=off, **kwargs).segments]
+        assert paged == RANKED
+
+
+def test_ranking_policy_orders_sql_rows_and_arrays_alike():
+    from clip2frame.index import query
+
+    rows = [(2, 0.0, 1.0, 0.8), (1, 3.0, 5.0, 0.8), (1, 0.0, 1.0, 0.8), (3, 1.0, 2.0, 0.9), (2, 0.0, 2.0, 0.8)]
+    want = [(3, 1.0, 2.0, 0.9), (1, 3.0, 5.0, 0.8), (2, 0.0, 2.0, 0.8), (1, 0.0, 1.0, 0.8), (2, 0.0, 1.0, 0.8)]
+    assert sorted(rows, key=query.rank_key) == want
+    f, on, off, sc = (np.asarray(c) for c in zip(*rows))
+    assert [rows[i] for i in query.rank_order(f, on, off, sc)] == want
+    assert query.rank_sql("file_id", "on_s", "off_s", "score") == \
+        " ORDER BY score DESC, off_s - on_s DESC, file_id, on_s"
 
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -293,8 +341,9 @@ def _fake_tag(root: Path, out: Path, index_url: str, **kw):
     from clip2frame.audio.io import load_audio
 
     fake = FakeBackend()
-    return batch.tag_files([root], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
-                           load_audio_fn=load_audio, **kw), fake
+    opts = batch.TagOptions(**kw)
+    return batch.tag_files([root], out_dir=out, options=opts, result_hook=batch_index_hook(index_url, opts.formats),
+                           load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio), fake
 
 
 def _wavs(root: Path, n: int) -> None:
@@ -344,10 +393,12 @@ import sys
 sys.path.insert(0, {tests!r})
 from test_tag_cli import FakeBackend
 from clip2frame.audio.io import load_audio
-from clip2frame.infer.batch import tag_files
+from clip2frame.index.ingest import batch_index_hook
+from clip2frame.infer.batch import TagOptions, tag_files
 fake = FakeBackend(delay_s={delay})
-rep = tag_files([{root!r}], out_dir={out!r}, index={index!r}, shard={shard!r}, load_model_fn=fake.load,
-                predict_fn=fake.predict, load_audio_fn=load_audio)
+opts = TagOptions(shard={shard!r})
+rep = tag_files([{root!r}], out_dir={out!r}, options=opts, result_hook=batch_index_hook({index!r}, opts.formats),
+                load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
 sys.exit(rep.exit_code)
 """
 
@@ -465,8 +516,8 @@ def test_index_rebuild_and_a_copied_folder_keep_every_provenance_field(index_url
 
     fake = FakeBackend()
     fake.model.weights_sha256 = "5e" * 32
-    rep = batch.tag_files([root], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
-                          load_audio_fn=load_audio)
+    rep = batch.tag_files([root], out_dir=out, result_hook=batch_index_hook(index_url, ("scores", "events")),
+                          load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
     assert rep.exit_code == 0
     want = {f"f{i}": (f"f{i}.wav", str(root / f"f{i}.wav"),
                       hashlib.sha256((root / f"f{i}.wav").read_bytes()).hexdigest(), "fake", "1.0", "5e" * 32)
@@ -544,8 +595,8 @@ def test_same_audio_in_a_folder_and_as_a_loose_file_is_listed_once(index_url, tm
     from clip2frame.audio.io import load_audio
 
     fake = FakeBackend()
-    rep = batch.tag_files([loose], out_dir=out, index=index_url, load_model_fn=fake.load, predict_fn=fake.predict,
-                          load_audio_fn=load_audio)
+    rep = batch.tag_files([loose], out_dir=out, result_hook=batch_index_hook(index_url, ("scores", "events")),
+                          load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
     assert rep.exit_code == 0
     with IndexStore(index_url) as s:
         page, total = s.list_files(limit=100)

@@ -28,7 +28,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: really not writable now, and searches it.
 UNPRIVILEGED_SEARCH = """
 import json, os, sqlite3, sys
-import clip2frame.index, clip2frame.index.query, clip2frame.infer.writers  # every module the search imports
+import clip2frame.index, clip2frame.index.query, clip2frame.results.writers  # every module the search imports
 from clip2frame.cli import build_parser, main
 build_parser()
 if os.geteuid() == 0:

@@ -19,14 +19,14 @@ from clip2frame.eval import (
     evaluate,
     evaluate_clips,
     evaluate_frames,
-    events_to_frames,
     frame_auc,
     frame_prf,
     roc_auc,
     segment_f1,
     validate_scores,
 )
-from clip2frame.infer.activations import FrameActivations, binary_to_events
+from clip2frame.data.events import binary_to_events, events_to_frames
+from clip2frame.results.activations import FrameActivations
 
 skm = pytest.importorskip("sklearn.metrics")
 
@@ -373,10 +373,6 @@ def test_events_to_frames_overlapping_same_label_events_count_once():
     assert events_to_frames(ev, ["x"], [0.0, 1.0]).tolist() == [[False]]
     assert events_to_frames(ev, ["x"], n_frames=1, frame_duration_s=1.0).tolist() == [[False]]
     assert events_to_frames(ev, ["x"], [0.0, 1.0], min_overlap=0.3).tolist() == [[True]]
-    # the readers' documented entry point is this same function
-    from clip2frame.data.readers import events_to_frames as readers_events_to_frames
-
-    assert readers_events_to_frames is events_to_frames
 
 
 def test_events_to_frames_regular_grid_equals_boundaries():

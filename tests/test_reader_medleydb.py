@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from clip2frame.data.readers import medleydb
-from clip2frame.data.readers import events_to_frames
+from clip2frame.data.events import events_to_frames
 from clip2frame.data.manifest import Event
 from clip2frame.errors import DatasetError
 

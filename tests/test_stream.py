@@ -287,7 +287,7 @@ def test_cli_raw_pcm_from_stdin_cut_mid_sample(model_file, tmp_path, monkeypatch
     assert rc == 0 and "Traceback" not in out.err
     got = _lines(out.out)
     assert sorted((d["onset"], d["offset"], d["tag"]) for d in got) == ref and len(ref) >= 4
-    from clip2frame.infer.writers import read_events_tsv, read_scores_tsv
+    from clip2frame.results.readers import read_events_tsv, read_scores_tsv
 
     assert sorted((on, off, lab) for _, on, off, lab in read_events_tsv(events)) == ref
     assert {name for name, *_ in read_events_tsv(events)} == {"live\nset.wav"}  # escaped like tag's events files

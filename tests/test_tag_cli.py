@@ -17,10 +17,11 @@ import pytest
 import soundfile as sf
 
 from clip2frame.cli import main
-from clip2frame.infer import batch, writers
-from clip2frame.infer.activations import FrameActivations
+from clip2frame.infer import batch
 from clip2frame.infer.discover import discover
-from clip2frame.infer.writers import read_events_tsv, read_scores_tsv
+from clip2frame.results import writers
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.readers import read_events_tsv, read_scores_tsv
 
 SR = 16000
 HOP = 8192  # fake model frame: 0.512 s
@@ -321,7 +322,7 @@ def test_interrupted_run_resumes_with_the_remaining_files(tmp_path, monkeypatch)
 
     with pytest.raises(Stop):
         batch.tag_files([root], out_dir=out, load_model_fn=fake.load, predict_fn=fake.predict,
-                        load_audio_fn=load_audio, on_result=stop_after_two, jobs=2)
+                        load_audio_fn=load_audio, on_result=stop_after_two, options=batch.TagOptions(jobs=2))
     assert len(fake.calls) == 2
     fake.calls.clear()
     rep = batch.tag_files([root], out_dir=out, load_model_fn=fake.load, predict_fn=fake.predict,
@@ -334,9 +335,9 @@ import sys, time
 sys.path.insert(0, {tests!r})
 from test_tag_cli import FakeBackend
 from clip2frame.audio.io import load_audio
-from clip2frame.infer.batch import tag_files
+from clip2frame.infer.batch import TagOptions, tag_files
 fake = FakeBackend(delay_s=0.25)
-tag_files([{root!r}], out_dir={out!r}, formats=("scores", "events", "npz"), load_model_fn=fake.load,
+tag_files([{root!r}], out_dir={out!r}, options=TagOptions(formats=("scores", "events", "npz")), load_model_fn=fake.load,
           predict_fn=fake.predict, load_audio_fn=load_audio)
 """
 
@@ -364,8 +365,8 @@ def test_sigkill_leaves_complete_files_and_a_rerun_finishes(tmp_path):
     fake = FakeBackend()
     from clip2frame.audio.io import load_audio
 
-    rep = batch.tag_files([root], out_dir=out, formats=("scores", "events", "npz"), load_model_fn=fake.load,
-                          predict_fn=fake.predict, load_audio_fn=load_audio)
+    rep = batch.tag_files([root], out_dir=out, options=batch.TagOptions(formats=("scores", "events", "npz")),
+                          load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
     assert len(rep.skipped) == len(done) and len(fake.calls) == n - len(done) and rep.exit_code == 0
     assert len(list(out.glob("f*.npz"))) == n
     assert [p for p in out.rglob(".*.tmp")] == []
@@ -466,7 +467,8 @@ def test_optional_keywords_passed_only_when_accepted(tmp_path, monkeypatch):
     fb = FakeBackend()
     opaque = _Opaque(fb.predict)  # FakeBackend.predict has no batch_size: passing it would fail each file
     monkeypatch.setattr(batch, "load_backend", lambda model, dev, *a: (fb.model, opaque, load_audio))
-    rep = batch.tag_files([_wav(tmp_path / "in" / "a.wav")], out_dir=tmp_path / "out", device="cpu")
+    rep = batch.tag_files([_wav(tmp_path / "in" / "a.wav")], out_dir=tmp_path / "out",
+                          options=batch.TagOptions(device="cpu"))
     assert rep.exit_code == 0 and len(rep.tagged) == 1
     assert opaque.kwargs == [["device", "model", "resolution", "sr"]]
 
@@ -530,7 +532,7 @@ def test_resume_retags_outputs_of_another_model_and_says_so(tmp_path, capsys, ca
 
     np.testing.assert_allclose(read_scores_tsv(out / "x.scores.tsv").probs,
                                predict(wavs[0], model=b, device="cpu").probs, atol=5e-5)
-    from clip2frame.infer.provenance import from_npz_field
+    from clip2frame.results.provenance import from_npz_field
 
     with np.load(out / "x.npz", allow_pickle=False) as z:
         assert from_npz_field(z["provenance"]).model.weights_sha256 == hash_b
@@ -584,7 +586,7 @@ def test_any_file_name_round_trips_and_reruns_succeed(tmp_path, fake, capsys):
         assert {r[0] for r in read_events_tsv(Path(f"{base}.events.tsv"))} == {it.path.name}
         side = json.loads(Path(f"{base}.meta.json").read_text())
         assert side["source_name"] == it.path.name and side["provenance"]["source"] == str(it.path)
-        from clip2frame.infer.provenance import from_npz_field
+        from clip2frame.results.provenance import from_npz_field
 
         with np.load(f"{base}.npz", allow_pickle=False) as z:
             assert from_npz_field(z["provenance"]).source == str(it.path)
@@ -612,3 +614,59 @@ def test_unreadable_events_file_of_a_done_file_does_not_kill_the_batch(tmp_path,
     assert [r[0] for r in read_events_tsv(out / "events.tsv")] == ["ok.wav"] * len(read_events_tsv(out / "events.tsv"))
     rc, summary, _ = _run(capsys, root, "--out", out, "--overwrite")
     assert rc == 0 and {r[0] for r in read_events_tsv(out / "events.tsv")} == {"ok.wav", "new\nline.wav"}
+
+
+# --------------------------------------------------------------------------------------------- options, hook
+@pytest.mark.parametrize("kwargs,match", [
+    ({"resolution": "fine"}, "--resolution 'fine'"),
+    ({"min_duration": -1.0}, "must be >= 0 seconds"),
+    ({"batch_size": 0}, "--batch-size 0"),
+    ({"jobs": -1}, "--jobs -1"),
+    ({"formats": "scores,mp3"}, "unknown output format 'mp3'"),
+    ({"shard": "3/2"}, "shard"),
+])
+def test_tag_options_refuse_bad_values_when_made(kwargs, match):
+    from clip2frame.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=match):
+        batch.TagOptions(**kwargs)
+
+
+def test_tag_options_are_one_frozen_parsed_object():
+    import dataclasses
+
+    opt = batch.TagOptions(formats="scores, events,scores", shard="1/3")
+    assert opt.formats == ("scores", "events") and opt.shard == (1, 3)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opt.jobs = 4  # type: ignore[misc]
+
+
+def test_result_hook_sees_every_result_and_can_fail_one(tmp_path):
+    from clip2frame.audio.io import load_audio
+
+    root, out = tmp_path / "in", tmp_path / "out"
+    for i in range(3):
+        _wav(root / f"f{i}.wav", 0.5, 0.5)
+    fake = FakeBackend()
+    calls: list[str] = []
+
+    class Hook:
+        def open(self, out_dir):
+            assert out_dir == out and out.is_dir() and not list(out.glob("*.scores.tsv"))
+            calls.append("open")
+
+        def __call__(self, r):
+            calls.append(f"{r.status}:{r.key}")
+            if r.key == "f1":
+                return batch.FileResult(r.path, r.key, "failed", r.outputs, error="hook: f1 refused")
+            return r
+
+        def close(self):
+            calls.append("close")
+
+    rep = batch.tag_files([root], out_dir=out, result_hook=Hook(), load_model_fn=fake.load,
+                          predict_fn=fake.predict, load_audio_fn=load_audio)
+    assert calls == ["open", "tagged:f0", "tagged:f1", "tagged:f2", "close"]
+    assert [r.key for r in rep.failed] == ["f1"] and rep.exit_code == 1
+    assert _failures(out / "failures.tsv") == {str(root / "f1.wav"): "hook: f1 refused"}
+    assert (out / "f1.scores.tsv").is_file() and not (out / "index.sqlite").exists()

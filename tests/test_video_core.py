@@ -306,7 +306,7 @@ def test_demo_verdicts_state_both_claims_either_way():
 
 
 def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
-    from clip2frame.infer.activations import FrameActivations
+    from clip2frame.results.activations import FrameActivations
     from clip2frame.video.inference.fusion import frame_scores
 
     T, K = 4, 9

@@ -224,8 +224,8 @@ def test_video_without_audio_drops_the_sound_stream(models, tmp_path):
 
 def test_map_formats_need_maps(tmp_path):
     from clip2frame.errors import OutputError
-    from clip2frame.infer.activations import FrameActivations
-    from clip2frame.infer.writers import write_outputs
+    from clip2frame.results.activations import FrameActivations
+    from clip2frame.results.writers import write_outputs
 
     acts = FrameActivations(["a"], np.zeros((2, 1)), np.arange(3) * 0.5, np.full(1, 0.5))
     with pytest.raises(OutputError, match="needs spatial maps"):

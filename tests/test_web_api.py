@@ -16,12 +16,12 @@ pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from clip2frame.infer.activations import FrameActivations  # noqa: E402
-from clip2frame.infer.writers import write_outputs  # noqa: E402
+from clip2frame.results.activations import FrameActivations  # noqa: E402
+from clip2frame.results.writers import write_outputs  # noqa: E402
 from clip2frame.tags import MUSIC_TAG_KINDS, MUSIC_TAGS  # noqa: E402
 from clip2frame.web.app import create_app  # noqa: E402
 from clip2frame.web.media import file_envelope, sniff_media_type  # noqa: E402
-from clip2frame.web.results import NotInside, resolve_inside  # noqa: E402
+from clip2frame.results.readers import NotInside, resolve_inside  # noqa: E402
 
 FRAME_S = 0.512
 #: What the viewer's own page sends with a POST (TestClient's default Host is testserver).
@@ -827,7 +827,7 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
     viewable; the viewer did not show which model made a result. Start-up sync of a tagged folder."""
     from urllib.parse import quote
 
-    from clip2frame.infer.batch import tag_files
+    from clip2frame.infer.batch import TagOptions, tag_files
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()
@@ -836,7 +836,7 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
         (src / f"{n}.wav").write_bytes(wav_bytes(1.5, freq=300.0 + 50 * i))
     model = type("M", (), {"name": "fake-model", "version": "7", "weights_sha256": "9f" * 32, "labels": MUSIC_TAGS,
                            "feature_spec": None})()
-    rep = tag_files([src], out_dir=out, formats=("scores", "events", "npz"), index=False,
+    rep = tag_files([src], out_dir=out, options=TagOptions(formats=("scores", "events", "npz")),
                     load_model_fn=lambda m, device: model,
                     predict_fn=lambda audio, *, model, sr=None, resolution="model", device="cpu":
                     fake_acts(len(audio) / 16000))
@@ -866,7 +866,7 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
 
 
 def test_search_api_filters_by_model(results_dir):
-    from clip2frame.infer.provenance import ModelIdentity, Provenance
+    from clip2frame.results.provenance import ModelIdentity, Provenance
 
     for stem, model, sha, content, dur in [("a", "alpha", "aa" * 32, "1" * 64, 3.0), ("b", "beta", "bb" * 32, "2" * 64, 4.0)]:
         write_outputs(fake_acts(dur, f"{stem}.wav"), results_dir, formats=("scores", "events"), stem=stem,

@@ -83,7 +83,7 @@ def instrument_clip(instrument: str, path: Path, *, duration_s: float, seed: int
 
 def fake_analyze(path: Path):
     from clip2frame.audio.io import load_audio
-    from clip2frame.infer.activations import FrameActivations
+    from clip2frame.results.activations import FrameActivations
     from clip2frame.tags import MUSIC_TAG_KINDS, MUSIC_TAGS
 
     duration_s = len(load_audio(path, sr=16000)) / 16000

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from clip2frame.infer.activations import FrameActivations
-from clip2frame.infer.writers import write_outputs
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.writers import write_outputs
 from clip2frame.web.app import create_app
 from test_web_api import SAME_ORIGIN, fake_analyze, wait_job, wav_bytes
 

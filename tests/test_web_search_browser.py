@@ -10,8 +10,8 @@ import soundfile as sf
 from test_web_browser import CHROMIUM, ServerThread, browser, sync_api  # noqa: F401 - fixture
 from test_web_api import fake_analyze
 
-from clip2frame.infer.activations import FrameActivations
-from clip2frame.infer.writers import write_outputs
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.writers import write_outputs
 from clip2frame.web.app import create_app
 
 pytestmark = [pytest.mark.browser,

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from clip2frame.errors import Clip2FrameError, ConfigError, OutputError
-from clip2frame.infer import writers
-from clip2frame.infer.activations import FrameActivations
-from clip2frame.infer.writers import (FORMATS, read_events_tsv, read_scores_tsv, render_events_tsv,
-                                      write_outputs)
+from clip2frame.results import writers
+from clip2frame.results.activations import FrameActivations
+from clip2frame.results.formats import FORMATS, MAP_FORMATS, SUFFIXES
+from clip2frame.results.readers import read_events_tsv, read_scores_tsv
+from clip2frame.results.writers import render_events_tsv, write_outputs
 
 D = 0.512
 # tag a: active frames 0-1, 3, 6-8 (threshold 0.5); tag b: active frame 4 only (threshold 0.3)
@@ -161,10 +162,10 @@ def test_jams_missing_package_is_a_clear_error(tmp_path, monkeypatch):
 
 
 def test_all_formats_via_frame_activations_save(tmp_path):
-    formats = [f for f in FORMATS if f not in writers.MAP_FORMATS and (f != "jams" or _has_jams())]  # maps: video
+    formats = [f for f in FORMATS if f not in MAP_FORMATS and (f != "jams" or _has_jams())]  # maps: video
     paths = _acts().save(tmp_path / "out", formats=formats)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        "song" + writers.SUFFIXES[f] for f in formats)
+        "song" + SUFFIXES[f] for f in formats)
     assert all(p.exists() for p in paths.values())
 
 
@@ -219,7 +220,7 @@ def test_read_scores_tsv_rejects_other_files(tmp_path):
 
 # --------------------------------------------------------------------------------------------- provenance
 def _prov(source="/data/music/song.flac"):
-    from clip2frame.infer.provenance import ModelIdentity, Provenance
+    from clip2frame.results.provenance import ModelIdentity, Provenance
 
     return Provenance(ModelIdentity("tiny-test", "0.3", "ab" * 32, "music"), source, "cd" * 32, 1234, "9.9")
 
@@ -227,7 +228,7 @@ def _prov(source="/data/music/song.flac"):
 def test_provenance_in_sidecar_npz_and_jams_written_last(tmp_path, monkeypatch):
     """Defect #27.1: the outputs recorded no model. The sidecar, written after every other output, the NPZ
     field and the JAMS metadata carry the same provenance; the TSVs stay plain sed_scores_eval/DCASE files."""
-    from clip2frame.infer import provenance
+    from clip2frame.results import provenance
 
     from clip2frame import fileio
 
@@ -265,7 +266,7 @@ def test_provenance_in_sidecar_npz_and_jams_written_last(tmp_path, monkeypatch):
 
 
 def test_sidecar_write_failure_removes_the_other_outputs(tmp_path, monkeypatch):
-    from clip2frame.infer import writers as w
+    from clip2frame.results import writers as w
 
     def boom(*a, **k):
         raise OSError(28, "No space left on device")

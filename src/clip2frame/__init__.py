@@ -26,7 +26,7 @@ _LAZY = {
     "predict": ("clip2frame.infer.predict", "predict"),
     "tag": ("clip2frame.infer.predict", "tag"),
     "load_model": ("clip2frame.models.io", "load_model"),
-    "FrameActivations": ("clip2frame.infer.activations", "FrameActivations"),
+    "FrameActivations": ("clip2frame.results.activations", "FrameActivations"),
 }
 
 

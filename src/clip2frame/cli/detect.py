@@ -19,7 +19,7 @@ exit code: 0 all done; 1 some videos failed (failures.tsv); 2 usage or setup err
 
 
 def register(subparsers) -> None:
-    from ..infer.formats import FORMATS
+    from ..results.formats import FORMATS
     from .flags import add_device, flag_help, non_negative
     from .tag import _format_parser, _positive_int, _shard
 

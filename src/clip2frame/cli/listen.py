@@ -152,7 +152,7 @@ class Outputs:
             if scores:
                 self._scores = open(scores, "w", encoding="utf-8")
             if events:
-                from ..infer.writers import EVENTS_HEADER
+                from ..data.manifest import EVENTS_HEADER
 
                 self._events = open(events, "w", encoding="utf-8")
                 self._events.write("\t".join(EVENTS_HEADER) + "\n")
@@ -163,7 +163,7 @@ class Outputs:
     def update(self, u) -> None:
         import sys
 
-        from ..infer.writers import events_line, render_scores_tsv
+        from ..results.writers import events_line, render_scores_tsv
 
         for ev in u.events:
             sys.stdout.write(ev.to_json() + "\n")

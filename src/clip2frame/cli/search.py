@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import ConfigError
     from ..index import search_catalogue
-    from ..infer.writers import escape_field
+    from ..results.writers import escape_field
 
     if len(args.args) > 2:
         raise ConfigError(_unquoted_tag_hint(args.args, args.index))

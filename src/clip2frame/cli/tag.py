@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..infer.formats import DEFAULT_FORMATS, TAG_FORMATS, parse_formats
+from ..results.formats import DEFAULT_FORMATS, TAG_FORMATS, parse_formats
 from .flags import add_device, add_model, add_resolution, flag_help, non_negative
 
 EPILOG = """\
@@ -113,12 +113,14 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..infer.batch import report_json, tag_files
+    from ..index.ingest import batch_index_hook
+    from ..infer.batch import TagOptions, report_json, tag_files
 
-    common = dict(out_dir=args.out, model=args.model, formats=args.formats, resolution=args.resolution,
-                  min_duration=args.min_event, merge_gap=args.merge_gap, device=args.device,
-                  batch_size=args.batch_size, overwrite=args.overwrite, shard=args.shard, progress=not args.quiet,
-                  index=False if args.no_index else (args.index or True))
-    report = tag_files(args.inputs, jobs=args.jobs, **common)
+    options = TagOptions(model=args.model, formats=args.formats, resolution=args.resolution,
+                         min_duration=args.min_event, merge_gap=args.merge_gap, device=args.device,
+                         batch_size=args.batch_size, jobs=args.jobs, overwrite=args.overwrite, shard=args.shard,
+                         progress=not args.quiet)
+    hook = batch_index_hook(False if args.no_index else (args.index or True), tuple(options.formats))
+    report = tag_files(args.inputs, out_dir=args.out, options=options, result_hook=hook)
     print(report_json(report), flush=True)
     return report.exit_code

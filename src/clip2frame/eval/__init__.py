@@ -14,7 +14,6 @@ from .metrics import (
     evaluate,
     evaluate_clips,
     evaluate_frames,
-    events_to_frames,
     frame_auc,
     frame_prf,
     roc_auc,
@@ -28,6 +27,6 @@ from .thresholds import clip_labels, cut_clips, f1_curves, fit_thresholds, pool_
 __all__ = [
     "MetricInputError", "MetricWarning", "validate_scores", "validate_predictions", "validate_events",
     "roc_auc", "average_precision", "clip_auc_ap", "frame_prf", "frame_auc", "all_positive_baseline",
-    "events_to_frames", "segment_f1", "evaluate_frames", "evaluate_clips", "evaluate",
+    "segment_f1", "evaluate_frames", "evaluate_clips", "evaluate",
     "threshold_grid", "f1_curves", "fit_thresholds", "cut_clips", "clip_labels", "pool_clips",
 ]

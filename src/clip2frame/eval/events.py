@@ -11,7 +11,7 @@
   (``cttc_threshold=None``, ``alpha_ct=0``), ``alpha_st=1``, eFPR up to 100 per hour.
 
 Estimated events for the event-based F1 are the runs of frames whose score is ``>= threshold`` (the
-model's per-tag thresholds), converted by :meth:`clip2frame.infer.activations.FrameActivations.to_events`, as
+model's per-tag thresholds), converted by :meth:`clip2frame.results.activations.FrameActivations.to_events`, as
 ``clip2frame tag`` writes them (no merging, no minimum duration).
 
 ``sed_eval`` / ``sed_scores_eval`` are optional dependencies (``pip install clip2frame[eval]``); without
@@ -88,8 +88,8 @@ def _writeable_score_arrays() -> None:
 
 def estimated_events(scores: np.ndarray, boundaries: np.ndarray, thresholds, labels: Sequence[str]) -> list[Event]:
     """Events of one file: runs of frames with ``scores[:, k] >= thresholds[k]``, per label
-    (:meth:`clip2frame.infer.activations.FrameActivations.to_events`)."""
-    from ..infer.activations import FrameActivations
+    (:meth:`clip2frame.results.activations.FrameActivations.to_events`)."""
+    from ..results.activations import FrameActivations
 
     return FrameActivations(list(labels), np.asarray(scores, dtype=np.float32), np.asarray(boundaries),
                             np.asarray(thresholds, dtype=np.float32)).to_events()

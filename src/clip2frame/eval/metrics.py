@@ -16,7 +16,7 @@ Conventions
   :class:`MetricWarning` says how many were left out. When nothing is left, the mean is ``NaN`` (with a
   warning). Filter them with ``warnings.simplefilter("ignore", MetricWarning)``.
 * **Decisions.** A score ``s`` fires for threshold ``θ`` when ``s >= θ`` (as
-  :meth:`clip2frame.infer.activations.FrameActivations.active`).
+  :meth:`clip2frame.results.activations.FrameActivations.active`).
 * **Shapes.** ``N`` items (clips or frames) × ``K`` tags; frame-level arrays are the frames of all test
   files concatenated along the first axis (the thesis' protocol).
 """
@@ -30,6 +30,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..data.events import check_events
 from ..data.manifest import Event
 from ..errors import MetricInputError
 from ..timebase import frame_boundaries
@@ -37,7 +38,7 @@ from ..timebase import frame_boundaries
 __all__ = [
     "MetricInputError", "MetricWarning", "validate_scores", "validate_predictions", "validate_events",
     "roc_auc", "average_precision", "clip_auc_ap", "frame_prf", "frame_auc", "all_positive_baseline",
-    "events_to_frames", "segment_f1", "evaluate_frames", "evaluate_clips", "evaluate",
+    "segment_f1", "evaluate_frames", "evaluate_clips", "evaluate",
 ]
 
 # Above this many matrix elements, column-wise metrics work on blocks of columns to bound memory.
@@ -119,15 +120,6 @@ def validate_predictions(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     return t, p
 
 
-def _check_events(events: Iterable[Event], known: set[str], where: str) -> None:
-    for e in events:
-        if e.label not in known:
-            raise MetricInputError(f"{where}: event label '{e.label}' is not in labels")
-        if not (math.isfinite(e.onset) and math.isfinite(e.offset)) or e.onset < 0 or e.offset < e.onset:
-            raise MetricInputError(f"{where}: event '{e.label}' has onset {e.onset} / offset {e.offset} "
-                                   "(need 0 <= onset <= offset)")
-
-
 def validate_events(events: Mapping[str, Iterable[Event]], labels: Sequence[str], name: str) -> None:
     """Check an event dict ``{filename: [Event, ...]}``: known labels, ``0 <= onset <= offset``, finite.
     ``name`` (the argument's name) starts the error message, then the file name."""
@@ -135,7 +127,7 @@ def validate_events(events: Mapping[str, Iterable[Event]], labels: Sequence[str]
         raise MetricInputError(f"{name}: expected a dict filename -> list of Event, got {type(events).__name__}")
     known = set(labels)
     for fname, evs in events.items():
-        _check_events(evs, known, f"{name}: {fname}")
+        check_events(evs, known, f"{name}: {fname}")
 
 
 # ----------------------------------------------------------------------------------- column-wise kernels
@@ -380,89 +372,6 @@ def all_positive_baseline(y_true) -> dict:
     """
     t = _as_binary(y_true, "y_true")
     return frame_prf(t, np.ones_like(t, dtype=bool))
-
-
-# ---------------------------------------------------------------------------------- events <-> frame grid
-
-
-def _merged_spans(events: Iterable[Event], label: str) -> list[tuple[float, float]]:
-    spans = sorted((e.onset, e.offset) for e in events if e.label == label and e.offset > e.onset)
-    merged: list[list[float]] = []
-    for on, off in spans:
-        if merged and on <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], off)
-        else:
-            merged.append([on, off])
-    return [(a, b) for a, b in merged]
-
-
-def events_to_frames(events: Iterable[Event], labels: Sequence[str], boundaries=None, *,
-                     n_frames: int | None = None, frame_duration_s: float | None = None,
-                     min_overlap: float = 0.5) -> np.ndarray:
-    """Rasterise events onto a frame grid (the inverse of ``FrameActivations.to_events``); the one
-    events → frame-truth conversion of the project (``clip2frame.data.readers`` re-exports it).
-
-    Frame ``t`` covers ``[boundaries[t], boundaries[t+1])`` of duration ``d_t``. For each label the
-    events are first merged (their union), then frame ``t`` is active when the union overlaps it by at
-    least ``min_overlap · d_t`` seconds (default: half the frame, so a frame takes the majority state).
-    Two overlapping events of one label count once: together ``[0, 0.3)`` and ``[0.1, 0.3)`` cover
-    0.3 s of a 1-s frame, not 0.5 s. ``min_overlap=0`` means *any* overlap: active when the overlap is
-    > 0. Zero-length events never activate a frame.
-
-    Parameters
-    ----------
-    events : iterable of Event
-        Events of one file (labels must be in ``labels``).
-    labels : sequence of str [K]
-        Column order of the result.
-    boundaries : array-like [T+1]
-        Non-decreasing frame edges in seconds. Or, instead, a regular grid:
-    n_frames, frame_duration_s : int, float
-        ``T`` frames of ``d`` seconds, frame ``t`` spanning ``[t·d, (t+1)·d)``.
-    min_overlap : float in [0, 1]
-        Fraction of a frame the events must cover.
-
-    Returns
-    -------
-    np.ndarray [T, K] of bool
-    """
-    if boundaries is None:
-        if n_frames is None or frame_duration_s is None:
-            raise MetricInputError("boundaries: give the frame edges, or n_frames and frame_duration_s")
-        if not (frame_duration_s > 0 and math.isfinite(frame_duration_s)):
-            raise MetricInputError(f"frame_duration_s: must be > 0, got {frame_duration_s}")
-        if n_frames < 0:
-            raise MetricInputError(f"n_frames: must be >= 0, got {n_frames}")
-        boundaries = frame_boundaries(int(n_frames), float(frame_duration_s))
-    elif n_frames is not None or frame_duration_s is not None:
-        raise MetricInputError("boundaries: give either the frame edges or n_frames/frame_duration_s, not both")
-    b = np.asarray(boundaries, dtype=np.float64)
-    if b.ndim != 1 or b.size < 1:
-        raise MetricInputError(f"boundaries: expected shape [T+1] with T >= 0, got {b.shape}")
-    if not np.all(np.isfinite(b)) or np.any(np.diff(b) < 0):
-        raise MetricInputError("boundaries: must be finite and non-decreasing")
-    if not 0.0 <= min_overlap <= 1.0:
-        raise MetricInputError(f"min_overlap: expected a fraction in [0, 1], got {min_overlap}")
-    events = list(events)
-    _check_events(events, set(labels), "events")
-    T = b.size - 1
-    out = np.zeros((T, len(labels)), dtype=bool)
-    lo, hi = b[:-1], b[1:]
-    dur = hi - lo
-    for k, label in enumerate(labels):
-        covered = np.zeros(T)
-        for on, off in _merged_spans(events, label):
-            # only frames whose span can intersect [on, off)
-            t0 = max(int(np.searchsorted(hi, on, side="right")), 0)
-            t1 = min(int(np.searchsorted(lo, off, side="left")), T)
-            if t1 > t0:
-                covered[t0:t1] += np.clip(np.minimum(off, hi[t0:t1]) - np.maximum(on, lo[t0:t1]), 0.0, None)
-        if min_overlap == 0.0:
-            out[:, k] = covered > 0
-        else:
-            # tolerance: event times are written with 3 decimals, frame edges are k·0.512 s
-            out[:, k] = (covered >= min_overlap * dur - 1e-9) & (dur > 0)
-    return out
 
 
 # ---------------------------------------------------------------------------------- segment-based metrics

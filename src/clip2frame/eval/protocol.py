@@ -20,10 +20,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..infer.activations import FrameActivations
+from ..results.activations import FrameActivations
 from ..infer.predict import frames_from_features
+from ..data.events import events_to_frames
 from ..timebase import RESOLUTIONS, frame_boundaries
-from .metrics import evaluate_clips, evaluate_frames, events_to_frames, segment_f1
+from .metrics import evaluate_clips, evaluate_frames, segment_f1
 
 
 def standardised(tagger_or_std, feats: np.ndarray, device="cpu") -> torch.Tensor:

@@ -136,7 +136,7 @@ def _evaluate_split_rows(models: dict, manifest, split: str, out: Path, progress
 
 
 def make_figures(tagger, manifest, fig_dir: Path, results: dict, *, n_taggrams: int) -> dict[str, list[Path]]:
-    from ..eval.metrics import events_to_frames
+    from ..data.events import events_to_frames
     from ..eval.protocol import split_outputs
     from ..train.data import load_split
     from .figures import bar_figure, taggram_figure

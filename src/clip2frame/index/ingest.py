@@ -1,14 +1,14 @@
 """Filling the index from a catalogue's output files: one result at a time (``clip2frame tag``), or the
 whole folder (``clip2frame index DIR``, the viewer's rescan).
 
-A result is what the viewer shows (:func:`clip2frame.web.results.iter_results`): ``<stem>.scores.tsv``
+A result is what :func:`clip2frame.results.readers.iter_results` walks: ``<stem>.scores.tsv``
 with its events, thresholds and ``meta.json`` beside it, or a video detection's ``<stem>.heatmaps.npz``.
 The index row of a result records the modification time of that file, so a re-run (resume) re-indexes
 exactly the results whose outputs are newer than their rows, or that have none (a run killed between
 writing a file's outputs and committing its rows).
 
 Source, content hash and model (name, version, weights hash) come from the result's provenance
-(:mod:`clip2frame.infer.provenance`, read from ``<stem>.meta.json``), whoever indexes it: ``clip2frame tag``,
+(:mod:`clip2frame.results.provenance`, read from ``<stem>.meta.json``), whoever indexes it: ``clip2frame tag``,
 ``clip2frame index DIR [--force]`` or the viewer's start-up sync give the same row. A result without
 provenance (written by an older clip2frame) is indexed with those fields empty (NULL / "").
 """
@@ -18,10 +18,14 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
-from ..errors import Clip2FrameError
-from .store import FileRecord, IndexStore
+from ..errors import Clip2FrameError, ConfigError, OutputError
+from ..infer.batch import FileResult
+from ..infer.summary import one_line
+from ..results.provenance import from_meta
+from ..results.readers import NotInside, find_result, iter_results, read_result_data
+from .store import FileRecord, IndexStore, open_index
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +34,6 @@ def read_record(root: str | Path, result_id: str) -> FileRecord:
     """The :class:`FileRecord` of result ``result_id`` under ``root``, read from its output files and its
     provenance sidecar. Raises :class:`~clip2frame.errors.OutputError` for a missing or malformed result.
     """
-    from ..errors import OutputError
-    from ..infer.provenance import from_meta
-    from ..web.results import NotInside, find_result, read_result_data
-
     root = Path(root)
     try:
         rf = find_result(root, result_id)
@@ -67,8 +67,6 @@ class CatalogueIndexer:
         return self._states.get(result_id, -1) == mtime_ns
 
     def update(self, result_id: str, *, force: bool = False) -> str | None:
-        from ..web.results import find_result
-
         try:
             if not force:
                 rf = find_result(self.root, result_id)
@@ -105,8 +103,6 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
     all), and with ``prune`` drop rows of results whose files are gone. One transaction per result; a
     bad result is listed in the report's ``failed`` and the rest go on. ``optimize``: refresh the planner's
     statistics after writing (off inside an enclosing transaction, where PostgreSQL cannot VACUUM)."""
-    from ..web.results import iter_results
-
     t0 = time.perf_counter()
     root = Path(root)
     rep = SyncReport()
@@ -140,10 +136,61 @@ def sync_folder(store: IndexStore, root: str | Path, *, prune: bool = True, forc
 
 
 def _exists(root: Path, result_id: str) -> bool:
-    from ..web.results import NotInside, find_result
-
     try:
         find_result(root, result_id)
     except NotInside:
         return False
     return True
+
+
+# ------------------------------------------------------------------------------------------- the batch's hook
+class BatchIndexHook:
+    """The event index of a ``clip2frame tag`` batch, attached through the batch's result hook
+    (:class:`clip2frame.infer.batch.ResultHook`): opened once the output folder exists (before any output
+    is written: a bad URL is a setup error), every tagged file indexed from its outputs right after they
+    are written, one transaction per file, a skipped (already done) one when its rows are missing or older
+    than its outputs (so a run killed between the two is completed by the next); a file that cannot be
+    indexed becomes a failure (its outputs stay, a re-run indexes it). Shards write one index concurrently.
+
+    Parameters
+    ----------
+    index : True, a SQLite path or ``postgresql://...``
+        True: ``<out_dir>/index.sqlite``.
+    """
+
+    def __init__(self, index: str | Path | bool):
+        self.index = index
+        self.indexer: CatalogueIndexer | None = None
+
+    def open(self, out_dir: Path) -> None:
+        store = open_index(None if isinstance(self.index, bool) else self.index, out_dir=out_dir)
+        self.indexer = CatalogueIndexer(store, out_dir)
+
+    def __call__(self, result: FileResult) -> FileResult:
+        r = result
+        if self.indexer is None or r.status not in ("tagged", "skipped") or not r.key:
+            return r
+        err = self.indexer.update(Path(r.key).as_posix(), force=r.status == "tagged")
+        if err is None:
+            return r
+        return FileResult(r.path, r.key, "failed", r.outputs, error=one_line(err), audio_s=r.audio_s,
+                          seconds=r.seconds, retagged=r.retagged)
+
+    def close(self) -> None:
+        if self.indexer is not None:
+            self.indexer.store.optimize()
+            self.indexer.store.close()
+
+
+def batch_index_hook(index: str | Path | bool | None, formats: Sequence[str]) -> BatchIndexHook | None:
+    """The index hook of a batch writing ``formats`` (``None`` when ``index`` is off). The index keeps the
+    frame scores: without ``scores`` among the formats the default index (``True``) is dropped with a
+    warning, and an explicit one is a usage error (``ConfigError``)."""
+    if not index:
+        return None
+    if "scores" not in formats:
+        if index is True:
+            log.warning("no event index written: it keeps the frame scores, add 'scores' to --format")
+            return None
+        raise ConfigError("--index: the index keeps the frame scores; add 'scores' to --format or use --no-index")
+    return BatchIndexHook(index)

@@ -19,7 +19,10 @@ never a hit twice. ``model`` keeps the results of one model: its name equals ``m
 to 64 hex digits and a prefix of its weights hash (``store.model_sha256``); de-duplication then picks among
 that model's results. Each hit names its result's model (``model``: name, ``model_sha256``).
 
-Results are ranked by score (descending), then duration (descending), then file and onset.
+Results are ranked by score (descending), then duration (descending), then file (its row id: the order
+files entered the index) and onset (:data:`RANKING`, the one policy): the SQL ``ORDER BY`` of the events path
+(:func:`rank_sql`), the Python sort of the path that cuts out excluded tags (:func:`rank_key`) and the array
+sort of the stored-scores path (:func:`rank_order`) are all derived from it.
 Every value from the user is a bound parameter; the SQL text depends only on how many tags there are and
 whether ``model`` is given as a name or a hash prefix.
 """
@@ -32,11 +35,39 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..data.events import mask_runs
 from ..errors import Clip2FrameError
 from .store import IndexStore, decode_scores, listed_sql
 
 MAX_LIMIT = 10000
 MAX_TAGS = 16
+
+
+#: How hits are ranked, best first: (key, descending). Keys: ``score``, ``duration`` (offset - onset),
+#: ``file`` (the file's row id), ``onset``.
+RANKING: tuple[tuple[str, bool], ...] = (("score", True), ("duration", True), ("file", False), ("onset", False))
+
+
+def _rank_values(file: Any, onset: Any, offset: Any, score: Any) -> dict[str, Any]:
+    return {"score": score, "duration": offset - onset, "file": file, "onset": onset}
+
+
+def rank_sql(file: str, onset: str, offset: str, score: str) -> str:
+    """:data:`RANKING` as an SQL ``ORDER BY`` clause over the given column expressions."""
+    cols = {"score": score, "duration": f"{offset} - {onset}", "file": file, "onset": onset}
+    return " ORDER BY " + ", ".join(f"{cols[k]} DESC" if desc else cols[k] for k, desc in RANKING)
+
+
+def rank_key(row: tuple[int, float, float, float]) -> tuple[float, ...]:
+    """:data:`RANKING` as a sort key of a hit row ``(file id, onset, offset, score)``."""
+    v = _rank_values(*row)
+    return tuple(-v[k] if desc else v[k] for k, desc in RANKING)
+
+
+def rank_order(file: np.ndarray, onset: np.ndarray, offset: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """:data:`RANKING` over hit arrays [N] (file ids, onsets, offsets, scores): the indices best first."""
+    v = _rank_values(file, onset, offset, score)
+    return np.lexsort(tuple(-v[k] if desc else v[k] for k, desc in reversed(RANKING)))
 
 
 class QueryError(Clip2FrameError):
@@ -196,14 +227,15 @@ def _search_events(store: IndexStore, pos: list[int], neg: list[int], min_dur: f
         params += [t, min_sc]
     params += [pos[0], min_sc, min_dur, min_dur, *files[1]]
     base = _positive_sql(len(pos) - 1, files[0])
-    order = " ORDER BY score DESC, off_s - on_s DESC, file_id, on_s"
+    order = rank_sql("file_id", "on_s", "off_s", "score")
     if not neg:
         rows = store.fetchall(f"SELECT file_id, on_s, off_s, score FROM ({base}) c{order} LIMIT ? OFFSET ?",
                               params + [limit + 1, offset])
         rows = [(int(f), float(a), float(b), float(s)) for f, a, b, s in rows]
         return rows[:limit], len(rows) > limit
     marks = ", ".join("?" * len(neg))
-    # Candidates best first, each with the negative events overlapping it (LEFT JOIN: one row per overlap,
+    # Candidates by score (the ranking's first key; the rest of it is applied to the pieces below), each
+    # candidate's rows together, each with the negative events overlapping it (LEFT JOIN: one row per overlap,
     # or one row of NULLs). Pieces keep their candidate's score, so once `need` pieces are collected and
     # the next candidate scores lower than the need-th piece, nothing later can enter the page.
     overlaps = store.iterate(
@@ -238,7 +270,7 @@ def _search_events(store: IndexStore, pos: list[int], neg: list[int], min_dur: f
             flush()
     finally:
         overlaps.close()
-    out.sort(key=lambda r: (-r[3], -(r[2] - r[1]), r[0], r[1]))
+    out.sort(key=rank_key)
     return out[offset:offset + limit], len(out) > offset + limit
 
 
@@ -257,12 +289,6 @@ def subtract(onset: float, offset: float, holes: Sequence[tuple[float, float]]) 
 
 
 # ------------------------------------------------------------------------------------------- scores
-def runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """``[start, stop)`` frame index pairs of the True runs of a boolean vector."""
-    d = np.diff(np.concatenate([[0], np.asarray(mask, dtype=np.int8), [0]]))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
-
-
 def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float, min_dur: float, min_sc: float,
                    limit: int, offset: int, files: tuple[str, list[Any]]
                    ) -> tuple[list[tuple[int, float, float, float]], bool]:
@@ -312,8 +338,7 @@ def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float
         active &= scores[t] >= thr
     for t in neg:
         active &= scores[t] < thr
-    edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
-    a, b = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    a, b = mask_runs(active)
     f = np.searchsorted(starts, a, side="right") - 1
     allb = np.concatenate(bounds)                            # boundaries [T+1] of each file, end to end
     on, off = allb[a], allb[b]                               # frame i of a file -> its boundary i
@@ -326,7 +351,7 @@ def _search_scores(store: IndexStore, pos: list[int], neg: list[int], thr: float
     keep = sc >= min_sc - 1e-12
     a, b, f, on, off, sc = a[keep], b[keep], f[keep], on[keep], off[keep], sc[keep]
     fid_arr = np.asarray(fids)[f]
-    order = np.lexsort((on, fid_arr, -(off - on), -sc))
+    order = rank_order(fid_arr, on, off, sc)
     sel = order[offset:offset + limit]
     return ([(int(fid_arr[i]), float(on[i]), float(off[i]), float(sc[i])) for i in sel],
             len(order) > offset + limit)

@@ -15,7 +15,7 @@ Tables (``files`` holds one row per indexed result; the others hang off it by ``
               model_sha256, tagged_at, outputs_mtime_ns, n_frames, boundaries)
              boundaries: float64 [T+1] little-endian; source, content_hash (SHA-256 of the input's bytes),
              model_* (name, version, weights SHA-256) from the result's provenance sidecar, NULL/"" when
-             unknown (clip2frame.infer.provenance); indexed on (content_hash, tagged_at, path) for the
+             unknown (clip2frame.results.provenance); indexed on (content_hash, tagged_at, path) for the
              de-duplication of listing and search (one entry per content, see store.py)
     events   (tag_id, file_id, onset_s, offset_s, duration_s, peak_score, mean_score)
              primary key (tag_id, file_id, onset_s), clustered on SQLite (WITHOUT ROWID): a tag's events

@@ -1,23 +1,24 @@
 """Catalogue tagging: many files -> a mirrored tree of per-file outputs, resumable, failures listed.
 
-``tag_files(inputs, out_dir=...)`` is the one call behind ``clip2frame tag`` (and any other batch driver):
+``tag_files(inputs, out_dir=..., options=TagOptions(...))`` is the one call behind ``clip2frame tag`` and
+``clip2frame detect`` (and any other batch driver; a shard is ``TagOptions(shard=...)``):
 
 * inputs are files, folders (walked recursively for audio/video extensions) and ``@list.txt`` files, see
   :mod:`clip2frame.infer.discover` for the output-tree rule, collisions and ``shard``;
 * a file is *done* when all its requested outputs exist and its sidecar names this run's model
   (:mod:`clip2frame.infer.resume`); done files are skipped unless ``overwrite``, outputs of another or an
   unknown model are re-tagged (``retagged`` / ``unknown_model`` in the report). Every output is written
-  atomically, the provenance sidecar last (:mod:`clip2frame.infer.provenance`), and only after the
+  atomically, the provenance sidecar last (:mod:`clip2frame.results.provenance`), and only after the
   prediction succeeded, so a killed run (even SIGKILL) leaves complete files only and a re-run resumes;
 * a file that cannot be decoded, predicted or written is recorded in ``failures.tsv`` (``path<TAB>error``)
   with no partial outputs, and the batch goes on; the report's ``exit_code`` is 1 when anything failed;
 * at the end, ``events.tsv`` (DCASE, every done file of the run, skipped ones included) is rebuilt from
   the per-file events files, so it is complete after a resume. With ``shard=(I, N)`` the two summary
   files are ``events.shard-I-of-N.tsv`` and ``failures.shard-I-of-N.tsv``, so shards can share ``out_dir``;
-* with ``index`` (default ``out_dir/index.sqlite``; or ``postgresql://...``) every tagged file is indexed
-  from its outputs right after they are written, one transaction per file (:mod:`clip2frame.index`); a
-  skipped (already done) file whose index rows are missing or older than its outputs is indexed too, so
-  a run killed between the two is completed by the next. Shards write one index concurrently;
+* a ``result_hook`` (:class:`ResultHook`) sees every result as it is decided: ``clip2frame tag`` passes the
+  event index's (:class:`clip2frame.index.ingest.BatchIndexHook`: every tagged file indexed from its
+  outputs right after they are written, a skipped one whose rows are missing or stale too); this module
+  imports no index;
 * decoding runs ahead in ``jobs`` threads (soundfile, PyAV and soxr release the GIL) while the model
   runs on the current file; files longer than ``prefetch_max_s`` are handed to ``predict`` as paths so it
   can stream them in blocks and memory stays flat.
@@ -34,17 +35,17 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from ..errors import Clip2FrameError, ConfigError, OutputError
-from ..fileio import atomic_write_text
+from ..results.formats import DEFAULT_FORMATS, parse_formats
+from ..results.provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
+from ..results.writers import output_paths, write_outputs
 from ..signatures import accepts_keyword
 from ..timebase import RESOLUTIONS
 from .discover import InputItem, discover, parse_shard, require_inputs
-from .provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
 from .resume import decode_hashed, plan_items
-from .writers import (DEFAULT_FORMATS, EVENTS_HEADER, events_line, escape_field, output_paths, parse_formats,
-                      read_events_tsv, write_outputs)
+from .summary import one_line, summary_names, write_combined_events, write_failures_tsv
 
 log = logging.getLogger(__name__)
 
@@ -149,52 +150,12 @@ def prepare_out_dir(out_dir: str | Path) -> Path:
     return out
 
 
-def summary_names(shard: tuple[int, int] | None) -> tuple[str, str]:
-    """File names of the combined events and the failures list (per shard when sharded)."""
-    if shard is None:
-        return "events.tsv", "failures.tsv"
-    i, n = shard
-    return f"events.shard-{i}-of-{n}.tsv", f"failures.shard-{i}-of-{n}.tsv"
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
-
-
 def _error_text(e: BaseException) -> str:
     if isinstance(e, Clip2FrameError):
-        return _one_line(e)
+        return one_line(e)
     if isinstance(e, OSError):
-        return _one_line(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "))
-    return _one_line(f"{type(e).__name__}: {e}")
-
-
-def write_failures_tsv(path: Path, failures: Iterable[tuple[str, str]]) -> None:
-    """``path<TAB>error`` with a header, one failure a line: the path escaped as in the events files
-    (:func:`~clip2frame.infer.writers.escape_field`), the error flattened to one line."""
-    lines = ["path\terror"] + [f"{escape_field(str(p))}\t{_one_line(err)}" for p, err in failures]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def write_combined_events(path: Path, out_dir: Path, items: Sequence[InputItem]) -> tuple[int, list[tuple[str, str]]]:
-    """Rebuild the combined DCASE events file from the per-file ``<key>.events.tsv`` of ``items`` that have
-    one; ``filename`` becomes the item's name in the output tree (``live/a.flac``, escaped like every events
-    file). A per-file events file that cannot be read is left out and returned as ``(input, error)``, so one
-    bad file never stops the batch. Returns the row count and those failures."""
-    lines = ["\t".join(EVENTS_HEADER)]
-    bad: list[tuple[str, str]] = []
-    for it in items:
-        p = output_paths(out_dir / it.key.parent, it.key.name, ["events"])["events"]
-        if not p.exists():
-            continue
-        try:
-            rows = read_events_tsv(p)
-        except OutputError as e:
-            bad.append((str(it.path), f"{_one_line(e)} (left out of {path.name}; re-tag it with --overwrite)"))
-            continue
-        lines += [events_line(it.name, on, off, label) for _, on, off, label in rows]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-    return len(lines) - 1, bad
+        return one_line(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "))
+    return one_line(f"{type(e).__name__}: {e}")
 
 
 def _remove_stale_temps(paths: Iterable[Path]) -> None:
@@ -232,30 +193,90 @@ def probe_duration(path: Path) -> float | None:
     return None
 
 
+# ------------------------------------------------------------------------------------------- options
+@dataclass(frozen=True)
+class TagOptions:
+    """The options of one batch (:func:`tag_files`), checked when made: a bad value is a ``ConfigError``
+    before anything is loaded or written. ``clip2frame tag``, ``clip2frame detect`` and a library caller
+    (a local run, or one shard of many) pass the same object.
+
+    Attributes
+    ----------
+    model : ``"default"``, a model file path or a loaded ``TaggerModel``
+    formats : names or ``"scores,events"``
+        Any of :data:`~clip2frame.results.formats.FORMATS`; kept as the parsed tuple.
+    resolution : ``"model"`` (one row per model frame) or ``"frame"`` (31.25 rows/s)
+    min_duration, merge_gap : float
+        Seconds, >= 0: event post-processing (see :func:`~clip2frame.results.writers.write_outputs`).
+    device : ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``
+    batch_size : int
+        Chunks per forward pass inside ``predict`` (>= 1).
+    jobs : int
+        Decoding threads running ahead of the model (0: decode in the calling thread).
+    overwrite : bool
+        Redo files whose outputs all exist (default: skip them).
+    shard : ``"I/N"``, ``(I, N)`` or None
+        Process only ``sorted(items)[I::N]`` (0-based ``I``); kept as ``(I, N)``.
+    progress : bool
+        tqdm bar (files, ETA) on stderr.
+    prefetch_max_s : float
+        Files longer than this (seconds, from the header) are not decoded ahead but passed to ``predict``
+        as paths, which streams them.
+    progress_desc : str
+        The progress bar's label.
+    """
+
+    model: Any = "default"
+    formats: str | Iterable[str] = DEFAULT_FORMATS
+    resolution: str = "model"
+    min_duration: float = 0.0
+    merge_gap: float = 0.0
+    device: str = "auto"
+    batch_size: int = 8
+    jobs: int = 1
+    overwrite: bool = False
+    shard: str | tuple[int, int] | None = None
+    progress: bool = False
+    prefetch_max_s: float = 600.0
+    progress_desc: str = "tagging"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "formats", parse_formats(self.formats))
+        if self.resolution not in RESOLUTIONS:
+            raise ConfigError(f"--resolution {self.resolution!r}: choose from {', '.join(RESOLUTIONS)}")
+        if self.min_duration < 0 or self.merge_gap < 0:
+            raise ConfigError(f"--min-event {self.min_duration} / --merge-gap {self.merge_gap}: must be >= 0 seconds")
+        if self.batch_size < 1:
+            raise ConfigError(f"--batch-size {self.batch_size}: must be >= 1")
+        if self.jobs < 0:
+            raise ConfigError(f"--jobs {self.jobs}: must be >= 0")
+        object.__setattr__(self, "shard", parse_shard(self.shard))
+
+    @property
+    def shard_range(self) -> tuple[int, int] | None:
+        """``shard`` as parsed: ``(I, N)``, or None for every input."""
+        return parse_shard(self.shard)
+
+
+class ResultHook(Protocol):
+    """What a batch calls around its results (``clip2frame tag``: the event index, see
+    :class:`clip2frame.index.ingest.BatchIndexHook`): ``open(out_dir)`` once the model is loaded and the
+    output folder exists, before any output is written (a failure there is a setup error); the hook itself
+    with each decided :class:`FileResult` (tagged, skipped or failed), returning it or a replacement (a
+    ``"failed"`` one when the hook's own work failed); ``close()`` after the last."""
+
+    def open(self, out_dir: Path) -> None: ...
+
+    def __call__(self, result: FileResult) -> FileResult: ...
+
+    def close(self) -> None: ...
+
+
 # ------------------------------------------------------------------------------------------- the batch
-def tag_files(
-    inputs: Sequence[str | Path],
-    *,
-    out_dir: str | Path,
-    model: Any = "default",
-    formats: str | Iterable[str] = DEFAULT_FORMATS,
-    resolution: str = "model",
-    min_duration: float = 0.0,
-    merge_gap: float = 0.0,
-    device: str = "auto",
-    batch_size: int = 8,
-    jobs: int = 1,
-    overwrite: bool = False,
-    shard: str | tuple[int, int] | None = None,
-    progress: bool = False,
-    prefetch_max_s: float = 600.0,
-    on_result: Callable[[FileResult], None] | None = None,
-    index: str | Path | bool | None = True,
-    load_model_fn: Callable[..., Any] | None = None,
-    predict_fn: Callable[..., Any] | None = None,
-    load_audio_fn: Callable[..., Any] | None = None,
-    progress_desc: str = "tagging",
-) -> BatchReport:
+def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: TagOptions = TagOptions(),
+              on_result: Callable[[FileResult], None] | None = None, result_hook: ResultHook | None = None,
+              load_model_fn: Callable[..., Any] | None = None, predict_fn: Callable[..., Any] | None = None,
+              load_audio_fn: Callable[..., Any] | None = None) -> BatchReport:
     """Tag every input file and write its outputs into a tree mirroring the inputs under ``out_dir``.
 
     Parameters
@@ -265,36 +286,16 @@ def tag_files(
         ``#`` comments, relative paths relative to the list's folder).
     out_dir : str or Path
         Output root; created, and checked writable before anything else happens.
-    model : ``"default"``, a model file path or a loaded ``TaggerModel``
-    formats : names or ``"scores,events"``
-        Any of ``scores, events, audacity, npz, jams``.
-    resolution : ``"model"`` (one row per model frame) or ``"frame"`` (31.25 rows/s)
-    min_duration, merge_gap : float
-        Seconds, event post-processing (see :func:`~clip2frame.infer.writers.write_outputs`).
-    device : ``"auto"``, ``"cpu"`` or ``"cuda"``
-    batch_size : int
-        Chunks per forward pass inside ``predict``.
-    jobs : int
-        Decoding threads running ahead of the model (0: decode in the calling thread).
-    overwrite : bool
-        Redo files whose outputs all exist (default: skip them).
-    shard : ``"I/N"`` or ``(I, N)``
-        Process only ``sorted(items)[I::N]`` (0-based ``I``).
-    progress : bool
-        tqdm bar (files, ETA) on stderr.
-    prefetch_max_s : float
-        Files longer than this (seconds, from the header) are not decoded ahead but passed to ``predict``
-        as paths, which streams them.
+    options : TagOptions
+        Model, formats, resolution, event post-processing, device, shard, ... (see there).
     on_result : callable, optional
-        Called with each :class:`FileResult` as it is decided.
-    index : True, a SQLite path, ``postgresql://...``, or False/None
-        The event index to keep (True: ``out_dir/index.sqlite``); needs ``scores`` among ``formats``. A
-        file that cannot be indexed is listed as failed (its outputs stay; a re-run indexes it).
+        Called with each :class:`FileResult` as it is decided (after ``result_hook``).
+    result_hook : ResultHook, optional
+        Opened before the first output is written, called with each result (it may turn it into a failure:
+        ``clip2frame tag``'s event index lists a file it cannot index), closed at the end.
     load_model_fn, predict_fn, load_audio_fn : callable, optional
         Replace ``infer.predict.load_tagger``, ``infer.predict.predict`` and ``audio.io.load_audio``
         (same signatures); for tests and other detectors (``clip2frame detect``: the video detector).
-    progress_desc : str
-        The progress bar's label.
 
     Returns
     -------
@@ -304,158 +305,127 @@ def tag_files(
     Raises
     ------
     ConfigError, OutputError, DatasetError, ModelFileError
-        Usage or setup problems (bad option, output folder not writable, missing list file, no input
-        files, model cannot be loaded), raised before any output is written.
+        Usage or setup problems (output folder not writable, missing list file, no input files, model
+        cannot be loaded, the hook cannot open), raised before any output is written.
     """
     t0 = time.perf_counter()
-    fmts = parse_formats(formats)
-    if resolution not in RESOLUTIONS:
-        raise ConfigError(f"--resolution {resolution!r}: choose from {', '.join(RESOLUTIONS)}")
-    if min_duration < 0 or merge_gap < 0:
-        raise ConfigError(f"--min-event {min_duration} / --merge-gap {merge_gap}: must be >= 0 seconds")
-    if batch_size < 1:
-        raise ConfigError(f"--batch-size {batch_size}: must be >= 1")
-    if jobs < 0:
-        raise ConfigError(f"--jobs {jobs}: must be >= 0")
-    shard_t = parse_shard(shard)
-    dev = check_device(device)
-    items, missing = discover(inputs, shard=shard_t)
-    require_inputs(inputs, items, missing, shard_t)
+    opt = options
+    fmts = tuple(opt.formats)
+    dev = check_device(opt.device)
+    items, missing = discover(inputs, shard=opt.shard_range)
+    require_inputs(inputs, items, missing, opt.shard_range)
     out = Path(out_dir)
-
-    def paths_of(it: InputItem) -> dict[str, Path]:
-        return output_paths(out / it.key.parent, it.key.name, fmts)
-
     # Setup that can fail (model, output folder) happens before the first write: a usage error leaves
     # nothing behind. The model is loaded even for a finished catalogue: its weights hash decides whether
     # the outputs there are its own.
-    backend = load_backend(model, dev, load_model_fn, predict_fn, load_audio_fn) if items else None
+    backend = load_backend(opt.model, dev, load_model_fn, predict_fn, load_audio_fn) if items else None
     ident = model_identity(backend[0]) if backend else ModelIdentity()
-    todo, retag = plan_items(items, out, fmts, ident, overwrite=overwrite)
-    index = index_option(index, fmts)
+    todo, retag = plan_items(items, out, fmts, ident, overwrite=opt.overwrite)
     out = prepare_out_dir(out)
-    indexer = open_batch_index(index, out)
-    events_name, failures_name = summary_names(shard_t)
-    failures_path = out / failures_name
-    events_path = out / events_name if "events" in fmts else None
-
-    results: list[FileResult] = []
-    failures: list[tuple[str, str]] = [(m.path, m.error) for m in missing]
-
-    last_flush = [0.0]
-
-    def record(r: FileResult) -> None:
-        r = index_result(indexer, r)
-        results.append(r)
-        if r.status == "failed":
-            failures.append((r.path, r.error or "failed"))
-            warn_failure(r.path, r.error or "failed")
-            # kept (nearly) current so a killed run still lists them; at most one rewrite a second
-            if time.monotonic() - last_flush[0] >= 1.0:
-                write_failures_tsv(failures_path, failures)
-                last_flush[0] = time.monotonic()
-        if on_result is not None:
-            on_result(r)
-
+    if result_hook is not None:
+        result_hook.open(out)
+    events_name, failures_name = summary_names(opt.shard_range)
+    run = _Run(out / failures_name, result_hook, on_result)
     for m in missing:
         warn_failure(m.path, m.error)
-        results.append(FileResult(m.path, "", "failed", error=m.error))
+        run.failures.append((m.path, m.error))
+        run.results.append(FileResult(m.path, "", "failed", error=m.error))
         if on_result is not None:
-            on_result(results[-1])
-    write_failures_tsv(failures_path, failures)
+            on_result(run.results[-1])
+    write_failures_tsv(run.failures_path, run.failures)
     todo_set = {id(it) for it in todo}
     for it in items:
         if id(it) not in todo_set:
-            record(FileResult(str(it.path), str(it.key), "skipped", {f: str(p) for f, p in paths_of(it).items()}))
+            paths = output_paths(out / it.key.parent, it.key.name, fmts)
+            run.record(FileResult(str(it.path), str(it.key), "skipped", {f: str(p) for f, p in paths.items()}))
     log.debug("%d inputs, %d already done, %d to tag", len(items), len(items) - len(todo), len(todo))
-
     if backend is not None and todo:
-        tagger, predict, load_audio = backend
-        sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", 16000))
-        bar = progress_bar(len(items), len(items) - len(todo), progress, desc=progress_desc)
-
-        def decode(it: InputItem) -> Any:
-            dur = probe_duration(it.path)
-            if dur is not None and dur > prefetch_max_s:
-                return it.path  # predict streams long files from the path
-            return load_audio(it.path, sr=sr, mono=True)
-
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="clip2frame-decode") if jobs else None
-        pending: deque[tuple[InputItem, Future | None]] = deque()
-        queue = deque(todo)
-
-        def fill() -> None:
-            while queue and len(pending) < max(jobs, 1):
-                it = queue.popleft()
-                pending.append((it, pool.submit(decode_hashed, decode, it) if pool else None))
-
         try:
-            fill()
-            while pending:
-                it, fut = pending.popleft()
-                fill()
-                r = tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts, paths=paths_of(it),
-                            resolution=resolution, device=dev, batch_size=batch_size,
-                            min_duration=min_duration, merge_gap=merge_gap, model=ident)
-                r.retagged = retag.get(id(it), "")
-                record(r)
-                bar.update(1)
-                if failures:
-                    bar.set_postfix(failed=len(failures), refresh=False)
+            _tag_todo(run, todo, retag, backend, ident, out, opt, dev, n_items=len(items))
         finally:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-            bar.close()
-            write_failures_tsv(failures_path, failures)  # also when interrupted
-
+            write_failures_tsv(run.failures_path, run.failures)  # also when interrupted
+    events_path = out / events_name if "events" in fmts else None
     if events_path is not None:
         n, bad = write_combined_events(events_path, out, items)
         log.debug("%s: %d events", events_path, n)
         for p, err in bad:
             warn_failure(p, err)
-        results += [FileResult(p, "", "failed", error=err) for p, err in bad]
-        failures += bad
-    write_failures_tsv(failures_path, failures)
-    if indexer is not None:
-        indexer.store.optimize()
-        indexer.store.close()
-    return BatchReport(out_dir=out, results=results, events_path=events_path, failures_path=failures_path,
+        run.results += [FileResult(p, "", "failed", error=err) for p, err in bad]
+        run.failures += bad
+    write_failures_tsv(run.failures_path, run.failures)
+    if result_hook is not None:
+        result_hook.close()
+    return BatchReport(out_dir=out, results=run.results, events_path=events_path, failures_path=run.failures_path,
                        seconds=time.perf_counter() - t0)
 
 
-def index_option(index: str | Path | bool | None, fmts: Sequence[str]) -> str | Path | bool | None:
-    """The index a batch keeps: the default one (``True``) is dropped, with a warning, when ``scores`` is
-    not among the formats (the index holds the frame scores); an explicit one then is a usage error."""
-    if not index or "scores" in fmts:
-        return index
-    if index is True:
-        log.warning("no event index written: it keeps the frame scores, add 'scores' to --format")
-        return None
-    raise ConfigError("--index: the index keeps the frame scores; add 'scores' to --format or use --no-index")
+class _Run:
+    """The results and failures of one batch as they are decided; ``failures.tsv`` kept (nearly) current."""
+
+    def __init__(self, failures_path: Path, hook: ResultHook | None, on_result: Callable[[FileResult], None] | None):
+        self.failures_path = failures_path
+        self.hook, self.on_result = hook, on_result
+        self.results: list[FileResult] = []
+        self.failures: list[tuple[str, str]] = []
+        self._last_flush = 0.0
+
+    def record(self, r: FileResult) -> None:
+        if self.hook is not None:
+            r = self.hook(r)
+        self.results.append(r)
+        if r.status == "failed":
+            self.failures.append((r.path, r.error or "failed"))
+            warn_failure(r.path, r.error or "failed")
+            # kept (nearly) current so a killed run still lists them; at most one rewrite a second
+            if time.monotonic() - self._last_flush >= 1.0:
+                write_failures_tsv(self.failures_path, self.failures)
+                self._last_flush = time.monotonic()
+        if self.on_result is not None:
+            self.on_result(r)
 
 
-def open_batch_index(index: str | Path | bool | None, out: Path) -> Any:
-    """The :class:`~clip2frame.index.CatalogueIndexer` of a batch (``None`` when ``index`` is off);
-    ``True`` means ``out/index.sqlite``. Opened before any output is written: a bad URL is a setup error.
-    What the index records of a file's model and source comes from its sidecar, never from this run."""
-    if not index:
-        return None
-    from ..index import CatalogueIndexer, open_index
+def _tag_todo(run: _Run, todo: list[InputItem], retag: dict[int, str], backend: tuple[Any, Callable, Callable],
+              ident: ModelIdentity, out: Path, opt: TagOptions, dev: str, *, n_items: int) -> None:
+    """Decode (``opt.jobs`` threads ahead), predict and write each item of ``todo``, recording each result."""
+    tagger, predict, load_audio = backend
+    sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", 16000))
+    fmts = tuple(opt.formats)
+    bar = progress_bar(n_items, n_items - len(todo), opt.progress, desc=opt.progress_desc)
 
-    store = open_index(None if index is True else index, out_dir=out)
-    return CatalogueIndexer(store, out)
+    def decode(it: InputItem) -> Any:
+        dur = probe_duration(it.path)
+        if dur is not None and dur > opt.prefetch_max_s:
+            return it.path  # predict streams long files from the path
+        return load_audio(it.path, sr=sr, mono=True)
 
+    jobs = opt.jobs
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="clip2frame-decode") if jobs else None
+    pending: deque[tuple[InputItem, Future | None]] = deque()
+    queue = deque(todo)
 
-def index_result(indexer: Any, r: FileResult) -> FileResult:
-    """Index a tagged file (always) or a skipped one (when its rows are missing or stale); a file that
-    cannot be indexed becomes a failure (its outputs stay, a re-run indexes it)."""
-    if indexer is None or r.status not in ("tagged", "skipped") or not r.key:
-        return r
-    err = indexer.update(Path(r.key).as_posix(), force=r.status == "tagged")
-    if err is None:
-        return r
-    return FileResult(r.path, r.key, "failed", r.outputs, error=_one_line(err), audio_s=r.audio_s, seconds=r.seconds,
-                      retagged=r.retagged)
+    def fill() -> None:
+        while queue and len(pending) < max(jobs, 1):
+            it = queue.popleft()
+            pending.append((it, pool.submit(decode_hashed, decode, it) if pool else None))
+
+    try:
+        fill()
+        while pending:
+            it, fut = pending.popleft()
+            fill()
+            r = tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts,
+                        paths=output_paths(out / it.key.parent, it.key.name, fmts), resolution=opt.resolution,
+                        device=dev, batch_size=opt.batch_size, min_duration=opt.min_duration,
+                        merge_gap=opt.merge_gap, model=ident)
+            r.retagged = retag.get(id(it), "")
+            run.record(r)
+            bar.update(1)
+            if run.failures:
+                bar.set_postfix(failed=len(run.failures), refresh=False)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
 
 
 def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callable, tagger: Any, *, sr: int,

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from ..errors import Clip2FrameError, ConfigError
+from ..results.activations import FrameActivations
 from ..timebase import RESOLUTIONS, frame_boundaries, n_frames, output_frames
-from .activations import FrameActivations
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 hash of an input, computed while it is decoded.
 
 An input is *done* when all its requested outputs exist and its sidecar
-(:mod:`clip2frame.infer.provenance`) names the model of this run (same weights hash). Outputs of another
+(:mod:`clip2frame.results.provenance`) names the model of this run (same weights hash). Outputs of another
 model are re-tagged (one log line each), and so are outputs without a readable sidecar (an older
 clip2frame, or a run killed between the outputs and the sidecar: one warning with their count).
 """
@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..results.provenance import ModelIdentity, compare, sidecar_path
+from ..results.writers import output_paths
 from .discover import InputItem
-from .provenance import ModelIdentity, compare, sidecar_path
-from .writers import output_paths
 
 log = logging.getLogger(__name__)
 

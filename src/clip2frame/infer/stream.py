@@ -35,8 +35,8 @@ import torch.nn.functional as F
 
 from ..errors import Clip2FrameError
 from ..models.latency import LatencyBudget, latency_budget, receptive_field
+from ..results.activations import FrameActivations
 from ..timebase import frame_boundaries, output_frames
-from .activations import FrameActivations
 from .predict import ModelLike, _front_end, _run_views, load_tagger, resolve_device
 
 

@@ -15,7 +15,7 @@ Identity: :func:`tensors_sha256` — the hex SHA-256 of the model's tensors (eve
 sorted name order: name, dtype, shape, then its raw little-endian bytes as stored), computed once when a
 file is loaded (``TaggerModel.weights_sha256`` / ``VisualModel.weights_sha256``). Metadata (name, card,
 thresholds) does not enter it: two files with the same weights are the same network. Every output of
-``clip2frame tag`` records it (:mod:`clip2frame.infer.provenance`).
+``clip2frame tag`` records it (:mod:`clip2frame.results.provenance`).
 
 Older files load too: format 1 has no ``kind`` (a tagger: ``sound`` when its labels are the video
 instruments, else ``music``), and the video models of format 1 (``format: clip2frame-video-fcn``) keep

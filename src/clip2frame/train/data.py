@@ -270,7 +270,7 @@ def load_split(manifest: Manifest, split: str, spec, labels: list[str], *, total
                jobs: int = 1) -> SplitData:
     """Features (on disk, see :class:`ClipFeatures`), clip labels and (when the manifest has it) frame truth
     of ``split``. ``jobs``: processes computing clips not cached yet."""
-    from ..eval.metrics import events_to_frames
+    from ..data.events import events_to_frames
 
     clips = manifest.split(split)
     if not clips:

@@ -73,7 +73,7 @@ def create_app(results_dir: Path, *, model: str | Path = "default", analyze: Ana
                               ``clip2frame.infer.predict.predict``; unused when ``analyze`` is given.
     analyze : callable        ``analyze(path[, progress=fn]) -> FrameActivations``; default: ``predict``.
     write : callable          ``write(acts, out_dir, *, formats, stem)``; default:
-                              ``clip2frame.infer.writers.write_outputs``.
+                              ``clip2frame.results.writers.write_outputs``.
     max_upload_bytes : int    larger uploads get 413.
     allowed_hosts : list      accepted ``Host`` header names (against DNS rebinding); ``None``: any.
     token : str               a secret every request must carry (see the module docstring); ``None``: none.

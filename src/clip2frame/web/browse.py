@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from ..errors import Clip2FrameError
 from ..index import search as run_search
 from .files import file_url, media_url
-from .results import NotInside, load_result
+from ..results.readers import NotInside
+from .results import load_result
 from .state import ViewerState, viewer_state
 
 router = APIRouter()

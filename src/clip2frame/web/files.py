@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from . import media
-from .results import NotInside, resolve_inside
+from ..results.readers import NotInside, resolve_inside
 from .state import ViewerState, viewer_state
 
 

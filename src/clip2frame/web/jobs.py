@@ -24,12 +24,15 @@ import numpy as np
 from .._version import __version__
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_text
-from ..infer.provenance import ModelIdentity, source_provenance
+from ..results.activations import FrameActivations
+from ..results.provenance import SIDECAR_SUFFIX, ModelIdentity, source_provenance
+from ..results.readers import OTHER_KIND
+from ..results.writers import write_outputs
 from ..rundir import utc_timestamp
 from ..signatures import accepts_keyword
 from ..tags import MUSIC_TAG_KINDS
 from . import media
-from .results import META_SUFFIX, OTHER_KIND, WAVEFORM_SUFFIX
+from .results import WAVEFORM_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +41,7 @@ UPLOADS_DIR = "uploads"
 DEFAULT_UPLOADS_QUOTA_BYTES = 2048 * 1024 * 1024
 META_FORMAT = "clip2frame-viewer-meta"
 _JOB_ID = re.compile(r"[0-9a-f]{12}")
-#: Output formats asked of ``clip2frame.infer.writers.write_outputs`` for every upload.
+#: Output formats asked of ``clip2frame.results.writers.write_outputs`` for every upload.
 DEFAULT_FORMATS = ("scores", "events", "npz", "audacity")
 _MAX_JOBS_KEPT = 500
 
@@ -83,8 +86,6 @@ def default_analyzer(model: str | Path = "default") -> Analyzer:
 
 def default_writer() -> Writer:
     def write(acts, out_dir: Path, *, formats, stem: str):
-        from ..infer.writers import write_outputs
-
         return write_outputs(acts, out_dir, formats=formats, stem=stem)
 
     return write
@@ -231,8 +232,6 @@ class JobManager:
                      finished=time.time())
 
     def _analyse(self, job_id: str, media_path: Path, media_type: media.MediaType, filename: str) -> str:
-        from ..infer.activations import FrameActivations
-
         stem = media_path.stem
         staging = media_path.parent
 
@@ -277,7 +276,7 @@ class JobManager:
             "created": utc_timestamp(),
             "clip2frame_version": __version__,
         }
-        atomic_write_text(staging / f"{stem}{META_SUFFIX}", json.dumps(meta, indent=1))
+        atomic_write_text(staging / f"{stem}{SIDECAR_SUFFIX}", json.dumps(meta, indent=1))
 
         final = staging.parent / job_id
         staging.rename(final)
@@ -309,7 +308,7 @@ def viewer_analyses(results_dir: Path) -> list[tuple[float, Path]]:
     for d in up.iterdir():
         if not (_JOB_ID.fullmatch(d.name) and d.is_dir() and not d.is_symlink()):
             continue
-        for m in d.glob(f"*{META_SUFFIX}"):
+        for m in d.glob(f"*{SIDECAR_SUFFIX}"):
             try:
                 if json.loads(m.read_text(encoding="utf-8")).get("format") == META_FORMAT:
                     found.append((m.stat().st_mtime, d))

@@ -16,8 +16,7 @@ Annotation readers that do not produce clips: :func:`.imagenet.read_boxes` (VOC 
 :func:`.keypoints.read_keypoints` (per-frame instrument-playing key points). What a reader could not use
 is listed in ``Manifest.extra`` (see :mod:`._common`); :func:`.check.summarize` reports it.
 
-Frame truth helpers: :func:`events_to_frames` (events → bool [T, K] at any frame rate; the one in
-:mod:`clip2frame.eval.metrics`, re-exported here) and
+Frame truth: :func:`clip2frame.data.events.events_to_frames` (events → bool [T, K] at any frame rate);
 :func:`segment_tags` (a clip with events → fixed-length segments with clip tags, for threshold fitting).
 """
 from __future__ import annotations
@@ -26,7 +25,6 @@ from typing import Callable
 
 from ..manifest import Manifest, load_manifest
 from . import audioset, imagenet, keypoints, magnatagatune, medleydb, urbansound, youtube8m
-from ...eval.metrics import events_to_frames
 from ._common import segment_tags
 
 Reader = Callable[..., Manifest]
@@ -52,5 +50,5 @@ def get_reader(name: str) -> Reader:
         raise ConfigError(f"dataset: unknown reader {name!r} (choose from {', '.join(READERS)})") from None
 
 
-__all__ = ["READERS", "Reader", "get_reader", "events_to_frames", "segment_tags", "audioset", "imagenet", "keypoints", "magnatagatune", "medleydb",
+__all__ = ["READERS", "Reader", "get_reader", "segment_tags", "audioset", "imagenet", "keypoints", "magnatagatune", "medleydb",
            "urbansound", "youtube8m"]

@@ -36,8 +36,8 @@ import yaml
 from ...errors import DatasetError
 from ...tags import VIDEO_INSTRUMENTS
 from ...timebase import frame_boundaries
+from ..events import binary_to_events
 from ..manifest import ClipRecord, Event, Manifest
-from ...infer.activations import binary_to_events
 from ._common import Issues, check_root, numbered_rows, parse_float, read_text, rel
 
 log = logging.getLogger(__name__)

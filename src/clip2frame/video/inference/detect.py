@@ -1,7 +1,7 @@
 """Detect instrument-playing actions in video files: the video detector of the one inference pipeline.
 
 :func:`detect_video` runs the loaded :class:`VideoDetector` on one video and returns
-:class:`~clip2frame.infer.activations.FrameActivations` like audio tagging does: ``probs`` [T, K] are the
+:class:`~clip2frame.results.activations.FrameActivations` like audio tagging does: ``probs`` [T, K] are the
 frame scores (:func:`clip2frame.video.inference.fusion.frame_scores`: the fused map's spatial max as the geometric mean
 of its streams), thresholded into events; ``maps`` hold ``action`` / ``object`` / ``fused`` [T, K, h, w] and
 ``sound`` [T, K]. Frames and flow are streamed (:func:`clip2frame.video.inference.flow.iter_model_inputs`) in batches
@@ -11,7 +11,7 @@ so memory does not grow with the video's length.
 :func:`detect_files` is ``clip2frame detect``: the batch of :func:`clip2frame.infer.batch.tag_files`
 (discovery, resume, ``--shard``, failures.tsv, exit codes, the combined events.tsv, atomic writes, progress)
 with this detector; heat maps (``<key>.heatmaps.npz``) and the overlay (``<key>.overlay.mp4``) are writer
-formats of :mod:`clip2frame.infer.writers`.
+formats of :mod:`clip2frame.results.writers`.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from ...tags import VIDEO_INSTRUMENTS, VIDEO_KIND
 from ...timebase import frame_boundaries
 from .fusion import FUSIONS, frame_scores, fuse
 from .io import FRAME_DURATION_S, OUTPUT_STRIDE, n_output_frames, probe_video
+from .overlay import write_overlay_format  # noqa: F401 - registers the overlay format
 from .predict import VISUAL_BATCH, fit_len, predict_visual
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def load_detector(*, action: Any = "default", object: Any = "default", sound: An
 
 def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu", batch_size: int = VISUAL_BATCH,
                  **_: Any) -> Any:
-    """Detect playing instruments in one video -> :class:`~clip2frame.infer.activations.FrameActivations`.
+    """Detect playing instruments in one video -> :class:`~clip2frame.results.activations.FrameActivations`.
 
     The number of output frames T is the audio track's (``ceil((1 + N // 512) / 16)``) when the sound model
     is used, else the video stream's duration's. A video without an audio track is detected without the
@@ -133,7 +134,7 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     VideoError, AudioError
         The file cannot be decoded (one line naming it).
     """
-    from ...infer.activations import FrameActivations
+    from ...results.activations import FrameActivations
 
     p = Path(path)
     info = probe_video(p)
@@ -251,20 +252,22 @@ def detect_files(inputs: Sequence[str | Path], *, out_dir: str | Path, action: A
                  object: Any = "default", sound: Any = "default", fusion: str | None = None, threshold: float = 0.5,
                  formats: Any = DETECT_FORMATS, min_duration: float = 0.0, merge_gap: float = 0.0,
                  device: str = "auto", batch_size: int = VISUAL_BATCH, overwrite: bool = False,
-                 shard: Any = None, progress: bool = False, index: Any = None, on_result: Any = None) -> Any:
+                 shard: Any = None, progress: bool = False, result_hook: Any = None, on_result: Any = None) -> Any:
     """``clip2frame detect``: every input video -> its outputs in a tree mirroring the inputs under ``out_dir``.
 
     The batch is :func:`clip2frame.infer.batch.tag_files` (see there: resume, shards, failures.tsv, the
     combined events.tsv, exit code 1 when a video failed); the detector is loaded once, before anything is
-    written, and only when some video is still to do. Returns the :class:`~clip2frame.infer.batch.BatchReport`.
+    written, and only when some video is still to do. ``result_hook``: the batch's
+    (:class:`~clip2frame.infer.batch.ResultHook`). Returns the :class:`~clip2frame.infer.batch.BatchReport`.
     """
-    from ...infer.batch import tag_files
+    from ...infer.batch import TagOptions, tag_files
 
     def load(_model: Any, *, device: str) -> VideoDetector:
         return load_detector(action=action, object=object, sound=sound, fusion=fusion, threshold=threshold,
                              device=device)
 
-    return tag_files(inputs, out_dir=out_dir, model="video detector", formats=formats, min_duration=min_duration,
-                     merge_gap=merge_gap, device=device, batch_size=batch_size, jobs=0, overwrite=overwrite,
-                     shard=shard, progress=progress, index=index, on_result=on_result, load_model_fn=load,
-                     predict_fn=detect_video, load_audio_fn=_pass_path, progress_desc="detecting")
+    options = TagOptions(model="video detector", formats=formats, min_duration=min_duration, merge_gap=merge_gap,
+                         device=device, batch_size=batch_size, jobs=0, overwrite=overwrite, shard=shard,
+                         progress=progress, progress_desc="detecting")
+    return tag_files(inputs, out_dir=out_dir, options=options, on_result=on_result, result_hook=result_hook,
+                     load_model_fn=load, predict_fn=detect_video, load_audio_fn=_pass_path)

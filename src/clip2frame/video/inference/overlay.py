@@ -4,6 +4,10 @@ with their frame scores written on top.
 
 Frames are read again from the source video one at a time (:func:`clip2frame.video.inference.io.iter_frames_at`) and
 encoded as they come, so the overlay needs memory for a frame, not for the video.
+
+This module is the writer of the ``overlay`` output format: importing it registers :func:`write_overlay_format`
+with :func:`clip2frame.results.writers.register_writer` (``clip2frame detect`` imports it), so the results
+layer never imports video code.
 """
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ...errors import OutputError
+from ...results.writers import register_writer
 from .io import OUTPUT_FPS, iter_frames_at, rgb_times, write_mp4
 from .metrics import upsample_map
 
@@ -59,3 +64,11 @@ def overlay_frames(acts: Any) -> Iterator[np.ndarray]:
 def write_overlay(acts: Any, path: str | Path) -> None:
     """``<stem>.overlay.mp4`` (H.264, 1.953 fps, no audio), written atomically."""
     write_mp4(path, overlay_frames(acts), fps=OUTPUT_FPS, audio=None)
+
+
+def write_overlay_format(acts: Any, path: Path, **_: object) -> None:
+    """The ``overlay`` format's writer as :func:`clip2frame.results.writers.write_outputs` calls it."""
+    write_overlay(acts, path)
+
+
+register_writer("overlay", write_overlay_format)

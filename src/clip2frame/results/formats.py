@@ -1,7 +1,8 @@
 """The output formats of a tagged or detected recording: names, file suffixes, which commands can produce
 them and the optional packages they need (no third-party import, so the command-line parsers can list them without
-loading numpy). The files themselves are written by :mod:`clip2frame.infer.writers` (see its docstring for
-their layouts)."""
+loading numpy). The files themselves are written by :mod:`clip2frame.results.writers` (see its docstring for
+their layouts) and read back by :mod:`clip2frame.results.readers`; the ``<stem>.meta.json`` sidecar is
+:mod:`clip2frame.results.provenance`'s."""
 from __future__ import annotations
 
 import importlib.util
@@ -21,6 +22,11 @@ SUFFIXES: dict[str, str] = {
     "overlay": ".overlay.mp4",
 }
 FORMATS: tuple[str, ...] = tuple(SUFFIXES)
+SCORES_SUFFIX = SUFFIXES["scores"]
+EVENTS_SUFFIX = SUFFIXES["events"]
+NPZ_SUFFIX = SUFFIXES["npz"]
+HEATMAPS_SUFFIX = SUFFIXES["heatmaps"]
+OVERLAY_SUFFIX = SUFFIXES["overlay"]
 DEFAULT_FORMATS: tuple[str, ...] = ("scores", "events")
 #: Formats that need the spatial maps of a detector (``FrameActivations.maps``): ``clip2frame detect`` only.
 MAP_FORMATS: tuple[str, ...] = ("heatmaps", "overlay")

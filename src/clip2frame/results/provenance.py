@@ -151,7 +151,7 @@ def sidecar_path(out_dir: str | Path, stem: str) -> Path:
 
 
 def render_sidecar(acts: Any, prov: Provenance, *, source_name: str, outputs: Iterable[str | Path]) -> bytes:
-    """The sidecar's JSON (``acts``: the :class:`~clip2frame.infer.activations.FrameActivations` written)."""
+    """The sidecar's JSON (``acts``: the :class:`~clip2frame.results.activations.FrameActivations` written)."""
     kinds = getattr(acts, "kinds", None) or {}
     doc = {"format": SIDECAR_FORMAT, "format_version": SIDECAR_FORMAT_VERSION, "source_name": source_name,
            "labels": list(acts.labels), "kinds": {lab: str(kinds[lab]) for lab in acts.labels if lab in kinds},

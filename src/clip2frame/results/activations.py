@@ -1,4 +1,5 @@
-"""``FrameActivations``: what inference returns, and what every writer and the viewer read."""
+"""``FrameActivations``: what inference returns, what every writer writes and every reader of the result
+files (:mod:`clip2frame.results.readers`: the index, the viewer) gives back."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,27 +8,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from ..data.events import binary_to_events
 from ..data.manifest import Event
-
-
-def binary_to_events(active: np.ndarray, boundaries: np.ndarray, label: str, *,
-                     min_duration: float = 0.0, merge_gap: float = 0.0) -> list[Event]:
-    """Runs of ``True`` in ``active`` [T] -> events, gaps <= ``merge_gap`` s merged, then events shorter
-    than ``min_duration`` s dropped (merging first, so a flickering tag becomes one event)."""
-    a = np.asarray(active, dtype=bool)
-    if a.size == 0 or not a.any():
-        return []
-    padded = np.concatenate([[False], a, [False]]).astype(np.int8)
-    d = np.diff(padded)
-    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)
-    spans = [[float(boundaries[s]), float(boundaries[e])] for s, e in zip(starts, ends)]
-    merged: list[list[float]] = []
-    for s in spans:
-        if merged and s[0] - merged[-1][1] <= merge_gap + 1e-9:
-            merged[-1][1] = s[1]
-        else:
-            merged.append(s)
-    return [Event(round(on, 3), round(off, 3), label) for on, off in merged if off - on >= min_duration - 1e-9]
 
 
 @dataclass
@@ -85,8 +67,10 @@ class FrameActivations:
         return float(self.boundaries[-1])
 
     def active(self, thresholds: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
-        """Binary activity [T, K] from the stored (or the given) per-tag thresholds."""
-        thr = self.thresholds if thresholds is None else np.asarray(thresholds, dtype=np.float32)
+        """Binary activity [T, K] from the stored (or the given) per-tag thresholds: ``probs >= threshold``.
+        Given thresholds are compared at their own precision (float64), so a threshold read from a file
+        (6 decimals in the sidecar) decides a frame exactly as written."""
+        thr = self.thresholds if thresholds is None else np.asarray(thresholds, dtype=np.float64)
         return self.probs >= thr[None, :]
 
     def to_events(self, *, min_duration: float = 0.0, merge_gap: float = 0.0,

@@ -1,4 +1,5 @@
-"""Per-recording output files written from :class:`~clip2frame.infer.activations.FrameActivations`.
+"""Per-recording output files written from :class:`~clip2frame.results.activations.FrameActivations`
+(read back by :mod:`clip2frame.results.readers`).
 
 Formats (``<stem>`` defaults to the input's file stem)::
 
@@ -18,26 +19,28 @@ Formats (``<stem>`` defaults to the input's file stem)::
                                    ``acts.maps`` as float16 (``action``/``object``/``fused`` [T, K, h, w],
                                    ``sound`` [T, K]), ``frame_size`` (H, W), ``fusion``
     overlay   <stem>.overlay.mp4   the source video's frames at the output frame rate with the fused heat map
-                                   of the top label blended in (:mod:`clip2frame.video.inference.overlay`)
+                                   of the top label blended in: its writer is video inference's
+                                   (:mod:`clip2frame.video.inference.overlay` registers it with
+                                   :func:`register_writer`; ``clip2frame detect`` imports it)
 
 Every file is rendered in memory and written atomically (temp file + rename), so a killed process never
 leaves a half-written output; if one format of a call fails, the files that call already wrote are removed
 again so that a recording never has a partial set of outputs. With ``provenance`` (what ``clip2frame tag``
-passes) the file's ``<stem>.meta.json`` sidecar is written last (:mod:`clip2frame.infer.provenance`).
+passes) the file's ``<stem>.meta.json`` sidecar is written last (:mod:`clip2frame.results.provenance`).
 
 File names in TSV columns: any name the file system allows round-trips. :func:`escape_field` writes a
 backslash as ``\\\\``, tab ``\\t``, newline ``\\n``, carriage return ``\\r`` and an undecodable byte
-(Python's surrogate escape) as ``\\xNN``; :func:`read_events_tsv`, the one reader, undoes it. A name without
+(Python's surrogate escape) as ``\\xNN``; :func:`clip2frame.results.readers.read_events_tsv`, the one
+reader, undoes it. A name without
 those characters is written as is, so ordinary files stay byte-identical DCASE files.
 """
 from __future__ import annotations
 
-import csv
 import io
 import logging
 import re
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -45,7 +48,7 @@ from ..data.manifest import EVENTS_HEADER
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_bytes
 from .activations import FrameActivations
-from .formats import DEFAULT_FORMATS, FORMATS, MAP_FORMATS, SUFFIXES, parse_formats
+from .formats import DEFAULT_FORMATS, SUFFIXES, parse_formats
 from .provenance import Provenance, sidecar_path, write_sidecar
 
 log = logging.getLogger(__name__)
@@ -258,12 +261,6 @@ def write_heatmaps(acts: FrameActivations, path: Path, **_: object) -> None:
     atomic_write_bytes(path, render_heatmaps_npz(acts))
 
 
-def write_overlay(acts: FrameActivations, path: Path, **_: object) -> None:
-    from ..video.inference.overlay import write_overlay as _write  # OpenCV + PyAV, only when asked for
-
-    _write(acts, path)
-
-
 WRITERS: dict[str, Callable[..., None]] = {
     "scores": write_scores,
     "events": write_events,
@@ -271,8 +268,26 @@ WRITERS: dict[str, Callable[..., None]] = {
     "npz": write_npz,
     "jams": write_jams,
     "heatmaps": write_heatmaps,
-    "overlay": write_overlay,
 }
+#: Formats whose writer lives in a higher layer, which registers it (:func:`register_writer`): format ->
+#: the module that does.
+REGISTERED_ELSEWHERE: dict[str, str] = {"overlay": "clip2frame.video.inference.overlay"}
+
+
+def register_writer(fmt: str, writer: Callable[..., None]) -> None:
+    """Register the writer of format ``fmt`` (one of :data:`REGISTERED_ELSEWHERE`), called as
+    ``writer(acts, path, *, filename, min_duration, merge_gap, provenance)`` and writing ``path`` atomically."""
+    if fmt not in REGISTERED_ELSEWHERE:
+        raise ValueError(f"format {fmt!r}: not a format registered from outside clip2frame.results.writers")
+    WRITERS[fmt] = writer
+
+
+def _writer(fmt: str) -> Callable[..., None]:
+    try:
+        return WRITERS[fmt]
+    except KeyError:
+        raise ConfigError(f"format {fmt}: its writer is not loaded (import {REGISTERED_ELSEWHERE[fmt]}; "
+                          "clip2frame detect does)") from None
 
 
 def write_outputs(acts: FrameActivations, out_dir: Path, *, formats: Iterable[str] = DEFAULT_FORMATS,
@@ -287,7 +302,7 @@ def write_outputs(acts: FrameActivations, out_dir: Path, *, formats: Iterable[st
     out_dir : Path
         Created if missing.
     formats : iterable of str
-        Any of :data:`FORMATS` (or a comma-separated string).
+        Any of :data:`~clip2frame.results.formats.FORMATS` (or a comma-separated string).
     stem : str, optional
         File name stem; default the stem of ``acts.source`` (``"activations"`` without one).
     min_duration, merge_gap : float
@@ -314,12 +329,13 @@ def write_outputs(acts: FrameActivations, out_dir: Path, *, formats: Iterable[st
         raise ConfigError(f"min_duration={min_duration}, merge_gap={merge_gap}: must be >= 0 seconds")
     stem = stem or default_stem(acts)
     paths = output_paths(out_dir, stem, fmts)
+    writers = [_writer(f) for f in paths]
     filename = _source_name(acts, stem)
     written: list[Path] = []
     fmt = ""
     try:
-        for fmt, path in paths.items():
-            WRITERS[fmt](acts, path, filename=filename, min_duration=min_duration, merge_gap=merge_gap,
+        for (fmt, path), write in zip(paths.items(), writers):
+            write(acts, path, filename=filename, min_duration=min_duration, merge_gap=merge_gap,
                          provenance=provenance)
             written.append(path)
         if provenance is not None:
@@ -337,57 +353,3 @@ def write_outputs(acts: FrameActivations, out_dir: Path, *, formats: Iterable[st
                               f"({e.strerror or e})") from e
         raise
     return paths
-
-
-# --------------------------------------------------------------------------------------------- readers
-def read_scores_tsv(path: str | Path, *, thresholds: Sequence[float] | float = 0.5) -> FrameActivations:
-    """Read a ``scores.tsv`` back into :class:`FrameActivations` (labels, probs [T, K], boundaries [T+1]).
-
-    The file holds no thresholds: they are ``thresholds`` (one per tag, or one for all; default 0.5).
-
-    Raises
-    ------
-    OutputError
-        The file is missing or not in the scores format.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise OutputError(f"{p}: cannot read scores ({e})") from None
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE) if r]
-    if not rows or tuple(rows[0][:2]) != SCORES_HEADER or len(rows[0]) < 3:
-        raise OutputError(f"{p}: not a scores.tsv (header must be onset, offset, <tags...>)")
-    labels = rows[0][2:]
-    K = len(labels)
-    try:
-        data = np.asarray([[float(x) for x in r] for r in rows[1:]], dtype=np.float64).reshape(-1, K + 2)
-    except ValueError:
-        raise OutputError(f"{p}: malformed row (expected {K + 2} numbers per row)") from None
-    if len(data) and not np.allclose(data[1:, 0], data[:-1, 1]):
-        raise OutputError(f"{p}: frame onsets do not match the previous frames' offsets")
-    boundaries = np.concatenate([data[:, 0], data[-1:, 1]]) if len(data) else np.zeros(1)
-    thr = np.broadcast_to(np.asarray(thresholds, dtype=np.float32), (K,)).copy()
-    return FrameActivations(labels=labels, probs=data[:, 2:].astype(np.float32), boundaries=boundaries,
-                            thresholds=thr, source=None, meta={"read_from": str(p)})
-
-
-def read_events_tsv(path: str | Path) -> list[tuple[str, float, float, str]]:
-    """Rows ``(filename, onset, offset, event_label)`` of a DCASE events TSV (header required)."""
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise OutputError(f"{p}: cannot read events ({e})") from None
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE) if r]
-    if not rows or tuple(rows[0]) != EVENTS_HEADER:
-        raise OutputError(f"{p}: not a DCASE events.tsv (header must be {' '.join(EVENTS_HEADER)})")
-    out = []
-    for i, r in enumerate(rows[1:], start=2):
-        # an older clip2frame wrote a tab of a file name as is: the extra columns belong to the name
-        name = "\t".join(r[:-3]) if len(r) > 4 else r[0]
-        try:
-            out.append((unescape_field(name), float(r[-3]), float(r[-2]), unescape_field(r[-1])))
-        except (IndexError, ValueError):
-            raise OutputError(f"{p}: line {i} is not filename, onset, offset, event_label") from None
-    return out
