@@ -1,6 +1,7 @@
 """Audio decoding: formats, bit depths, channels, rates, video tracks, block reader, and every bad input."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import av
@@ -375,3 +376,20 @@ def test_extension_sets():
     assert {".mp4", ".mkv", ".mov", ".webm"} <= VIDEO_EXTENSIONS
     assert all(e.startswith(".") and e == e.lower() for e in MEDIA_EXTENSIONS)
     assert is_media_file("A/B/Song.MP3") and not is_media_file("notes.txt")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names are bytes on POSIX only")
+@pytest.mark.parametrize("suffix", [".wav", ".m4a"])   # libsndfile, PyAV
+def test_file_name_not_valid_utf8_opens(tmp_path, suffix):
+    """A name that is not valid UTF-8 (Python decodes it with surrogate escapes) decodes like any other:
+    libsndfile gets the file system's bytes (it failed with UnicodeEncodeError), PyAV encodes it itself."""
+    x = tone(440.0, 1.0, 16000)
+    ok = tmp_path / f"ok{suffix}"
+    if suffix == ".wav":
+        sf.write(ok, x, 16000)
+    else:
+        write_av(ok, x[None], 16000, "aac")
+    bad = tmp_path / os.fsdecode(b"caf\xe9 \xff" + suffix.encode())
+    os.link(ok, bad)
+    np.testing.assert_array_equal(load_audio(bad), load_audio(ok))
+    assert audio_info(bad) == audio_info(ok)

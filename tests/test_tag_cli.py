@@ -670,3 +670,22 @@ def test_result_hook_sees_every_result_and_can_fail_one(tmp_path):
     assert [r.key for r in rep.failed] == ["f1"] and rep.exit_code == 1
     assert _failures(out / "failures.tsv") == {str(root / "f1.wav"): "hook: f1 refused"}
     assert (out / "f1.scores.tsv").is_file() and not (out / "index.sqlite").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file names are bytes on POSIX only")
+def test_file_name_not_valid_utf8_is_tagged_and_named_in_failures(tmp_path, fake, capsys):
+    """A name that is not valid UTF-8 decodes (it used to fail in audio/io.py) and its results are written;
+    the index, which stores UTF-8 text, refuses it with a one-line failure naming the file (escaped as in
+    every TSV), and the batch goes on (before: a traceback while writing failures.tsv)."""
+    root = tmp_path / "cat"
+    _wav(root / "ok.wav")
+    bad = root / os.fsdecode(b"caf\xe9 \xff.wav")
+    os.link(root / "ok.wav", bad)
+    out = tmp_path / "out"
+    rc, summary, err = _run(capsys, root, "--out", out)
+    assert rc == 1 and summary["tagged"] == 1 and summary["failed"] == 1
+    assert (out / os.fsdecode(b"caf\xe9 \xff.scores.tsv")).is_file()
+    (path, msg), = _failures(out / "failures.tsv").items()
+    assert path == str(root / "caf\\xe9 \\xff.wav") and "not valid UTF-8" in msg and "rename" in msg
+    rc, summary, _ = _run(capsys, root, "--out", tmp_path / "out2", "--no-index")
+    assert rc == 0 and summary["tagged"] == 2 and summary["failed"] == 0

@@ -293,7 +293,7 @@ def _open(path: str | Path) -> _Source:
         import soundfile as sf
 
         try:
-            f = sf.SoundFile(str(p))
+            f = sf.SoundFile(_native_name(p))
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:
             sf_problem = _one_line(e, p)
             f = None
@@ -324,11 +324,17 @@ def _validate_soundfile(src: _SoundfileSource, f) -> None:
         raise AudioError(src.path, "no audio samples (empty or truncated file)")
 
 
+def _native_name(p: Path) -> str | bytes:
+    """The name handed to libsndfile: the file system's bytes on POSIX, so a name that is not valid UTF-8
+    (decoded by Python with surrogate escapes) still opens; ``str`` elsewhere."""
+    return os.fsencode(p) if os.name == "posix" else str(p)
+
+
 def _open_av(p: Path, sf_problem: str | None) -> _Source:
     import av
 
     try:
-        container = av.open(str(p), mode="r")
+        container = av.open(str(p), mode="r")  # PyAV encodes the name with the file system's escapes
     except av.error.FFmpegError as e:
         detail = sf_problem or _one_line(e, p)
         raise AudioError(p, f"not a readable audio or video file ({detail})") from None

@@ -400,6 +400,11 @@ class IndexStore:
                                  [(fid, tids[k], q[k].tobytes()) for k in range(len(tids))])
         except Clip2FrameError:
             raise
+        except UnicodeEncodeError:
+            self._tag_ids.clear()
+            raise IndexStoreError(f"{self.location.display}: cannot index {rec.path}: its name is not "
+                                  "valid UTF-8 and the index stores UTF-8 text (its result files are written; "
+                                  "rename the file to index it)") from None
         except Exception as e:  # noqa: BLE001 - a driver error names the index and the file
             self._tag_ids.clear()  # a rolled-back transaction may have created none of them
             raise self._error(f"cannot index {rec.path}", e) from None

@@ -29,7 +29,7 @@ def one_line(text: object) -> str:
 def write_failures_tsv(path: Path, failures: Iterable[tuple[str, str]]) -> None:
     """``path<TAB>error`` with a header, one failure a line: the path escaped as in the events files
     (:func:`~clip2frame.results.writers.escape_field`), the error flattened to one line."""
-    lines = ["path\terror"] + [f"{escape_field(str(p))}\t{one_line(err)}" for p, err in failures]
+    lines = ["path\terror"] + [f"{escape_field(str(p))}\t{escape_field(one_line(err))}" for p, err in failures]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
