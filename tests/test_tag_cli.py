@@ -373,6 +373,53 @@ def test_sigkill_leaves_complete_files_and_a_rerun_finishes(tmp_path):
     assert len({r[0] for r in read_events_tsv(out / "events.tsv")}) == n
 
 
+CRASH_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from test_tag_cli import FakeBackend
+from clip2frame.audio.io import load_audio
+from clip2frame.infer.batch import TagOptions, tag_files
+
+def crashing_load(path, **kw):  # a decoder that kills its process on one file (a segfault, the OOM killer)
+    if "poison" in str(path):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return load_audio(path, **kw)
+
+fake = FakeBackend()
+rep = tag_files([{root!r}], out_dir={out!r}, options=TagOptions(formats=("scores", "events"), jobs={jobs}),
+                load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=crashing_load)
+print(rep.exit_code, len(rep.tagged), len(rep.skipped), len(rep.failed))
+"""
+
+
+@pytest.mark.parametrize("jobs", [0, 2])
+def test_a_file_that_kills_the_process_is_isolated_on_resume(tmp_path, jobs):
+    """A file whose decoding kills the process (SIGKILL: a segfault or the OOM killer) kills its run; the
+    next run tags every other file and retries it alone (it dies again); the run after that lists it as
+    failed with a one-line reason and finishes. Before: every resume died on it."""
+    root, out = tmp_path / "in", tmp_path / "out"
+    for name in ("a", "b", "c_poison", "d", "e"):
+        _wav(root / f"{name}.wav", 0.3, 0.2)
+    script = textwrap.dedent(CRASH_SCRIPT.format(tests=str(Path(__file__).parent), root=str(root), out=str(out),
+                                                 jobs=jobs))
+
+    def run() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+
+    first = run()
+    assert first.returncode == -signal.SIGKILL
+    second = run()   # the others are tagged first; the suspect, alone, kills this run too
+    assert second.returncode == -signal.SIGKILL
+    assert {p.name.split(".")[0] for p in out.glob("*.meta.json")} == {"a", "b", "d", "e"}
+    third = run()
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert third.stdout.split() == ["1", "0", "4", "1"]   # exit 1: 0 tagged, 4 skipped, 1 failed
+    (path, msg), = _failures(out / "failures.tsv").items()
+    assert path.endswith("c_poison.wav") and "died while tagging this file in 2 earlier runs" in msg
+    assert len(list((out / ".clip2frame-attempts").iterdir())) == 1   # its marker stays: later runs skip it too
+    assert run().stdout.split() == ["1", "0", "4", "1"]
+
+
 def test_discover_rules(tmp_path):
     root = tmp_path / "r"
     _wav(root / "x.wav"), _wav(root / "x.flac"), _wav(root / "s" / "y.wav")

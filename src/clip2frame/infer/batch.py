@@ -44,7 +44,8 @@ from ..results.writers import output_paths, write_outputs
 from ..signatures import accepts_keyword
 from ..timebase import RESOLUTIONS
 from .discover import InputItem, discover, parse_shard, require_inputs
-from .resume import decode_hashed, plan_items
+from .resume import (CRASH_LIMIT, attempts, clear_attempt, crashed_message, decode_hashed, mark_attempt, plan_items,
+                     remove_attempts_dir)
 from .summary import one_line, summary_names, write_combined_events, write_failures_tsv
 
 log = logging.getLogger(__name__)
@@ -321,6 +322,10 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
     backend = load_backend(opt.model, dev, load_model_fn, predict_fn, load_audio_fn) if items else None
     ident = model_identity(backend[0]) if backend else ModelIdentity()
     todo, retag = plan_items(items, out, fmts, ident, overwrite=opt.overwrite)
+    tried = {} if opt.overwrite else {id(it): n for it in todo if (n := attempts(out, it))}
+    crashed = [it for it in todo if tried.get(id(it), 0) >= CRASH_LIMIT]
+    # suspects (the process died once while they were in flight) go last, each alone
+    todo = [it for it in todo if id(it) not in tried] + [it for it in todo if 0 < tried.get(id(it), 0) < CRASH_LIMIT]
     out = prepare_out_dir(out)
     if result_hook is not None:
         result_hook.open(out)
@@ -332,8 +337,10 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
         run.results.append(FileResult(m.path, "", "failed", error=m.error))
         if on_result is not None:
             on_result(run.results[-1])
+    for it in crashed:
+        run.record(FileResult(str(it.path), str(it.key), "failed", error=crashed_message(out, it, tried[id(it)])))
     write_failures_tsv(run.failures_path, run.failures)
-    todo_set = {id(it) for it in todo}
+    todo_set = {id(it) for it in todo + crashed}
     for it in items:
         if id(it) not in todo_set:
             paths = output_paths(out / it.key.parent, it.key.name, fmts)
@@ -341,7 +348,8 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
     log.debug("%d inputs, %d already done, %d to tag", len(items), len(items) - len(todo), len(todo))
     if backend is not None and todo:
         try:
-            _tag_todo(run, todo, retag, backend, ident, out, opt, dev, n_items=len(items))
+            _tag_todo(run, todo, retag, backend, ident, out, opt, dev, n_items=len(items),
+                      alone={id(it) for it in todo if id(it) in tried})
         finally:
             write_failures_tsv(run.failures_path, run.failures)  # also when interrupted
     events_path = out / events_name if "events" in fmts else None
@@ -385,8 +393,12 @@ class _Run:
 
 
 def _tag_todo(run: _Run, todo: list[InputItem], retag: dict[int, str], backend: tuple[Any, Callable, Callable],
-              ident: ModelIdentity, out: Path, opt: TagOptions, dev: str, *, n_items: int) -> None:
-    """Decode (``opt.jobs`` threads ahead), predict and write each item of ``todo``, recording each result."""
+              ident: ModelIdentity, out: Path, opt: TagOptions, dev: str, *, n_items: int,
+              alone: set[int] = frozenset()) -> None:  # type: ignore[assignment]
+    """Decode (``opt.jobs`` threads ahead), predict and write each item of ``todo``, recording each result;
+    each item's attempt marker (:mod:`.resume`) is set before its decoding starts and cleared once its
+    result is recorded. Items in ``alone`` (by ``id``; the suspects, last in ``todo``) are decoded inline,
+    one at a time, nothing else in flight."""
     tagger, predict, load_audio = backend
     sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", 16000))
     fmts = tuple(opt.formats)
@@ -404,28 +416,47 @@ def _tag_todo(run: _Run, todo: list[InputItem], retag: dict[int, str], backend: 
     queue = deque(todo)
 
     def fill() -> None:
-        while queue and len(pending) < max(jobs, 1):
+        while queue and len(pending) < max(jobs, 1) and not (pending and id(queue[0]) in alone):
             it = queue.popleft()
-            pending.append((it, pool.submit(decode_hashed, decode, it) if pool else None))
+            if pool and id(it) not in alone:
+                mark_attempt(out, it)
+                pending.append((it, pool.submit(decode_hashed, decode, it)))
+            else:
+                pending.append((it, None))  # decoded inline by tag_one: marked just before
+            if id(it) in alone:
+                break
 
+    it: InputItem | None = None
     try:
         fill()
         while pending:
             it, fut = pending.popleft()
-            fill()
+            if id(it) not in alone:
+                fill()
+            if fut is None:
+                mark_attempt(out, it)
             r = tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts,
                         paths=output_paths(out / it.key.parent, it.key.name, fmts), resolution=opt.resolution,
                         device=dev, batch_size=opt.batch_size, min_duration=opt.min_duration,
                         merge_gap=opt.merge_gap, model=ident)
             r.retagged = retag.get(id(it), "")
             run.record(r)
+            clear_attempt(out, it)
+            it = None
+            fill()
             bar.update(1)
             if run.failures:
                 bar.set_postfix(failed=len(run.failures), refresh=False)
+    except (KeyboardInterrupt, SystemExit):  # an interruption is not a death of the process: no marker left
+        for x in [it, *(p for p, _ in pending)]:
+            if x is not None:
+                clear_attempt(out, x)
+        raise
     finally:
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
         bar.close()
+        remove_attempts_dir(out)
 
 
 def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callable, tagger: Any, *, sr: int,
