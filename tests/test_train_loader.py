@@ -73,19 +73,19 @@ def test_killed_cache_build_resumes_and_workers_write_the_same_files(tmp_path, m
     stale.write_bytes(b"half")
     os.utime(stale, (1e9, 1e9))  # from a build killed long ago
     computed = []
-    real = data_mod._compute_clips
+    real = data_mod._compute_clip
 
-    def counting(jobs, *a, **kw):
-        computed.extend(j[0] for j in jobs)
-        return real(jobs, *a, **kw)
+    def counting(job, *a, **kw):
+        computed.append(job[0])
+        return real(job, *a, **kw)
 
-    monkeypatch.setattr(data_mod, "_compute_clips", counting)
+    monkeypatch.setattr(data_mod, "_compute_clip", counting)
     d = _load(m, tmp_path)
     assert len(computed) == 2 and len(d) == 6  # only the missing clips were computed
     assert not stale.exists()
     assert {p.name: p.read_bytes() for p in _cache_files(m)} == first
     # two worker processes fill a fresh cache with the same bytes
-    monkeypatch.setattr(data_mod, "_compute_clips", real)
+    monkeypatch.setattr(data_mod, "_compute_clip", real)
     for p in _cache_files(m):
         p.unlink()
     _load(m, tmp_path, jobs=2)
@@ -98,7 +98,7 @@ def test_unreadable_clip_is_remembered(tmp_path, monkeypatch):
     Path(bad.audio_path).write_text("not audio")
     d = _load(m, tmp_path)
     assert len(d) == 2 and d.skipped[0][0] == bad.clip_id and str(bad.audio_path) in d.skipped[0][1]
-    monkeypatch.setattr(data_mod, "_compute_clips", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(data_mod, "_compute_clip", lambda *a, **k: pytest.fail("recomputed"))
     d2 = _load(m, tmp_path)
     assert d2.clip_ids == d.clip_ids and d2.skipped == d.skipped
 
