@@ -257,7 +257,8 @@ def test_configs_round_trip_and_refuse_unknown_keys():
 
 def test_batches_and_flip():
     from clip2frame.video.training.data import VideoItem
-    from clip2frame.video.training.training import VideoTrainConfig, epoch_batches, flip_batch
+    from clip2frame.video.training.batches import epoch_batches, flip_batch
+    from clip2frame.video.training.training import VideoTrainConfig
 
     items = [VideoItem(f"v{i}", "", np.zeros(9, np.float32), flow=np.zeros((n, 10, 4, 4), np.float16))
              for i, n in enumerate((12, 7, 20))]
