@@ -45,7 +45,8 @@ def test_audio_and_video_training_construct_the_same_dataset(corpus, tmp_path, m
     train_audio(resolve_config(overrides=TOY + [f"data={toy.root}", f"out={tmp_path / 'audio'}"]), progress=False)
     n_audio = len(made)
     train_video(corpus, tmp_path / "action", _action(epochs=1))
-    assert n_audio >= 1 and len(made) > n_audio
+    train_video(corpus, tmp_path / "sound", default_config("sound", epochs=1, threads=1))
+    assert n_audio >= 1 and len(made) >= n_audio + 2  # the sound model: its validation batch, its loader
     (audio_cls, audio_data), (video_cls, video_data) = made[0], made[n_audio]
     assert audio_cls is video_cls is loader_mod.CropDataset
     # both read per-clip memory maps from train/'s cache; the video's frames lie on axis 0 of [T, 10, H, W]
@@ -53,13 +54,17 @@ def test_audio_and_video_training_construct_the_same_dataset(corpus, tmp_path, m
     assert audio_data.time_axis == -1 and video_data.time_axis == 0
     assert all(p.endswith(".flow.npy") for p in video_data.feats.paths)
     assert video_data.feats[0].shape[0] == video_data.lengths[0] and video_data.feats[0].shape[1] == 10
+    for cls, sound_data in made[n_audio + 1:]:  # the sound model: log-mels of the audio tracks, as in audio
+        assert cls is loader_mod.CropDataset and isinstance(sound_data.feats, ClipFeatures)
+        assert sound_data.time_axis == -1 and all(p.endswith(".logmel.npy") for p in sound_data.feats.paths)
 
 
-@pytest.mark.parametrize("model", ["action", "object"])
+@pytest.mark.parametrize("model", ["action", "object", "sound"])
 def test_killed_video_training_resumes_to_the_uninterrupted_weights(corpus, tmp_path, model):
     cfg = _action(epochs=3) if model == "action" else default_config(
         "object", width=0.0625, batch_norm=True, optimizer="adam", batch_mode="frames", batches_per_epoch=3,
-        sub_clip_frames=4, flip=True, threads=1, epochs=3, freeze_epochs=1)
+        sub_clip_frames=4, flip=True, threads=1, epochs=3, freeze_epochs=1) if model == "object" else \
+        default_config("sound", epochs=3, batch_clips=1, threads=1)
     train_video(corpus, tmp_path / "whole", cfg)
     # the same run killed after its first epoch (its train_state.pt written), then started again
     train_video(corpus, tmp_path / "killed", default_config(model, **{**_kw(cfg), "epochs": 1}))

@@ -1,10 +1,12 @@
-"""The flow cache of a video corpus for training and evaluation: flow stacks [T, 10, H, W] float16, one
-memory-mapped ``.npy`` per video, written and read through the trainers' per-clip cache
-(:func:`clip2frame.train.data.cache_clips`: atomic writes, resumable, worker processes, ``.skip`` files for
-videos that cannot be decoded). This module owns what is video-specific: the array (:class:`FlowClip`) and
-the file names, ``<cache_dir>/<stem>.<key>.flow.npy`` with the key hashed from file, size, mtime, flow
-parameters and resolution (:func:`cache_key`). Inference does not cache: it streams
-(:func:`clip2frame.video.inference.flow.iter_model_inputs`).
+"""The caches of a video corpus for training and evaluation, one memory-mapped float16 ``.npy`` per video,
+written and read through the trainers' per-clip cache (:func:`clip2frame.train.data.cache_clips`: atomic
+writes, resumable, worker processes, ``.skip`` files for videos that cannot be decoded): flow stacks
+[T, 10, H, W] (action model, :func:`cache_flows`) and the log-mel features [S, M, T] of the audio track
+(sound model, :func:`cache_sound_features`). This module owns what is video-specific: the arrays
+(:class:`FlowClip`, :class:`SoundClip`) and the file names, ``<cache_dir>/<stem>.<key>.flow.npy`` with the key
+hashed from file, size, mtime, flow parameters and resolution (:func:`cache_key`), and
+``<cache_dir>/<stem>.<key>.logmel.npy`` (key: file, size, mtime and feature spec). Inference does not cache:
+it streams (:func:`clip2frame.video.inference.flow.iter_model_inputs`).
 """
 from __future__ import annotations
 
@@ -15,11 +17,14 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ...audio.features import FeatureSpec, MultiScaleLogMel
+from ...config import to_dict
 from ...errors import Clip2FrameError
 from ...train.data import CachedClips, cache_clips
 from ..inference.flow import FLOW_CHANNELS, FlowParams, flow_stacks
-from ..inference.io import FLOW_RATE_FACTOR, decode_video
+from ..inference.io import FLOW_RATE_FACTOR, decode_video, load_video_audio
 
 log = logging.getLogger(__name__)
 
@@ -89,3 +94,39 @@ def cached_flow(path: str | Path, *, cache_dir: str | Path | None = None, params
     if got.skipped:
         raise Clip2FrameError(got.skipped[0][1])
     return got.feats[0]
+
+
+def sound_cache_file(path: str | Path, cache_dir: str | Path, spec: FeatureSpec) -> Path:
+    """Where :func:`cache_sound_features` caches the log-mel features of ``path``'s audio track."""
+    p = Path(path).resolve()
+    st = p.stat()
+    blob = json.dumps({"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "spec": to_dict(spec)},
+                      sort_keys=True)
+    return Path(cache_dir) / f"{Path(path).stem}.{hashlib.sha256(blob.encode()).hexdigest()[:24]}.logmel.npy"
+
+
+class SoundClip:
+    """The sound cache's clip array: ``SoundClip(spec)(path)`` -> log-mel [S, M, T] float16 of the video's
+    audio track (:func:`~clip2frame.video.inference.io.load_video_audio` at ``spec.sr``, then
+    :class:`~clip2frame.audio.features.MultiScaleLogMel`)."""
+
+    def __init__(self, spec: FeatureSpec):
+        self.spec = spec
+
+    def __call__(self, path: str) -> np.ndarray:
+        wave = load_video_audio(path, sr=self.spec.sr)
+        with torch.no_grad():
+            f = MultiScaleLogMel(self.spec)(torch.from_numpy(wave)[None])[0]
+        return f.numpy().astype(np.float16)
+
+
+def cache_sound_features(videos: list[str | Path], *, cache_dir: str | Path, spec: FeatureSpec,
+                         jobs: int = 1) -> CachedClips:
+    """The cached log-mel features [S, M, T_i] of every video's audio track (clip ids: the paths as given),
+    computing those not cached yet in ``jobs`` processes; videos without a readable audio track skipped."""
+    todo = [(str(p), str(p), sound_cache_file(p, cache_dir, spec)) for p in videos]
+    got = cache_clips(todo, SoundClip(spec), shape=(spec.n_scales, spec.n_bands, None), time_axis=-1,
+                      jobs=max(1, min(jobs, len(todo))), progress=False, desc="sound features")
+    for path, why in got.skipped:
+        log.warning("skipped %s: %s", path, why)
+    return got

@@ -24,7 +24,7 @@ from ...models.visual import flow_to_input, rgb_to_input
 from ...tags import VIDEO_INSTRUMENTS
 from ...train.data import ClipFeatures, SplitData
 from ..inference.io import SAMPLE_RATE, decode_video, load_video_audio
-from .cache import cache_flows, cache_key, cached_flow, flow_cache_file
+from .cache import cache_flows, cache_key, cache_sound_features, cached_flow, flow_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +178,19 @@ def visual_split(items: list[VideoItem], kind: str) -> SplitData:
         feats = [it.loaded("rgb") for it in items]
     tags = np.stack([it.tags for it in items]) if items else np.zeros((0, len(VIDEO_INSTRUMENTS)), np.float32)
     return SplitData([it.vid for it in items], feats, tags, None, [], time_axis=0)
+
+
+def sound_split(data_dir: str | Path, split: str, spec, *, limit: int = 0, jobs: int = 1) -> SplitData:
+    """The sound model's split on the trainers' data path: the cached log-mel features [S, M, T_i] of the
+    videos' audio tracks (a :class:`~clip2frame.train.data.ClipFeatures`, cache in ``<corpus>/cache``), clip
+    labels = the video tags [N, K]; videos whose audio cannot be read are left out (``skipped``)."""
+    items = load_split(data_dir, split, need=set(), limit=limit)
+    got = cache_sound_features([it.path for it in items], cache_dir=corpus_cache_dir(data_dir), spec=spec, jobs=jobs)
+    kept = set(got.clip_ids)
+    items = [it for it in items if it.path in kept]
+    if not items:
+        raise DatasetError(f"{data_dir}: no video of split '{split}' has a readable audio track")
+    return SplitData([it.vid for it in items], got.feats, np.stack([it.tags for it in items]), None, got.skipped)
 
 
 def oracle_object_maps(truth: dict, n_frames: int, map_hw: tuple[int, int]) -> np.ndarray:

@@ -14,7 +14,15 @@ clip-level ROC-AUC (video tags vs the max over time and space) is kept (ties: lo
 
 Run directory (:class:`clip2frame.rundir.RunDir`): ``config.yaml``, ``metrics.csv``, ``model.safetensors``
 (:mod:`clip2frame.models.io`, kind sound / object / action), ``train_state.pt`` (resume: model, optimiser,
-epoch, best score, RNG state). The data come from :mod:`clip2frame.video.training.data`.
+epoch, best score).
+
+Data path: the one of the audio trainer (:mod:`clip2frame.train.loader`). The per-clip arrays (log-mel
+features of the audio tracks, flow stacks) come from train/'s cache (:func:`clip2frame.train.data.cache_clips`,
+video file names in :mod:`.cache`), the splits are :class:`clip2frame.train.data.SplitData`
+(:mod:`.data`: ``sound_split``, ``visual_split``), batches are :class:`~clip2frame.train.loader.CropDataset`
+items through :func:`~clip2frame.train.loader.make_loader`, and every epoch draws its randomness from
+:func:`~clip2frame.train.loader.epoch_seed` ``(seed, epoch)``, so a resumed run ends with the same weights as
+an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -30,14 +38,18 @@ import torch
 
 from ...config import from_dict, to_dict
 from ...errors import ConfigError, DatasetError
-from ...models.io import load_model, load_visual_model
+from ...audio.features import FeatureSpec, fit_standardizer
+from ...models.fcn import Clip2FrameNet
+from ...models.io import TaggerModel, load_model, load_visual_model, save_model
+from ...models.registry import fit_model_to_features, get_preset
 from ...rundir import RunDir, utc_timestamp
 from ...tags import VIDEO_INSTRUMENTS
 from ...models.visual import VisualFCN, VisualFCNConfig, heatmap_size
-from ...train.loader import CropDataset, PlanSampler, epoch_seed, make_loader
+from ...train.loader import CropDataset, PlanSampler, build_batch, epoch_plan, epoch_seed, make_loader
 from ..inference.predict import predict_sound, predict_visual
 from .batches import flip_batch, still_items, visual_plan
-from .data import VideoItem, VisualInput, load_split, oracle_object_maps, visual_frames, visual_split
+from .data import (VideoItem, VisualInput, load_split, oracle_object_maps, sound_split, visual_frames,
+                   visual_split)
 from .targets import TargetSpec, make_target
 
 log = logging.getLogger(__name__)
@@ -105,18 +117,6 @@ def default_config(model: str, **overrides: Any) -> VideoTrainConfig:
 
 # ------------------------------------------------------------------------------------------ sound model
 
-def sound_features(waves: list[np.ndarray], spec) -> list[torch.Tensor]:
-    """Multi-scale log-mel [S, M, T] of each waveform."""
-    from ...audio.features import MultiScaleLogMel
-
-    fe = MultiScaleLogMel(spec)
-    out = []
-    with torch.no_grad():
-        for w in waves:
-            out.append(fe(torch.as_tensor(w, dtype=torch.float32)[None])[0])
-    return out
-
-
 def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Macro ROC-AUC over the labels that have both classes (nan when none)."""
     from ..inference.metrics import defined_auc
@@ -143,15 +143,28 @@ def _provenance(cfg: VideoTrainConfig, data_dir: Path, command: str | None) -> d
             "created": utc_timestamp()}
 
 
+def _sound_epoch(net, opt: torch.optim.Optimizer, loader: torch.utils.data.DataLoader) -> float:
+    """One epoch of clip-level BCE over the loader's batches; the loss summed over clips."""
+    bce = torch.nn.BCELoss()
+    tot = 0.0
+    for x, _, y, _ in loader:
+        loss = bce(net(x).clip.clamp(1e-7, 1 - 1e-7), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tot += float(loss.detach()) * len(x)
+    return tot
+
+
 def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *, command: str | None = None,
                 resume: bool = True) -> Path:
-    """Train the sound model on the corpus' audio tracks; returns ``out_dir/model.safetensors``."""
-    from ...audio.features import FeatureSpec, fit_standardizer
-    from ...models.fcn import Clip2FrameNet
-    from ...models.io import TaggerModel, save_model
-    from ...models.registry import fit_model_to_features, get_preset
+    """Train the sound model on the corpus' audio tracks; returns ``out_dir/model.safetensors``.
 
-    torch.manual_seed(cfg.seed)
+    Features from the per-clip cache (:func:`clip2frame.video.training.data.sound_split`), batches of
+    ``batch_clips`` clips cropped to the shortest clip's T through the trainers' shared data path
+    (:func:`epoch_plan` -> :class:`CropDataset` -> :func:`make_loader`), epoch ``e`` seeded by
+    :func:`epoch_seed` ``(cfg.seed, e)``: a resumed run ends with the uninterrupted run's weights.
+    """
     torch.set_num_threads(cfg.threads)
     data_dir, out = Path(data_dir), Path(out_dir)
     preset = get_preset(cfg.sound_preset)
@@ -160,16 +173,16 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
     run = RunDir(out)
     run.save_config({**to_dict(cfg), "sound_model": to_dict(mcfg), "feature_spec": to_dict(spec)},
                     may_change=RUNTIME_KEYS)
-    train = load_split(data_dir, "train", need={"wave"}, limit=cfg.max_train_videos)
-    val = load_split(data_dir, "validation", need={"wave"}, limit=cfg.max_validation_videos)
-    ftr = sound_features([it.loaded("wave") for it in train], spec)
-    fva = sound_features([it.loaded("wave") for it in val], spec)
-    std = fit_standardizer(f[None] for f in ftr)
-    T = min(f.shape[-1] for f in ftr + fva)
-    Xtr = torch.stack([std.apply(f[..., :T]) for f in ftr])
-    Ytr = torch.as_tensor(np.stack([it.tags for it in train]))
-    Xva = torch.stack([std.apply(f[..., :T]) for f in fva])
-    Yva = np.stack([it.tags for it in val])
+    tr = sound_split(data_dir, "train", spec, limit=cfg.max_train_videos, jobs=cfg.threads)
+    va = sound_split(data_dir, "validation", spec, limit=cfg.max_validation_videos, jobs=cfg.threads)
+    std = fit_standardizer(torch.from_numpy(np.asarray(f, np.float32))[None] for f in tr.feats)
+    T = int(min(tr.lengths.min(), va.lengths.min()))
+    stride = mcfg.total_stride
+    Xva, _, Yva_t, _ = build_batch(va, [(i, 0, T) for i in range(len(va))], std, stride)
+    Yva = Yva_t.numpy()
+    sampler = PlanSampler()
+    loader = make_loader(CropDataset(tr, std, stride), sampler)
+    torch.manual_seed(cfg.seed)
     net = Clip2FrameNet(mcfg, len(VIDEO_INSTRUMENTS))
     opt = _make_optimizer(cfg, net.parameters())
     start, best = 0, (-1.0, math.inf)
@@ -178,27 +191,19 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         start, best = int(st["epoch"]), (float(st["best_auc"]), float(st["best_loss"]))
-        torch.set_rng_state(st["rng"])
         log.info("resuming sound model at epoch %d", start)
-    bce = torch.nn.BCELoss()
     best_state = st.get("best_model") if st else None
     for epoch in range(start, cfg.epochs):
         t0 = time.time()
+        seed = epoch_seed(cfg.seed, epoch)
+        torch.manual_seed(seed)  # dropout
+        sampler.plan = epoch_plan(tr.lengths, cfg.batch_clips, T, stride, torch.Generator().manual_seed(seed))
         net.train()
-        perm = torch.randperm(len(Xtr))
-        tot = 0.0
-        for i in range(0, len(perm), cfg.batch_clips):
-            b = perm[i:i + cfg.batch_clips]
-            out_ = net(Xtr[b])
-            loss = bce(out_.clip.clamp(1e-7, 1 - 1e-7), Ytr[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += float(loss.detach()) * len(b)
+        tot = _sound_epoch(net, opt, loader)
         net.eval()
         with torch.no_grad():
             pv = net(Xva).clip
-            vloss = float(bce(pv.clamp(1e-7, 1 - 1e-7), torch.as_tensor(Yva)))
+            vloss = float(torch.nn.functional.binary_cross_entropy(pv.clamp(1e-7, 1 - 1e-7), Yva_t))
         vauc = _clip_auc(pv.numpy(), Yva)
         score = (vauc if not math.isnan(vauc) else -vloss, vloss)
         if score[0] > best[0] or (score[0] == best[0] and vloss < best[1]) or best_state is None:
@@ -210,13 +215,12 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
                                             "val_clip_auc": vauc},
                                 kind="sound")
             save_model(out / "model.safetensors", model)
-        run.append_metrics({"epoch": epoch + 1, "train_loss": round(tot / len(Xtr), 6), "val_loss": round(vloss, 6),
+        run.append_metrics({"epoch": epoch + 1, "train_loss": round(tot / len(tr), 6), "val_loss": round(vloss, 6),
                      "val_clip_auc": round(vauc, 6), "best": int(best_state is not None and best == score),
                      "seconds": round(time.time() - t0, 2)})
         run.save_state({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                        "best_auc": best[0], "best_loss": best[1], "rng": torch.get_rng_state(),
-                        "best_model": best_state})
-        log.info("sound epoch %d/%d loss %.4f val %.4f auc %.3f", epoch + 1, cfg.epochs, tot / len(Xtr), vloss, vauc)
+                        "best_auc": best[0], "best_loss": best[1], "best_model": best_state})
+        log.info("sound epoch %d/%d loss %.4f val %.4f auc %.3f", epoch + 1, cfg.epochs, tot / len(tr), vloss, vauc)
     return out / "model.safetensors"
 
 
