@@ -272,3 +272,25 @@ def test_mixed_precision_on_cuda(toy, tmp_path, dtype):
     assert all(np.isfinite(r["train_loss"]) for r in res.history)
     st = torch.load(res.run_dir / "train_state.pt", weights_only=True)
     assert ("scaler" in st) == (dtype == "fp16")
+
+
+def test_crop_dataset_reads_and_pads_on_the_splits_time_axis():
+    """A split whose frames lie on axis 0 (the video trainers' [T, C, H, W]): crops read there, the input
+    transform applied, zero-padded after it on that axis; the valid count is the frames read."""
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(size=(n, 2, 3, 4)).astype(np.float16) for n in (5, 2)]
+    data = SplitData(["a", "b"], feats, np.eye(2, dtype=np.float32), None, [], time_axis=0)
+    assert list(data.lengths) == [5, 2] and data.subset([1]).time_axis == 0
+
+    class Double:
+        def apply(self, x):
+            return x * 2
+
+    ds = CropDataset(data, Double(), 1)
+    x, n, y, yf = ds[(0, 1, 3)]
+    assert x.shape == (3, 2, 3, 4) and n == 3 and yf is None
+    np.testing.assert_array_equal(x.numpy(), 2 * feats[0][1:4].astype(np.float32))
+    x, n, y, _ = ds[(1, 0, 4)]  # a short clip: 2 frames read, 2 zero frames after them
+    assert x.shape == (4, 2, 3, 4) and n == 2 and torch.equal(y, torch.tensor([0.0, 1.0]))
+    np.testing.assert_array_equal(x[:2].numpy(), 2 * feats[1].astype(np.float32))
+    assert not x[2:].any()
