@@ -163,9 +163,9 @@ def run(src: Path, out: Path) -> None:
     print(f"{len(manifest)} files -> {out / 'manifest.json'}")
 
 
-#: The flow cache's file names carry a key hashed from the video's absolute path and mtime (two runs in two
+#: The flow and sound caches' file names carry a key hashed from the video's absolute path and mtime (two runs in two
 #: folders differ there by design): compared with the key masked.
-_CACHE_KEY = re.compile(r"\.[0-9a-f]{24}\.(flow\.npy|rgb\.npz)$")
+_CACHE_KEY = re.compile(r"\.[0-9a-f]{24}\.(flow\.npy|logmel\.npy|rgb\.npz)$")
 
 
 def _name(rel: str) -> str:

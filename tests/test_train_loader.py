@@ -73,19 +73,19 @@ def test_killed_cache_build_resumes_and_workers_write_the_same_files(tmp_path, m
     stale.write_bytes(b"half")
     os.utime(stale, (1e9, 1e9))  # from a build killed long ago
     computed = []
-    real = data_mod._compute_clips
+    real = data_mod._compute_clip
 
-    def counting(jobs, *a, **kw):
-        computed.extend(j[0] for j in jobs)
-        return real(jobs, *a, **kw)
+    def counting(job, *a, **kw):
+        computed.append(job[0])
+        return real(job, *a, **kw)
 
-    monkeypatch.setattr(data_mod, "_compute_clips", counting)
+    monkeypatch.setattr(data_mod, "_compute_clip", counting)
     d = _load(m, tmp_path)
     assert len(computed) == 2 and len(d) == 6  # only the missing clips were computed
     assert not stale.exists()
     assert {p.name: p.read_bytes() for p in _cache_files(m)} == first
     # two worker processes fill a fresh cache with the same bytes
-    monkeypatch.setattr(data_mod, "_compute_clips", real)
+    monkeypatch.setattr(data_mod, "_compute_clip", real)
     for p in _cache_files(m):
         p.unlink()
     _load(m, tmp_path, jobs=2)
@@ -98,7 +98,7 @@ def test_unreadable_clip_is_remembered(tmp_path, monkeypatch):
     Path(bad.audio_path).write_text("not audio")
     d = _load(m, tmp_path)
     assert len(d) == 2 and d.skipped[0][0] == bad.clip_id and str(bad.audio_path) in d.skipped[0][1]
-    monkeypatch.setattr(data_mod, "_compute_clips", lambda *a, **k: pytest.fail("recomputed"))
+    monkeypatch.setattr(data_mod, "_compute_clip", lambda *a, **k: pytest.fail("recomputed"))
     d2 = _load(m, tmp_path)
     assert d2.clip_ids == d.clip_ids and d2.skipped == d.skipped
 
@@ -272,3 +272,25 @@ def test_mixed_precision_on_cuda(toy, tmp_path, dtype):
     assert all(np.isfinite(r["train_loss"]) for r in res.history)
     st = torch.load(res.run_dir / "train_state.pt", weights_only=True)
     assert ("scaler" in st) == (dtype == "fp16")
+
+
+def test_crop_dataset_reads_and_pads_on_the_splits_time_axis():
+    """A split whose frames lie on axis 0 (the video trainers' [T, C, H, W]): crops read there, the input
+    transform applied, zero-padded after it on that axis; the valid count is the frames read."""
+    rng = np.random.default_rng(0)
+    feats = [rng.normal(size=(n, 2, 3, 4)).astype(np.float16) for n in (5, 2)]
+    data = SplitData(["a", "b"], feats, np.eye(2, dtype=np.float32), None, [], time_axis=0)
+    assert list(data.lengths) == [5, 2] and data.subset([1]).time_axis == 0
+
+    class Double:
+        def apply(self, x):
+            return x * 2
+
+    ds = CropDataset(data, Double(), 1)
+    x, n, y, yf = ds[(0, 1, 3)]
+    assert x.shape == (3, 2, 3, 4) and n == 3 and yf is None
+    np.testing.assert_array_equal(x.numpy(), 2 * feats[0][1:4].astype(np.float32))
+    x, n, y, _ = ds[(1, 0, 4)]  # a short clip: 2 frames read, 2 zero frames after them
+    assert x.shape == (4, 2, 3, 4) and n == 2 and torch.equal(y, torch.tensor([0.0, 1.0]))
+    np.testing.assert_array_equal(x[:2].numpy(), 2 * feats[1].astype(np.float32))
+    assert not x[2:].any()

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from clip2frame.errors import ConfigError
+from clip2frame.errors import Clip2FrameError, ConfigError
 from clip2frame.video.inference import flow as vflow
 from clip2frame.video.inference import fusion, metrics
 from clip2frame.video.training import cache as vcache
@@ -215,8 +215,10 @@ def test_cache_flows_in_processes_equals_direct(tmp_path):
     for i, p in enumerate(paths):
         render_video(VideoSynthConfig(duration_s=1.2, fps=10), i, "violin", p)
     cache = tmp_path / "cache"
-    assert vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 2
-    assert vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2) == 0  # all cached
+    assert vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2).computed == 2
+    got = vcache.cache_flows([(p, None) for p in paths], cache_dir=cache, jobs=2)
+    assert got.computed == 0 and got.clip_ids == [str(p) for p in paths]  # all cached
+    assert [f.shape for f in got.feats] == [np.load(vcache.flow_cache_file(p, cache)).shape for p in paths]
     for p in paths:
         np.testing.assert_array_equal(np.load(vcache.flow_cache_file(p, cache)), vcache.video_flow(p).astype(np.float16))
 
@@ -255,7 +257,8 @@ def test_configs_round_trip_and_refuse_unknown_keys():
 
 def test_batches_and_flip():
     from clip2frame.video.training.data import VideoItem
-    from clip2frame.video.training.training import VideoTrainConfig, epoch_batches, flip_batch
+    from clip2frame.video.training.batches import epoch_batches, flip_batch
+    from clip2frame.video.training.training import VideoTrainConfig
 
     items = [VideoItem(f"v{i}", "", np.zeros(9, np.float32), flow=np.zeros((n, 10, 4, 4), np.float16))
              for i, n in enumerate((12, 7, 20))]
@@ -342,3 +345,27 @@ def test_a_finished_run_is_finished_whatever_its_thread_count(tmp_path):
     assert not _finished(tmp_path, replace(cfg, lr=0.5))
     assert not _finished(tmp_path, replace(cfg, pos_weight=3.0))
     assert not _finished(tmp_path, replace(cfg, epochs=4))
+
+
+def test_flow_cache_is_the_trainers_clip_cache_and_skips_a_bad_video(tmp_path, monkeypatch):
+    """The flow cache goes through train/'s per-clip cache: ClipFeatures memory maps on the time axis 0, and a
+    video that cannot be decoded is skipped and remembered (``.skip``), not computed again, not fatal."""
+    from clip2frame.train import data as data_mod
+    from clip2frame.video.rendering.corpus import render_video
+    from clip2frame.video.rendering.scene import VideoSynthConfig
+
+    good, bad = tmp_path / "good.mp4", tmp_path / "bad.mp4"
+    render_video(VideoSynthConfig(duration_s=1.2, fps=10), 0, "violin", good)
+    bad.write_bytes(b"not a video")
+    cache = tmp_path / "cache"
+    got = vcache.cache_flows([(good, None), (bad, None)], cache_dir=cache)
+    assert isinstance(got.feats, data_mod.ClipFeatures) and got.clip_ids == [str(good)]
+    assert got.skipped[0][0] == str(bad) and "bad.mp4" in got.skipped[0][1]
+    assert vcache.flow_cache_file(bad, cache).with_suffix(".skip").is_file()
+    f = got.feats[0]
+    assert isinstance(f, np.memmap) and f.shape[1] == 10 and got.feats.lengths[0] == f.shape[0]
+    monkeypatch.setattr(data_mod, "_compute_clip", lambda *a, **k: pytest.fail("recomputed"))
+    again = vcache.cache_flows([(good, None), (bad, None)], cache_dir=cache)
+    assert again.clip_ids == got.clip_ids and again.skipped == got.skipped and again.computed == 0
+    with pytest.raises(Clip2FrameError, match="bad.mp4"):
+        vcache.cached_flow(bad, cache_dir=cache)

@@ -1,10 +1,13 @@
-"""Training data: a manifest split turned into cached log-mel features, clip labels and frame truth.
+"""Training data: cached per-clip arrays (log-mel features, video flow stacks), clip labels and frame truth.
 
-Features are computed once per (feature spec, gain) and cached as one float16 ``.npy`` file per clip
-(``<data>/.clip2frame-cache/<key>/clips/``, or ``feature-cache/`` in the run directory when the dataset
-is read-only), so every run and experiment on the same corpus shares them. A split is never held in
-memory: :class:`ClipFeatures` maps one clip's file at a time (``np.load(mmap_mode="r")``) and lets go of
-it after use, so memory does not grow with the corpus.
+The cache (:func:`cache_clips`, the one per-clip store of every trainer): each clip's array is computed
+once and kept as one float16 ``.npy`` file; audio features per (feature spec, gain) under
+``<data>/.clip2frame-cache/<key>/clips/`` (or ``feature-cache/`` in the run directory when the dataset is
+read-only), so every run and experiment on the same corpus shares them; the video trainer's flow stacks
+under ``<corpus>/cache/`` (:mod:`clip2frame.video.training.cache` names the files). A split is never held
+in memory: :class:`ClipFeatures` maps one clip's file at a time (``np.load(mmap_mode="r")``) and lets go of
+it after use, so memory does not grow with the corpus. A clip's frames lie on its array's time axis
+(:attr:`SplitData.time_axis`: -1 for [S, M, T] log-mels, 0 for [T, 10, H, W] flow stacks).
 
 Every clip's file is written atomically when it is done, so a killed cache build resumes where it
 stopped; ``jobs > 1`` computes the missing clips in that many worker processes. A clip that cannot be
@@ -17,13 +20,17 @@ import io
 import json
 import logging
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from ..audio.features import MultiScaleLogMel
+from ..audio.io import load_audio
 from ..config import to_dict
 from ..data.manifest import ClipRecord, Manifest
 from ..errors import Clip2FrameError
@@ -34,7 +41,8 @@ log = logging.getLogger(__name__)
 
 
 class ClipFeatures(Sequence):
-    """Per-clip features [S, M, T_i] float16 read on demand from ``.npy`` files.
+    """Per-clip arrays (features [S, M, T_i], flow stacks [T_i, 10, H, W]) float16 read on demand from ``.npy``
+    files.
 
     ``feats[i]`` is a read-only memory map of clip ``i`` (dropped, and its pages with it, when the caller
     lets go of it); ``feats.lengths[i]`` is its T_i without opening the file; ``feats[a:b]`` and
@@ -60,17 +68,20 @@ class ClipFeatures(Sequence):
         return ClipFeatures([self.paths[i] for i in idx], self.lengths[idx] if idx else [])
 
 
-def feature_lengths(feats: Sequence) -> np.ndarray:
-    """T_i of every clip of a feature sequence (a :class:`ClipFeatures` or a list of arrays)."""
+def feature_lengths(feats: Sequence, time_axis: int = -1) -> np.ndarray:
+    """T_i of every clip of a feature sequence (a :class:`ClipFeatures` or a list of arrays whose frames lie
+    on ``time_axis``)."""
     if isinstance(feats, ClipFeatures):
         return feats.lengths
-    return np.array([f.shape[-1] for f in feats], dtype=np.int64)
+    return np.array([f.shape[time_axis] for f in feats], dtype=np.int64)
 
 
-def read_crop(feats: Sequence, i: int, start: int, n: int) -> np.ndarray:
-    """Frames ``[start, start + n)`` of clip ``i`` as float32 (only those are read from a memory map)."""
+def read_crop(feats: Sequence, i: int, start: int, n: int, time_axis: int = -1) -> np.ndarray:
+    """Frames ``[start, start + n)`` (on ``time_axis``) of clip ``i`` as float32 (only those are read from a
+    memory map)."""
     f = feats[i]
-    out = np.array(f[..., start:start + n], dtype=np.float32)
+    ax = time_axis % f.ndim
+    out = np.array(f[(slice(None),) * ax + (slice(start, start + n),)], dtype=np.float32)
     del f
     return out
 
@@ -78,7 +89,9 @@ def read_crop(feats: Sequence, i: int, start: int, n: int) -> np.ndarray:
 @dataclass
 class SplitData:
     """One split. ``feats[i]`` is [S, M, T_i] float16 (a :class:`ClipFeatures` when loaded with
-    :func:`load_split`, read clip by clip; any list of arrays works too); labels in model label order."""
+    :func:`load_split`, read clip by clip; any list of arrays works too), or any per-clip array whose frames
+    lie on ``time_axis`` (the video trainer's flow stacks [T_i, 10, H, W], RGB frames [T_i, H, W, 3]);
+    labels in model label order."""
 
     clip_ids: list[str]
     feats: Sequence                      # N x [S, M, T_i]
@@ -86,13 +99,14 @@ class SplitData:
     frame_truth: list[np.ndarray] | None  # N x [T'_i, K] bool at the model frame rate, when known
     skipped: list[tuple[str, str]]        # (clip, reason) left out
     events: list | None = None            # N x tuple[Event, ...] when known (truth at any frame rate)
+    time_axis: int = -1                   # the frames' axis of feats[i]
 
     def __len__(self) -> int:
         return len(self.clip_ids)
 
     @property
     def lengths(self) -> np.ndarray:
-        return feature_lengths(self.feats)
+        return feature_lengths(self.feats, self.time_axis)
 
     def subset(self, idx: Sequence[int]) -> "SplitData":
         """The clips ``idx`` (in that order); features stay on disk."""
@@ -101,7 +115,7 @@ class SplitData:
         return SplitData([self.clip_ids[i] for i in idx], feats,
                          self.clip_labels[idx] if idx else self.clip_labels[:0],
                          None if self.frame_truth is None else [self.frame_truth[i] for i in idx], self.skipped,
-                         None if self.events is None else [self.events[i] for i in idx])
+                         None if self.events is None else [self.events[i] for i in idx], self.time_axis)
 
     @staticmethod
     def concat(parts: Sequence["SplitData"]) -> "SplitData":
@@ -117,7 +131,7 @@ class SplitData:
         ft = None if any(p.frame_truth is None for p in parts) else [t for p in parts for t in p.frame_truth or ()]
         ev = None if any(p.events is None for p in parts) else [e for p in parts for e in p.events or ()]
         return SplitData([c for p in parts for c in p.clip_ids], feats,
-                         np.concatenate([p.clip_labels for p in parts]), ft, parts[0].skipped, ev)
+                         np.concatenate([p.clip_labels for p in parts]), ft, parts[0].skipped, ev, parts[0].time_axis)
 
 
 def _spec_key(spec, gain_db: float) -> str:
@@ -145,85 +159,72 @@ def clip_cache_path(manifest: Manifest, spec, clip_id: str, *, run_dir: Path, ga
     return _cache_dir(manifest, run_dir, _spec_key(spec, gain_db)) / "clips" / f"{_clip_stem(clip_id)}.npy"
 
 
-def _cached_length(path: Path, n_scales: int, n_bands: int) -> int | None:
-    """T of a cached clip file, or None when it is missing or not a [S, M, T] float16 array."""
+def _cached_length(path: Path, shape: tuple[int | None, ...], time_axis: int) -> int | None:
+    """T of a cached clip file, or None when it is missing or not a float16 array of ``shape`` (None: any size)."""
     try:
         f = np.load(path, mmap_mode="r", allow_pickle=False)  # reads the header; maps, touches no data
-        shape, dtype = f.shape, f.dtype
+        got, dtype = f.shape, f.dtype
         del f
     except (OSError, ValueError):
         return None
-    if dtype != np.float16 or len(shape) != 3 or tuple(shape[:2]) != (n_scales, n_bands):
+    if dtype != np.float16 or len(got) != len(shape) or any(s is not None and g != s for g, s in zip(got, shape)):
         return None
-    return int(shape[2])
+    return int(got[time_axis])
 
 
-def _compute_clips(jobs: list[tuple[str, str, str]], spec, gain_db: float) -> list[tuple[str, int | None, str | None]]:
-    """Features of ``(clip_id, audio_path, out_path)`` written to ``out_path`` (one ``.npy`` per clip).
+class LogMelClip:
+    """The audio cache's clip array: ``LogMelClip(spec, gain_db)(audio_path)`` -> log-mel [S, M, T] float16
+    (:class:`~clip2frame.audio.features.MultiScaleLogMel` of the file at ``gain_db``)."""
 
-    Returns ``(clip_id, T, None)`` per written clip and ``(clip_id, None, reason)`` per unreadable one (its
-    reason also written as ``<out>.skip``).
-    """
-    from ..audio.features import MultiScaleLogMel
-    from ..audio.io import load_audio
+    def __init__(self, spec, gain_db: float = 0.0):
+        self.spec, self.gain_db = spec, gain_db
 
-    front = MultiScaleLogMel(spec)
-    gain = 10.0 ** (gain_db / 20.0)
-    out: list[tuple[str, int | None, str | None]] = []
-    for clip_id, audio_path, path in jobs:
-        try:
-            wave = load_audio(audio_path, sr=spec.sr)
-            if wave.size < spec.hop_length:
-                raise Clip2FrameError(f"{audio_path}: clip is empty (shorter than one frame)")
-        except Clip2FrameError as e:
-            atomic_write_text(Path(path).with_suffix(".skip"), str(e))
-            out.append((clip_id, None, str(e)))
-            continue
+    def __call__(self, audio_path: str) -> np.ndarray:
+        spec = self.spec
+        wave = load_audio(audio_path, sr=spec.sr)
+        if wave.size < spec.hop_length:
+            raise Clip2FrameError(f"{audio_path}: clip is empty (shorter than one frame)")
         with torch.no_grad():
-            f = front(torch.from_numpy(wave * gain)[None])[0].numpy().astype(np.float16)  # [S, M, T]
-        buf = io.BytesIO()
-        np.save(buf, f, allow_pickle=False)
-        atomic_write_bytes(path, buf.getvalue())
-        out.append((clip_id, int(f.shape[-1]), None))
-    return out
+            f = MultiScaleLogMel(spec)(torch.from_numpy(wave * 10.0 ** (self.gain_db / 20.0))[None])[0]
+        return f.numpy().astype(np.float16)
+
+
+def _compute_clip(job: tuple[str, Any, str], compute: Callable[[Any], np.ndarray],
+                  time_axis: int) -> tuple[str, int | None, str | None]:
+    """``compute(source)`` of ``(clip_id, source, out_path)`` written to ``out_path`` as a float16 ``.npy``:
+    ``(clip_id, T, None)``, or ``(clip_id, None, reason)`` for a source that cannot be read (the reason also
+    written as ``<out>.skip``)."""
+    clip_id, source, path = job
+    try:
+        f = np.asarray(compute(source)).astype(np.float16, copy=False)
+    except Clip2FrameError as e:
+        atomic_write_text(Path(path).with_suffix(".skip"), str(e))
+        return clip_id, None, str(e)
+    buf = io.BytesIO()
+    np.save(buf, f, allow_pickle=False)
+    atomic_write_bytes(path, buf.getvalue())
+    return clip_id, int(f.shape[time_axis]), None
 
 
 class _CacheJobs(torch.utils.data.Dataset):
     """Item ``j``: compute and write clip ``todo[j]``; run by a DataLoader's worker processes."""
 
-    def __init__(self, todo: list[tuple[str, str, str]], spec, gain_db: float):
-        self.todo, self.spec, self.gain_db = todo, spec, gain_db
+    def __init__(self, todo: list[tuple[str, Any, str]], compute: Callable[[Any], np.ndarray], time_axis: int):
+        self.todo, self.compute, self.time_axis = todo, compute, time_axis
 
     def __len__(self) -> int:
         return len(self.todo)
 
     def __getitem__(self, j: int):
-        return _compute_clips([self.todo[j]], self.spec, self.gain_db)[0]
+        return _compute_clip(self.todo[j], self.compute, self.time_axis)
 
 
 def _as_is(item):
     return item
 
 
-def _fill_cache(todo: list[tuple[str, str, str]], spec, gain_db: float, *, jobs: int, progress: bool) -> dict:
-    """Compute the clips of ``todo``, in ``jobs`` worker processes when > 1: clip_id -> (T, reason)."""
-    from tqdm import tqdm
-
-    # A DataLoader runs the workers (forked, one torch thread each) and hands back their results in order.
-    loader = torch.utils.data.DataLoader(_CacheJobs(todo, spec, gain_db), batch_size=None, collate_fn=_as_is,
-                                         num_workers=jobs if jobs > 1 else 0,
-                                         generator=torch.Generator())  # leaves the global RNG alone
-    done: dict[str, tuple[int | None, str | None]] = {}
-    desc = f"features{'' if not gain_db else f' {gain_db:+g} dB'}"
-    for cid, T, why in tqdm(loader, total=len(todo), desc=desc, disable=not progress, leave=False):
-        done[cid] = (T, why)
-    return done
-
-
 def _remove_stale_temps(base: Path, age_s: float = 3600.0) -> None:
     """Temp files of clip writes killed mid-way (an hour old: no live writer, on any node, still owns them)."""
-    import time
-
     now = time.time()
     for tmp in base.glob(".*.tmp"):
         try:
@@ -233,36 +234,87 @@ def _remove_stale_temps(base: Path, age_s: float = 3600.0) -> None:
             continue
 
 
+@dataclass
+class CachedClips:
+    """What :func:`cache_clips` found or computed: the kept clips' ids and arrays (in the order asked), the
+    skipped ``(clip, reason)`` and how many clips were computed now."""
+
+    clip_ids: list[str]
+    feats: ClipFeatures
+    skipped: list[tuple[str, str]]
+    computed: int
+
+
+def cache_clips(todo: Sequence[tuple[str, Any, str | Path]], compute: Callable[[Any], np.ndarray], *,
+                shape: tuple[int | None, ...], time_axis: int = -1, jobs: int = 1, progress: bool = True,
+                desc: str = "features") -> CachedClips:
+    """The per-clip array cache of every trainer (audio log-mels, video flow stacks).
+
+    Parameters
+    ----------
+    todo : sequence of (clip_id, source, out_path)
+        ``out_path`` is the clip's ``.npy`` file (its folder is created); ``source`` what ``compute`` reads.
+    compute : callable
+        ``source -> array`` of ``shape`` (cast to float16); raises :class:`~clip2frame.errors.Clip2FrameError`
+        for a source it cannot read: that clip is skipped and remembered as ``<out>.skip`` (the reason).
+        It runs in worker processes when ``jobs > 1``, so it must pickle (a module-level class or function).
+    shape : tuple of int or None
+        The array shape; None where any size goes (the time axis, a video's frame size). A cached file of
+        another shape or dtype is computed again.
+    time_axis : int
+        The axis of the clip's frames (its T): -1 for [S, M, T] log-mels, 0 for [T, 10, H, W] flow stacks.
+    jobs : int
+        Processes computing the clips not cached yet (a DataLoader's workers, results in order).
+
+    Returns
+    -------
+    CachedClips
+        The kept clips as a :class:`ClipFeatures` (memory-mapped on access), the skipped ones, the count
+        computed now. Each file is written atomically when done, so a killed build resumes where it stopped.
+    """
+    from tqdm import tqdm
+
+    state: dict[str, tuple[int | None, str | None]] = {}
+    paths = {cid: Path(p) for cid, _, p in todo}
+    work = []
+    for cid, source, p in todo:
+        path = paths[cid]
+        T = _cached_length(path, shape, time_axis)
+        if T is not None:
+            state[cid] = (T, None)
+        elif path.with_suffix(".skip").is_file():
+            state[cid] = (None, path.with_suffix(".skip").read_text())
+        else:
+            work.append((cid, source, str(path)))
+    if work:
+        for base in sorted({Path(p).parent for _, _, p in work}):
+            base.mkdir(parents=True, exist_ok=True)
+            _remove_stale_temps(base)
+        log.info("computing %s of %d clip(s) (%d cached) in %s", desc, len(work), len(todo) - len(work),
+                 Path(work[0][2]).parent)
+        # A DataLoader runs the workers (forked, one torch thread each) and hands back their results in order.
+        loader = torch.utils.data.DataLoader(_CacheJobs(work, compute, time_axis), batch_size=None,
+                                             collate_fn=_as_is, num_workers=jobs if jobs > 1 else 0,
+                                             generator=torch.Generator())  # leaves the global RNG alone
+        for cid, T, why in tqdm(loader, total=len(work), desc=desc, disable=not progress, leave=False):
+            state[cid] = (T, why)
+    kept = [cid for cid, _, _ in todo if state[cid][0] is not None]
+    skipped = [(cid, str(state[cid][1])) for cid, _, _ in todo if state[cid][0] is None]
+    feats = ClipFeatures([paths[c] for c in kept], [int(state[c][0] or 0) for c in kept])
+    return CachedClips(kept, feats, skipped, len(work))
+
+
 def cache_features(manifest: Manifest, clips: list[ClipRecord], spec, *, run_dir: Path, gain_db: float = 0.0,
                    jobs: int = 1, progress: bool = True) -> tuple[list[ClipRecord], ClipFeatures,
                                                                    list[tuple[str, str]]]:
-    """The cached features of ``clips`` (computing those not cached yet): kept clips, their features and
-    the skipped ``(clip, reason)``."""
-    paths = {c.clip_id: clip_cache_path(manifest, spec, c.clip_id, run_dir=run_dir, gain_db=gain_db)
-             for c in clips}
-    base = clip_cache_path(manifest, spec, "", run_dir=run_dir, gain_db=gain_db).parent
-    base.mkdir(parents=True, exist_ok=True)
-    S, M = spec.n_scales, spec.n_bands
-    state: dict[str, tuple[int | None, str | None]] = {}
-    todo = []
-    for c in clips:
-        p = paths[c.clip_id]
-        T = _cached_length(p, S, M)
-        if T is not None:
-            state[c.clip_id] = (T, None)
-        elif p.with_suffix(".skip").is_file():
-            state[c.clip_id] = (None, p.with_suffix(".skip").read_text())
-        else:
-            todo.append((c.clip_id, str(c.audio_path), str(p)))
-    if todo:
-        _remove_stale_temps(base)
-        log.info("%s: computing features of %d clip(s) (%d cached) in %s", manifest.root, len(todo),
-                 len(clips) - len(todo), base.parent)
-        state.update(_fill_cache(todo, spec, gain_db, jobs=jobs, progress=progress))
-    kept = [c for c in clips if state[c.clip_id][0] is not None]
-    skipped = [(c.clip_id, str(state[c.clip_id][1])) for c in clips if state[c.clip_id][0] is None]
-    feats = ClipFeatures([paths[c.clip_id] for c in kept], [int(state[c.clip_id][0] or 0) for c in kept])
-    return kept, feats, skipped
+    """The cached log-mel features of ``clips`` (:func:`cache_clips`, computing those not cached yet): kept
+    clips, their features and the skipped ``(clip, reason)``."""
+    todo = [(c.clip_id, str(c.audio_path),
+             clip_cache_path(manifest, spec, c.clip_id, run_dir=run_dir, gain_db=gain_db)) for c in clips]
+    got = cache_clips(todo, LogMelClip(spec, gain_db), shape=(spec.n_scales, spec.n_bands, None), jobs=jobs,
+                      progress=progress, desc=f"features{'' if not gain_db else f' {gain_db:+g} dB'}")
+    kept = set(got.clip_ids)
+    return [c for c in clips if c.clip_id in kept], got.feats, got.skipped
 
 
 def load_split(manifest: Manifest, split: str, spec, labels: list[str], *, total_stride: int,

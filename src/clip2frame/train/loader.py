@@ -1,5 +1,12 @@
 """Training batches through a torch ``DataLoader``: an epoch plan drawn from the seed, crops read from disk.
 
+The one data path of every trainer: the audio tagger (:mod:`clip2frame.train.trainer`) and the video
+object / action models (:mod:`clip2frame.video.training.training`) both read their batches as
+:class:`CropDataset` items ``(clip, start, length)`` of a :class:`~clip2frame.train.data.SplitData` (per-clip
+memory maps from :func:`~clip2frame.train.data.cache_clips`, or in-memory arrays), batched by a
+:class:`PlanSampler` through :func:`make_loader`, with every epoch's randomness drawn from
+:func:`epoch_seed` ``(seed, epoch)``, so a resumed run ends with the same weights as an uninterrupted one.
+
 The randomness of an epoch lives in its *plan*, drawn in the main process from the epoch's generator exactly
 as the trainer always drew it: the permutation of the clips first, then, batch by batch and item by item,
 one crop start (on the model's stride grid) for every clip longer than the crop. The plan's items
@@ -15,7 +22,7 @@ global batch, so the collectives stay in step).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Protocol, Sequence
 
 import numpy as np
 import torch
@@ -26,6 +33,19 @@ from .data import SplitData, read_crop
 
 # (clip index, first input frame, crop length L of its batch[, augmentation seed])
 Item = tuple[int, ...]
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The seed of everything random in epoch ``epoch`` (0-based) of a run seeded ``seed``: the plan's
+    generator, and the global torch RNG (dropout) set from it at the epoch's start."""
+    return (seed * 1_000_003 + epoch * 7919) % (2**31 - 1)
+
+
+class InputTransform(Protocol):
+    """What turns a read crop into the model's input: ``apply(x [1, *crop]) -> [1, *input]`` (float32), the
+    time axis kept (a fitted :class:`~clip2frame.audio.features.Standardizer` is one)."""
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor: ...
 
 
 def epoch_plan(lengths: Sequence[int] | np.ndarray, batch_size: int, crop: int, stride: int,
@@ -64,14 +84,19 @@ class PlanSampler:
 
 
 class CropDataset(torch.utils.data.Dataset):
-    """``dataset[(clip, start, L)]`` -> (standardised crop [S, M, L] zero-padded after standardisation, i.e.
-    at the band mean; its valid output frames; clip labels [K]; frame labels [K, ceil(L/stride)] or None).
-    With an ``augment``, an item's fourth element seeds its augmentation."""
+    """``dataset[(clip, start, L)]`` -> (input crop, its valid output frames, clip labels [K], frame labels
+    [K, ceil(L/stride)] or None).
 
-    def __init__(self, data: SplitData, std, stride: int, frame_truth: bool = False,
+    The crop: frames ``[start, start + L)`` of clip ``clip`` (on ``data.time_axis``) read from its memory map,
+    turned into the model's input by ``std`` (:class:`InputTransform`; audio: standardised [S, M, L]; video:
+    flow or RGB input [L, C, H, W]) and zero-padded to ``L`` frames after it (audio: at the band mean). With
+    an ``augment``, an item's fourth element seeds its augmentation."""
+
+    def __init__(self, data: SplitData, std: InputTransform, stride: int, frame_truth: bool = False,
                  augment: CropAugmenter | None = None):
         self.data, self.std, self.stride = data, std, stride
         self.lengths = data.lengths
+        self.time_axis = data.time_axis
         self.frame_truth = frame_truth
         self.augment = augment
 
@@ -81,12 +106,14 @@ class CropDataset(torch.utils.data.Dataset):
     def __getitem__(self, item: Item):
         i, start, L = item[:3]
         n = min(L, int(self.lengths[i]) - start)
-        raw = read_crop(self.data.feats, i, start, n)
-        x = torch.zeros((*raw.shape[:2], L))
+        raw = read_crop(self.data.feats, i, start, n, self.time_axis)
         if self.augment is not None and len(item) > 3:
-            x[..., :n] = self.augment(raw, item[3], lambda f: self.std.apply(torch.from_numpy(f)[None])[0])
+            xn = self.augment(raw, item[3], lambda f: self.std.apply(torch.from_numpy(f)[None])[0])
         else:
-            x[..., :n] = self.std.apply(torch.from_numpy(raw)[None])[0]
+            xn = self.std.apply(torch.from_numpy(raw)[None])[0]
+        ax = self.time_axis % xn.dim()
+        x = torch.zeros((*xn.shape[:ax], L, *xn.shape[ax + 1:]))
+        x.narrow(ax, 0, n).copy_(xn)
         y = torch.from_numpy(self.data.clip_labels[i])
         yf = None
         if self.frame_truth:
@@ -101,7 +128,7 @@ class CropDataset(torch.utils.data.Dataset):
 
 
 def collate(items) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
-    """(x [B, S, M, L], valid output frames [B], clip labels [B, K], frame labels [B, K, L'] or None);
+    """(x [B, *input] (audio [B, S, M, L]), valid output frames [B], clip labels [B, K], frame labels [B, K, L'] or None);
     B may be 0 (an idle rank's share of a last, small batch)."""
     if not items:
         return torch.zeros((0,)), torch.zeros((0,), dtype=torch.long), torch.zeros((0, 0)), None

@@ -39,7 +39,7 @@ from .config import PLACEMENT_KEYS, TrainConfig, settings_dict
 from .data import SplitData, load_split, write_skipped
 from . import domains
 from .distributed import init_from_env
-from .loader import CropDataset, PlanSampler, epoch_plan, make_loader
+from .loader import CropDataset, PlanSampler, epoch_plan, epoch_seed, make_loader
 from .mean_teacher import MeanTeacher
 from .optim import audio_param_groups, make_optimizer
 from .thresholds import fit_model_thresholds
@@ -69,10 +69,6 @@ def _device(cfg: TrainConfig) -> torch.device:
     from ..infer.predict import resolve_device
 
     return resolve_device(cfg.device)
-
-
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch * 7919) % (2**31 - 1)
 
 
 def _bce(p: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -280,7 +276,7 @@ def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progre
         if stopped:
             break
         t0 = time.time()
-        seed = _epoch_seed(cfg.seed, epoch)
+        seed = epoch_seed(cfg.seed, epoch)
         torch.manual_seed(ddp.rank_seed(seed))  # dropout (per rank under DDP; rank 0 = single process)
         gen = torch.Generator().manual_seed(seed)  # order and crops
         net.train()

@@ -1,20 +1,30 @@
-"""On-disk caches of a video corpus for training and evaluation: flow stacks (``.flow.npy``, float16,
-memory-mapped) keyed by file, size, mtime, flow parameters and resolution, computed in several processes
-(:func:`cache_flows`). Inference does not cache: it streams (:func:`clip2frame.video.inference.flow.iter_model_inputs`).
+"""The caches of a video corpus for training and evaluation, one memory-mapped float16 ``.npy`` per video,
+written and read through the trainers' per-clip cache (:func:`clip2frame.train.data.cache_clips`: atomic
+writes, resumable, worker processes, ``.skip`` files for videos that cannot be decoded): flow stacks
+[T, 10, H, W] (action model, :func:`cache_flows`) and the log-mel features [S, M, T] of the audio track
+(sound model, :func:`cache_sound_features`). This module owns what is video-specific: the arrays
+(:class:`FlowClip`, :class:`SoundClip`) and the file names, ``<cache_dir>/<stem>.<key>.flow.npy`` with the key
+hashed from file, size, mtime, flow parameters and resolution (:func:`cache_key`), and
+``<cache_dir>/<stem>.<key>.logmel.npy`` (key: file, size, mtime and feature spec). Inference does not cache:
+it streams (:func:`clip2frame.video.inference.flow.iter_model_inputs`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-import os
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ...audio.features import FeatureSpec, MultiScaleLogMel
+from ...config import to_dict
+from ...errors import Clip2FrameError
+from ...train.data import CachedClips, cache_clips
 from ..inference.flow import FLOW_CHANNELS, FlowParams, flow_stacks
-from ..inference.io import FLOW_RATE_FACTOR, decode_video
+from ..inference.io import FLOW_RATE_FACTOR, decode_video, load_video_audio
 
 log = logging.getLogger(__name__)
 
@@ -30,29 +40,41 @@ def cache_key(path: str | Path, params: FlowParams = FlowParams(), *, long_side:
 
 
 def flow_cache_file(path: str | Path, cache_dir: str | Path, params: FlowParams = FlowParams()) -> Path:
-    """Where :func:`video_flow` caches the flow of ``path`` under ``cache_dir``."""
+    """Where :func:`cache_flows` caches the flow of ``path`` under ``cache_dir``."""
     return Path(cache_dir) / f"{Path(path).stem}.{cache_key(path, params)}.flow.npy"
 
 
-def _cache_flow_task(task: tuple) -> None:
-    path, cache_dir, params, duration_s = task
-    cached_flow(path, cache_dir=cache_dir, params=params, duration_s=duration_s)
+class FlowClip:
+    """The flow cache's clip array: ``FlowClip(params)((path, duration_s or None))`` -> flow stacks
+    [T, 10, H, W] float16 of the video file (T output frames, ``duration_s`` fixing T when given)."""
+
+    def __init__(self, params: FlowParams = FlowParams()):
+        self.params = params
+
+    def __call__(self, source: tuple[str, float | None]) -> np.ndarray:
+        path, duration_s = source
+        dv = decode_video(path, with_flow_frames=True, duration_s=duration_s)
+        assert dv.flow_frames is not None  # decoded with_flow_frames
+        return flow_stacks(dv.flow_frames, dv.n_frames, params=self.params).astype(np.float16)
 
 
 def cache_flows(videos: list[tuple[str | Path, float | None]], *, cache_dir: str | Path,
-                params: FlowParams = FlowParams(), jobs: int = 1) -> int:
-    """Compute and cache the flow of every ``(path, duration_s or None)`` not cached yet, in ``jobs``
+                params: FlowParams = FlowParams(), jobs: int = 1) -> CachedClips:
+    """The cached flow of every ``(path, duration_s or None)``, computing those not cached yet in ``jobs``
     processes (flow is the costliest step of action training: ~1 s per 8-s video on one core).
-    Returns the number of videos computed."""
-    from ...data.synth.driver import run_tasks
 
-    todo = [(str(p), str(cache_dir), params, d) for p, d in videos
-            if not flow_cache_file(p, cache_dir, params).is_file()]
-    if todo:
-        log.info("computing optical flow of %d videos (%d processes)", len(todo), jobs)
-    for _ in run_tasks(_cache_flow_task, todo, max(1, min(jobs, len(todo)))):
-        pass
-    return len(todo)
+    Returns
+    -------
+    clip2frame.train.data.CachedClips
+        Clip ids = the paths as given (``str``); ``feats[i]`` the memory-mapped [T_i, 10, H, W] float16 of
+        the i-th kept video; ``skipped`` the videos that could not be decoded, with the reason.
+    """
+    todo = [(str(p), (str(p), d), flow_cache_file(p, cache_dir, params)) for p, d in videos]
+    got = cache_clips(todo, FlowClip(params), shape=(None, FLOW_CHANNELS, None, None), time_axis=0,
+                      jobs=max(1, min(jobs, len(todo))), progress=False, desc="optical flow")
+    for path, why in got.skipped:
+        log.warning("skipped %s: %s", path, why)
+    return got
 
 
 def video_flow(path: str | Path, *, cache_dir: str | Path | None = None, params: FlowParams = FlowParams(),
@@ -63,29 +85,48 @@ def video_flow(path: str | Path, *, cache_dir: str | Path | None = None, params:
 
 def cached_flow(path: str | Path, *, cache_dir: str | Path | None = None, params: FlowParams = FlowParams(),
                 duration_s: float | None = None) -> np.ndarray:
-    """Flow stacks [T, 10, H, W] as float16, the cache's precision. A cached file is memory-mapped
-    (``.npy``, read-only): training several action models over one corpus then costs no reloading."""
-    import io as _io
+    """Flow stacks [T, 10, H, W] as float16, the cache's precision: a read-only memory map of the cached
+    file (computed first when missing), or computed in memory when ``cache_dir`` is None. A video that
+    cannot be decoded raises :class:`~clip2frame.errors.Clip2FrameError` naming it."""
+    if cache_dir is None:
+        return FlowClip(params)((str(path), duration_s))
+    got = cache_flows([(path, duration_s)], cache_dir=cache_dir, params=params)
+    if got.skipped:
+        raise Clip2FrameError(got.skipped[0][1])
+    return got.feats[0]
 
-    from ...fileio import atomic_write_bytes
 
-    cache_file = None
-    if cache_dir is not None:
-        cache_file = flow_cache_file(path, cache_dir, params)
-        if cache_file.is_file():
-            try:
-                flow = np.load(cache_file, mmap_mode="r")
-                if flow.ndim == 4 and flow.shape[1] == FLOW_CHANNELS and flow.dtype == np.float16:
-                    return flow
-                log.warning("%s: flow cache has shape %s %s, recomputing", cache_file, flow.shape, flow.dtype)
-            except (OSError, ValueError) as e:
-                log.warning("%s: unreadable flow cache (%s), recomputing", cache_file, e)
-    dv = decode_video(path, with_flow_frames=True, duration_s=duration_s)
-    assert dv.flow_frames is not None  # decoded with_flow_frames
-    flow = flow_stacks(dv.flow_frames, dv.n_frames, params=params).astype(np.float16)
-    if cache_file is not None:
-        os.makedirs(cache_file.parent, exist_ok=True)
-        buf = _io.BytesIO()
-        np.save(buf, flow)
-        atomic_write_bytes(cache_file, buf.getvalue())
-    return flow
+def sound_cache_file(path: str | Path, cache_dir: str | Path, spec: FeatureSpec) -> Path:
+    """Where :func:`cache_sound_features` caches the log-mel features of ``path``'s audio track."""
+    p = Path(path).resolve()
+    st = p.stat()
+    blob = json.dumps({"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "spec": to_dict(spec)},
+                      sort_keys=True)
+    return Path(cache_dir) / f"{Path(path).stem}.{hashlib.sha256(blob.encode()).hexdigest()[:24]}.logmel.npy"
+
+
+class SoundClip:
+    """The sound cache's clip array: ``SoundClip(spec)(path)`` -> log-mel [S, M, T] float16 of the video's
+    audio track (:func:`~clip2frame.video.inference.io.load_video_audio` at ``spec.sr``, then
+    :class:`~clip2frame.audio.features.MultiScaleLogMel`)."""
+
+    def __init__(self, spec: FeatureSpec):
+        self.spec = spec
+
+    def __call__(self, path: str) -> np.ndarray:
+        wave = load_video_audio(path, sr=self.spec.sr)
+        with torch.no_grad():
+            f = MultiScaleLogMel(self.spec)(torch.from_numpy(wave)[None])[0]
+        return f.numpy().astype(np.float16)
+
+
+def cache_sound_features(videos: list[str | Path], *, cache_dir: str | Path, spec: FeatureSpec,
+                         jobs: int = 1) -> CachedClips:
+    """The cached log-mel features [S, M, T_i] of every video's audio track (clip ids: the paths as given),
+    computing those not cached yet in ``jobs`` processes; videos without a readable audio track skipped."""
+    todo = [(str(p), str(p), sound_cache_file(p, cache_dir, spec)) for p in videos]
+    got = cache_clips(todo, SoundClip(spec), shape=(spec.n_scales, spec.n_bands, None), time_axis=-1,
+                      jobs=max(1, min(jobs, len(todo))), progress=False, desc="sound features")
+    for path, why in got.skipped:
+        log.warning("skipped %s: %s", path, why)
+    return got

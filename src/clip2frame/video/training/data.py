@@ -1,6 +1,9 @@
 """The data of video training and evaluation: a corpus' truth (:func:`load_truth`), its videos decoded with
 on-disk caches (:class:`VideoItem`, :func:`load_item`, :func:`load_split`: RGB frames and flow stacks in
-``<corpus>/cache``, see :func:`corpus_cache_dir`) and the oracle object maps made from the truth.
+``<corpus>/cache``, see :func:`corpus_cache_dir`), a visual model's training split on the trainers' shared
+data path (:func:`visual_split`: a :class:`clip2frame.train.data.SplitData` for
+:class:`clip2frame.train.loader.CropDataset`, with :class:`VisualInput` as its input transform) and the
+oracle object maps made from the truth.
 
 The corpus is a manifest directory of videos (:mod:`clip2frame.video.rendering.corpus` writes one):
 ``<split>.weak.tsv`` and, for the embedded corpus, ``truth/<id>.json``.
@@ -13,10 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ...errors import Clip2FrameError, DatasetError
 from ...fileio import atomic_save_npz
+from ...models.visual import flow_to_input, rgb_to_input
 from ...tags import VIDEO_INSTRUMENTS
+from ...train.data import ClipFeatures, SplitData
+from ..inference.io import SAMPLE_RATE, decode_video, load_video_audio
+from .cache import cache_flows, cache_key, cache_sound_features, cached_flow, flow_cache_file
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +51,9 @@ def load_truth(data_dir: str | Path, split: str) -> list[dict]:
 
 @dataclass
 class VideoItem:
-    """One video, decoded and cached: ``rgb`` [T, H, W, 3] uint8, ``flow`` [T, 10, H, W] float16 or None,
-    ``wave`` [N] float32 or None, ``tags`` multi-hot [K], and its truth (dict) when known."""
+    """One video, decoded and cached: ``rgb`` [T, H, W, 3] uint8, ``flow`` [T, 10, H, W] float16 or None
+    (``flow_file``: its cache file when it was read from the flow cache), ``wave`` [N] float32 or None,
+    ``tags`` multi-hot [K], and its truth (dict) when known."""
 
     vid: str
     path: str
@@ -53,6 +62,7 @@ class VideoItem:
     flow: np.ndarray | None = None
     wave: np.ndarray | None = None
     truth: dict | None = None
+    flow_file: str | None = None
 
     def loaded(self, name: str) -> np.ndarray:
         """The decoded ``rgb``, ``flow`` or ``wave`` (an error naming the video when it was not loaded)."""
@@ -77,9 +87,6 @@ def corpus_cache_dir(data_dir: str | Path) -> Path:
 def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=(), truth: dict | None = None,
               vid: str | None = None) -> VideoItem:
     """Decode what ``need`` asks for (``rgb``, ``flow``, ``wave``) using the on-disk caches."""
-    from .cache import cache_key, cached_flow
-    from ..inference.io import SAMPLE_RATE, decode_video, load_video_audio, n_output_frames
-
     p = Path(path)
     vid = vid or p.stem
     y = np.zeros(len(VIDEO_INSTRUMENTS), np.float32)
@@ -104,13 +111,14 @@ def load_item(path: str | Path, *, need: set[str], cache_dir: Path | None, tags=
                 atomic_save_npz(f, rgb=item.rgb)
     if "flow" in need:
         item.flow = cached_flow(p, cache_dir=cache_dir, duration_s=dur)
+        item.flow_file = None if cache_dir is None else str(flow_cache_file(p, cache_dir))
     return item
 
 
 def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int = 0, jobs: int = 1) -> list[VideoItem]:
     """Every video of ``split`` of a corpus written by :func:`clip2frame.video.rendering.render_corpus`
     (or any manifest directory of videos with ``<split>.weak.tsv``); missing flow is computed in ``jobs``
-    processes first."""
+    processes first, and a video whose flow cannot be computed is left out (a warning names it)."""
     root = Path(data_dir)
     weak = root / f"{split}.weak.tsv"
     if not weak.is_file():
@@ -128,14 +136,61 @@ def load_split(data_dir: str | Path, split: str, *, need: set[str], limit: int =
         rows.append((root / fn, tags, truths.get(Path(fn).stem)))
     rows = rows[:limit] if limit else rows
     if "flow" in need:
-        from .cache import cache_flows
-
-        cache_flows([(p, tr["duration_s"] if tr else None) for p, _, tr in rows], cache_dir=corpus_cache_dir(root),
-                    jobs=jobs)
+        got = cache_flows([(p, tr["duration_s"] if tr else None) for p, _, tr in rows],
+                          cache_dir=corpus_cache_dir(root), jobs=jobs)
+        kept = set(got.clip_ids)
+        rows = [r for r in rows if str(r[0]) in kept]
     items = [load_item(p, need=need, cache_dir=corpus_cache_dir(root), tags=tags, truth=tr) for p, tags, tr in rows]
     if not items:
         raise DatasetError(f"{weak}: no videos listed")
     return items
+
+
+def visual_frames(item: VideoItem, kind: str) -> np.ndarray:
+    """What the ``kind`` model sees of ``item``: RGB frames [T, H, W, 3] (object) or flow stacks [T, 10, H, W]."""
+    return item.loaded("rgb" if kind == "object" else "flow")
+
+
+class VisualInput:
+    """The :class:`~clip2frame.train.loader.InputTransform` of a visual model: a crop of RGB frames
+    [1, L, H, W, 3] (object) or flow stacks [1, L, 10, H, W] (action) -> the net's input [1, L, C, H, W]
+    (:func:`~clip2frame.models.visual.rgb_to_input` / :func:`~clip2frame.models.visual.flow_to_input`)."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        return (rgb_to_input if self.kind == "object" else flow_to_input)(x[0])[None]
+
+
+def visual_split(items: list[VideoItem], kind: str) -> SplitData:
+    """The training split of the object (``kind`` "object") or action model on the trainers' data path:
+    frames on axis 0 of RGB frames [T_i, H, W, 3] in memory (object) or of the cached flow stacks
+    [T_i, 10, H, W] (action: a :class:`~clip2frame.train.data.ClipFeatures` of the flow cache's memory
+    maps); clip labels = the video tags [N, K]; no frame truth."""
+    feats: list[np.ndarray] | ClipFeatures
+    if kind == "action":
+        missing = [it.path for it in items if it.flow_file is None]
+        if missing:
+            raise Clip2FrameError(f"{missing[0]}: flow not read from the flow cache (no cache directory)")
+        feats = ClipFeatures([str(it.flow_file) for it in items], [it.n_frames for it in items])
+    else:
+        feats = [it.loaded("rgb") for it in items]
+    tags = np.stack([it.tags for it in items]) if items else np.zeros((0, len(VIDEO_INSTRUMENTS)), np.float32)
+    return SplitData([it.vid for it in items], feats, tags, None, [], time_axis=0)
+
+
+def sound_split(data_dir: str | Path, split: str, spec, *, limit: int = 0, jobs: int = 1) -> SplitData:
+    """The sound model's split on the trainers' data path: the cached log-mel features [S, M, T_i] of the
+    videos' audio tracks (a :class:`~clip2frame.train.data.ClipFeatures`, cache in ``<corpus>/cache``), clip
+    labels = the video tags [N, K]; videos whose audio cannot be read are left out (``skipped``)."""
+    items = load_split(data_dir, split, need=set(), limit=limit)
+    got = cache_sound_features([it.path for it in items], cache_dir=corpus_cache_dir(data_dir), spec=spec, jobs=jobs)
+    kept = set(got.clip_ids)
+    items = [it for it in items if it.path in kept]
+    if not items:
+        raise DatasetError(f"{data_dir}: no video of split '{split}' has a readable audio track")
+    return SplitData([it.vid for it in items], got.feats, np.stack([it.tags for it in items]), None, got.skipped)
 
 
 def oracle_object_maps(truth: dict, n_frames: int, map_hw: tuple[int, int]) -> np.ndarray:

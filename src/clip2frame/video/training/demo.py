@@ -15,6 +15,14 @@ from pathlib import Path
 
 from ...config import to_dict
 from ...fileio import atomic_write_text
+from ..inference.detect import detect_files
+from ..rendering.corpus import render_corpus
+from ..rendering.scene import VideoSynthConfig
+from .data import load_truth
+from .evaluate import evaluate_corpus, format_per_instrument, format_table, write_results
+from .movements import write_movements
+from .targets import parse_target
+from .training import default_config, train
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +36,6 @@ def demo_settings(quick: bool) -> dict:
     object model only memorised its scenes; with 240 it localises instruments. The action models learn from
     flow slowly, hence the higher learning rate and 1,500 mini-batches each.
     """
-    from ..rendering.scene import VideoSynthConfig
-
     if quick:
         synth = VideoSynthConfig(n_train=6, n_validation=2, n_test=3, duration_s=6.0, fps=15.0, seed=0)
         ep = {"sound": 3, "object": 2, "freeze": 1, "action": 2}
@@ -45,9 +51,6 @@ def demo_settings(quick: bool) -> dict:
 
 def demo_configs(quick: bool) -> dict:
     """The training config of every demo run: ``sound``, ``object`` and one per action target."""
-    from .targets import parse_target
-    from .training import default_config
-
     st = demo_settings(quick)
     ep = st["epochs"]
     vis = {k: st[k] for k in ("width", "optimizer", "batch_norm", "batch_mode", "batches_per_epoch", "flip")}
@@ -87,68 +90,43 @@ def verdicts(rows) -> list[str]:
     return out
 
 
-def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
-    """Run the whole video pipeline into ``out_dir``; returns the path of ``report.md``."""
-    from ..inference.detect import detect_files
-    from .evaluate import evaluate_corpus, format_per_instrument, format_table, write_results
-    from ..rendering.corpus import render_corpus
-    from .training import train
+def _timed(timings: dict[str, float], name: str, fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, its wall time added to ``timings[name]`` (seconds)."""
+    t = time.time()
+    out = fn(*args, **kwargs)
+    timings[name] = time.time() - t
+    return out
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    st = demo_settings(quick)
-    ep = st["epochs"]
-    timings: dict[str, float] = {}
-    t0 = time.time()
-    data = render_corpus(out / "corpus", st["synth"], jobs=st["jobs"])
-    timings["render"] = time.time() - t0
-    runs = out / "runs"
+
+def _train_demo_models(data: Path, runs: Path, quick: bool, timings: dict[str, float]) -> list[Path]:
+    """Train the sound, object and every action model of the demo into ``runs``; the action runs."""
     cfgs = demo_configs(quick)
-
-    t = time.time()
-    train(data, runs / "sound", cfgs["sound"], command="demo --video")
-    timings["sound"] = time.time() - t
-    t = time.time()
-    train(data, runs / "object", cfgs["object"], command="demo --video")
-    timings["object (incl. decoding)"] = time.time() - t
+    _timed(timings, "sound", train, data, runs / "sound", cfgs["sound"], command="demo --video")
+    _timed(timings, "object (incl. decoding)", train, data, runs / "object", cfgs["object"], command="demo --video")
     action_runs = []
     for name in ACTION_TARGETS:
-        t = time.time()
-        train(data, runs / name, cfgs[name], object_run=runs / "object", sound_run=runs / "sound",
-              command="demo --video")
+        _timed(timings, f"action {name} (incl. flow)", train, data, runs / name, cfgs[name], object_run=runs / "object",
+               sound_run=runs / "sound", command="demo --video")
         action_runs.append(runs / name)
-        timings[f"action {name} (incl. flow)"] = time.time() - t
-    t = time.time()
-    rows = evaluate_corpus(data, action_runs=action_runs, object_run=runs / "object", sound_run=runs / "sound",
-                           jobs=st["jobs"])
-    write_results(out / "evaluation", rows, settings={"demo": "quick" if quick else "full"})
-    timings["evaluate"] = time.time() - t
-    t = time.time()
-    from .data import load_truth
+    return action_runs
 
-    test = load_truth(data, "test")[:2]
-    detect_files([d["path"] for d in test], out_dir=out / "detections", action=runs / "SOT0503",
-                 object=runs / "object", sound=runs / "sound", device="cpu")
-    timings["detect"] = time.time() - t
-    try:
-        from .movements import write_movements
 
-        write_movements(runs / "SOT0503", out / "movements", data_dir=data)
-    except Exception as e:  # optional figure: never fail the demo on it
-        log.warning("movement figures skipped: %s", e)
-    timings["total"] = time.time() - t0
+def _best(rows, metric: str, low: bool = False) -> str:
+    """The action target (no fusion) with the best ``metric`` over ``rows``, with its value."""
+    cand = [r for r in rows if r.method.split(" ")[-1] == "A"]
+    vals = [(getattr(r, metric), r.method) for r in cand if getattr(r, metric) == getattr(r, metric)]
+    if not vals:
+        return "n/a"
+    v, m = (min if low else max)(vals)
+    return f"{m.split(' ')[0]} ({v:.1f} px)" if low else f"{m.split(' ')[0]} ({v:.3f})"
 
-    def best(metric: str, low: bool = False) -> str:
-        cand = [r for r in rows if r.method.split(" ")[-1] == "A"]
-        vals = [(getattr(r, metric), r.method) for r in cand if getattr(r, metric) == getattr(r, metric)]
-        if not vals:
-            return "n/a"
-        v, m = (min if low else max)(vals)
-        return f"{m.split(' ')[0]} ({v:.1f} px)" if low else f"{m.split(' ')[0]} ({v:.3f})"
 
+def _report(rows, st: dict, quick: bool, timings: dict[str, float]) -> list[str]:
+    """The lines of the demo's ``report.md``."""
+    ep = st["epochs"]
     verdict = " ".join(verdicts(rows))
     synth = st["synth"]
-    report = [
+    return [
         "# clip2frame video demo — instrument-playing action detection (thesis ch. 4)", "",
         f"Mode: {'quick' if quick else 'full'}; machine: {platform.machine()}, {platform.python_version()}, "
         f"total {timings['total'] / 60:.1f} min.", "",
@@ -172,7 +150,7 @@ def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
         "grid).", "",
         "## Results (test split)", "", format_table(rows), "",
         verdict, "",
-        f"Best action target (no fusion): temporal {best('temporal_auc')}, spatial {best('spatial_px', low=True)}.", "",
+        f"Best action target (no fusion): temporal {_best(rows, 'temporal_auc')}, spatial {_best(rows, 'spatial_px', low=True)}.", "",
         "Thesis Table 4.8 for reference (YouTube-8M, full-size nets): VT 0.790 / 33.9 px, ST05 0.827, "
         "OT03 0.809 / 29.4 px, SOT0503 0.834 / 29.1 px; centre 37.2 px.", "",
         "### Temporal AUC per instrument", "", format_per_instrument(rows, "temporal_auc"), "",
@@ -184,10 +162,35 @@ def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
         "Results are from one seed on a small synthetic corpus: differences of a few hundredths are within "
         "run-to-run noise.",
     ]
+
+
+def run_video_demo(out_dir: str | Path, *, quick: bool = False) -> Path:
+    """Run the whole video pipeline into ``out_dir``; returns the path of ``report.md``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    st = demo_settings(quick)
+    timings: dict[str, float] = {}
+    t0 = time.time()
+    data = _timed(timings, "render", render_corpus, out / "corpus", st["synth"], jobs=st["jobs"])
+    runs = out / "runs"
+    action_runs = _train_demo_models(data, runs, quick, timings)
+    t = time.time()
+    rows = evaluate_corpus(data, action_runs=action_runs, object_run=runs / "object", sound_run=runs / "sound",
+                           jobs=st["jobs"])
+    write_results(out / "evaluation", rows, settings={"demo": "quick" if quick else "full"})
+    timings["evaluate"] = time.time() - t
+    test = load_truth(data, "test")[:2]
+    _timed(timings, "detect", detect_files, [d["path"] for d in test], out_dir=out / "detections",
+           action=runs / "SOT0503", object=runs / "object", sound=runs / "sound", device="cpu")
+    try:
+        write_movements(runs / "SOT0503", out / "movements", data_dir=data)
+    except Exception as e:  # optional figure: never fail the demo on it
+        log.warning("movement figures skipped: %s", e)
+    timings["total"] = time.time() - t0
     path = out / "report.md"
-    atomic_write_text(path, "\n".join(report) + "\n")
+    atomic_write_text(path, "\n".join(_report(rows, st, quick, timings)) + "\n")
     atomic_write_text(out / "demo.json", json.dumps({"timings": timings, "settings": {
-        "synth": to_dict(synth), "epochs": ep, **{k: st[k] for k in ("width", "optimizer", "lr", "batch_norm",
-                                                              "batches_per_epoch", "flip")}}},
+        "synth": to_dict(st["synth"]), "epochs": st["epochs"], **{k: st[k] for k in (
+            "width", "optimizer", "lr", "batch_norm", "batches_per_epoch", "flip")}}},
         indent=1))
     return path

@@ -14,7 +14,15 @@ clip-level ROC-AUC (video tags vs the max over time and space) is kept (ties: lo
 
 Run directory (:class:`clip2frame.rundir.RunDir`): ``config.yaml``, ``metrics.csv``, ``model.safetensors``
 (:mod:`clip2frame.models.io`, kind sound / object / action), ``train_state.pt`` (resume: model, optimiser,
-epoch, best score, RNG state). The data come from :mod:`clip2frame.video.training.data`.
+epoch, best score).
+
+Data path: the one of the audio trainer (:mod:`clip2frame.train.loader`). The per-clip arrays (log-mel
+features of the audio tracks, flow stacks) come from train/'s cache (:func:`clip2frame.train.data.cache_clips`,
+video file names in :mod:`.cache`), the splits are :class:`clip2frame.train.data.SplitData`
+(:mod:`.data`: ``sound_split``, ``visual_split``), batches are :class:`~clip2frame.train.loader.CropDataset`
+items through :func:`~clip2frame.train.loader.make_loader`, and every epoch draws its randomness from
+:func:`~clip2frame.train.loader.epoch_seed` ``(seed, epoch)``, so a resumed run ends with the same weights as
+an uninterrupted one.
 """
 from __future__ import annotations
 
@@ -30,13 +38,19 @@ import torch
 
 from ...config import from_dict, to_dict
 from ...errors import ConfigError, DatasetError
-from ...models.io import load_model, load_visual_model
+from ...audio.features import FeatureSpec, fit_standardizer
+from ...models.fcn import Clip2FrameNet
+from ...models.io import TaggerModel, load_model, load_visual_model, save_model
+from ...models.registry import fit_model_to_features, get_preset
 from ...rundir import RunDir, utc_timestamp
 from ...tags import VIDEO_INSTRUMENTS
+from ...models.visual import VisualFCN, VisualFCNConfig, heatmap_size
+from ...train.loader import CropDataset, PlanSampler, build_batch, epoch_plan, epoch_seed, make_loader
 from ...train.optim import make_optimizer
-from .data import VideoItem, load_split, oracle_object_maps
-from ...models.visual import VisualFCN, VisualFCNConfig, flow_to_input, rgb_to_input
 from ..inference.predict import predict_sound, predict_visual
+from .batches import flip_batch, still_items, visual_plan
+from .data import (VideoItem, VisualInput, load_split, oracle_object_maps, sound_split, visual_frames,
+                   visual_split)
 from .targets import TargetSpec, make_target
 
 log = logging.getLogger(__name__)
@@ -104,18 +118,6 @@ def default_config(model: str, **overrides: Any) -> VideoTrainConfig:
 
 # ------------------------------------------------------------------------------------------ sound model
 
-def sound_features(waves: list[np.ndarray], spec) -> list[torch.Tensor]:
-    """Multi-scale log-mel [S, M, T] of each waveform."""
-    from ...audio.features import MultiScaleLogMel
-
-    fe = MultiScaleLogMel(spec)
-    out = []
-    with torch.no_grad():
-        for w in waves:
-            out.append(fe(torch.as_tensor(w, dtype=torch.float32)[None])[0])
-    return out
-
-
 def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Macro ROC-AUC over the labels that have both classes (nan when none)."""
     from ..inference.metrics import defined_auc
@@ -140,15 +142,28 @@ def _provenance(cfg: VideoTrainConfig, data_dir: Path, command: str | None) -> d
             "created": utc_timestamp()}
 
 
+def _sound_epoch(net, opt: torch.optim.Optimizer, loader: torch.utils.data.DataLoader) -> float:
+    """One epoch of clip-level BCE over the loader's batches; the loss summed over clips."""
+    bce = torch.nn.BCELoss()
+    tot = 0.0
+    for x, _, y, _ in loader:
+        loss = bce(net(x).clip.clamp(1e-7, 1 - 1e-7), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tot += float(loss.detach()) * len(x)
+    return tot
+
+
 def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *, command: str | None = None,
                 resume: bool = True) -> Path:
-    """Train the sound model on the corpus' audio tracks; returns ``out_dir/model.safetensors``."""
-    from ...audio.features import FeatureSpec, fit_standardizer
-    from ...models.fcn import Clip2FrameNet
-    from ...models.io import TaggerModel, save_model
-    from ...models.registry import fit_model_to_features, get_preset
+    """Train the sound model on the corpus' audio tracks; returns ``out_dir/model.safetensors``.
 
-    torch.manual_seed(cfg.seed)
+    Features from the per-clip cache (:func:`clip2frame.video.training.data.sound_split`), batches of
+    ``batch_clips`` clips cropped to the shortest clip's T through the trainers' shared data path
+    (:func:`epoch_plan` -> :class:`CropDataset` -> :func:`make_loader`), epoch ``e`` seeded by
+    :func:`epoch_seed` ``(cfg.seed, e)``: a resumed run ends with the uninterrupted run's weights.
+    """
     torch.set_num_threads(cfg.threads)
     data_dir, out = Path(data_dir), Path(out_dir)
     preset = get_preset(cfg.sound_preset)
@@ -157,16 +172,16 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
     run = RunDir(out)
     run.save_config({**to_dict(cfg), "sound_model": to_dict(mcfg), "feature_spec": to_dict(spec)},
                     may_change=RUNTIME_KEYS)
-    train = load_split(data_dir, "train", need={"wave"}, limit=cfg.max_train_videos)
-    val = load_split(data_dir, "validation", need={"wave"}, limit=cfg.max_validation_videos)
-    ftr = sound_features([it.loaded("wave") for it in train], spec)
-    fva = sound_features([it.loaded("wave") for it in val], spec)
-    std = fit_standardizer(f[None] for f in ftr)
-    T = min(f.shape[-1] for f in ftr + fva)
-    Xtr = torch.stack([std.apply(f[..., :T]) for f in ftr])
-    Ytr = torch.as_tensor(np.stack([it.tags for it in train]))
-    Xva = torch.stack([std.apply(f[..., :T]) for f in fva])
-    Yva = np.stack([it.tags for it in val])
+    tr = sound_split(data_dir, "train", spec, limit=cfg.max_train_videos, jobs=cfg.threads)
+    va = sound_split(data_dir, "validation", spec, limit=cfg.max_validation_videos, jobs=cfg.threads)
+    std = fit_standardizer(torch.from_numpy(np.asarray(f, np.float32))[None] for f in tr.feats)
+    T = int(min(tr.lengths.min(), va.lengths.min()))
+    stride = mcfg.total_stride
+    Xva, _, Yva_t, _ = build_batch(va, [(i, 0, T) for i in range(len(va))], std, stride)
+    Yva = Yva_t.numpy()
+    sampler = PlanSampler()
+    loader = make_loader(CropDataset(tr, std, stride), sampler)
+    torch.manual_seed(cfg.seed)
     net = Clip2FrameNet(mcfg, len(VIDEO_INSTRUMENTS))
     opt = _make_optimizer(cfg, net.parameters())
     start, best = 0, (-1.0, math.inf)
@@ -175,27 +190,19 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
         net.load_state_dict(st["model"])
         opt.load_state_dict(st["optimizer"])
         start, best = int(st["epoch"]), (float(st["best_auc"]), float(st["best_loss"]))
-        torch.set_rng_state(st["rng"])
         log.info("resuming sound model at epoch %d", start)
-    bce = torch.nn.BCELoss()
     best_state = st.get("best_model") if st else None
     for epoch in range(start, cfg.epochs):
         t0 = time.time()
+        seed = epoch_seed(cfg.seed, epoch)
+        torch.manual_seed(seed)  # dropout
+        sampler.plan = epoch_plan(tr.lengths, cfg.batch_clips, T, stride, torch.Generator().manual_seed(seed))
         net.train()
-        perm = torch.randperm(len(Xtr))
-        tot = 0.0
-        for i in range(0, len(perm), cfg.batch_clips):
-            b = perm[i:i + cfg.batch_clips]
-            out_ = net(Xtr[b])
-            loss = bce(out_.clip.clamp(1e-7, 1 - 1e-7), Ytr[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += float(loss.detach()) * len(b)
+        tot = _sound_epoch(net, opt, loader)
         net.eval()
         with torch.no_grad():
             pv = net(Xva).clip
-            vloss = float(bce(pv.clamp(1e-7, 1 - 1e-7), torch.as_tensor(Yva)))
+            vloss = float(torch.nn.functional.binary_cross_entropy(pv.clamp(1e-7, 1 - 1e-7), Yva_t))
         vauc = _clip_auc(pv.numpy(), Yva)
         score = (vauc if not math.isnan(vauc) else -vloss, vloss)
         if score[0] > best[0] or (score[0] == best[0] and vloss < best[1]) or best_state is None:
@@ -207,13 +214,12 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
                                             "val_clip_auc": vauc},
                                 kind="sound")
             save_model(out / "model.safetensors", model)
-        run.append_metrics({"epoch": epoch + 1, "train_loss": round(tot / len(Xtr), 6), "val_loss": round(vloss, 6),
+        run.append_metrics({"epoch": epoch + 1, "train_loss": round(tot / len(tr), 6), "val_loss": round(vloss, 6),
                      "val_clip_auc": round(vauc, 6), "best": int(best_state is not None and best == score),
                      "seconds": round(time.time() - t0, 2)})
         run.save_state({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                        "best_auc": best[0], "best_loss": best[1], "rng": torch.get_rng_state(),
-                        "best_model": best_state})
-        log.info("sound epoch %d/%d loss %.4f val %.4f auc %.3f", epoch + 1, cfg.epochs, tot / len(Xtr), vloss, vauc)
+                        "best_auc": best[0], "best_loss": best[1], "best_model": best_state})
+        log.info("sound epoch %d/%d loss %.4f val %.4f auc %.3f", epoch + 1, cfg.epochs, tot / len(tr), vloss, vauc)
     return out / "model.safetensors"
 
 
@@ -231,32 +237,24 @@ def save_visual(path: Path, net: VisualFCN, *, target: TargetSpec | None, proven
     return save_model(path, model)
 
 
-def _visual_input(item: VideoItem, kind: str) -> np.ndarray:
-    return item.loaded("rgb" if kind == "object" else "flow")
-
-
-def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *,
-                 object_run: str | Path | None = None, sound_run: str | Path | None = None,
-                 command: str | None = None, resume: bool = True) -> Path:
-    """Train the object model (video tags) or the action model (target ``cfg.target``)."""
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(cfg.threads)
-    data_dir, out = Path(data_dir), Path(out_dir)
-    kind = cfg.model
-    if kind not in ("object", "action"):
-        raise ConfigError(f"config key 'model': train_visual trains object or action, got '{kind}'")
+def _visual_target(cfg: VideoTrainConfig, object_run, sound_run) -> TargetSpec:
+    """The target of an object (VT on the video tags) or action run, its auxiliary runs checked."""
+    if cfg.model not in ("object", "action"):
+        raise ConfigError(f"config key 'model': train_visual trains object or action, got '{cfg.model}'")
     target = make_target(cfg.target, sound_threshold=cfg.sound_threshold, object_threshold=cfg.object_threshold) \
-        if kind == "action" else TargetSpec("VT")
+        if cfg.model == "action" else TargetSpec("VT")
     if target.needs_object and object_run is None:
         raise ConfigError(f"target {target.name}: needs --object RUN (a trained object model)")
     if target.needs_sound and sound_run is None:
         raise ConfigError(f"target {target.name}: needs --sound RUN (a trained sound model)")
-    mcfg = (VisualFCNConfig.for_object if kind == "object" else VisualFCNConfig.for_action)(
-        cfg.width, conv6_padding=cfg.conv6_padding, batch_norm=cfg.batch_norm, dropout=cfg.dropout)
-    run = RunDir(out)
-    run.save_config({**to_dict(cfg), "visual_model": to_dict(mcfg), "target_name": target.name,
-                     "object_run": str(object_run) if object_run else None,
-                     "sound_run": str(sound_run) if sound_run else None}, may_change=RUNTIME_KEYS)
+    return target
+
+
+def _visual_data(data_dir: Path, cfg: VideoTrainConfig, target: TargetSpec,
+                 object_run) -> tuple[list[VideoItem], list[VideoItem]]:
+    """The training videos (with rendered stills for the object model) and the validation videos, decoded as
+    the model and its target need (flow from the flow cache)."""
+    kind = cfg.model
     need = {"rgb"} if kind == "object" else {"flow"}
     if target.needs_object and str(object_run) != ORACLE:
         need.add("rgb")
@@ -267,39 +265,123 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
         train += still_items(cfg)
     val = load_split(data_dir, "validation", need=need - {"wave", "rgb"} | ({"rgb"} if kind == "object" else set()),
                      limit=cfg.max_validation_videos, jobs=cfg.threads)
-    # Auxiliary predictions that make the targets (computed once).
+    return train, val
+
+
+def _auxiliary_streams(train: list[VideoItem], target: TargetSpec, cfg: VideoTrainConfig, object_run,
+                       sound_run) -> tuple[list[np.ndarray | None], list[np.ndarray | None]]:
+    """The object maps O [T, K, h, w] and sound activations S [T, K] of every training video that the
+    target needs (None elsewhere), computed once; the RGB frames and waveforms are released after."""
     O_tr: list[np.ndarray | None] = [None] * len(train)
     S_tr: list[np.ndarray | None] = [None] * len(train)
     if target.needs_object and str(object_run) == ORACLE:
-        from ...models.visual import heatmap_size
-
         for vi, it in enumerate(train):
             if it.truth is None:
                 raise DatasetError(f"{it.path}: --object oracle needs the corpus truth (truth/<id>.json)")
             H, W = it.loaded("flow").shape[-2:]
             O_tr[vi] = oracle_object_maps(it.truth, it.n_frames, heatmap_size(H, W, conv6_padding=cfg.conv6_padding))
     elif target.needs_object:
-        assert object_run is not None  # refused above with a ConfigError
+        assert object_run is not None  # refused by _visual_target
         onet = load_visual_model(object_run, kind="object")
         O_tr = [predict_visual(onet, it.loaded("rgb")) for it in train]
         for it in train:
             it.rgb = None
     if target.needs_sound:
-        assert sound_run is not None  # refused above with a ConfigError
+        assert sound_run is not None  # refused by _visual_target
         smodel = load_model(sound_run, kind="sound")
         S_tr = [predict_sound(smodel, it.loaded("wave"), it.n_frames) for it in train]
         for it in train:
             it.wave = None
+    return O_tr, S_tr
+
+
+@dataclass
+class _VisualRun:
+    """What one epoch of a visual model trains on: its data path (the shared :class:`CropDataset` and
+    :class:`PlanSampler` through :func:`make_loader`), the videos and the target's auxiliary streams."""
+
+    train: list[VideoItem]
+    O: list[np.ndarray | None]
+    S: list[np.ndarray | None]
+    target: TargetSpec
+    sampler: PlanSampler
+    loader: torch.utils.data.DataLoader
+
+
+def _train_epoch(net: VisualFCN, opt: torch.optim.Optimizer, vr: _VisualRun, cfg: VideoTrainConfig,
+                 gen: np.random.Generator) -> tuple[float, int]:
+    """One epoch over ``vr.sampler.plan`` (set by the caller); the summed batch loss and the batch count."""
+    tgt = vr.target
+    tot, n = 0.0, 0
+    for step, (x, n_valid, _, _) in enumerate(vr.loader):
+        items = vr.sampler.plan[step]
+        counts = n_valid.tolist()
+        frames = [(vi, t) for (vi, t0, _), c in zip(items, counts) for t in range(t0, t0 + c)]
+        x = torch.cat([x[b, :c] for b, c in enumerate(counts)])  # [N frames, C, H, W]
+        A = net(x).heatmap
+        V = torch.as_tensor(np.stack([vr.train[vi].tags for vi, _ in frames]))
+        O = torch.as_tensor(np.stack([vr.O[vi][t] for vi, t in frames])) if tgt.needs_object else None  # type: ignore[index]
+        S = torch.as_tensor(np.stack([vr.S[vi][t] for vi, t in frames])) if tgt.needs_sound else None  # type: ignore[index]
+        if cfg.flip:  # as it always was: after the forward pass, so only O is mirrored (not A's input)
+            x, O = flip_batch(x, O, cfg.model, gen)
+        loss = tgt.loss(A, V=V, S=S, O=O, pos_weight=cfg.pos_weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        tot += float(loss.detach())
+        n += 1
+    return tot, n
+
+
+def _validate(net: VisualFCN, val: list[VideoItem], kind: str) -> tuple[float, float]:
+    """Validation clip-level ROC-AUC (max over time and space vs the tags) and mean VT loss."""
+    clip_scores, vloss = [], 0.0
+    for it in val:
+        hm = predict_visual(net, visual_frames(it, kind))
+        clip_scores.append(hm.max(axis=(0, 2, 3)))
+        p = torch.as_tensor(hm).amax(dim=(-2, -1)).clamp(1e-7, 1 - 1e-7)
+        vloss += float(torch.nn.functional.binary_cross_entropy(
+            p, torch.as_tensor(np.repeat(it.tags[None], len(hm), 0))))
+    vloss /= max(1, len(val))
+    return _clip_auc(np.stack(clip_scores), np.stack([it.tags for it in val])), vloss
+
+
+def _set_frozen(net: VisualFCN, frozen: bool) -> None:
+    for p in net.early_parameters():
+        p.requires_grad_(not frozen)
+
+
+def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig, *,
+                 object_run: str | Path | None = None, sound_run: str | Path | None = None,
+                 command: str | None = None, resume: bool = True) -> Path:
+    """Train the object model (video tags) or the action model (target ``cfg.target``).
+
+    Batches come through the trainers' shared data path (:func:`visual_split` -> :class:`CropDataset` ->
+    :class:`PlanSampler` -> :func:`make_loader`), epoch ``e`` drawing its plan, flips and dropout from
+    :func:`epoch_seed` ``(cfg.seed, e)``: a run resumed from ``train_state.pt`` ends with the same weights
+    as an uninterrupted one. Returns ``out_dir/model.safetensors``.
+    """
+    torch.set_num_threads(cfg.threads)
+    data_dir, out = Path(data_dir), Path(out_dir)
+    kind = cfg.model
+    target = _visual_target(cfg, object_run, sound_run)
+    mcfg = (VisualFCNConfig.for_object if kind == "object" else VisualFCNConfig.for_action)(
+        cfg.width, conv6_padding=cfg.conv6_padding, batch_norm=cfg.batch_norm, dropout=cfg.dropout)
+    run = RunDir(out)
+    run.save_config({**to_dict(cfg), "visual_model": to_dict(mcfg), "target_name": target.name,
+                     "object_run": str(object_run) if object_run else None,
+                     "sound_run": str(sound_run) if sound_run else None}, may_change=RUNTIME_KEYS)
+    train, val = _visual_data(data_dir, cfg, target, object_run)
+    O_tr, S_tr = _auxiliary_streams(train, target, cfg, object_run, sound_run)
+    sampler = PlanSampler()
+    vr = _VisualRun(train, O_tr, S_tr, target, sampler,
+                    make_loader(CropDataset(visual_split(train, kind), VisualInput(kind), 1), sampler))
+    torch.manual_seed(cfg.seed)
     net = VisualFCN(mcfg, len(VIDEO_INSTRUMENTS))
     prov = _provenance(cfg, data_dir, command)
-
-    def set_frozen(frozen: bool):
-        for p in net.early_parameters():
-            p.requires_grad_(not frozen)
-
     start, best = 0, (-1.0, math.inf)
     frozen = cfg.freeze_epochs > 0
-    set_frozen(frozen)
+    _set_frozen(net, frozen)
     opt = _make_optimizer(cfg, net.parameters())
     st = run.load_state() if resume else None
     best_state = None
@@ -307,51 +389,28 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
         net.load_state_dict(st["model"])
         start, best = int(st["epoch"]), (float(st["best_auc"]), float(st["best_loss"]))
         frozen = start < cfg.freeze_epochs
-        set_frozen(frozen)
+        _set_frozen(net, frozen)
         opt = _make_optimizer(cfg, net.parameters())
         try:
             opt.load_state_dict(st["optimizer"])
         except ValueError:
             log.info("optimiser state does not match the frozen/unfrozen parameter set; fresh optimiser")
-        torch.set_rng_state(st["rng"])
         best_state = st.get("best_model")
         log.info("resuming %s model at epoch %d", kind, start)
-    gen = np.random.default_rng(cfg.seed + 1000 * start)
     for epoch in range(start, cfg.epochs):
         if frozen and epoch >= cfg.freeze_epochs:
             frozen = False
-            set_frozen(False)
+            _set_frozen(net, False)
             opt = _make_optimizer(cfg, net.parameters())
             log.info("epoch %d: early layers unfrozen", epoch + 1)
         t0 = time.time()
+        seed = epoch_seed(cfg.seed, epoch)
+        torch.manual_seed(seed)  # dropout
+        gen = np.random.default_rng(seed)  # the plan, then the flips
+        sampler.plan = visual_plan(train, kind, cfg, gen)
         net.train()
-        tot, n = 0.0, 0
-        for batch in epoch_batches(train, kind, cfg, gen):
-            xs = [_visual_input(train[vi], kind)[t] for vi, t in batch]
-            x = rgb_to_input(np.stack(xs)) if kind == "object" else flow_to_input(np.stack(xs))
-            A = net(x).heatmap
-            V = torch.as_tensor(np.stack([train[vi].tags for vi, _ in batch]))
-            O = torch.as_tensor(np.stack([O_tr[vi][t] for vi, t in batch])) if target.needs_object else None
-            S = torch.as_tensor(np.stack([S_tr[vi][t] for vi, t in batch])) if target.needs_sound else None
-            if cfg.flip:
-                x, O = flip_batch(x, O, kind, gen)
-            loss = target.loss(A, V=V, S=S, O=O, pos_weight=cfg.pos_weight)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            tot += float(loss.detach())
-            n += 1
-        # validation: clip-level AUC of max over time and space vs tags, and the VT loss
-        clip_scores, vloss = [], 0.0
-        for it in val:
-            hm = predict_visual(net, _visual_input(it, kind))
-            clip_scores.append(hm.max(axis=(0, 2, 3)))
-            p = torch.as_tensor(hm).amax(dim=(-2, -1)).clamp(1e-7, 1 - 1e-7)
-            vloss += float(torch.nn.functional.binary_cross_entropy(
-                p, torch.as_tensor(np.repeat(it.tags[None], len(hm), 0))))
-        vloss /= max(1, len(val))
-        Yva = np.stack([it.tags for it in val])
-        vauc = _clip_auc(np.stack(clip_scores), Yva)
+        tot, n = _train_epoch(net, opt, vr, cfg, gen)
+        vauc, vloss = _validate(net, val, kind)
         score = (vauc if not math.isnan(vauc) else -vloss, vloss)
         improved = best_state is None or score[0] > best[0] or (score[0] == best[0] and vloss < best[1])
         if improved:
@@ -363,88 +422,10 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
                      "val_clip_auc": round(vauc, 6), "best": int(improved), "frozen_early": int(frozen),
                      "seconds": round(time.time() - t0, 2)})
         run.save_state({"model": net.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
-                        "best_auc": best[0], "best_loss": best[1], "rng": torch.get_rng_state(),
-                        "best_model": best_state})
+                        "best_auc": best[0], "best_loss": best[1], "best_model": best_state})
         log.info("%s %s epoch %d/%d loss %.4f val %.4f auc %.3f (%.1fs)", kind, target.name if kind == "action" else "",
                  epoch + 1, cfg.epochs, tot / max(n, 1), vloss, vauc, time.time() - t0)
     return out / "model.safetensors"
-
-
-def still_items(cfg: VideoTrainConfig) -> list[VideoItem]:
-    """``cfg.stills`` rendered instrument stills as one-frame training items of the object model (frame
-    batches only: a still has no sub-clip), seeded by ``cfg.seed``."""
-    from ..rendering.stills import render_stills
-
-    if cfg.model != "object":
-        raise ConfigError(f"config key 'stills': only the object model trains on stills, not the {cfg.model} model")
-    if cfg.batch_mode != "frames":
-        raise ConfigError("config key 'stills': needs batch_mode=frames (a still is one frame, not a sub-clip)")
-    t0 = time.time()
-    stills = render_stills([cfg.seed, 5], cfg.stills)
-    log.info("rendered %d instrument stills in %.1f s", cfg.stills, time.time() - t0)
-    return [VideoItem(f"still-{i:05d}", f"<instrument still {i} of seed {cfg.seed}>", st.tags, rgb=st.image[None])
-            for i, st in enumerate(stills)]
-
-
-def epoch_batches(train: list[VideoItem], kind: str, cfg: VideoTrainConfig, gen: np.random.Generator):
-    """One epoch of mini-batches as lists of (video index, frame index): ``len(train)`` batches of
-    ``sub_clip_frames`` frames, either one video's sub-clip each or frames drawn across videos."""
-    L = cfg.sub_clip_frames
-    n_batches = cfg.batches_per_epoch or len(train)
-    lengths = [len(_visual_input(it, kind)) for it in train]
-    if cfg.batch_mode == "subclip":
-        order = np.concatenate([gen.permutation(len(train)) for _ in range(-(-n_batches // len(train)))])
-        for vi in order[:n_batches]:
-            s0 = int(gen.integers(0, max(1, lengths[vi] - L + 1)))
-            yield [(int(vi), t) for t in range(s0, min(lengths[vi], s0 + L))]
-        return
-    # frame size (H, W): RGB is [T, H, W, 3], flow stacks [T, 10, H, W]
-    shapes = [_visual_input(it, kind).shape[1:3] if kind == "object" else _visual_input(it, kind).shape[-2:]
-              for it in train]
-    yield from _frame_batches(lengths, shapes, n_batches, L, gen)
-
-
-def _frame_batches(lengths: list[int], shapes: list, n_batches: int, L: int, gen: np.random.Generator):
-    """``n_batches`` batches of ``L`` frames drawn across videos, each batch from videos of one frame size (frames
-    of different sizes do not stack: an appearance-randomised corpus). Each batch's size is drawn in proportion
-    to its number of frames; within a size, frames follow back-to-back random permutations of all its frames.
-    All draws are made before the first batch (the trainer draws flips from ``gen`` between batches); with a
-    single size no size is drawn."""
-    groups: dict[tuple, list[tuple[int, int]]] = {}
-    for vi, (n, shp) in enumerate(zip(lengths, shapes)):
-        groups.setdefault(tuple(shp), []).extend((vi, t) for t in range(n))
-    keys = sorted(groups)
-    if len(keys) == 1:
-        which = np.zeros(n_batches, np.int64)
-    else:
-        weights = np.array([len(groups[k]) for k in keys], np.float64)
-        which = gen.choice(len(keys), size=n_batches, p=weights / weights.sum())
-    order: dict[int, np.ndarray] = {}
-    for g, k in enumerate(keys):
-        need = int((which == g).sum()) * L
-        pool = groups[k]
-        order[g] = np.concatenate([gen.permutation(len(pool)) for _ in range(-(-need // len(pool)))]) if need else \
-            np.zeros(0, np.int64)
-    used = dict.fromkeys(order, 0)
-    for g in map(int, which):
-        yield [groups[keys[g]][int(i)] for i in order[g][used[g]:used[g] + L]]
-        used[g] += L
-
-
-def flip_batch(x: torch.Tensor, O: torch.Tensor | None, kind: str, gen: np.random.Generator):
-    """Mirror a random half of the batch left-right (flow: dx channels change sign; O maps follow)."""
-    m = torch.as_tensor(gen.random(len(x)) < 0.5)
-    if not bool(m.any()):
-        return x, O
-    x = x.clone()
-    xf = x[m].flip(-1)
-    if kind == "action":
-        xf[:, 0::2] = -xf[:, 0::2]
-    x[m] = xf
-    if O is not None:
-        O = O.clone()
-        O[m] = O[m].flip(-1)
-    return x, O
 
 
 def _finished(out: Path, cfg: VideoTrainConfig) -> bool:
