@@ -83,3 +83,29 @@ def _kw(cfg) -> dict:
     from clip2frame.config import to_dict
 
     return {k: v for k, v in to_dict(cfg).items() if k != "model"}
+
+
+def test_flips_mirror_the_network_input_with_its_object_maps(corpus, tmp_path, monkeypatch):
+    """``flip=True`` mirrors the batch *before* the forward pass, the object maps with it. (It flipped after:
+    the network never saw a flipped input, and half the OT/SOT targets were mirrored against theirs.)"""
+    import clip2frame.video.training.training as tr
+    from clip2frame.models.visual import VisualFCN
+
+    flipped, seen = [], []
+
+    def flip_all(x, O, kind, gen):
+        flipped.append(x.flip(-1).clone())
+        return x.flip(-1), (None if O is None else O.flip(-1))
+
+    real_forward = VisualFCN.forward
+
+    def spy(self, x, *a, **kw):
+        if self.training:
+            seen.append(x.detach().clone())
+        return real_forward(self, x, *a, **kw)
+
+    monkeypatch.setattr(tr, "flip_batch", flip_all)
+    monkeypatch.setattr(VisualFCN, "forward", spy)
+    train_video(corpus, tmp_path / "action", _action(epochs=1))
+    assert flipped and len(seen) >= len(flipped)
+    assert all(torch.equal(f, s) for f, s in zip(flipped, seen))

@@ -318,12 +318,12 @@ def _train_epoch(net: VisualFCN, opt: torch.optim.Optimizer, vr: _VisualRun, cfg
         counts = n_valid.tolist()
         frames = [(vi, t) for (vi, t0, _), c in zip(items, counts) for t in range(t0, t0 + c)]
         x = torch.cat([x[b, :c] for b, c in enumerate(counts)])  # [N frames, C, H, W]
-        A = net(x).heatmap
         V = torch.as_tensor(np.stack([vr.train[vi].tags for vi, _ in frames]))
         O = torch.as_tensor(np.stack([vr.O[vi][t] for vi, t in frames])) if tgt.needs_object else None  # type: ignore[index]
         S = torch.as_tensor(np.stack([vr.S[vi][t] for vi, t in frames])) if tgt.needs_sound else None  # type: ignore[index]
-        if cfg.flip:  # as it always was: after the forward pass, so only O is mirrored (not A's input)
+        if cfg.flip:  # the input and its object maps mirrored together, before the forward pass
             x, O = flip_batch(x, O, cfg.model, gen)
+        A = net(x).heatmap
         loss = tgt.loss(A, V=V, S=S, O=O, pos_weight=cfg.pos_weight)
         opt.zero_grad()
         loss.backward()
