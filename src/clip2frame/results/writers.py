@@ -40,16 +40,18 @@ import io
 import logging
 import re
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
 from ..data.manifest import EVENTS_HEADER
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_bytes
-from .activations import FrameActivations
 from .formats import DEFAULT_FORMATS, SUFFIXES, parse_formats
 from .provenance import Provenance, sidecar_path, write_sidecar
+
+if TYPE_CHECKING:  # annotations only: activations.py imports this module (FrameActivations.save)
+    from .activations import FrameActivations
 
 log = logging.getLogger(__name__)
 
