@@ -343,6 +343,7 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
     todo_set = {id(it) for it in todo + crashed}
     for it in items:
         if id(it) not in todo_set:
+            clear_attempt(out, it)  # done: a marker left by a run killed after its outputs were written
             paths = output_paths(out / it.key.parent, it.key.name, fmts)
             run.record(FileResult(str(it.path), str(it.key), "skipped", {f: str(p) for f, p in paths.items()}))
     log.debug("%d inputs, %d already done, %d to tag", len(items), len(items) - len(todo), len(todo))
@@ -361,6 +362,7 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
         run.results += [FileResult(p, "", "failed", error=err) for p, err in bad]
         run.failures += bad
     write_failures_tsv(run.failures_path, run.failures)
+    remove_attempts_dir(out)
     if result_hook is not None:
         result_hook.close()
     return BatchReport(out_dir=out, results=run.results, events_path=events_path, failures_path=run.failures_path,
@@ -440,9 +442,9 @@ def _tag_todo(run: _Run, todo: list[InputItem], retag: dict[int, str], backend: 
                         device=dev, batch_size=opt.batch_size, min_duration=opt.min_duration,
                         merge_gap=opt.merge_gap, model=ident)
             r.retagged = retag.get(id(it), "")
-            run.record(r)
-            clear_attempt(out, it)
+            clear_attempt(out, it)  # its fate is decided (outputs written, or a failure): no longer in flight
             it = None
+            run.record(r)
             fill()
             bar.update(1)
             if run.failures:

@@ -172,9 +172,12 @@ class JobManager:
             self._closed = True
             while True:
                 try:
-                    job_id, media_path, _ = self._queue.get_nowait()
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                if item is None:  # the stop of an earlier shutdown (an app started twice), not yet taken
+                    continue
+                job_id, media_path, _ = item
                 self.discard_staging(media_path.parent)
                 job = self._jobs[job_id]
                 job.status, job.stage, job.error = "error", "failed", f"{job.filename}: server shut down"
