@@ -83,7 +83,9 @@ def _musicnn_scores(python: str, paths: list[Path], work: Path) -> list:
     runner = Path(__file__).resolve().parent / "musicnn_runner.py"
     # musicnn prints a line per file on stdout: keep it off this script's table
     subprocess.run([python, str(runner), str(lst), str(out), "--hop", "0.5"], check=True, stdout=sys.stderr)
-    return [np.load(out / f"{i}.npz") for i in range(len(paths))]
+    from musicnn_runner import cache_key
+
+    return [np.load(out / f"{cache_key(p, 0.5)}.npz") for p in paths]
 
 
 def _musicnn_on_grid(res, n_frames: int, frame_s: float, tag: str):

@@ -2,6 +2,7 @@
 
     python scripts/recipe_v3.py prepare    --recipe NAME --work DIR [--quick]   # data (resumable)
     python scripts/recipe_v3.py train-args --recipe NAME --work DIR --seed N [--quick]
+    python scripts/recipe_v3.py heldin-args --recipe NAME --work DIR      # the held-in reference (benchmark)
 
 ``prepare`` renders what the recipe trains and selects on, each step resumable (files already written
 are kept): the training corpus (``synth-music-5`` with the recipe's production features, or
@@ -9,7 +10,9 @@ are kept): the training corpus (``synth-music-5`` with the recipe's production f
 selection set (``DIR/selection``, training soundfonts) and the unlabelled real music
 (``DIR/unlabelled``) when the recipe uses them. ``train-args`` prints the ``clip2frame train`` arguments
 (``--data``, ``--preset`` and one ``--set`` per setting; one argument a line). ``--quick``: a few seconds of everything and 2
-epochs, to smoke-test the recipe (QUICK=1).
+epochs, to smoke-test the recipe (QUICK=1). ``heldin-args`` prints the ``clip2frame synth music`` arguments of
+the benchmark's held-in reference: the first 48 test clips of the recipe's own corpus (the same seed and
+production rendered with ``--splits test=1.0``; v2's reference is drawn the same way), under ``DIR/eval``.
 """
 from __future__ import annotations
 
@@ -74,9 +77,17 @@ def train_args(doc: dict, name: str, work: Path, seed: int, quick: bool) -> list
         [a for s in sets for a in ("--set", s)]
 
 
+def heldin_args(doc: dict, name: str, work: Path) -> list[str]:
+    r, c = recipe(doc, name), doc["corpus"]
+    out = work / "eval" / f"heldin-{corpus_dir(work, r['production']).name.removeprefix('corpus-')}"
+    prod = [] if r["production"] is None else ["--production", r["production"]]
+    return ["--out", str(out), "--hours", "0.39", "--seed", str(c["seed"]), "--splits", "test=1.0",
+            "--clip-seconds", str(c["clip_seconds"]), "--timbres", "random", *prod]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=("prepare", "train-args", "names"))
+    p.add_argument("step", choices=("prepare", "train-args", "heldin-args", "names"))
     p.add_argument("--recipe", default="v3")
     p.add_argument("--work", default="default_model_work")
     p.add_argument("--seed", type=int, default=11)
@@ -87,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
         print(" ".join(doc["recipes"]))
     elif a.step == "prepare":
         prepare(doc, a.recipe, Path(a.work), a.quick)
+    elif a.step == "heldin-args":
+        print("\n".join(heldin_args(doc, a.recipe, Path(a.work))))
     else:
         print("\n".join(train_args(doc, a.recipe, Path(a.work), a.seed, a.quick)))  # one argument a line
     return 0

@@ -50,9 +50,16 @@ if [ "${RECIPE:-v2}" = v3 ]; then
         "$PY" -m clip2frame synth outside --out "$E/outside" --seed 0
         "$PY" -m clip2frame synth real --out "$E/real" --seed 0
         "$PY" -m clip2frame synth nonmusic --out "$E/nonmusic" --seed 0
-        "$PY" benchmarks/bench_generalisation.py --data "${ARGS[1]}" --model "$RUN/model.safetensors" \
+        mapfile -t HELDIN < <("$PY" scripts/recipe_v3.py heldin-args --recipe "$ABL" --work "$WORK")
+        "$PY" -m clip2frame synth music "${HELDIN[@]}" --no-progress   # the first 48 test clips of its corpus
+        # musicnn's outputs are cached by file content under $E/musicnn (shared by every run)
+        mkdir -p "$E/musicnn" "$E/bench-$ABL-$SEED" && ln -sfn "$(cd "$E/musicnn" && pwd)" "$E/bench-$ABL-$SEED/musicnn-all"
+        "$PY" benchmarks/bench_generalisation.py --data "${HELDIN[1]}" --splits none --model "$RUN/model.safetensors" \
             --outside "$E/outside" --real "$E/real" --nonmusic "$E/nonmusic" --work "$E/bench-$ABL-$SEED" \
             ${MUSICNN_PYTHON:+--musicnn-python "$MUSICNN_PYTHON"} --json "$RUN/generalisation.json"
+        # the training renderer's own splits (held-out timbres, degraded) of the recipe's corpus
+        "$PY" benchmarks/bench_generalisation.py --data "${ARGS[1]}" --model "$RUN/model.safetensors" \
+            --work "$E/bench-$ABL-$SEED" --json "$RUN/generalisation-splits.json"
     fi
     if [ -n "${INSTALL:-}" ] && [ "$ABL" = v3 ] && [ -z "${QUICK:-}" ]; then
         cp "$RUN/model.safetensors" src/clip2frame/assets/default_model.safetensors
