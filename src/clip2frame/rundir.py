@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import torch
+
+from .config import load_yaml, save_yaml
 from .errors import ConfigError, ModelFileError
 from .fileio import atomic_write_bytes, atomic_write_text
 
@@ -50,8 +53,6 @@ class RunDir:
     def save_config(self, data: Mapping[str, Any], *, may_change: Iterable[str] = (), check: bool = True) -> None:
         """Write ``config.yaml``; with ``check``, when the run has a state to resume, refuse settings other
         than the stored ones (but those in ``may_change``, e.g. ``epochs`` to train on)."""
-        from .config import load_yaml, save_yaml
-
         f = self.path / CONFIG_FILE
         if check and f.is_file() and self.state_path.is_file():
             old = load_yaml(f)
@@ -63,8 +64,6 @@ class RunDir:
         save_yaml(f, dict(data))
 
     def read_config(self) -> dict[str, Any] | None:
-        from .config import load_yaml
-
         f = self.path / CONFIG_FILE
         return load_yaml(f) if f.is_file() else None
 
@@ -91,16 +90,12 @@ class RunDir:
         self.write_metrics([*self.read_metrics(), row])
 
     def save_state(self, state: Mapping[str, Any]) -> None:
-        import torch
-
         buf = io.BytesIO()
         torch.save(dict(state), buf)
         atomic_write_bytes(self.state_path, buf.getvalue())
 
     def load_state(self) -> dict[str, Any] | None:
         """The saved state (tensors only, ``weights_only``), ``None`` when there is none."""
-        import torch
-
         if not self.state_path.is_file():
             return None
         try:

@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .. import timebase
+from ..config import from_dict, to_dict
 from ..errors import ConfigError
 from ..timebase import DEFAULT_WIN_SIZES, HOP_LENGTH, N_MELS, SAMPLE_RATE
 
@@ -119,14 +120,10 @@ class FeatureSpec:
         return timebase.n_frames(n_samples, self.hop_length)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..config import to_dict
-
         return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FeatureSpec":
-        from ..config import from_dict
-
         return from_dict(cls, dict(data))
 
 

@@ -21,7 +21,10 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+import av
 import numpy as np
+import soundfile as sf
+import soxr
 
 from ..errors import AudioError
 
@@ -106,8 +109,6 @@ class _SoundfileSource(_Source):
         self.n_frames = int(f.frames)  # exact, never None
 
     def blocks(self, offset_s: float, duration_s: float | None) -> Iterator[np.ndarray]:
-        import soundfile as sf
-
         start, stop = self.span(offset_s, duration_s)
         f = self._f
         end = self.n_frames if stop is None else min(stop, self.n_frames)
@@ -159,8 +160,6 @@ class _AVSource(_Source):
 
     def _frames(self) -> Iterator[tuple[int | None, np.ndarray]]:
         """Every decoded frame as (its first sample's index from its pts, or None; float32 [n, C])."""
-        import av
-
         resampler = av.AudioResampler(format="fltp")  # float planar only: same rate, so no delay, pts kept
         tb = self._stream.time_base
         t0 = self._stream.start_time or 0
@@ -182,8 +181,6 @@ class _AVSource(_Source):
 
     def _seek_before(self, offset_s: float) -> bool:
         """Seek to a key frame ~2 s before ``offset_s`` (decoders need a run-in); False if not possible."""
-        import av
-
         tb = self._stream.time_base
         # Timestamps coarser than one sample (matroska/webm: 1 ms) cannot place the samples after a seek.
         if tb is None or float(tb) > 1.0 / self.sr or offset_s < _SEEK_MIN_S:
@@ -196,8 +193,6 @@ class _AVSource(_Source):
         return True
 
     def blocks(self, offset_s: float, duration_s: float | None) -> Iterator[np.ndarray]:
-        import av
-
         pos = 0  # absolute position (native samples) of the next decoded sample
         try:
             seeked = self._seek_before(offset_s)
@@ -290,8 +285,6 @@ def _open(path: str | Path) -> _Source:
     suffix = p.suffix.lower()
     sf_problem = None
     if suffix not in _AV_ONLY_EXTENSIONS:
-        import soundfile as sf
-
         try:
             f = sf.SoundFile(str(p))
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:
@@ -325,8 +318,6 @@ def _validate_soundfile(src: _SoundfileSource, f) -> None:
 
 
 def _open_av(p: Path, sf_problem: str | None) -> _Source:
-    import av
-
     try:
         container = av.open(str(p), mode="r")
     except av.error.FFmpegError as e:
@@ -408,8 +399,6 @@ class _Pipeline:
             raise AudioError(self.path, f"offset {offset:g} s is beyond the end of the audio ({dur:.3f} s)")
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        import soxr
-
         src = self.src
         resampler = None
         nch = 0

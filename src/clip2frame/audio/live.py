@@ -12,7 +12,9 @@ import logging
 import queue
 from typing import IO, Any, Iterator
 
+import av
 import numpy as np
+import soxr
 
 from ..errors import AudioError, Clip2FrameError
 
@@ -37,8 +39,6 @@ class MonoResampler:
         self.got = 0
         self._resampler: Any = None
         if self.rate != self.sr:
-            import soxr
-
             self._resampler = soxr.ResampleStream(self.rate, self.sr, 1, dtype="float32", quality="HQ")
 
     def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
@@ -119,8 +119,6 @@ def iter_container(source: str | IO[bytes], *, sr: int = 16000, name: str | None
         Nothing PyAV can open, no audio track (here), or corrupt data (during iteration, after the blocks
         decoded before it).
     """
-    import av
-
     label = name or (source if isinstance(source, str) else "stdin")
     try:
         container = av.open(source if isinstance(source, str) else _Read1(source), mode="r")
@@ -133,8 +131,6 @@ def iter_container(source: str | IO[bytes], *, sr: int = 16000, name: str | None
 
 
 def _decode(container: Any, label: str, sr: int) -> Iterator[np.ndarray]:
-    import av
-
     try:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp")
