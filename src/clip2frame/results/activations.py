@@ -10,6 +10,8 @@ import numpy as np
 
 from ..data.events import binary_to_events
 from ..data.manifest import Event
+from ..errors import Clip2FrameError
+from .writers import write_outputs
 
 
 @dataclass
@@ -60,10 +62,12 @@ class FrameActivations:
 
     @property
     def n_frames(self) -> int:
+        """Number of frames T."""
         return int(self.probs.shape[0])
 
     @property
     def duration(self) -> float:
+        """Seconds covered: the last frame boundary."""
         return float(self.boundaries[-1])
 
     def active(self, thresholds: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
@@ -98,9 +102,8 @@ class FrameActivations:
     def to_dataframe(self):
         """A pandas DataFrame with ``onset``, ``offset`` and one column per tag (needs pandas)."""
         try:
-            import pandas as pd
+            import pandas as pd  # optional, no extra declares it (issue #26: listed in tests/test_layers.py)
         except ImportError:  # pragma: no cover - depends on the environment
-            from ..errors import Clip2FrameError
             raise Clip2FrameError("to_dataframe() needs pandas: pip install pandas") from None
         df = pd.DataFrame(self.probs, columns=self.labels)
         df.insert(0, "offset", self.boundaries[1:])
@@ -110,7 +113,5 @@ class FrameActivations:
     def save(self, out_dir: str | Path, *, formats: Iterable[str] = ("scores", "events"),
              stem: str | None = None, min_duration: float = 0.0, merge_gap: float = 0.0) -> dict[str, Path]:
         """Write the chosen formats as ``<out_dir>/<stem>.<suffix>`` (atomically); returns format -> path."""
-        from .writers import write_outputs
-
         return write_outputs(self, Path(out_dir), formats=formats, stem=stem,
                              min_duration=min_duration, merge_gap=merge_gap)
