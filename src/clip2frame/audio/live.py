@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 from typing import IO, Any, Iterator
 
 import av
@@ -17,17 +18,11 @@ import numpy as np
 import soxr
 
 from ..errors import AudioError, Clip2FrameError
+from .io import _check_path
+from .pcm import SAMPLE_FORMATS
 
 log = logging.getLogger(__name__)
 
-#: raw PCM sample formats (FFmpeg's names) -> (numpy dtype, offset, scale to [-1, 1))
-SAMPLE_FORMATS: dict[str, tuple[str, float, float]] = {
-    "s16le": ("<i2", 0.0, 1 / 32768.0),
-    "s32le": ("<i4", 0.0, 1 / 2147483648.0),
-    "f32le": ("<f4", 0.0, 1.0),
-    "f64le": ("<f8", 0.0, 1.0),
-    "u8": ("u1", -128.0, 1 / 128.0),
-}
 
 
 class MonoResampler:
@@ -196,3 +191,29 @@ def _card_blocks(stream: Any, blocks: queue.Queue[np.ndarray]) -> Iterator[np.nd
 def _first_line(e: BaseException) -> str:
     lines = str(e).strip().splitlines()
     return lines[0][:200] if lines else type(e).__name__
+
+
+def open_input(spec: str, *, sr: int, rate: int | None = None, channels: int = 1,
+               sample_format: str = "s16le") -> Iterator[np.ndarray]:
+    """The mono float32 blocks at ``sr`` of ``clip2frame listen``'s INPUT, opened now (an unreadable input fails
+    before any output).
+
+    Parameters
+    ----------
+    spec : str
+        ``-`` (standard input: raw PCM when ``rate`` is given, else any container PyAV reads from a pipe),
+        ``mic:`` / ``mic:DEV`` (a sound card, optional ``sounddevice``), a URL or a path.
+    sr : int
+        Output sample rate in Hz.
+    rate, channels, sample_format
+        The raw PCM's rate (Hz), channel count and :data:`~clip2frame.audio.pcm.SAMPLE_FORMATS` name.
+    """
+    if spec == "-":
+        if rate is not None:
+            return iter_pcm(sys.stdin.buffer, rate=rate, channels=channels, sample_format=sample_format, sr=sr)
+        return iter_container(sys.stdin.buffer, sr=sr, name="stdin")
+    if spec.startswith("mic:"):
+        return iter_soundcard(spec[4:] or None, sr=sr)
+    if "://" not in spec:
+        _check_path(spec)  # missing, empty, a folder, unreadable: the one-line errors of load_audio
+    return iter_container(spec, sr=sr)
