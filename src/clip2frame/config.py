@@ -154,6 +154,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping of a YAML file; a missing file or another top-level type is a :class:`ConfigError`."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found")
@@ -167,4 +168,5 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def save_yaml(path: str | Path, data: dict[str, Any]) -> None:
+    """Write ``data`` as YAML (keys in their order), atomically."""
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))

@@ -44,10 +44,12 @@ class RunDir:
 
     @property
     def state_path(self) -> Path:
+        """``<run>/train_state.pt``."""
         return self.path / STATE_FILE
 
     @property
     def model_path(self) -> Path:
+        """``<run>/model.safetensors``."""
         return self.path / MODEL_FILE
 
     def save_config(self, data: Mapping[str, Any], *, may_change: Iterable[str] = (), check: bool = True) -> None:
@@ -64,6 +66,7 @@ class RunDir:
         save_yaml(f, dict(data))
 
     def read_config(self) -> dict[str, Any] | None:
+        """The stored ``config.yaml``, ``None`` when there is none."""
         f = self.path / CONFIG_FILE
         return load_yaml(f) if f.is_file() else None
 
@@ -80,6 +83,7 @@ class RunDir:
         atomic_write_text(self.path / METRICS_FILE, buf.getvalue())
 
     def read_metrics(self) -> list[dict[str, str]]:
+        """The rows of ``metrics.csv`` (strings), empty when there is none."""
         f = self.path / METRICS_FILE
         if not f.is_file():
             return []
@@ -90,6 +94,7 @@ class RunDir:
         self.write_metrics([*self.read_metrics(), row])
 
     def save_state(self, state: Mapping[str, Any]) -> None:
+        """Write ``train_state.pt`` (what a resume needs), atomically."""
         buf = io.BytesIO()
         torch.save(dict(state), buf)
         atomic_write_bytes(self.state_path, buf.getvalue())
