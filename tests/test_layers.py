@@ -168,6 +168,17 @@ def _kept_lazy_imports(pkg: Path) -> dict[str, list[str]]:
     return out
 
 
+def test_parser_and_index_load_no_torch():
+    """Imports at the top must not make the light paths heavy: building the parser (``--help``, completion) and
+    the index (``clip2frame search``/``index``) load neither torch nor PyAV."""
+    code = ("import sys, clip2frame.index, clip2frame.cli as c; c.build_parser(); "
+            "print(sorted(m for m in ('torch', 'av') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip() == "[]", res.stdout
+
+
 def test_a_lazy_import_is_reported(tmp_path):
     """The check can fail: a copy of the package with a library import moved into a function body (and one
     inside a command's non-``run`` helper) is reported with file and line; an optional package is not."""

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import Clip2FrameError, ConfigError, OutputError
-from ..infer.batch import FileResult
-from ..infer.summary import one_line
+from ..infer.summary import FileResult, one_line
 from ..results.provenance import from_meta
 from ..results.readers import NotInside, find_result, iter_results, read_result_data
 from .store import FileRecord, IndexStore, open_index

@@ -33,7 +33,7 @@ import tempfile
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
@@ -53,7 +53,7 @@ from .discover import InputItem, discover, require_inputs
 from .predict import resolve_device
 from .resume import decode_hashed, plan_items
 from .shards import parse_shard
-from .summary import one_line, summary_names, write_combined_events, write_failures_tsv
+from .summary import FileResult, one_line, summary_names, write_combined_events, write_failures_tsv
 
 log = logging.getLogger(__name__)
 
@@ -63,21 +63,6 @@ def warn_failure(path, error: str) -> None:
     log.warning("%s", error if str(error).startswith(str(path)) else f"{path}: {error}")
 
 
-
-@dataclass
-class FileResult:
-    """What happened to one input: ``status`` is ``"tagged"``, ``"skipped"`` (already done) or ``"failed"``;
-    ``retagged`` says why outputs that existed were replaced: ``"other model"`` (their sidecar names another
-    model), ``"unknown model"`` (no readable sidecar), or ``""``."""
-
-    path: str
-    key: str
-    status: str
-    outputs: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    audio_s: float = 0.0
-    seconds: float = 0.0
-    retagged: str = ""
 
 
 @dataclass
