@@ -53,6 +53,9 @@ PKG = ROOT / "src" / "clip2frame"
 LAZY_IMPORTS_KEPT = {
     # PyAV takes ~0.3 s to import: loaded once a command runs, never for `clip2frame --help` or completion.
     ("cli/__init__.py", "av.logging"),
+    # listen's --sample-format check runs while parsing; clip2frame.audio loads torch (the package re-exports
+    # the features; rendering workers without torch round differently, so that stays as it was).
+    ("cli/listen.py", "..audio.live"),
     # optional, but no extra of pyproject.toml declares pandas (FrameActivations.to_dataframe); issue #26: to
     # remove once an extra lists it (then it goes through EXTRA_OF_MODULE like the others).
     ("results/activations.py", "pandas"),

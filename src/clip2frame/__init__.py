@@ -22,8 +22,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "load_audio": ("clip2frame.audio.io", "load_audio"),
-    "iter_audio_blocks": ("clip2frame.audio.io", "iter_audio_blocks"),
+    "load_audio": ("clip2frame.audio", "load_audio"),
+    "iter_audio_blocks": ("clip2frame.audio", "iter_audio_blocks"),
     "predict": ("clip2frame.infer.predict", "predict"),
     "tag": ("clip2frame.infer.predict", "tag"),
     "load_model": ("clip2frame.models.io", "load_model"),

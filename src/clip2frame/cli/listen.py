@@ -8,7 +8,6 @@ import sys
 import time
 from typing import Any, Callable, Sequence
 
-from ..audio.pcm import SAMPLE_FORMATS
 from ..errors import OutputError
 from .flags import add_device, add_model, flag_help, non_negative
 
@@ -54,6 +53,9 @@ def _latency(text: str) -> float:
 
 
 def _sample_format(text: str) -> str:
+    # lazy: clip2frame.audio loads torch (its package re-exports the features); a parse-time check
+    from ..audio.live import SAMPLE_FORMATS
+
     if text not in SAMPLE_FORMATS:
         raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(SAMPLE_FORMATS)}")
     return text
