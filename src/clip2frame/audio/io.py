@@ -23,7 +23,6 @@ from typing import Iterator
 
 import av
 import numpy as np
-import soundfile as sf
 import soxr
 
 from ..errors import AudioError
@@ -109,6 +108,8 @@ class _SoundfileSource(_Source):
         self.n_frames = int(f.frames)  # exact, never None
 
     def blocks(self, offset_s: float, duration_s: float | None) -> Iterator[np.ndarray]:
+        import soundfile as sf  # lazy: see tests/test_layers.py LAZY_IMPORTS_KEPT (libsndfile load order)
+
         start, stop = self.span(offset_s, duration_s)
         f = self._f
         end = self.n_frames if stop is None else min(stop, self.n_frames)
@@ -285,6 +286,8 @@ def _open(path: str | Path) -> _Source:
     suffix = p.suffix.lower()
     sf_problem = None
     if suffix not in _AV_ONLY_EXTENSIONS:
+        import soundfile as sf  # lazy: see tests/test_layers.py LAZY_IMPORTS_KEPT (libsndfile load order)
+
         try:
             f = sf.SoundFile(str(p))
         except (sf.LibsndfileError, RuntimeError, TypeError) as e:

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
 import av
-import soundfile as sf
 from tqdm import tqdm
 
 from . import predict as _pred
@@ -170,6 +169,8 @@ def probe_duration(path: Path) -> float | None:
     ``None`` when unknown."""
     if tried_with_soundfile(path):
         try:
+            import soundfile as sf  # lazy: see tests/test_layers.py LAZY_IMPORTS_KEPT (libsndfile load order)
+
             info = sf.info(str(path))
             return float(info.frames) / float(info.samplerate)
         except Exception:
