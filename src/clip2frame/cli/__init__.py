@@ -10,8 +10,8 @@ checked by ``tests/test_layers.py``: optional packages (``clip2frame.extras.requ
 ``run`` (and ``run_<step>``, the handler of a sub-step such as ``video train``) in ``cli/<command>.py``, which
 import the library they call so that building the parser (``clip2frame --help``, completion) loads no
 torch, PyAV or result writer. A helper of a command gets what it needs from its ``run`` (arguments) or lives in the
-library. Two more lazy imports stay, listed with their reason in that test: :func:`_quiet_ffmpeg` imports PyAV
-(~0.3 s) only once a command runs, and ``listen``'s ``--sample-format`` check imports ``audio.live``.
+library. The few other lazy imports kept (PyAV in :func:`_quiet_ffmpeg`, ``listen``'s ``--sample-format`` check,
+soundfile) are listed with their reason in that test.
 
 Exit codes (README "Exit codes"): 0 done; 1 some inputs failed (the rest were written, the failures
 listed); 2 usage or input error, nothing written (a :class:`Clip2FrameError` prints one line
