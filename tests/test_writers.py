@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from clip2frame.errors import Clip2FrameError, ConfigError, OutputError
-from clip2frame.results import writers
+from clip2frame.results import provenance, writers
 from clip2frame.results.activations import FrameActivations
 from clip2frame.results.formats import FORMATS, MAP_FORMATS, SUFFIXES
 from clip2frame.results.readers import read_events_tsv, read_scores_tsv
@@ -240,7 +240,7 @@ def test_provenance_in_sidecar_npz_and_jams_written_last(tmp_path, monkeypatch):
         real(p, data)
 
     monkeypatch.setattr(writers, "atomic_write_bytes", recording)
-    monkeypatch.setattr(fileio, "atomic_write_bytes", recording)
+    monkeypatch.setattr(provenance, "atomic_write_bytes", recording)  # the sidecar's writer
     formats = ["scores", "events", "npz"] + (["jams"] if _has_jams() else [])
     paths = write_outputs(_acts(), tmp_path, formats=formats, provenance=_prov())
     assert paths["meta"] == tmp_path / "song.meta.json" and paths["meta"].is_file()

@@ -10,6 +10,7 @@ Heavy modules (torch) load on first use so ``import clip2frame`` stays cheap.
 """
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from ._version import __version__
@@ -32,8 +33,6 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         mod, attr = _LAZY[name]
         return getattr(importlib.import_module(mod), attr)
     raise AttributeError(f"module 'clip2frame' has no attribute {name!r}")

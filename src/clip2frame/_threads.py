@@ -60,8 +60,7 @@ def configure_process() -> dict[str, str]:
     done: dict[str, str] = {}
     if "torch" in sys.modules:
         if os.environ.get("CLIP2FRAME_THREADS"):
-            import torch
-
+            torch = sys.modules["torch"]  # already loaded: this module never loads it
             torch.set_num_threads(default_threads())
             done["torch.set_num_threads"] = str(torch.get_num_threads())
         return done

@@ -12,6 +12,8 @@ import typing
 from pathlib import Path
 from typing import Any, Iterable, TypeVar
 
+import yaml
+
 from .errors import ConfigError
 from .fileio import atomic_write_text
 
@@ -128,8 +130,6 @@ def check_keys(checks: Iterable[tuple[str, bool, str]], *, prefix: str = "") -> 
 
 def parse_value(text: str) -> Any:
     """Parse the right-hand side of ``--set key=value`` (YAML scalar/list syntax)."""
-    import yaml
-
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError:
@@ -154,8 +154,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    import yaml
-
+    """The mapping of a YAML file; a missing file or another top-level type is a :class:`ConfigError`."""
     p = Path(path)
     if not p.is_file():
         raise ConfigError(f"{p}: config file not found")
@@ -169,6 +168,5 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def save_yaml(path: str | Path, data: dict[str, Any]) -> None:
-    import yaml
-
+    """Write ``data`` as YAML (keys in their order), atomically."""
     atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))

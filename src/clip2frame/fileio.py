@@ -3,11 +3,14 @@ half-written output behind; and :func:`file_sha256`, the one content hash of a f
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+import numpy as np
 
 
 def _read_umask() -> int:
@@ -49,15 +52,12 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` as UTF-8, atomically (:func:`atomic_write_bytes`)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_save_npz(path: str | Path, **arrays) -> None:
     """``np.savez_compressed`` through a temp file and rename."""
-    import io
-
-    import numpy as np
-
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())

@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+import torch
+
+from .config import load_yaml, save_yaml
 from .errors import ConfigError, ModelFileError
 from .fileio import atomic_write_bytes, atomic_write_text
 
@@ -41,17 +44,17 @@ class RunDir:
 
     @property
     def state_path(self) -> Path:
+        """``<run>/train_state.pt``."""
         return self.path / STATE_FILE
 
     @property
     def model_path(self) -> Path:
+        """``<run>/model.safetensors``."""
         return self.path / MODEL_FILE
 
     def save_config(self, data: Mapping[str, Any], *, may_change: Iterable[str] = (), check: bool = True) -> None:
         """Write ``config.yaml``; with ``check``, when the run has a state to resume, refuse settings other
         than the stored ones (but those in ``may_change``, e.g. ``epochs`` to train on)."""
-        from .config import load_yaml, save_yaml
-
         f = self.path / CONFIG_FILE
         if check and f.is_file() and self.state_path.is_file():
             old = load_yaml(f)
@@ -63,8 +66,7 @@ class RunDir:
         save_yaml(f, dict(data))
 
     def read_config(self) -> dict[str, Any] | None:
-        from .config import load_yaml
-
+        """The stored ``config.yaml``, ``None`` when there is none."""
         f = self.path / CONFIG_FILE
         return load_yaml(f) if f.is_file() else None
 
@@ -81,6 +83,7 @@ class RunDir:
         atomic_write_text(self.path / METRICS_FILE, buf.getvalue())
 
     def read_metrics(self) -> list[dict[str, str]]:
+        """The rows of ``metrics.csv`` (strings), empty when there is none."""
         f = self.path / METRICS_FILE
         if not f.is_file():
             return []
@@ -91,16 +94,13 @@ class RunDir:
         self.write_metrics([*self.read_metrics(), row])
 
     def save_state(self, state: Mapping[str, Any]) -> None:
-        import torch
-
+        """Write ``train_state.pt`` (what a resume needs), atomically."""
         buf = io.BytesIO()
         torch.save(dict(state), buf)
         atomic_write_bytes(self.state_path, buf.getvalue())
 
     def load_state(self) -> dict[str, Any] | None:
         """The saved state (tensors only, ``weights_only``), ``None`` when there is none."""
-        import torch
-
         if not self.state_path.is_file():
             return None
         try:

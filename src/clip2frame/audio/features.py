@@ -34,6 +34,7 @@ import torch
 from torch import Tensor
 
 from .. import timebase
+from ..config import from_dict, to_dict
 from ..errors import ConfigError
 from ..timebase import DEFAULT_WIN_SIZES, HOP_LENGTH, N_MELS, SAMPLE_RATE
 
@@ -119,14 +120,12 @@ class FeatureSpec:
         return timebase.n_frames(n_samples, self.hop_length)
 
     def to_dict(self) -> dict[str, Any]:
-        from ..config import to_dict
-
+        """The spec as a plain dict (the model file's ``feature_spec``)."""
         return to_dict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FeatureSpec":
-        from ..config import from_dict
-
+        """The spec of a dict written by :meth:`to_dict` (unknown keys refused)."""
         return from_dict(cls, dict(data))
 
 
@@ -268,10 +267,13 @@ class MultiScaleLogMel(torch.nn.Module):
         self.scales = torch.nn.ModuleList(_Scale(spec, w, overhead_macs=8192.0) for w in spec.win_sizes)
 
     def extra_repr(self) -> str:
+        """The settings shown by ``repr(module)``."""
         return f"win_sizes={self.spec.win_sizes}, n_mels={self.spec.n_mels}, hop={self.spec.hop_length}"
 
     @torch.no_grad()
     def forward(self, wave: Tensor) -> Tensor:
+        """Log-mel of mono waves: ``wave`` [B, N] (or [N]) samples at ``spec.sr`` -> [B, S, M, T], ``T = 1 + N //
+        hop``."""
         if wave.dim() == 1:
             wave = wave.unsqueeze(0)
         if wave.dim() != 2:
@@ -376,6 +378,7 @@ class Standardizer:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """``(S, M)``: scales by mel bands of the statistics."""
         return tuple(self.mean.shape)  # type: ignore[return-value]
 
     def apply(self, feats: Tensor) -> Tensor:

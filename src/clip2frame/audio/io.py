@@ -21,7 +21,9 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+import av
 import numpy as np
+import soxr
 
 from ..errors import AudioError
 
@@ -106,7 +108,7 @@ class _SoundfileSource(_Source):
         self.n_frames = int(f.frames)  # exact, never None
 
     def blocks(self, offset_s: float, duration_s: float | None) -> Iterator[np.ndarray]:
-        import soundfile as sf
+        import soundfile as sf  # lazy: see tests/test_layers.py LAZY_IMPORTS_KEPT (libsndfile load order)
 
         start, stop = self.span(offset_s, duration_s)
         f = self._f
@@ -159,8 +161,6 @@ class _AVSource(_Source):
 
     def _frames(self) -> Iterator[tuple[int | None, np.ndarray]]:
         """Every decoded frame as (its first sample's index from its pts, or None; float32 [n, C])."""
-        import av
-
         resampler = av.AudioResampler(format="fltp")  # float planar only: same rate, so no delay, pts kept
         tb = self._stream.time_base
         t0 = self._stream.start_time or 0
@@ -182,8 +182,6 @@ class _AVSource(_Source):
 
     def _seek_before(self, offset_s: float) -> bool:
         """Seek to a key frame ~2 s before ``offset_s`` (decoders need a run-in); False if not possible."""
-        import av
-
         tb = self._stream.time_base
         # Timestamps coarser than one sample (matroska/webm: 1 ms) cannot place the samples after a seek.
         if tb is None or float(tb) > 1.0 / self.sr or offset_s < _SEEK_MIN_S:
@@ -196,8 +194,6 @@ class _AVSource(_Source):
         return True
 
     def blocks(self, offset_s: float, duration_s: float | None) -> Iterator[np.ndarray]:
-        import av
-
         pos = 0  # absolute position (native samples) of the next decoded sample
         try:
             seeked = self._seek_before(offset_s)
@@ -290,7 +286,7 @@ def _open(path: str | Path) -> _Source:
     suffix = p.suffix.lower()
     sf_problem = None
     if suffix not in _AV_ONLY_EXTENSIONS:
-        import soundfile as sf
+        import soundfile as sf  # lazy: see tests/test_layers.py LAZY_IMPORTS_KEPT (libsndfile load order)
 
         try:
             f = sf.SoundFile(_native_name(p))
@@ -331,8 +327,6 @@ def _native_name(p: Path) -> str | bytes:
 
 
 def _open_av(p: Path, sf_problem: str | None) -> _Source:
-    import av
-
     try:
         container = av.open(str(p), mode="r")  # PyAV encodes the name with the file system's escapes
     except av.error.FFmpegError as e:
@@ -414,8 +408,6 @@ class _Pipeline:
             raise AudioError(self.path, f"offset {offset:g} s is beyond the end of the audio ({dur:.3f} s)")
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        import soxr
-
         src = self.src
         resampler = None
         nch = 0

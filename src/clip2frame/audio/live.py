@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 from typing import IO, Any, Iterator
 
+import av
 import numpy as np
+import soxr
 
 from ..errors import AudioError, Clip2FrameError
+from .io import _check_path
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +41,6 @@ class MonoResampler:
         self.got = 0
         self._resampler: Any = None
         if self.rate != self.sr:
-            import soxr
-
             self._resampler = soxr.ResampleStream(self.rate, self.sr, 1, dtype="float32", quality="HQ")
 
     def __call__(self, x: np.ndarray, last: bool = False) -> np.ndarray:
@@ -119,8 +121,6 @@ def iter_container(source: str | IO[bytes], *, sr: int = 16000, name: str | None
         Nothing PyAV can open, no audio track (here), or corrupt data (during iteration, after the blocks
         decoded before it).
     """
-    import av
-
     label = name or (source if isinstance(source, str) else "stdin")
     try:
         container = av.open(source if isinstance(source, str) else _Read1(source), mode="r")
@@ -133,8 +133,6 @@ def iter_container(source: str | IO[bytes], *, sr: int = 16000, name: str | None
 
 
 def _decode(container: Any, label: str, sr: int) -> Iterator[np.ndarray]:
-    import av
-
     try:
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="fltp")
@@ -200,3 +198,29 @@ def _card_blocks(stream: Any, blocks: queue.Queue[np.ndarray]) -> Iterator[np.nd
 def _first_line(e: BaseException) -> str:
     lines = str(e).strip().splitlines()
     return lines[0][:200] if lines else type(e).__name__
+
+
+def open_input(spec: str, *, sr: int, rate: int | None = None, channels: int = 1,
+               sample_format: str = "s16le") -> Iterator[np.ndarray]:
+    """The mono float32 blocks at ``sr`` of ``clip2frame listen``'s INPUT, opened now (an unreadable input fails
+    before any output).
+
+    Parameters
+    ----------
+    spec : str
+        ``-`` (standard input: raw PCM when ``rate`` is given, else any container PyAV reads from a pipe),
+        ``mic:`` / ``mic:DEV`` (a sound card, optional ``sounddevice``), a URL or a path.
+    sr : int
+        Output sample rate in Hz.
+    rate, channels, sample_format
+        The raw PCM's rate (Hz), channel count and :data:`~clip2frame.audio.pcm.SAMPLE_FORMATS` name.
+    """
+    if spec == "-":
+        if rate is not None:
+            return iter_pcm(sys.stdin.buffer, rate=rate, channels=channels, sample_format=sample_format, sr=sr)
+        return iter_container(sys.stdin.buffer, sr=sr, name="stdin")
+    if spec.startswith("mic:"):
+        return iter_soundcard(spec[4:] or None, sr=sr)
+    if "://" not in spec:
+        _check_path(spec)  # missing, empty, a folder, unreadable: the one-line errors of load_audio
+    return iter_container(spec, sr=sr)

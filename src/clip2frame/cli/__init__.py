@@ -5,6 +5,14 @@ Each command lives in ``clip2frame/cli/<command>.py`` with two functions:
 * ``register(subparsers)`` adds its parser (stdlib imports only, so ``--help`` stays instant);
 * ``run(args) -> int`` does the work, importing torch & co. inside.
 
+Imports inside functions (issue #26): the package imports at module top everywhere, with two exceptions, both
+checked by ``tests/test_layers.py``: optional packages (``clip2frame.extras.require``), and the bodies of
+``run`` (and ``run_<step>``, the handler of a sub-step such as ``video train``) in ``cli/<command>.py``, which
+import the library they call so that building the parser (``clip2frame --help``, completion) loads no
+torch, PyAV or result writer. A helper of a command gets what it needs from its ``run`` (arguments) or lives in the
+library. The few other lazy imports kept (PyAV in :func:`_quiet_ffmpeg`, ``listen``'s ``--sample-format`` check,
+soundfile) are listed with their reason in that test.
+
 Exit codes (README "Exit codes"): 0 done; 1 some inputs failed (the rest were written, the failures
 listed); 2 usage or input error, nothing written (a :class:`Clip2FrameError` prints one line
 ``error: ...`` on stderr); 130 interrupted; 141 stdout closed early (``... | head``: quiet, like other tools).
@@ -20,6 +28,8 @@ import sys
 
 from .. import _threads
 from .._version import __version__
+from ..errors import Clip2FrameError
+from ..extras import missing_extra_message
 from .flags import add_global_options, subparsers_of
 
 # Order = order in --help.
@@ -32,6 +42,7 @@ EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``clip2frame`` parser: every command's subparser, ``-v``/``-q`` at every level."""
     parser = argparse.ArgumentParser(
         prog="clip2frame",
         description="Weakly-supervised event detection: learn from clip tags, detect per frame.",
@@ -86,16 +97,12 @@ def _run(argv: list[str] | None) -> int:
     logging.basicConfig(level=log_level(args), format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if args.command != "completion":
         _quiet_ffmpeg()
-    from ..errors import Clip2FrameError
-
     try:
         rc = int(args.handler(args) or 0)
     except Clip2FrameError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except ModuleNotFoundError as e:  # an optional package a lazy import did not wrap
-        from ..extras import missing_extra_message
-
         msg = missing_extra_message(e, what=args.command)
         if msg is None:
             raise
@@ -119,4 +126,5 @@ def _stdout_to_devnull() -> None:
 
 
 def console_main() -> None:
+    """The console script's entry point: exit with :func:`main`'s code."""
     sys.exit(main())

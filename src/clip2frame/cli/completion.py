@@ -7,6 +7,7 @@ SHELLS = ("bash", "zsh")
 
 
 def register(subparsers) -> None:
+    """Add the ``completion`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "completion", help="print a shell completion script (bash or zsh)",
         description="Print a completion script for clip2frame's commands and flags (needs the 'completion' "
@@ -19,6 +20,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame completion``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     from ..errors import ConfigError
     from . import build_parser
 

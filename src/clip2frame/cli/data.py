@@ -6,13 +6,16 @@ Exit status: 0 every expected file found; 1 usable but files are missing / unrea
 from __future__ import annotations
 
 import argparse
+import os
 
+from ..errors import ConfigError
 from .flags import flag_help
 
 READER_NAMES = ("magnatagatune", "medleydb", "urbansound", "urbansound8k", "audioset", "youtube8m", "embedded")
 
 
 def register(subparsers) -> None:
+    """Add the ``data`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser("data", help="inspect datasets (check what a reader finds)",
                               description="Dataset utilities.")
     sub = p.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
@@ -39,22 +42,14 @@ def register(subparsers) -> None:
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
 
-def _parse_options(pairs: list[str]) -> dict:
-    import os
-
-    import yaml
-
-    from ..errors import ConfigError
-
+def _parse_options(pairs: list[str], parse_value) -> dict:
+    """``KEY=VALUE`` pairs -> ``{key: parse_value(value)}`` (``None`` for an empty value, ``~`` expanded)."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--option {pair!r}: expected KEY=VALUE")
-        try:
-            v = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError:
-            v = value
+        v = parse_value(value) if value.strip() else None
         if isinstance(v, str) and v.startswith("~"):
             v = os.path.expanduser(v)
         out[key.strip()] = v
@@ -62,15 +57,16 @@ def _parse_options(pairs: list[str]) -> dict:
 
 
 def run(args) -> int:
+    """Run ``clip2frame data``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
     import sys
     import time
 
     from ..data.readers import get_reader
     from ..data.readers.check import format_text, summarize
-    from ..errors import ConfigError
+    from ..config import parse_value
 
-    options = _parse_options(args.option)
+    options = _parse_options(args.option, parse_value)
     reader = get_reader(args.name)
     t0 = time.perf_counter()
     try:

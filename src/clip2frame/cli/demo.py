@@ -7,6 +7,7 @@ from .flags import flag_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``demo`` subcommand's parser (stdlib imports only)."""
     p = sub.add_parser(
         "demo", help="render the embedded corpus, train on clip tags, evaluate per frame, write a report",
         description="The thesis' weak-to-frame experiment on the embedded music corpus: 1.3-3 minutes on a "
@@ -25,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame demo``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     from dataclasses import replace
 
     if args.video:

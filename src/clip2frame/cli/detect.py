@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..results.formats import FORMATS
+from .flags import add_device, flag_help, non_negative
+from .tag import _format_parser, _positive_int, _shard
+
 EPILOG = """\
 outputs (a tree mirroring the inputs, as clip2frame tag writes it):
   OUT/<name>.events.tsv    DCASE filename onset offset event_label: a frame (0.512 s) is "playing" when
@@ -19,10 +23,7 @@ exit code: 0 all done; 1 some videos failed (failures.tsv); 2 usage or setup err
 
 
 def register(subparsers) -> None:
-    from ..results.formats import FORMATS
-    from .flags import add_device, flag_help, non_negative
-    from .tag import _format_parser, _positive_int, _shard
-
+    """Add the ``detect`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "detect", help="detect instrument-playing actions in videos (events, heat maps, overlay; resumable batch)",
         description="Sound, object and action models (thesis ch. 4) fused per frame and position.",
@@ -58,6 +59,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame detect``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     from ..infer.batch import report_json
     from ..video.inference.detect import detect_files
 

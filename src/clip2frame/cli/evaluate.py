@@ -8,6 +8,7 @@ from .flags import add_device, add_model, add_resolution, flag_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` subcommand's parser (stdlib imports only)."""
     p = sub.add_parser(
         "evaluate", help="score a model on a split with frame truth (clip AUC/AP, frame F1/AUC, baseline)",
         description="Evaluate a model on a manifest split: clip-level ROC-AUC/AP against clip tags, and frame-level "
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame evaluate``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
     import sys
     import tempfile

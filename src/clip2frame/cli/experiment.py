@@ -3,11 +3,16 @@ findings over N seeds (mean ± 95% CI per cell, a paired test and a verdict per 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from pathlib import Path
+from types import ModuleType
 
+from ..errors import ConfigError
 from .flags import flag_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``experiment`` subcommand's parser (stdlib imports only)."""
     p = sub.add_parser(
         "experiment", help="regenerate a thesis table (3.1-3.8) or decide a thesis finding (1-10) over seeds",
         description="Train every row of a thesis table's grid (rows already trained are reused: resumable), "
@@ -90,25 +95,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 DEFAULT_SEEDS = 5
 
 
-def _driver(args) -> int:
-    from pathlib import Path
-
-    from ..errors import ConfigError
-    from ..experiments.findings_driver import run_findings
-    from ..experiments.runner import Runner
-
+def _driver(args, xr: ModuleType, run_findings) -> int:
+    """``experiment findings``: all ten findings (``xr``: :mod:`clip2frame.experiments.runner`, ``run_findings``:
+    :func:`clip2frame.experiments.findings_driver.run_findings`, both imported by :func:`run`)."""
     if not args.data:
         raise ConfigError("experiment findings: --data CORPUS (a manifest directory of the music corpus) is needed")
     out, work = Path(args.out), Path(args.work or "experiments/findings-work")
     n = args.seeds if args.seeds is not None else DEFAULT_SEEDS
     seeds = list(range(args.seed, args.seed + n))
-    runners: dict[str, Runner] = {}
+    runners: dict = {}  # data -> its first Runner (manifest, splits, models shared)
 
     def runner_for(f, data=args.data):
         if data not in runners:
-            runners[data] = Runner(_settings(args, data, work, finding=f))
+            runners[data] = xr.Runner(_settings(args, data, work, finding=f, xr=xr))
         r = runners[data]
-        return Runner(_settings(args, data, work, finding=f), _shared=(r.manifest, r._splits, r._models))
+        return xr.Runner(_settings(args, data, work, finding=f, xr=xr), _shared=(r.manifest, r._splits, r._models))
 
     everyday = (lambda f: runner_for(f, args.everyday_data)) if args.everyday_data else None
     video = None if args.no_video else {"quick": args.video_scale == "quick", "n_boot": args.boot,
@@ -120,20 +121,17 @@ def _driver(args) -> int:
     return 0
 
 
-def _settings(args, data, out, *, finding):
-    from dataclasses import replace
-
-    from ..experiments.runner import THESIS_PROTOCOL, THESIS_TRAINING, Settings
-
+def _settings(args, data, out, *, finding, xr: ModuleType):
+    """The runner's ``Settings`` of the flags (``xr``: :mod:`clip2frame.experiments.runner`)."""
     thesis = (args.protocol or ("thesis" if finding is not None else "legacy")) == "thesis"
-    proto = dict(THESIS_PROTOCOL) if thesis else {}
+    proto = dict(xr.THESIS_PROTOCOL) if thesis else {}
     if finding is not None:
         proto.update(finding.protocol)
     for key in ("frame_scoring", "source_thresholds", "thresholds", "threshold_floor", "events", "frame_labels"):
         if getattr(args, key) is not None:
             proto[key] = getattr(args, key)
-    training = tuple(THESIS_TRAINING) if thesis else ()
-    s = Settings(data=str(data), out=out, epochs=args.epochs, patience=args.patience, seed=args.seed,
+    training = tuple(xr.THESIS_TRAINING) if thesis else ()
+    s = xr.Settings(data=str(data), out=out, epochs=args.epochs, patience=args.patience, seed=args.seed,
                  preset=args.preset, overrides=training + tuple(args.overrides), progress=args.progress,
                  where=tuple(tuple(w.split("=", 1)) for w in args.where if "=" in w),
                  scarce_clips=args.scarce_clips, shift_split=args.shift_split)
@@ -141,12 +139,12 @@ def _settings(args, data, out, *, finding):
 
 
 def run(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from ..errors import ConfigError
+    """Run ``clip2frame experiment``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
+    from ..experiments import runner as xr
     from ..experiments.findings import all_findings, find, run_finding, run_table_seeds
     from ..experiments.datasets import prepare_dataset, prepare_embedded, prepare_everyday
     from ..experiments.grids import get_recipe, list_recipes
+    from ..experiments.findings_driver import run_findings
     from ..experiments.runner import Runner, run_recipe
 
     if args.list:
@@ -160,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds: must be >= 1, got {args.seeds}")
     if args.names == ["findings"]:
-        return _driver(args)
+        return _driver(args, xr, run_findings)
     found = [find(n) for n in args.names]
     video = [f for f in found if f is not None and f.recipe is None]
     # (finding or None, its recipe or the table's)
@@ -198,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("experiment: no data: give --corpus embedded or --data ROOT [--dataset NAME]")
     for f, r in audio:
         assert r is not None
-        runner = Runner(_settings(args, data, out, finding=f))
+        runner = Runner(_settings(args, data, out, finding=f, xr=xr))
         if f is not None:
             csv_path, md_path = run_finding(f, runner, seeds)
             print(f"Finding {f.key}: {csv_path} {md_path}")

@@ -30,6 +30,7 @@ stdout: one line of JSON {"onnx", "input", "labels", "max_abs_diff"} (max_abs_di
 
 
 def register(subparsers) -> None:
+    """Add the ``export`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "export", help="export a model file to ONNX (log-mel features -> frame and clip probabilities)",
         description="Export a clip2frame model (.safetensors) to ONNX, from log-mel features onward, with "
@@ -51,6 +52,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame export``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
     import sys
 

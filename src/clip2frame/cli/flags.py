@@ -14,8 +14,10 @@ wherever they appear.
 from __future__ import annotations
 
 import argparse
+import logging
 from typing import Iterator
 
+from ..errors import ConfigError
 from ..timebase import RESOLUTIONS
 
 #: flag -> its one meaning (the start of its help in every command that defines it)
@@ -91,10 +93,6 @@ def add_model_positional_deprecated(p: argparse.ArgumentParser) -> None:
 
 def model_of(args: argparse.Namespace) -> str:
     """``--model``, or the deprecated positional model (with a warning); both given is a usage error."""
-    import logging
-
-    from ..errors import ConfigError
-
     positional = getattr(args, "model_positional", None)
     if positional is None:
         return str(args.model)

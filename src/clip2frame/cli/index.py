@@ -29,6 +29,7 @@ stdout / exit code:
 
 
 def register(subparsers) -> None:
+    """Add the ``index`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "index", help="(re)build the event index of a tagged folder (for search and the viewer)",
         description="Index every result under DIR (frame scores, events, per-tag summaries) into DIR/index.sqlite "
@@ -44,6 +45,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame index``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
     from pathlib import Path
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
 from .flags import add_model, add_model_positional_deprecated, flag_help, model_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``inspect`` subcommand's parser (stdlib imports only)."""
     p = sub.add_parser("inspect", help="print a model's card, tags, learned sigma, thresholds and provenance")
     add_model(p)
     add_model_positional_deprecated(p)
@@ -21,17 +23,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame inspect``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
 
     from ..models.inspect import describe, format_card, plot_sigma
+    from ..models.io import read_card, write_card
 
     model = model_of(args)
     if args.out and not args.write_card:
-        from ..errors import ConfigError
-
         raise ConfigError("--out: only with --write-card")
     if args.write_card:
-        model = str(_write_card(model, args.write_card, args.out))
+        model = str(write_card(model, read_card(args.write_card, where="--write-card"), out=args.out))
     info = describe(model)
     if args.plot:
         plot_sigma(info, args.plot)
@@ -59,21 +61,3 @@ def run(args: argparse.Namespace) -> int:
         cnt = "" if t["train_count"] is None else str(t["train_count"])
         print(f"{t['tag']:28s} {t['kind']:16s} {sig:>9s} {t['threshold']:9.3f} {cnt:>11s}")
     return 0
-
-
-def _write_card(model: str, card_path: str, out: str | None):
-    from pathlib import Path
-
-    import yaml
-
-    from ..errors import ConfigError
-    from ..models.io import check_card, write_card
-
-    try:
-        card = yaml.safe_load(Path(card_path).read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"--write-card: {card_path}: cannot read ({e.strerror or e})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"--write-card: {card_path}: not YAML/JSON ({' '.join(str(e).split())})") from None
-    check_card(card, where=f"--write-card: {card_path}")
-    return write_card(model, card, out=out)

@@ -2,7 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import sys
+import time
+from typing import Any, Callable, Sequence
 
+from ..errors import OutputError
 from .flags import add_device, add_model, flag_help, non_negative
 
 EPILOG = """\
@@ -35,8 +41,6 @@ exit: 0 at the end of the input (or Ctrl-C), 2 on a usage error or unreadable in
 
 
 def _latency(text: str) -> float:
-    import math
-
     if text.strip().lower() in ("exact", "inf"):
         return math.inf
     try:
@@ -49,6 +53,7 @@ def _latency(text: str) -> float:
 
 
 def _sample_format(text: str) -> str:
+    # lazy: clip2frame.audio loads torch (its package re-exports the features); a parse-time check
     from ..audio.live import SAMPLE_FORMATS
 
     if text not in SAMPLE_FORMATS:
@@ -57,6 +62,7 @@ def _sample_format(text: str) -> str:
 
 
 def register(subparsers) -> None:
+    """Add the ``listen`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "listen", help="tag live audio (stdin, URL, sound card): events as JSON lines as soon as final",
         description="Tag a live audio stream with a trained model and print each event the moment it is final.",
@@ -82,19 +88,24 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
+    """Run ``clip2frame listen``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     from pathlib import Path
 
+    from ..audio.live import open_input
+    from ..data.manifest import EVENTS_HEADER
     from ..errors import Clip2FrameError
     from ..infer.stream import StreamTagger, run_stream
+    from ..results.writers import events_line, render_scores_tsv
 
     if args.rate is not None and args.input != "-":
         raise Clip2FrameError("--rate: raw PCM is read from standard input only (INPUT '-')")
     stream = StreamTagger(args.model, max_latency_s=args.max_latency, min_duration=args.min_event,
                           merge_gap=args.merge_gap, device=args.device)
     name = args.name or ("stdin" if args.input == "-" else Path(args.input.split("?")[0]).name or "stream")
-    blocks = open_blocks(args, sr=stream.spec.sr)
-    out = Outputs(stream, name=name, scores=args.scores, events=args.events, progress=not args.quiet)
+    blocks = open_input(args.input, sr=stream.spec.sr, rate=args.rate, channels=args.channels,
+                        sample_format=args.sample_format)
+    out = Outputs(stream, name=name, scores=args.scores, events=args.events, progress=not args.quiet,
+                  events_header=EVENTS_HEADER, render_scores=render_scores_tsv, events_line=events_line)
     b = stream.latency
     print(f"listen: {args.input} with {stream.tagger.name}: latency bound {b.bound_s:.2f} s (look-ahead "
           f"{b.lookahead_frames}/{b.full_lookahead_frames} frames{', exact' if b.exact else ''})", file=sys.stderr)
@@ -113,36 +124,16 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_blocks(args: argparse.Namespace, *, sr: int):
-    """The input's mono float32 blocks at ``sr`` (opened now: an unreadable input fails before any output)."""
-    import sys
-
-    from ..audio.live import iter_container, iter_pcm, iter_soundcard
-
-    if args.input == "-":
-        if args.rate is not None:
-            return iter_pcm(sys.stdin.buffer, rate=args.rate, channels=args.channels,
-                            sample_format=args.sample_format, sr=sr)
-        return iter_container(sys.stdin.buffer, sr=sr, name="stdin")
-    if args.input.startswith("mic:"):
-        return iter_soundcard(args.input[4:] or None, sr=sr)
-    if "://" not in args.input:
-        from ..audio.io import _check_path
-
-        _check_path(args.input)  # missing, empty, a folder, unreadable: the one-line errors of load_audio
-    return iter_container(args.input, sr=sr)
-
-
 class Outputs:
     """Where updates go: JSON lines on stdout, the rolling files, the progress line on stderr."""
 
-    def __init__(self, stream, *, name: str, scores: str | None, events: str | None, progress: bool):
-        import sys
-        import time
-
-        from ..errors import OutputError
-
+    def __init__(self, stream, *, name: str, scores: str | None, events: str | None, progress: bool,
+                 events_header: Sequence[str], render_scores: Callable[[Any], bytes],
+                 events_line: Callable[[str, float, float, str], str]):
+        """``events_header``, ``render_scores``, ``events_line``: the result files' header and writers
+        (:mod:`clip2frame.results.writers`, passed by :func:`run` so that ``--help`` loads none of them)."""
         self.stream, self.name, self.progress = stream, name, progress
+        self._render_scores, self._events_line = render_scores, events_line
         self.t0 = self._last = time.monotonic()
         self.n_events = 0
         self._tty = sys.stderr.isatty()
@@ -152,38 +143,30 @@ class Outputs:
             if scores:
                 self._scores = open(scores, "w", encoding="utf-8")
             if events:
-                from ..data.manifest import EVENTS_HEADER
-
                 self._events = open(events, "w", encoding="utf-8")
-                self._events.write("\t".join(EVENTS_HEADER) + "\n")
+                self._events.write("\t".join(events_header) + "\n")
                 self._events.flush()
         except OSError as e:
             raise OutputError(f"{e.filename}: cannot write ({e.strerror})") from None
 
     def update(self, u) -> None:
-        import sys
-
-        from ..results.writers import events_line, render_scores_tsv
-
+        """Print a stream update's final events (JSON lines) and append its frames and events to the files."""
         for ev in u.events:
             sys.stdout.write(ev.to_json() + "\n")
         if u.events:
             sys.stdout.flush()
         self.n_events += len(u.events)
         if self._scores is not None and (u.frames.n_frames or self._first_scores):
-            text = render_scores_tsv(u.frames).decode("utf-8")
+            text = self._render_scores(u.frames).decode("utf-8")
             self._scores.write(text if self._first_scores else text.split("\n", 1)[1])
             self._scores.flush()
             self._first_scores = False
         if self._events is not None and u.events:
-            self._events.writelines(events_line(self.name, e.onset, e.offset, e.label) + "\n" for e in u.events)
+            self._events.writelines(self._events_line(self.name, e.onset, e.offset, e.label) + "\n" for e in u.events)
             self._events.flush()
         self._progress()
 
     def _progress(self, final: bool = False) -> None:
-        import sys
-        import time
-
         now = time.monotonic()
         if not self.progress or (not final and now - self._last < (0.5 if self._tty else 10.0)):
             return
@@ -196,9 +179,7 @@ class Outputs:
         sys.stderr.flush()
 
     def close(self, *, stdout_gone: bool = False) -> None:
-        import os
-        import sys
-
+        """Flush and close the files; the final progress line (none once stdout is gone)."""
         if stdout_gone:  # stop Python's exit-time flush of the dead pipe from printing a traceback
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .flags import flag_help
 
@@ -33,6 +34,7 @@ def _tags(text: str) -> list[str]:
 
 
 def register(subparsers) -> None:
+    """Add the ``search`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "search", help="find segments by tags in a tagged catalogue (with / without / min duration)",
         description="Search the event index of a catalogue tagged by `clip2frame tag --out DIR`.",
@@ -60,21 +62,10 @@ def register(subparsers) -> None:
     p.set_defaults(handler=run)
 
 
-def _unquoted_tag_hint(words: list[str], index: str | None) -> str:
+def _unquoted_tag_hint(words: list[str], index: str | None, known: list[str]) -> str:
     """The error for more positionals than DIR TAG: most often a multi-word tag left unquoted
-    (``search tags/ electric guitar``), so name the index's tag those words make, when there is one."""
-    from pathlib import Path
-
-    from ..errors import Clip2FrameError
-    from ..index import open_index
-
-    known: list[str] = []
-    try:
-        if index is not None or (Path(words[0]) / "index.sqlite").is_file():
-            with open_index(index, out_dir=words[0]) as store:
-                known = list(store.tags())
-    except (Clip2FrameError, OSError):
-        pass
+    (``search tags/ electric guitar``), so name the index's tag (of ``known``) those words make, when there is
+    one."""
     phrases = [" ".join(words[1:])] + ([" ".join(words)] if index is not None else [])
     for match in ([t for p in phrases for t in known if t == p] + [t for p in phrases for t in known if p in t]):
         split = " ".join(repr(w) for w in words[1:])
@@ -84,14 +75,22 @@ def _unquoted_tag_hint(words: list[str], index: str | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame search``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
 
-    from ..errors import ConfigError
-    from ..index import search_catalogue
+    from ..errors import Clip2FrameError, ConfigError
+    from ..index import open_index, search_catalogue
     from ..results.writers import escape_field
 
     if len(args.args) > 2:
-        raise ConfigError(_unquoted_tag_hint(args.args, args.index))
+        known: list[str] = []
+        try:
+            if args.index is not None or (Path(args.args[0]) / "index.sqlite").is_file():
+                with open_index(args.index, out_dir=args.args[0]) as store:
+                    known = list(store.tags())
+        except (Clip2FrameError, OSError):
+            pass
+        raise ConfigError(_unquoted_tag_hint(args.args, args.index, known))
     if len(args.args) == 1 and args.index is None:
         raise ConfigError("search: give DIR TAG, or TAG with --index URL")
     catalogue, tag = (None, args.args[0]) if len(args.args) == 1 else args.args

@@ -12,6 +12,7 @@ TOKEN_ENV = "CLIP2FRAME_SERVE_TOKEN"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``serve`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "serve",
         help="web viewer: upload audio/video or open results, see detections over time",
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame serve``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import logging
     import os
     from pathlib import Path

@@ -16,6 +16,7 @@ OTHER_KINDS = ("video", "everyday", "outside")
 
 
 def register(subparsers) -> None:
+    """Add the ``synth`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "synth", help="render an embedded training corpus (music, ...)",
         description="Render an embedded corpus with exact frame-level truth into a manifest directory.")
@@ -68,6 +69,7 @@ def _interrupt(signum, frame):
 
 
 def run(args) -> int:
+    """Run ``clip2frame synth``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import signal
 
     from ..data.synth import render_music_corpus

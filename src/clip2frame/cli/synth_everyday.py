@@ -1,6 +1,7 @@
 """``clip2frame synth everyday``: render the embedded everyday-sound corpus (the UrbanSound analogue)."""
 from __future__ import annotations
 
+from ..errors import ConfigError
 from .flags import flag_help
 
 DEFAULT_HOURS = 1.0
@@ -33,14 +34,12 @@ def register(kinds) -> None:
     p.set_defaults(handler=run)
 
 
-def clips_per_split(total: int) -> dict[str, int]:
-    """``total`` clips split 70/15/15 % (validation and test get at least one each when total >= 3)."""
-    from ..data.synth.everyday import DEFAULT_PROPORTIONS
-    from ..errors import ConfigError
-
+def clips_per_split(total: int, proportions: dict[str, float]) -> dict[str, int]:
+    """``total`` clips split by ``proportions`` (the corpus' 70/15/15 %; validation and test get at least one each
+    when total >= 3)."""
     if total < 1:
         raise ConfigError(f"--clips: must be >= 1, got {total}")
-    out = {s: int(total * f) for s, f in DEFAULT_PROPORTIONS.items()}
+    out = {s: int(total * f) for s, f in proportions.items()}
     for s in ("validation", "test"):
         if total >= 3 and out[s] == 0:
             out[s] = 1
@@ -49,13 +48,15 @@ def clips_per_split(total: int) -> dict[str, int]:
 
 
 def run(args) -> int:
+    """Run ``clip2frame synth everyday``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit
+    codes")."""
     import signal
 
-    from ..data.synth.everyday import render_everyday_corpus
+    from ..data.synth.everyday import DEFAULT_PROPORTIONS, render_everyday_corpus
     from .synth import _interrupt
 
     if args.clips is not None:
-        n_clips, hours = clips_per_split(args.clips), None
+        n_clips, hours = clips_per_split(args.clips, DEFAULT_PROPORTIONS), None
     else:
         n_clips, hours = None, DEFAULT_HOURS if args.hours is None else args.hours
     # SIGTERM unwinds like Ctrl-C, so the worker pool is stopped; rerunning the command resumes.

@@ -18,7 +18,7 @@ def register(kinds) -> None:
     o.add_argument("--test-clips", type=int, default=48, help="arrangements in test (x2 soundfonts; default 48)")
     o.add_argument("--val-clips", type=int, default=16, help="arrangements in val (x2 soundfonts; default 16)")
     o.add_argument("--clip-seconds", type=float, default=30.0, help=flag_help("--clip-seconds", "default 30"))
-    o.set_defaults(handler=_outside)
+    o.set_defaults(handler=run_outside)
     r = kinds.add_parser(
         "real", help="EVALUATION ONLY: real recorded samples (sonic-pi, lmms, freepats) sequenced into parts",
         description="Sequence real one-shots, phrases and loops of Debian's sonic-pi-samples, lmms-common and "
@@ -28,7 +28,7 @@ def register(kinds) -> None:
     r.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "default 0"))
     r.add_argument("--minutes", type=float, default=32.0, help="total minutes (default 32)")
     r.add_argument("--clip-seconds", type=float, default=30.0, help=flag_help("--clip-seconds", "default 30"))
-    r.set_defaults(handler=_real)
+    r.set_defaults(handler=run_real)
     n = kinds.add_parser(
         "nonmusic", help="EVALUATION ONLY: silence, noise, hum, speech, applause, everyday sounds, tones, sweeps",
         description="Clips without any instrument (empty frame truth), family per clip in metadata.json "
@@ -38,7 +38,7 @@ def register(kinds) -> None:
     n.add_argument("--clips-per-family", type=int, default=3, help="clips per family (default 3)")
     n.add_argument("--clip-seconds", type=float, default=10.0, help=flag_help("--clip-seconds", "default 10"))
     n.add_argument("--families", default=None, help="comma-separated families (default: all)")
-    n.set_defaults(handler=_nonmusic)
+    n.set_defaults(handler=run_nonmusic)
 
 
 def _report(man) -> int:
@@ -47,20 +47,23 @@ def _report(man) -> int:
     return 0
 
 
-def _outside(args) -> int:
+def run_outside(args) -> int:
+    """Run ``clip2frame synth outside``; the exit code."""
     from ..data.outside.render import render_outside_corpus
 
     return _report(render_outside_corpus(args.out, seed=args.seed, test_clips=args.test_clips,
                                          val_clips=args.val_clips, clip_seconds=args.clip_seconds))
 
 
-def _real(args) -> int:
+def run_real(args) -> int:
+    """Run ``clip2frame synth real``; the exit code."""
     from ..data.outside.real import render_real_corpus
 
     return _report(render_real_corpus(args.out, seed=args.seed, minutes=args.minutes, clip_seconds=args.clip_seconds))
 
 
-def _nonmusic(args) -> int:
+def run_nonmusic(args) -> int:
+    """Run ``clip2frame synth nonmusic``; the exit code."""
     from ..data.outside.nonmusic import FAMILIES, render_nonmusic_corpus
 
     fams = tuple(f.strip() for f in args.families.split(",")) if args.families else FAMILIES

@@ -7,6 +7,7 @@ from .flags import flag_help
 
 
 def add_synth_arguments(p: argparse.ArgumentParser) -> None:
+    """Add the flags of ``clip2frame video synth`` to ``p``."""
     p.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "the corpus directory"))
     p.add_argument("--train", type=int, default=36, help="training videos")
     p.add_argument("--validation", type=int, default=9, help="validation videos")
@@ -43,6 +44,7 @@ register = register_synth
 
 
 def run(args) -> int:
+    """Run ``clip2frame video synth``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     from ..config import apply_overrides, from_dict, to_dict
     from ..errors import ConfigError
     from ..video.rendering.corpus import render_corpus

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import ConfigError
+from ..infer.shards import parse_shard
 from ..results.formats import DEFAULT_FORMATS, TAG_FORMATS, parse_formats
 from .flags import add_device, add_model, add_resolution, flag_help, non_negative
 
@@ -51,8 +53,6 @@ def _format_parser(allowed: tuple[str, ...]):
     """An argparse type for ``--format LIST`` (unknown names, and formats whose optional package is missing,
     are usage errors before any work)."""
     def parse(text: str) -> tuple[str, ...]:
-        from ..errors import ConfigError
-
         try:
             return parse_formats(text, allowed=allowed, check_packages=False)
         except ConfigError as e:
@@ -61,9 +61,6 @@ def _format_parser(allowed: tuple[str, ...]):
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from ..errors import ConfigError
-    from ..infer.discover import parse_shard
-
     try:
         shard = parse_shard(text)
     except ConfigError as e:
@@ -80,6 +77,7 @@ def _positive_int(text: str) -> int:
 
 
 def register(subparsers) -> None:
+    """Add the ``tag`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "tag", help="tag audio/video files: frame scores and events per file (resumable batch)",
         description="Tag audio/video files with a trained clip2frame model and write frame-level scores and "
@@ -113,6 +111,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame tag``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     from ..index.ingest import batch_index_hook
     from ..infer.batch import TagOptions, report_json, tag_files
 

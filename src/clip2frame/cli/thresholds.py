@@ -7,6 +7,7 @@ from .flags import add_model, flag_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``thresholds`` subcommand's parser (stdlib imports only)."""
     p = sub.add_parser(
         "thresholds", help="refit a model's per-tag thresholds on another dataset",
         description="Fit F1-optimal per-tag thresholds on a split of DATA (on clip predictions of 320-frame "
@@ -22,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame thresholds``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
     from dataclasses import replace
     from pathlib import Path

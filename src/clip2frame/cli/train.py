@@ -7,6 +7,7 @@ from .flags import flag_help
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``train`` subcommand's parser (stdlib imports only)."""
     p = sub.add_parser(
         "train", help="train a clip-to-frame model on a dataset's clip tags",
         description="Train on clip-level tags; the run directory gets config.yaml, metrics.csv, "
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run ``clip2frame train``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     import json
     import os
 

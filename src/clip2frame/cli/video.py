@@ -4,12 +4,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import synth_video
 from .flags import flag_help
+from .synth_video import add_synth_arguments
 
 
 def register(subparsers) -> None:
-    from .synth_video import add_synth_arguments
-
+    """Add the ``video`` subcommand's parser (stdlib imports only)."""
     p = subparsers.add_parser(
         "video", help="instrument-playing action detection in video (render, train, evaluate)",
         description="Thesis ch. 4: sound, object and action models; action targets VT / OT / ST / SOT.")
@@ -17,7 +18,7 @@ def register(subparsers) -> None:
     s = sub.add_parser("synth", help="render the embedded audio-visual corpus",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     add_synth_arguments(s)
-    s.set_defaults(handler=_synth)
+    s.set_defaults(handler=synth_video.run)
 
     t = sub.add_parser(
         "train", help="train the sound, object or action model",
@@ -41,7 +42,7 @@ def register(subparsers) -> None:
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help=flag_help("--set", "any VideoTrainConfig field, e.g. --set optimizer=adam --set lr=0.001"))
     t.add_argument("--no-resume", action="store_true", help="start over even if RUN/train_state.pt exists")
-    t.set_defaults(handler=_train)
+    t.set_defaults(handler=run_train)
 
     e = sub.add_parser(
         "evaluate", help="Table 4.8-style evaluation (temporal AUC, pixel distance, hit rate)",
@@ -54,17 +55,12 @@ def register(subparsers) -> None:
     e.add_argument("--stills", type=int, default=0, metavar="N",
                    help="also score the object model's hit rate on N rendered instrument stills (Table 4.7 style)")
     e.add_argument("--out", default=None, metavar="DIR", help=flag_help("--out", "results.{md,csv,json} in DIR"))
-    e.set_defaults(handler=_evaluate)
+    e.set_defaults(handler=run_evaluate)
     p.set_defaults(handler=lambda args: (p.print_help(), 0)[1])
 
 
-def _synth(args) -> int:
-    from .synth_video import run
-
-    return run(args)
-
-
-def _train(args) -> int:
+def run_train(args) -> int:
+    """Run ``clip2frame video train``; the exit code."""
     from ..config import apply_overrides, from_dict, to_dict
     from ..video.training.targets import make_target, parse_target
     from ..video.training.training import VideoTrainConfig, default_config, train
@@ -86,7 +82,8 @@ def _train(args) -> int:
     return 0
 
 
-def _evaluate(args) -> int:
+def run_evaluate(args) -> int:
+    """Run ``clip2frame video evaluate``; the exit code."""
     from ..errors import ConfigError
     from ..video.training.evaluate import evaluate_corpus, evaluate_stills, format_table, write_results
 

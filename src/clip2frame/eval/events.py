@@ -20,6 +20,7 @@ them :func:`event_metrics` raises :class:`EventMetricsUnavailable` (a one-line
 """
 from __future__ import annotations
 
+import importlib.util
 import sys
 import types
 import warnings
@@ -29,6 +30,7 @@ import numpy as np
 
 from ..data.manifest import Event
 from ..errors import Clip2FrameError
+from ..results.activations import FrameActivations
 
 __all__ = ["EventMetricsUnavailable", "PSDS1", "event_metrics", "estimated_events", "reference_libraries"]
 
@@ -52,9 +54,7 @@ def reference_libraries():
     with warnings.catch_warnings():
         # setuptools' own deprecation notice, printed on import (evaluate's stderr stays clean)
         warnings.filterwarnings("ignore", message=PKG_RESOURCES_WARNING, category=UserWarning)
-        try:
-            import pkg_resources  # noqa: F401
-        except ImportError:
+        if importlib.util.find_spec("pkg_resources") is None:
             sys.modules.setdefault("pkg_resources", types.ModuleType("pkg_resources"))
     try:
         with warnings.catch_warnings():
@@ -89,8 +89,6 @@ def _writeable_score_arrays() -> None:
 def estimated_events(scores: np.ndarray, boundaries: np.ndarray, thresholds, labels: Sequence[str]) -> list[Event]:
     """Events of one file: runs of frames with ``scores[:, k] >= thresholds[k]``, per label
     (:meth:`clip2frame.results.activations.FrameActivations.to_events`)."""
-    from ..results.activations import FrameActivations
-
     return FrameActivations(list(labels), np.asarray(scores, dtype=np.float32), np.asarray(boundaries),
                             np.asarray(thresholds, dtype=np.float32)).to_events()
 

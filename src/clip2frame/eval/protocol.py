@@ -20,14 +20,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..results.activations import FrameActivations
-from ..infer.predict import frames_from_features
 from ..data.events import events_to_frames
+from ..errors import Clip2FrameError
+from ..infer.predict import frames_from_features
+from ..results.activations import FrameActivations
 from ..timebase import RESOLUTIONS, frame_boundaries
+from .events import event_metrics
 from .metrics import evaluate_clips, evaluate_frames, segment_f1
 
 
 def standardised(tagger_or_std, feats: np.ndarray, device="cpu") -> torch.Tensor:
+    """Features [S, M, T] of one clip standardised (a tagger's or a bare standardizer's statistics), as a [1, S, M,
+    T] tensor on ``device``."""
     std = getattr(tagger_or_std, "standardizer", tagger_or_std)
     x = torch.from_numpy(np.asarray(feats, dtype=np.float32))[None].to(device)  # [1, S, M, T]
     return std.apply(x)
@@ -62,8 +66,6 @@ def evaluate_split(net, std, data, labels: list[str], thresholds: np.ndarray, *,
     """Every clip- and frame-level score the split's truth allows, as one flat dict (and the event-level
     scores of :func:`split_event_metrics` when ``events``). ``subsets``: name -> labels; adds the frame
     scores over those labels only as ``<name>_<key>`` (e.g. ``thesis9_frame_micro_f1``)."""
-    from ..errors import Clip2FrameError
-
     if resolution not in RESOLUTIONS:
         raise Clip2FrameError(f"resolution: expected one of {', '.join(RESOLUTIONS)}, got '{resolution}'")
     clip_scores, frames = split_outputs(net, std, data, resolution="frame" if resolution == "frame" else "model",
@@ -113,8 +115,6 @@ def split_event_metrics(data, labels: list[str], frames: list[np.ndarray], step_
     """:func:`clip2frame.eval.events.event_metrics` of a loaded split: ``frames`` its per-clip frame scores
     on a grid of ``step_s`` seconds; clip ``i`` lasts ``T_i · hop_s`` seconds (its input frames), the last
     frame boundary clipped to that."""
-    from .events import event_metrics
-
     ref, scores, durations = {}, {}, {}
     for cid, ev, fr, f in zip(data.clip_ids, data.events, frames, data.feats):
         dur = f.shape[-1] * hop_s

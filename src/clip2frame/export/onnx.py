@@ -47,6 +47,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..audio.features import FeatureSpec, MultiScaleLogMel, mel_filterbank
+from ..data.toy import render_toy_clip
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_bytes
 
@@ -86,7 +88,6 @@ class _ScaleDFT(nn.Module):
 
     def __init__(self, spec: Any, win: int):
         super().__init__()
-        from ..audio.features import mel_filterbank
 
         n1 = _factor(win)
         n2 = win // n1
@@ -139,6 +140,7 @@ class AudioFrontEnd(nn.Module):
         self.scales = nn.ModuleList(_ScaleDFT(spec, w) for w in spec.win_sizes)
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """Log-mel of ``audio`` [B, N] (mono float32 samples) -> [B, S, M, T] with matrix products only (exportable)."""
         B, hop = audio.shape[0], self.hop
         T = audio.shape[1] // hop + 1
         out = []
@@ -300,15 +302,16 @@ class OnnxTagger:
 
     @property
     def labels(self) -> list[str]:
+        """The tags, in the order of the model's outputs."""
         return list(self.meta["labels"])
 
     @property
     def thresholds(self) -> np.ndarray:
+        """Decision thresholds [K], one per tag."""
         return np.asarray(self.meta["thresholds"], dtype=np.float32)
 
     def feature_spec(self):
-        from ..audio.features import FeatureSpec
-
+        """The :class:`~clip2frame.audio.features.FeatureSpec` the graph was exported with."""
         return FeatureSpec.from_dict(self.meta["feature_spec"])
 
     @property
@@ -338,9 +341,6 @@ def verify_onnx(tagger: Any, onnx_path: str | Path, *, frames: tuple[int, ...] =
     net = tagger.net.eval()
     dev = next(net.parameters()).device
     if sess.audio_in:
-        from ..audio.features import MultiScaleLogMel
-        from ..data.toy import render_toy_clip
-
         front = MultiScaleLogMel(spec)
         for T in frames:
             n = (T - 1) * spec.hop_length + 100

@@ -14,7 +14,8 @@ query layer for both.
 from .ingest import CatalogueIndexer, SyncReport, read_record, sync_folder
 from .query import QueryError, SearchResult, Segment, search, search_catalogue
 from .rebuild import rebuild_index
-from .store import FileRecord, IndexNeedsRebuild, IndexStore, IndexStoreError, open_index
+from .schema import IndexNeedsRebuild, IndexStoreError
+from .store import FileRecord, IndexStore, open_index
 
 __all__ = ["CatalogueIndexer", "FileRecord", "IndexNeedsRebuild", "IndexStore", "IndexStoreError", "QueryError",
            "SearchResult", "Segment", "SyncReport", "open_index", "read_record", "rebuild_index", "search",

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..errors import Clip2FrameError, ConfigError, OutputError
-from ..infer.batch import FileResult
-from ..infer.summary import one_line
+from ..infer.summary import FileResult, one_line
 from ..results.provenance import from_meta
 from ..results.readers import NotInside, find_result, iter_results, read_result_data
 from .store import FileRecord, IndexStore, open_index
@@ -64,9 +63,11 @@ class CatalogueIndexer:
         self._states = store.states()
 
     def is_current(self, result_id: str, mtime_ns: int) -> bool:
+        """Whether ``result_id`` is indexed as of its outputs' ``mtime_ns`` (nothing to do)."""
         return self._states.get(result_id, -1) == mtime_ns
 
     def update(self, result_id: str, *, force: bool = False) -> str | None:
+        """Index (or re-index) one result from its output files; the outcome's name, ``None`` when it was current."""
         try:
             if not force:
                 rf = find_result(self.root, result_id)
@@ -93,6 +94,7 @@ class SyncReport:
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
+        """The counts and failures as a JSON-ready dict."""
         return {"indexed": self.indexed, "current": self.current, "removed": self.removed,
                 "failed": len(self.failed), "seconds": round(self.seconds, 3)}
 
@@ -163,6 +165,7 @@ class BatchIndexHook:
         self.indexer: CatalogueIndexer | None = None
 
     def open(self, out_dir: Path) -> None:
+        """Open the index of ``out_dir`` (or the one named) before the batch writes its first output."""
         store = open_index(None if isinstance(self.index, bool) else self.index, out_dir=out_dir)
         self.indexer = CatalogueIndexer(store, out_dir)
 
@@ -177,6 +180,7 @@ class BatchIndexHook:
                           seconds=r.seconds, retagged=r.retagged)
 
     def close(self) -> None:
+        """Close the index after the batch's last file."""
         if self.indexer is not None:
             self.indexer.store.optimize()
             self.indexer.store.close()

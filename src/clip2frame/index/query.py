@@ -36,7 +36,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..data.events import mask_runs
-from ..errors import Clip2FrameError
+from ..errors import Clip2FrameError, ConfigError
 from .store import IndexStore, decode_scores, listed_sql
 
 MAX_LIMIT = 10000
@@ -88,9 +88,11 @@ class Segment:
 
     @property
     def duration(self) -> float:
+        """``offset - onset`` in seconds."""
         return self.offset - self.onset
 
     def to_dict(self) -> dict[str, Any]:
+        """The segment as a JSON-ready dict (its duration rounded to 1 ms)."""
         return {**asdict(self), "duration": round(self.duration, 3)}
 
 
@@ -103,6 +105,7 @@ class SearchResult:
     query: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        """The query, its segments and paging as a JSON-ready dict."""
         return {"query": self.query, "segments": [s.to_dict() for s in self.segments], "has_more": self.has_more}
 
 
@@ -361,8 +364,6 @@ def search_catalogue(catalogue: str | Path | None, tag: str, *, index: str | Pat
                      **kwargs: Any) -> SearchResult:
     """One call: open the index of ``catalogue`` (``catalogue/index.sqlite``, or ``index``) read-only (an
     existing index only: nothing is ever created) and :func:`search` it. ``kwargs`` as for :func:`search`."""
-    from ..errors import ConfigError
-
     if index is None:
         if catalogue is None:
             raise ConfigError("search: give a catalogue folder or --index URL")

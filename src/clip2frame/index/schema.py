@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ..errors import ConfigError
+from ..errors import Clip2FrameError, ConfigError
 from ..redact import mask_secrets
 
 #: 2: files.model_sha256 and the content/model indexes (provenance, de-duplication); version 1 indexes are
@@ -43,6 +44,15 @@ SCHEMA_VERSION = 2
 DEFAULT_INDEX_NAME = "index.sqlite"
 #: PostgreSQL advisory lock key held while the schema is created (several shards may start at once).
 _PG_SCHEMA_LOCK = 0x636C6970  # "clip"
+
+
+class IndexStoreError(Clip2FrameError):
+    """The index cannot be opened, read or written (message names the index)."""
+
+
+class IndexNeedsRebuild(IndexStoreError):
+    """The index is damaged or of another schema version: ``clip2frame index DIR --rebuild`` (the message
+    names the exact command) builds a new one from the catalogue's outputs."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +160,7 @@ def connect(loc: IndexLocation, *, busy_timeout_s: float = 60.0, read_only: bool
     existing index only, opened so that nothing is ever created or written (:func:`_sqlite_read_only`);
     PostgreSQL: the session's transactions are read-only.
     """
-    from .store import IndexNeedsRebuild, IndexStoreError
-
     if loc.dialect is SQLITE:
-        import sqlite3
-
         path = Path(loc.target)
         try:
             if read_only:
@@ -195,10 +201,6 @@ def _sqlite_read_only(loc: IndexLocation, path: Path, busy_timeout_s: float) -> 
     exist, the file is opened ``immutable=1`` (SQLite then reads the database file alone, without locks,
     https://www.sqlite.org/uri.html; a writer that could change it would need that same folder).
     """
-    import sqlite3
-
-    from .store import IndexStoreError
-
     if not path.is_file():
         raise IndexStoreError(f"{loc.display}: no such index (build one with `clip2frame index DIR`)")
     creatable = os.access(path.parent, os.W_OK | os.X_OK)
@@ -219,8 +221,6 @@ def table_names(dialect: Dialect) -> list[str]:
 def check_schema_version(conn: Any, dialect: Dialect) -> None:
     """Raise :class:`~.store.IndexNeedsRebuild` unless the index holds this schema version (for a reader:
     nothing is created; a database without the tables raises :class:`~.store.IndexStoreError`)."""
-    from .store import IndexNeedsRebuild, IndexStoreError
-
     try:
         row = conn.execute(dialect.sql("SELECT value FROM meta WHERE key = ?"), ("schema_version",)).fetchone()
     except Exception as e:  # noqa: BLE001 - no meta table: not an index (or a damaged file)
@@ -235,8 +235,6 @@ def check_schema_version(conn: Any, dialect: Dialect) -> None:
 def create_schema(conn: Any, dialect: Dialect, *, own_transaction: bool = True) -> None:
     """Create the tables if missing and check the schema version (one transaction; ``own_transaction=False``:
     inside the caller's)."""
-    from .store import IndexNeedsRebuild
-
     if own_transaction:
         conn.execute("BEGIN IMMEDIATE" if dialect is SQLITE else "BEGIN")
     if dialect is not SQLITE:

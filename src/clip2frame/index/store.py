@@ -28,23 +28,14 @@ from typing import Any, Generator, Iterable, Iterator, Sequence
 import numpy as np
 
 from ..errors import Clip2FrameError, ConfigError
-from .schema import (DEFAULT_INDEX_NAME, SQLITE, IndexLocation, check_schema_version, connect, create_schema,
-                     parse_location, table_names)
+from .schema import (DEFAULT_INDEX_NAME, SQLITE, IndexLocation, IndexNeedsRebuild, IndexStoreError,
+                     check_schema_version, connect, create_schema, parse_location, table_names)
 
 log = logging.getLogger(__name__)
 
 #: Frame scores are stored as uint16: probability * SCORE_SCALE, rounded.
 SCORE_SCALE = 65535
 SORT_KEYS = {"tagged": "tagged_at", "name": "name", "duration": "duration_s", "path": "path"}
-
-
-class IndexStoreError(Clip2FrameError):
-    """The index cannot be opened, read or written (message names the index)."""
-
-
-class IndexNeedsRebuild(IndexStoreError):
-    """The index is damaged or of another schema version: ``clip2frame index DIR --rebuild`` (the message
-    names the exact command) builds a new one from the catalogue's outputs."""
 
 
 def rebuild_command(loc: IndexLocation, out_dir: str | Path | None = None) -> str:
@@ -85,6 +76,7 @@ class FileRecord:
 
     @property
     def duration_s(self) -> float:
+        """The recording's duration in seconds (its last frame boundary; 0 without frames)."""
         return float(self.boundaries[-1]) if len(self.boundaries) else 0.0
 
 
@@ -217,6 +209,7 @@ class IndexStore:
         self.close()
 
     def close(self) -> None:
+        """Close the connection (idempotent)."""
         conn, self._conn = getattr(self, "_conn", None), None
         if conn is not None:
             try:
@@ -248,6 +241,8 @@ class IndexStore:
         return self._conn.execute(self.dialect.sql(sql), tuple(params))
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Every row of a query (``?`` placeholders, translated to the dialect's); a failure is an
+        :class:`IndexStoreError` naming the index."""
         with self._lock:
             try:
                 return list(self.execute(sql, params).fetchall())
@@ -272,6 +267,7 @@ class IndexStore:
                 cur.close()
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run ``sql`` once per row of ``rows`` (inside the caller's transaction)."""
         rows = list(rows)
         if rows:
             self._conn.cursor().executemany(self.dialect.sql(sql), rows)
@@ -338,6 +334,7 @@ class IndexStore:
         return {name: kind for name, kind in self.fetchall("SELECT name, kind FROM tags ORDER BY id")}
 
     def tag_ids(self) -> dict[str, int]:
+        """Tag name -> its id in the ``tags`` table."""
         return {name: int(i) for i, name in self.fetchall("SELECT id, name FROM tags ORDER BY id")}
 
     # ----------------------------------------------------------------------------------- writing

@@ -33,20 +33,27 @@ import tempfile
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
+import av
+from tqdm import tqdm
+
+from . import predict as _pred
+from ..audio.io import load_audio, tried_with_soundfile
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..results.formats import DEFAULT_FORMATS, parse_formats
 from ..results.provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
 from ..results.writers import output_paths, write_outputs
 from ..signatures import accepts_keyword
 from ..timebase import RESOLUTIONS
-from .discover import InputItem, discover, parse_shard, require_inputs
+from .discover import InputItem, discover, require_inputs
+from .predict import resolve_device
 from .resume import (CRASH_LIMIT, attempts, clear_attempt, crashed_message, decode_hashed, mark_attempt, plan_items,
                      remove_attempts_dir)
-from .summary import one_line, summary_names, write_combined_events, write_failures_tsv
+from .shards import parse_shard
+from .summary import FileResult, one_line, summary_names, write_combined_events, write_failures_tsv
 
 log = logging.getLogger(__name__)
 
@@ -56,21 +63,6 @@ def warn_failure(path, error: str) -> None:
     log.warning("%s", error if str(error).startswith(str(path)) else f"{path}: {error}")
 
 
-
-@dataclass
-class FileResult:
-    """What happened to one input: ``status`` is ``"tagged"``, ``"skipped"`` (already done) or ``"failed"``;
-    ``retagged`` says why outputs that existed were replaced: ``"other model"`` (their sidecar names another
-    model), ``"unknown model"`` (no readable sidecar), or ``""``."""
-
-    path: str
-    key: str
-    status: str
-    outputs: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    audio_s: float = 0.0
-    seconds: float = 0.0
-    retagged: str = ""
 
 
 @dataclass
@@ -88,21 +80,26 @@ class BatchReport:
 
     @property
     def tagged(self) -> list[FileResult]:
+        """The files tagged in this run."""
         return self._by("tagged")
 
     @property
     def skipped(self) -> list[FileResult]:
+        """The files skipped (outputs present from the same model)."""
         return self._by("skipped")
 
     @property
     def failed(self) -> list[FileResult]:
+        """The files that failed (each with its one-line error)."""
         return self._by("failed")
 
     @property
     def exit_code(self) -> int:
+        """1 when any file failed, else 0 (README "Exit codes")."""
         return 1 if self.failed else 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The run's summary (counts, audio seconds, throughput, failures) as a JSON-ready dict."""
         audio_s = sum(r.audio_s for r in self.tagged)
         return {
             "out_dir": str(self.out_dir),
@@ -125,8 +122,6 @@ def check_device(device: str) -> str:
     """``device`` resolved by :func:`clip2frame.infer.predict.resolve_device` (``auto`` -> ``cuda`` or
     ``cpu``), as a name that worker processes take; a bad name or a missing GPU is a
     ``ConfigError``."""
-    from .predict import resolve_device  # torch, only once a batch runs
-
     return str(resolve_device(device))
 
 
@@ -173,19 +168,15 @@ def _remove_stale_temps(paths: Iterable[Path]) -> None:
 def probe_duration(path: Path) -> float | None:
     """Duration in seconds from the header (soundfile for the formats the decoder gives it, then PyAV);
     ``None`` when unknown."""
-    from ..audio.io import tried_with_soundfile
-
     if tried_with_soundfile(path):
         try:
-            import soundfile as sf
+            import soundfile as sf  # lazy: see tests/test_layers.py LAZY_IMPORTS_KEPT (libsndfile load order)
 
             info = sf.info(str(path))
             return float(info.frames) / float(info.samplerate)
         except Exception:
             pass
     try:
-        import av
-
         with av.open(str(path)) as c:
             if c.duration:
                 return float(c.duration) / 1_000_000.0
@@ -266,11 +257,13 @@ class ResultHook(Protocol):
     with each decided :class:`FileResult` (tagged, skipped or failed), returning it or a replacement (a
     ``"failed"`` one when the hook's own work failed); ``close()`` after the last."""
 
-    def open(self, out_dir: Path) -> None: ...
+    def open(self, out_dir: Path) -> None:
+        """Prepare for ``out_dir`` (before any output is written); a failure is a setup error."""
 
     def __call__(self, result: FileResult) -> FileResult: ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Finish after the batch's last file."""
 
 
 # ------------------------------------------------------------------------------------------- the batch
@@ -499,23 +492,17 @@ def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callab
 
 def load_backend(model: Any, device: str, load_model_fn: Callable | None, predict_fn: Callable | None,
                  load_audio_fn: Callable | None) -> tuple[Any, Callable, Callable]:
-    """The loaded model and the predict / decode functions (the real ones imported here, lazily)."""
+    """The loaded model and the predict / decode functions (:mod:`.predict`'s and ``load_audio`` unless given)."""
     if load_model_fn is None or predict_fn is None:
-        from . import predict as _pred
-
         load_model_fn = load_model_fn or _pred.load_tagger
         predict_fn = predict_fn or _pred.predict
     if load_audio_fn is None:
-        from ..audio.io import load_audio
-
         load_audio_fn = load_audio
     return load_model_fn(model, device=device), predict_fn, load_audio_fn
 
 
 def progress_bar(total: int, initial: int, enabled: bool, *, desc: str = "tagging") -> Any:
     """The files bar of a batch (tqdm on stderr; a no-op bar when not ``enabled``)."""
-    from tqdm import tqdm
-
     return tqdm(total=total, initial=initial, unit="file", desc=desc, file=sys.stderr, dynamic_ncols=True,
                 disable=not enabled)
 

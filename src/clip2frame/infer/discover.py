@@ -24,15 +24,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Sequence
 
-from ..errors import ConfigError, DatasetError
+from ..audio.io import MEDIA_EXTENSIONS
+from ..errors import DatasetError
+from .shards import parse_shard
 
 log = logging.getLogger(__name__)
 
 
 def media_extensions() -> frozenset[str]:
     """Lower-case extensions (with dot) a directory walk picks up: audio and video (owned by audio.io)."""
-    from ..audio.io import MEDIA_EXTENSIONS
-
     return frozenset(e.lower() for e in MEDIA_EXTENSIONS)
 
 
@@ -54,25 +54,10 @@ class InputItem:
 
 @dataclass(frozen=True)
 class InputFailure:
+    """An input that could not be listed or read before tagging: its path and one-line error."""
     path: str
     error: str
 
-
-def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``"I/N"`` (0-based I < N) -> ``(I, N)``; ``None`` passes through."""
-    if spec is None:
-        return None
-    if isinstance(spec, tuple):
-        i, n = spec
-    else:
-        try:
-            a, b = str(spec).split("/")
-            i, n = int(a), int(b)
-        except ValueError:
-            raise ConfigError(f"--shard {spec!r}: expected I/N with integers, e.g. 0/4") from None
-    if n < 1 or not 0 <= i < n:
-        raise ConfigError(f"--shard {i}/{n}: need N >= 1 and 0 <= I < N (I is 0-based)")
-    return i, n
 
 
 def read_list_file(list_path: Path) -> list[Path]:

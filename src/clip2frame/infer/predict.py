@@ -20,21 +20,22 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Union, overload
+from typing import Iterator, Union, overload
 
 import numpy as np
+import soxr
 import torch
 
+from ..audio.features import MultiScaleLogMel
+from ..audio.io import iter_audio_blocks
 from ..errors import Clip2FrameError, ConfigError
+from ..models.io import TaggerModel, load_model, weights_sha256
 from ..results.activations import FrameActivations
 from ..timebase import RESOLUTIONS, frame_boundaries, n_frames, output_frames
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from ..models.io import TaggerModel
-
-ModelLike = Union[str, Path, "TaggerModel", None]
+ModelLike = Union[str, Path, TaggerModel, None]
 PathLike = Union[str, "os.PathLike[str]"]
 
 #: Device names every command accepts (plus ``cuda:N``).
@@ -77,8 +78,6 @@ def load_tagger(model: ModelLike = "default", *, device: str | torch.device = "c
     Loaded files are cached (the :data:`MODEL_CACHE_SIZE` most recently used; a file that changed on
     disk is loaded again).
     """
-    from ..models.io import TaggerModel
-
     dev = resolve_device(device)
     if isinstance(model, TaggerModel):
         return model.__class__(**{**model.__dict__, "net": model.net.to(dev).eval()})
@@ -93,8 +92,6 @@ def load_tagger(model: ModelLike = "default", *, device: str | torch.device = "c
 
 @functools.lru_cache(maxsize=MODEL_CACHE_SIZE)
 def _load_cached(name: str, device: str, stamp: tuple[int, int] | None):
-    from ..models.io import load_model
-
     return load_model(name, device=torch.device(device))
 
 
@@ -139,7 +136,6 @@ class _Samples:
 def _source(audio, *, sr_in: int | None, sr: int) -> tuple[_Samples, str | None]:
     if isinstance(audio, (str, os.PathLike)):
         audio = Path(audio)
-        from ..audio.io import iter_audio_blocks
 
         return _Samples(iter(iter_audio_blocks(audio, sr=sr))), str(audio)
     wave = np.asarray(audio, dtype=np.float32)
@@ -152,8 +148,6 @@ def _source(audio, *, sr_in: int | None, sr: int) -> tuple[_Samples, str | None]
     if not np.isfinite(wave).all():
         raise Clip2FrameError("audio array: contains NaN or inf samples")
     if sr_in != sr:
-        import soxr
-
         wave = soxr.resample(wave, sr_in, sr).astype(np.float32)
     return _Samples(iter([wave])), None
 
@@ -173,8 +167,6 @@ def _context_frames(tagger) -> int:
 @functools.lru_cache(maxsize=FRONT_END_CACHE_SIZE)
 def _front_end(spec, device: torch.device) -> torch.nn.Module:
     """The feature front-end for ``spec`` on ``device``, built once (its filterbanks cost ~0.4 s)."""
-    from ..audio.features import MultiScaleLogMel
-
     return MultiScaleLogMel(spec).to(device)
 
 
@@ -294,7 +286,6 @@ def predict(audio, *, model: ModelLike = "default", sr: int | None = None, resol
             probs[r::s][: fr.shape[1]] = fr.T  # input frame s*j + r <- shift r, output j
         step = spec.hop_length / spec.sr
     bounds = frame_boundaries(probs.shape[0], step, duration_s=duration)
-    from ..models.io import weights_sha256
 
     meta = {"model": tagger.name, "model_version": tagger.version, "weights_sha256": weights_sha256(tagger),
             "resolution": resolution, "duration": duration}

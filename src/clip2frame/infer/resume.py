@@ -23,6 +23,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..fileio import file_sha256
 from ..results.provenance import ModelIdentity, compare, sidecar_path
 from ..results.writers import output_paths
 from .discover import InputItem
@@ -65,8 +66,6 @@ def plan_items(items: Sequence[InputItem], out: Path, fmts: Sequence[str], model
 def decode_hashed(decode: Callable[[InputItem], Any], it: InputItem) -> tuple[Any, str, int]:
     """``(decode(it), sha256 of the file's bytes, its size)``: the content hash of the provenance, computed
     in the decoding thread (hashlib releases the GIL), streamed."""
-    from ..fileio import file_sha256
-
     digest = file_sha256(it.path)
     size = os.stat(it.path).st_size
     return decode(it), digest, size

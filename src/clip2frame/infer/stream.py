@@ -35,6 +35,7 @@ import torch.nn.functional as F
 
 from ..errors import Clip2FrameError
 from ..models.latency import LatencyBudget, latency_budget, receptive_field
+from ..models.layers import GaussianAccumulation, gaussian_kernel
 from ..results.activations import FrameActivations
 from ..timebase import frame_boundaries, output_frames
 from .predict import ModelLike, _front_end, _run_views, load_tagger, resolve_device
@@ -153,8 +154,6 @@ class StreamTagger:
     # ----------------------------------------------------------------------------------------- stages
     def _accumulation_taps(self) -> tuple[torch.Tensor, int]:
         """Taps [K, back + D + 1] of each tag's Gaussian for offsets -back..D, and back."""
-        from ..models.layers import GaussianAccumulation, gaussian_kernel
-
         acc = self.tagger.net.accumulation
         if not isinstance(acc, GaussianAccumulation):
             return torch.ones(len(self.labels), 1), 0

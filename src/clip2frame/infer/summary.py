@@ -1,16 +1,36 @@
 """The summary files of a batch (:mod:`clip2frame.infer.batch`): ``failures.tsv`` (``path<TAB>error``) and the
-combined DCASE ``events.tsv`` rebuilt from the per-file events files (per shard when sharded)."""
+combined DCASE ``events.tsv`` rebuilt from the per-file events files (per shard when sharded); and
+:class:`FileResult`, one input's outcome (torch-free: the index imports it)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from ..data.manifest import EVENTS_HEADER
 from ..errors import OutputError
 from ..fileio import atomic_write_text
 from ..results.readers import read_events_tsv
 from ..results.writers import escape_field, events_line, output_paths
-from .discover import InputItem
+
+if TYPE_CHECKING:  # annotations only: discover imports audio.io (PyAV); the index imports this module
+    from .discover import InputItem
+
+
+@dataclass
+class FileResult:
+    """What happened to one input: ``status`` is ``"tagged"``, ``"skipped"`` (already done) or ``"failed"``;
+    ``retagged`` says why outputs that existed were replaced: ``"other model"`` (their sidecar names another
+    model), ``"unknown model"`` (no readable sidecar), or ``""``."""
+
+    path: str
+    key: str
+    status: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    audio_s: float = 0.0
+    seconds: float = 0.0
+    retagged: str = ""
 
 
 def summary_names(shard: tuple[int, int] | None) -> tuple[str, str]:

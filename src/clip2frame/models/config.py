@@ -30,6 +30,7 @@ class EarlyLayer:
 
 @dataclass(frozen=True)
 class AudioModelConfig:
+    """The audio network's settings (typed, frozen): every thesis variant is a field value."""
     n_scales: int = 6
     in_bands: int = 128
     early: tuple[EarlyLayer, ...] = field(default_factory=lambda: (EarlyLayer(), EarlyLayer()))
@@ -45,6 +46,7 @@ class AudioModelConfig:
 
     @property
     def total_stride(self) -> int:
+        """Product of the early layers' pool sizes: input frames per output frame."""
         s = 1
         for layer in self.early:
             s *= layer.pool
@@ -56,6 +58,8 @@ class AudioModelConfig:
         return self.sigma_init_input_frames / self.total_stride
 
     def validate(self, n_labels: int | None = None) -> "AudioModelConfig":
+        """``self`` when consistent (for ``n_labels`` tags when given); else a :class:`ConfigError` naming the
+        ``model.*`` key."""
         def bad(key: str, why: str) -> ConfigError:
             return ConfigError(f"config key 'model.{key}': {why}")
 

@@ -21,6 +21,8 @@ from .layers import EarlyConvStack, GaussianAccumulation
 
 @dataclass
 class ModelOutput:
+    """Output of :class:`Clip2FrameNet`: ``frame_raw`` [B, K, T'] before accumulation, ``frame`` [B, K, T'] after
+    it, ``clip`` [B, K]; all probabilities."""
     frame_raw: torch.Tensor  # [B, K, T'] before accumulation
     frame: torch.Tensor      # [B, K, T'] after accumulation (== frame_raw without accumulation)
     clip: torch.Tensor       # [B, K]
@@ -35,6 +37,8 @@ def _late_block(in_ch: int, out_ch: int, *, dropout: float, batch_norm: bool) ->
 
 
 class Clip2FrameNet(nn.Module):
+    """The fully convolutional tagger: log-mel [B, S, M, T] -> frame activations [B, K, T'] (``T' = ceil(T /
+    total_stride)``) and clip scores [B, K]."""
     def __init__(self, cfg: AudioModelConfig, n_labels: int):
         super().__init__()
         cfg.validate(n_labels)
@@ -60,6 +64,7 @@ class Clip2FrameNet(nn.Module):
 
     @property
     def total_stride(self) -> int:
+        """Input frames per output frame (the product of the early pool sizes)."""
         return self.cfg.total_stride
 
     def sigma(self) -> torch.Tensor | None:
@@ -94,5 +99,6 @@ class Clip2FrameNet(nn.Module):
         return (frame * mask + (mask - 1.0)).amax(-1)  # padded frames pushed to <= -1
 
     def forward(self, feats: torch.Tensor, n_valid: torch.Tensor | None = None) -> ModelOutput:
+        """``feats`` [B, S, M, T] (``n_valid`` [B]: frames of each clip before padding) -> :class:`ModelOutput`."""
         raw, frame = self.forward_features(feats)
         return ModelOutput(frame_raw=raw, frame=frame, clip=self.forward_head(frame, n_valid))

@@ -1,9 +1,17 @@
 """Model introspection: tags, learned sigma per tag (in seconds), thresholds, provenance; thesis Fig. 3.4."""
 from __future__ import annotations
 
+import io
+import math
+import textwrap
 from typing import Any
 
+import numpy as np
+
+from ..extras import require
+from ..fileio import atomic_write_bytes
 from .io import TaggerModel, VisualModel, load_model, load_visual_model, read_metadata, resolve_model_path
+from .latency import latency_budget
 from .registry import VISUAL_KINDS
 
 
@@ -38,10 +46,6 @@ def describe(path) -> dict[str, Any]:
 
 def _stream_latency(m: TaggerModel) -> dict[str, Any]:
     """``clip2frame listen``'s latency bound by look-ahead: default (4 sigma), exact, and the minimum."""
-    import math
-
-    from .latency import latency_budget
-
     default, exact = latency_budget(m), latency_budget(m, max_latency_s=math.inf)
     return {"default_s": default.bound_s, "default_lookahead_frames": default.lookahead_frames,
             "exact_s": exact.bound_s, "exact_lookahead_frames": exact.lookahead_frames,
@@ -66,7 +70,6 @@ def format_card(card: dict[str, Any] | None) -> str:
     """The model card as text for ``clip2frame inspect`` (a line saying there is none, when so)."""
     if not card:
         return "model card: none stored in this file (clip2frame inspect --model MODEL --write-card CARD.yaml adds one)"
-    import textwrap
 
     def wrap(text: str, indent: str = "  ") -> str:
         return textwrap.fill(" ".join(str(text).split()), width=100, initial_indent=indent, subsequent_indent=indent)
@@ -83,16 +86,8 @@ def format_card(card: dict[str, Any] | None) -> str:
 
 def plot_sigma(info: dict[str, Any], out_png) -> None:
     """Learned sigma (s) against the number of training clips per tag, with a regression line."""
-    import io
-
-    import numpy as np
-
-    from ..extras import require
-
     require("matplotlib", what="inspect --plot").use("Agg")
     plt = require("matplotlib.pyplot", what="inspect --plot")
-
-    from ..fileio import atomic_write_bytes
 
     pts = [(t["train_count"], t["sigma_s"], t["tag"], t["kind"]) for t in info["tags"]
            if t["sigma_s"] is not None and t["train_count"] is not None]

@@ -36,12 +36,17 @@ from typing import Any, Sequence, cast
 
 import numpy as np
 import torch
+import yaml
+from safetensors import safe_open
+from safetensors.torch import load_file, save
 
 from .._version import __version__
+from ..audio.features import FeatureSpec, Standardizer
 from ..config import to_dict
 from ..errors import ConfigError, ModelFileError
 from ..fileio import atomic_write_bytes
 from ..rundir import utc_timestamp
+from ..tags import VIDEO_INSTRUMENTS
 from ..timebase import frame_seconds
 from .fcn import Clip2FrameNet
 from .registry import AUDIO_KINDS, DEFAULT_MODEL_PATH, MODEL_KINDS, VISUAL_KINDS, default_model_path, model_kind
@@ -62,6 +67,18 @@ LEGACY_VISUAL_FORMAT = "clip2frame-video-fcn"
 #: where it fails. ``held_out_results`` is a list of ``{"data": str, "metrics": {name: number},
 #: "source": str}`` (``source``: the command or report and the date the figures were measured).
 CARD_FIELDS = ("intended_use", "training_data", "held_out_results", "known_limits")
+
+
+def read_card(card_path: str | Path, *, where: str = "card") -> dict[str, Any]:
+    """A model card from a YAML (or JSON) file, checked by :func:`check_card`; an unreadable file, bad YAML or a
+    bad card is a ``ConfigError`` naming ``where``, the file and the problem."""
+    try:
+        card = yaml.safe_load(Path(card_path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"{where}: {card_path}: cannot read ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: {card_path}: not YAML/JSON ({' '.join(str(e).split())})") from None
+    return check_card(card, where=f"{where}: {card_path}")
 
 
 def check_card(card: Any, *, where: str = "card") -> dict[str, Any]:
@@ -91,6 +108,7 @@ def check_card(card: Any, *, where: str = "card") -> dict[str, Any]:
 
 
 def runtime_versions() -> dict[str, str]:
+    """Versions recorded in a model's provenance: clip2frame, torch, numpy, Python."""
     return {"clip2frame": __version__, "torch": torch.__version__, "numpy": np.__version__,
             "python": platform.python_version()}
 
@@ -114,8 +132,13 @@ class TaggerModel:
     #: :func:`tensors_sha256` of the weights ("" until known: :func:`weights_sha256` computes it)
     weights_sha256: str = ""
 
+    def ensure_weights_sha256(self) -> str:
+        """:func:`weights_sha256` of this model (the identity :mod:`clip2frame.results.provenance` records)."""
+        return weights_sha256(self)
+
     @property
     def total_stride(self) -> int:
+        """Input frames per output frame of the network."""
         return self.net.total_stride
 
     @property
@@ -124,9 +147,11 @@ class TaggerModel:
         return frame_seconds(self.total_stride, hop_length=self.feature_spec.hop_length, sr=self.feature_spec.sr)
 
     def metadata(self) -> dict[str, Any]:
+        """The model file's ``clip2frame`` metadata of this model."""
         return _metadata(self, feature_spec=to_dict(self.feature_spec))
 
     def with_thresholds(self, thresholds: Sequence[float] | np.ndarray, *, source: str) -> "TaggerModel":
+        """A copy with new thresholds [K], ``source`` recorded in the provenance's threshold history."""
         prov = dict(self.provenance)
         prov.setdefault("threshold_history", []).append(
             {"source": source, "created": utc_timestamp()})
@@ -156,7 +181,12 @@ class VisualModel:
     #: :func:`tensors_sha256` of the weights ("" until known: :func:`weights_sha256` computes it)
     weights_sha256: str = ""
 
+    def ensure_weights_sha256(self) -> str:
+        """:func:`weights_sha256` of this model (the identity :mod:`clip2frame.results.provenance` records)."""
+        return weights_sha256(self)
+
     def metadata(self) -> dict[str, Any]:
+        """The model file's ``clip2frame`` metadata of this model."""
         return _metadata(self, target=self.target)
 
 
@@ -218,8 +248,6 @@ def _metadata(model: TaggerModel | VisualModel, **specific: Any) -> dict[str, An
 def save_model(path: str | Path, model: TaggerModel | VisualModel, *, dtype: torch.dtype | None = None) -> Path:
     """Write ``model`` to ``path`` (atomically); ``dtype`` (e.g. ``torch.float16``) stores the network's
     floating-point weights at that precision (loading casts them back to float32)."""
-    from safetensors.torch import save
-
     path = Path(path)
     model_kind(model.kind)  # ConfigError for a kind the registry does not know
 
@@ -233,8 +261,6 @@ def save_model(path: str | Path, model: TaggerModel | VisualModel, *, dtype: tor
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
     """The JSON metadata of a model file, without loading the weights."""
-    from safetensors import safe_open
-
     path = Path(path)
     _check_exists(path)
     try:
@@ -274,8 +300,6 @@ def _kind_of(meta: dict[str, Any], path: Path) -> str:
     """The file's kind; format-1 files, which have none, by what they hold."""
     kind = meta.get("kind")
     if kind is None and meta.get("format_version", 0) <= 1:
-        from ..tags import VIDEO_INSTRUMENTS
-
         labels = [LABEL_RENAMES.get(lab, lab) for lab in meta.get("labels") or []]
         kind = "sound" if labels == list(VIDEO_INSTRUMENTS) else "music"
     if kind not in MODEL_KINDS:
@@ -291,8 +315,6 @@ def _check_kind(path: Path, meta: dict[str, Any], allowed: Sequence[str], kind: 
 
 
 def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
     try:
         return load_file(str(path), device="cpu")
     except Exception as e:
@@ -325,8 +347,6 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     ``path`` is None or ``"default"``; a run directory means its ``model.safetensors``).
 
     ``kind`` (``music`` or ``sound``) refuses a file of another kind; without it either loads."""
-    from ..audio.features import FeatureSpec, Standardizer
-
     path = resolve_model_path(path, kind or "music")
     meta = read_metadata(path)
     _check_kind(path, meta, AUDIO_KINDS, kind)
@@ -390,8 +410,6 @@ def write_card(path: str | Path, card: dict[str, Any], *, out: str | Path | None
 
     Only the metadata changes: the tensors are copied as they are, and the file is replaced atomically.
     """
-    from safetensors.torch import load_file, save
-
     src = DEFAULT_MODEL_PATH if str(path) == "default" else Path(path)
     meta = read_metadata(src)
     if meta.get("format") == LEGACY_VISUAL_FORMAT:

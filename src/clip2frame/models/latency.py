@@ -93,6 +93,7 @@ class LatencyBudget:
         return self.lookahead_frames >= self.full_lookahead_frames
 
     def to_dict(self) -> dict[str, Any]:
+        """The budget as a JSON-ready dict."""
         return {"frame_s": self.frame_s, "features_s": self.features_s, "network_s": self.network_s,
                 "lookahead_frames": self.lookahead_frames, "full_lookahead_frames": self.full_lookahead_frames,
                 "span_frames": self.span_frames, "bound_s": self.bound_s, "exact": self.exact}

@@ -20,6 +20,7 @@ class TimeConv(nn.Module):
         self.conv = nn.Conv1d(in_ch, out_ch, kernel, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T] -> [B, C', T]
+        """[B, C, T] -> [B, C', T] (same length, frame t centred)."""
         return self.conv(F.pad(x, self.pad))
 
 
@@ -45,6 +46,7 @@ class EarlyConvStack(nn.Module):
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, M, T] -> [B, C, T']
+        """One scale's log-mel [B, M, T] -> features [B, C, T'] (T' after the pools)."""
         return self.net(x)
 
 
@@ -78,9 +80,11 @@ class GaussianAccumulation(nn.Module):
 
     @property
     def sigma(self) -> torch.Tensor:
+        """Each tag's Gaussian width [K], in output frames."""
         return self.log_sigma.exp()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, K, T'] -> [B, K, T']
+        """Activations [B, K, T'] smoothed over time by each tag's Gaussian -> [B, K, T']."""
         L = self.kernel_frames
         kernel = gaussian_kernel(self.sigma, L, renormalize=self.renormalize)  # [K, L]
         # conv1d correlates: with L//2 frames of left padding, frame t collects x[t + d] * g(d) for

@@ -43,10 +43,12 @@ class VisualFCNConfig:
 
     @staticmethod
     def for_object(width: float = 1.0, **kw) -> "VisualFCNConfig":
+        """The object FCN's config (RGB input, 3 channels)."""
         return VisualFCNConfig(kind="object", in_channels=3, width=width, **kw)
 
     @staticmethod
     def for_action(width: float = 1.0, **kw) -> "VisualFCNConfig":
+        """The action FCN's config (5 stacked flow fields, 10 channels)."""
         return VisualFCNConfig(kind="action", in_channels=10, width=width, **kw)
 
 
@@ -60,6 +62,7 @@ class ChannelLRN(nn.Module):
         self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, C, H, W] -> normalised across channels, same shape."""
         C = x.shape[1]
         idx = torch.arange(C, device=x.device)
         d = idx[None, :] - idx[:, None]  # [C_in, C_out]: input c contributes to output c' when in window
@@ -112,9 +115,11 @@ class VisualFCN(nn.Module):
 
     @property
     def conv1(self) -> nn.Conv2d:
+        """The first convolution (its input channels say RGB or flow)."""
         return self.early[0]  # type: ignore[return-value]
 
     def early_parameters(self):
+        """Parameters of the early (pretrained-in-the-thesis) layers."""
         return self.early.parameters()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -127,6 +132,7 @@ class VisualFCN(nn.Module):
         return heatmap.amax(dim=(-2, -1))
 
     def forward(self, x: torch.Tensor) -> VisualOutput:
+        """``x`` [B, C, H, W] -> :class:`VisualOutput` (raw logits and heat map [B, K, h, w], clip scores [B, K])."""
         raw = self.forward_features(x)
         hm = torch.sigmoid(raw)
         return VisualOutput(raw, hm, self.forward_head(hm))

@@ -62,10 +62,12 @@ class FrameActivations:
 
     @property
     def n_frames(self) -> int:
+        """Number of frames T."""
         return int(self.probs.shape[0])
 
     @property
     def duration(self) -> float:
+        """Seconds covered: the last frame boundary."""
         return float(self.boundaries[-1])
 
     def active(self, thresholds: Sequence[float] | np.ndarray | None = None) -> np.ndarray:
@@ -100,7 +102,7 @@ class FrameActivations:
     def to_dataframe(self):
         """A pandas DataFrame with ``onset``, ``offset`` and one column per tag (needs pandas)."""
         try:
-            import pandas as pd
+            import pandas as pd  # optional, no extra declares it (issue #26: listed in tests/test_layers.py)
         except ImportError:  # pragma: no cover - depends on the environment
             raise Clip2FrameError("to_dataframe() needs pandas: pip install pandas") from None
         df = pd.DataFrame(self.probs, columns=self.labels)

@@ -42,7 +42,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .._version import __version__
 from ..errors import OutputError
+from ..fileio import atomic_write_bytes, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class ModelIdentity:
 
     @property
     def known(self) -> bool:
+        """Whether the model is identified at all (a weights hash or a name)."""
         return bool(self.weights_sha256 or self.name)
 
     def same_as(self, other: "ModelIdentity") -> bool:
@@ -80,6 +83,7 @@ class ModelIdentity:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ModelIdentity":
+        """The identity of a provenance record's ``model`` field."""
         return cls(**{k: str(d.get(k) or "") for k in cls.__dataclass_fields__})
 
 
@@ -94,9 +98,11 @@ class Provenance:
     clip2frame_version: str = ""
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a JSON-ready dict (the sidecar's ``provenance``)."""
         return asdict(self)
 
     def to_json(self) -> str:
+        """:meth:`to_dict` as compact JSON (the NPZ's ``provenance`` field)."""
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
@@ -115,11 +121,10 @@ class Provenance:
 def model_identity(model: Any) -> ModelIdentity:
     """The identity of a loaded model: a :class:`~clip2frame.models.io.TaggerModel` / ``VisualModel`` (its
     weights hash computed once if it was built in memory), a video detector (``weights_sha256`` attribute),
-    or any object with ``name`` / ``version`` (a test double: no hash)."""
-    from ..models.io import TaggerModel, VisualModel, weights_sha256
-
-    digest = weights_sha256(model) if isinstance(model, (TaggerModel, VisualModel)) else \
-        str(getattr(model, "weights_sha256", "") or "")
+    or any object with ``name`` / ``version`` (a test double: no hash). A model that can hash its weights
+    has ``ensure_weights_sha256()`` (:mod:`clip2frame.models.io`); ``results`` imports no ``models`` module."""
+    ensure = getattr(model, "ensure_weights_sha256", None)
+    digest = str(ensure()) if callable(ensure) else str(getattr(model, "weights_sha256", "") or "")
     prov = getattr(model, "provenance", None)
     created = str(prov.get("created") or "") if isinstance(prov, Mapping) else ""
     path = getattr(model, "path", None)
@@ -132,9 +137,6 @@ def source_provenance(model: ModelIdentity, source: str | Path | None, *, conten
                       source_bytes: int | None = None) -> Provenance:
     """The provenance of outputs made by ``model`` from ``source`` (hashed here, streamed, unless the caller
     hashed it already)."""
-    from .._version import __version__
-    from ..fileio import file_sha256
-
     if source is not None and content_sha256 is None:
         try:
             content_sha256 = file_sha256(source)
@@ -164,8 +166,6 @@ def render_sidecar(acts: Any, prov: Provenance, *, source_name: str, outputs: It
 def write_sidecar(path: str | Path, acts: Any, prov: Provenance, *, source_name: str,
                   outputs: Iterable[str | Path]) -> Path:
     """Write ``<stem>.meta.json`` atomically (call it after the file's other outputs)."""
-    from ..fileio import atomic_write_bytes
-
     atomic_write_bytes(path, render_sidecar(acts, prov, source_name=source_name, outputs=outputs))
     return Path(path)
 

@@ -96,6 +96,7 @@ class ResultFiles:
     source: str = SCORES_SUFFIX
 
     def path(self, suffix: str) -> Path:
+        """``<dir>/<stem><suffix>``: the result's file of one format."""
         return self.dir / f"{self.stem}{suffix}"
 
 

@@ -44,13 +44,14 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import numpy as np
 
+from .._version import __version__
 from ..data.manifest import EVENTS_HEADER
 from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..fileio import atomic_write_bytes
 from .formats import DEFAULT_FORMATS, SUFFIXES, parse_formats
 from .provenance import Provenance, sidecar_path, write_sidecar
 
-if TYPE_CHECKING:  # annotations only: activations.py imports this module (FrameActivations.save)
+if TYPE_CHECKING:  # annotations only: activations imports this module (FrameActivations.save)
     from .activations import FrameActivations
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,6 @@ def render_jams(acts: FrameActivations, *, min_duration: float = 0.0, merge_gap:
         import jams
     except ImportError:
         raise Clip2FrameError("format jams: the jams package is missing; install clip2frame[jams]") from None
-    from .._version import __version__
 
     name, version = _model_info(acts)
     annotator = {"name": name, "version": version}
@@ -235,31 +235,37 @@ def render_heatmaps_npz(acts: FrameActivations) -> bytes:
 
 # --------------------------------------------------------------------------------------------- writing
 def write_scores(acts: FrameActivations, path: Path, **_: object) -> None:
+    """Write ``<stem>.scores.tsv`` (:func:`render_scores_tsv`), atomically."""
     atomic_write_bytes(path, render_scores_tsv(acts))
 
 
 def write_events(acts: FrameActivations, path: Path, *, filename: str, min_duration: float = 0.0,
                  merge_gap: float = 0.0, **_: object) -> None:
+    """Write ``<stem>.events.tsv`` (:func:`render_events_tsv`), atomically."""
     atomic_write_bytes(path, render_events_tsv(acts, filename=filename, min_duration=min_duration,
                                                merge_gap=merge_gap))
 
 
 def write_audacity(acts: FrameActivations, path: Path, *, min_duration: float = 0.0, merge_gap: float = 0.0,
                    **_: object) -> None:
+    """Write the Audacity label track (:func:`render_audacity`), atomically."""
     atomic_write_bytes(path, render_audacity(acts, min_duration=min_duration, merge_gap=merge_gap))
 
 
 def write_npz(acts: FrameActivations, path: Path, *, provenance: Provenance | None = None, **_: object) -> None:
+    """Write ``<stem>.npz`` (:func:`render_npz`, with the provenance fields), atomically."""
     atomic_write_bytes(path, render_npz(acts, provenance=provenance))
 
 
 def write_jams(acts: FrameActivations, path: Path, *, min_duration: float = 0.0, merge_gap: float = 0.0,
                provenance: Provenance | None = None, **_: object) -> None:
+    """Write ``<stem>.jams`` (:func:`render_jams`), atomically."""
     atomic_write_bytes(path, render_jams(acts, min_duration=min_duration, merge_gap=merge_gap,
                                          provenance=provenance))
 
 
 def write_heatmaps(acts: FrameActivations, path: Path, **_: object) -> None:
+    """Write ``<stem>.heatmaps.npz`` (:func:`render_heatmaps_npz`), atomically."""
     atomic_write_bytes(path, render_heatmaps_npz(acts))
 
 

@@ -21,6 +21,7 @@ State = Annotated[ViewerState, Depends(viewer_state)]
 @router.get("/api/results")
 def results(state: State, offset: int = 0, limit: int = 100, sort: str = "tagged", order: str = "desc",
             q: str | None = None) -> dict[str, Any]:
+    """``GET /api/results``: one page of the indexed results (sorted, filtered by name)."""
     if order not in ("asc", "desc"):
         raise HTTPException(400, f"order {order!r}: choose asc or desc")
     catalogue = state.catalogue
@@ -35,11 +36,13 @@ def results(state: State, offset: int = 0, limit: int = 100, sort: str = "tagged
 
 @router.post("/api/index/rescan")
 def rescan(state: State) -> dict[str, Any]:
+    """``POST /api/index/rescan``: sync the index with the results folder."""
     return state.catalogue.sync()
 
 
 @router.get("/api/tags")
 def tags(state: State) -> dict[str, Any]:
+    """``GET /api/tags``: the indexed tags and their kinds."""
     return {"tags": [{"name": k, "kind": v} for k, v in state.catalogue.store.tags().items()]}
 
 
@@ -47,6 +50,8 @@ def tags(state: State) -> dict[str, Any]:
 def search(state: State, tag: str, with_: str = Query("", alias="with"), without: str = "",
            min_duration: str = "0", min_score: str = "0", threshold: str | None = None, limit: int = 50,
            offset: int = 0, model: str | None = None) -> dict[str, Any]:
+    """``GET /api/search``: the index's search (:func:`clip2frame.index.query.search_catalogue`); a bad query is a
+    400."""
     try:
         return run_search(state.catalogue.store, tag, with_=with_, without=without, min_duration=min_duration,
                           min_score=min_score, threshold=threshold or None, limit=limit,
@@ -57,6 +62,7 @@ def search(state: State, tag: str, with_: str = Query("", alias="with"), without
 
 @router.get("/api/results/{result_id:anypath}")
 def result(result_id: str, state: State) -> dict[str, Any]:
+    """``GET /api/results/{id}``: one result's data for the page (404 outside the folder)."""
     try:
         return load_result(state.results_dir, result_id, file_url=file_url, waveforms=state.waveforms,
                            media_root=state.media_root, media_url=media_url)

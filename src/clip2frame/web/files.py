@@ -45,11 +45,13 @@ def media_url(rel: str) -> str:
 
 @router.api_route("/files/{rel_path:anypath}", methods=["GET", "HEAD"])
 def files(rel_path: str, state: State, download: bool = False) -> FileResponse:
+    """``GET|HEAD /files/{path}``: a file of the results folder."""
     return _serve(state.results_dir, rel_path, download)
 
 
 @router.api_route("/media/{rel_path:anypath}", methods=["GET", "HEAD"])
 def media_files(rel_path: str, state: State, download: bool = False) -> FileResponse:
+    """``GET|HEAD /media/{path}``: a file of the media folder (404 without one)."""
     if state.media_root is None:
         raise HTTPException(404, "no such file")
     return _serve(state.media_root, rel_path, download)

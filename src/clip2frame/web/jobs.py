@@ -21,9 +21,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import media
 from .._version import __version__
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_text
+from ..infer.predict import predict
 from ..results.activations import FrameActivations
 from ..results.provenance import SIDECAR_SUFFIX, ModelIdentity, source_provenance
 from ..results.readers import OTHER_KIND
@@ -31,7 +33,6 @@ from ..results.writers import write_outputs
 from ..rundir import utc_timestamp
 from ..signatures import accepts_keyword
 from ..tags import MUSIC_TAG_KINDS
-from . import media
 from .results import WAVEFORM_SUFFIX
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ def safe_stem(filename: str) -> str:
 
 @dataclass
 class Job:
+    """One upload's analysis: its id, file, status and timings."""
     id: str
     filename: str
     media_type: str
@@ -77,14 +79,13 @@ def default_analyzer(model: str | Path = "default") -> Analyzer:
     """``clip2frame.infer.predict.predict`` with the chosen model (imported on first use)."""
 
     def analyze(path: Path) -> Any:
-        from ..infer.predict import predict
-
         return predict(path, model=model, device="auto")
 
     return analyze
 
 
 def default_writer() -> Writer:
+    """The writer of an analysis' outputs (:func:`clip2frame.results.writers.write_outputs`)."""
     def write(acts, out_dir: Path, *, formats, stem: str):
         return write_outputs(acts, out_dir, formats=formats, stem=stem)
 
@@ -130,10 +131,12 @@ class JobManager:
         return job_id, staging
 
     def discard_staging(self, staging: Path) -> None:
+        """Remove an upload's staging folder."""
         shutil.rmtree(staging, ignore_errors=True)
 
     # -- jobs ----------------------------------------------------------------------------------
     def submit(self, job_id: str, media_path: Path, *, filename: str, media_type: media.MediaType) -> dict:
+        """Queue the analysis of an upload; the job's state."""
         job = Job(id=job_id, filename=filename, media_type=media_type.mime)
         with self._lock:
             if self._closed:
@@ -146,6 +149,7 @@ class JobManager:
         return info
 
     def get(self, job_id: str) -> dict | None:
+        """A job's state (elapsed seconds, jobs ahead of it), ``None`` when unknown."""
         with self._lock:
             job = self._jobs.get(job_id)
             if job is None:
@@ -162,6 +166,7 @@ class JobManager:
             return d
 
     def list(self) -> list[dict]:
+        """Every known job's state, newest first."""
         with self._lock:
             ids = sorted(self._jobs, key=lambda i: self._jobs[i].created, reverse=True)
         return [j for j in (self.get(i) for i in ids) if j is not None]

@@ -31,7 +31,9 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from ..audio.live import MonoResampler
 from ..errors import Clip2FrameError
+from ..infer.stream import StreamTagger
 from .results import group_by_kind
 
 MAX_SESSIONS = 4
@@ -43,9 +45,6 @@ class _Session:
     """One live stream: its tagger, resampler and the messages not yet read by the page."""
 
     def __init__(self, model: str | Path, rate: int):
-        from ..audio.live import MonoResampler
-        from ..infer.stream import StreamTagger
-
         self.stream = StreamTagger(model)
         self.conv = MonoResampler("live audio", rate, self.stream.spec.sr)
         self.lock = threading.Lock()

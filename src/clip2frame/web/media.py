@@ -9,7 +9,10 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import numpy as np
+
+from ..audio.io import iter_audio_blocks
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +90,6 @@ def sniff_file(path: str | Path) -> MediaType | None:
 def has_video_stream(path: str | Path) -> bool:
     """Whether a container holds a video stream (PyAV probe; ``False`` when it cannot tell)."""
     try:
-        import av
-
         with av.open(str(path)) as container:
             return any(s.type == "video" for s in container.streams)
     except Exception:  # noqa: BLE001 - a probe failure only means "show it as audio"
@@ -110,8 +111,6 @@ def file_envelope(path: str | Path, *, sr: int = 16000, buckets_per_s: float = 1
 
     Raises ``AudioError`` (from :mod:`clip2frame.audio.io`) for unreadable files.
     """
-    from ..audio.io import iter_audio_blocks
-
     size = max(1, int(round(sr / buckets_per_s)))
     los: list[np.ndarray] = []
     his: list[np.ndarray] = []

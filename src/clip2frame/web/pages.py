@@ -21,11 +21,13 @@ State = Annotated[ViewerState, Depends(viewer_state)]
 
 @router.get("/", include_in_schema=False)
 def page() -> FileResponse:
+    """``GET /``: the viewer's page."""
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html; charset=utf-8",
                         headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/api/config")
 def config(state: State) -> dict[str, Any]:
+    """``GET /api/config``: version, model, upload limit, accepted types."""
     return {"version": __version__, "model": state.jobs.model_name, "max_upload_bytes": state.max_upload_bytes,
             "accepted": ACCEPTED}

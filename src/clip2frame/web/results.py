@@ -68,6 +68,7 @@ class WaveformCache:
         self._max = max_items
 
     def get(self, media_path: Path) -> dict | None:
+        """The waveform envelope of ``media_path`` (cached by path and mtime), ``None`` when it cannot be read."""
         key = (str(media_path), media_path.stat().st_mtime)
         with self._lock:
             if key in self._items:

@@ -37,11 +37,13 @@ class _TooLarge(Exception):
 
 @router.get("/api/jobs")
 def job_list(state: State) -> dict[str, Any]:
+    """``GET /api/jobs``: every job's state."""
     return {"jobs": state.jobs.list()}
 
 
 @router.get("/api/jobs/{job_id}")
 def job(job_id: str, state: State) -> dict[str, Any]:
+    """``GET /api/jobs/{id}``: one job's state (404 when unknown)."""
     j = state.jobs.get(job_id)
     if j is None:
         raise HTTPException(404, f"no such job: {job_id}")
@@ -60,6 +62,7 @@ def _unsupported(name: str) -> HTTPException:
 
 @router.post("/api/jobs", status_code=202)
 async def upload(request: Request, state: State, filename: str | None = None) -> dict[str, Any]:
+    """``POST /api/jobs``: stream an upload to disk, check its type and size, queue its analysis (202)."""
     jobs, max_upload_bytes = state.jobs, state.max_upload_bytes
     content_type = request.headers.get("content-type", "")
     multipart = content_type.startswith("multipart/form-data")
