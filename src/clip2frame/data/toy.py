@@ -5,9 +5,11 @@ only a fixture with exact frame truth.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
 from ..fileio import atomic_write_bytes
 from .manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
@@ -33,6 +35,14 @@ def _source(label: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray
 
 def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = 16000,
                     p_active: float = 0.6) -> tuple[np.ndarray, list[Event]]:
+    """One toy clip: noise plus each toy label's sound with probability ``p_active``.
+
+    Returns
+    -------
+    wave : np.ndarray, shape (int(duration_s·sr),), float32
+    events : list of Event
+        Onsets and offsets in seconds.
+    """
     n = int(duration_s * sr)
     wave = 0.003 * rng.standard_normal(n)
     events: list[Event] = []
@@ -50,10 +60,6 @@ def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = 16
 def make_toy_corpus(root: str | Path, *, n_clips: dict[str, int] | None = None, duration_s: float = 6.0,
                     sr: int = 16000, seed: int = 0) -> Manifest:
     """Write a manifest directory of procedurally rendered clips with exact event truth."""
-    import io
-
-    import soundfile as sf
-
     root = Path(root)
     n_clips = n_clips or {"train": 24, "validation": 8, "test": 8}
     rng = np.random.default_rng(seed)

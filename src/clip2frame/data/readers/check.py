@@ -9,6 +9,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import av
+import soundfile as sf
+
 from ..manifest import Manifest
 from ._common import rel
 
@@ -18,13 +21,9 @@ log = logging.getLogger(__name__)
 def audio_duration(path: Path) -> float:
     """Duration in seconds from the file header (soundfile), else from the container (PyAV)."""
     try:
-        import soundfile as sf
-
         return float(sf.info(str(path)).duration)
     except Exception as sf_error:  # libsndfile raises several types; PyAV is the fallback
         try:
-            import av
-
             with av.open(str(path)) as c:
                 if c.duration is not None:
                     return float(c.duration) / 1_000_000

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
+import soundfile as sf
+from tqdm import tqdm
 
 from ...errors import ConfigError, OutputError
 from ...fileio import atomic_write_text
@@ -94,8 +96,6 @@ def drive(tasks: Sequence[T], render_one: Callable[[T], R], *, jobs: int, desc: 
     records: list[R] = []
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), unit=unit, desc=desc, dynamic_ncols=True)
     results = run_tasks(render_one, tasks, jobs)
     try:
@@ -135,8 +135,6 @@ def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
     # Imported here, not at module top: soundfile loads its own libsndfile, and when that happens before
     # FluidSynth is loaded the synth binds to it, and some clips render to other bytes (measured: 2 of 6
     # clips of `synth music --hours 0.01 --clip-seconds 6 --splits test --seed 3`).
-    import soundfile as sf
-
     buf = io.BytesIO()
     sf.write(buf, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
     return buf.getvalue()

@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+import soxr
 
 from ...errors import DatasetError
 
@@ -49,9 +51,6 @@ def _category(name: str) -> str | None:
 
 @lru_cache(maxsize=512)
 def _load_sample(path: str, sr: int) -> np.ndarray:
-    import soundfile as sf
-    import soxr
-
     try:
         x, rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - libsndfile raises several types
@@ -124,6 +123,7 @@ class DrumKitSampler:
         return self.layers[cat]
 
     def render(self, events, *, n_samples: int, **_: object) -> np.ndarray:
+        """Mono float32 [n_samples] of drum events ``(onset_s, offset_s, GM drum note, velocity)``."""
         out = np.zeros(n_samples, dtype=np.float32)
         for on, off, pitch, vel in events:
             cat = GM_DRUM_CATEGORY.get(int(pitch), "snare")
@@ -155,8 +155,6 @@ class PianoSampler:
 
     @lru_cache(maxsize=128)
     def _note(self, pitch: int) -> np.ndarray:
-        import soxr
-
         q = int(self._keys[np.argmin(np.abs(self._keys - pitch))])
         x = _load_sample(str(self.notes[q]), self.sr)
         if q == pitch:
@@ -165,6 +163,7 @@ class PianoSampler:
         return soxr.resample(x, self.sr * r, self.sr).astype(np.float32)
 
     def render(self, events, *, n_samples: int, **_: object) -> np.ndarray:
+        """Mono float32 [n_samples] of note events ``(onset_s, offset_s, MIDI pitch, velocity)``."""
         out = np.zeros(n_samples, dtype=np.float32)
         for on, off, pitch, vel in events:
             v = min(1.0, max(0.0, vel / 127.0))
