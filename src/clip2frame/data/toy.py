@@ -9,7 +9,6 @@ import io
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from ..fileio import atomic_write_bytes
 from .manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
@@ -60,6 +59,8 @@ def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = 16
 def make_toy_corpus(root: str | Path, *, n_clips: dict[str, int] | None = None, duration_s: float = 6.0,
                     sr: int = 16000, seed: int = 0) -> Manifest:
     """Write a manifest directory of procedurally rendered clips with exact event truth."""
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     root = Path(root)
     n_clips = n_clips or {"train": 24, "validation": 8, "test": 8}
     rng = np.random.default_rng(seed)

@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-import soundfile as sf
 
 from ..audio.io import AUDIO_EXTENSIONS, load_audio
 from ..errors import AudioError, ConfigError
@@ -96,6 +95,8 @@ def build_unlabelled_manifest(sources: Iterable[str | Path], out_dir: str | Path
     Manifest
         One split, ``unlabelled``, whose clips have no tags and no frame truth.
     """
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     if not clip_seconds > 1:
         raise ConfigError(f"clip_seconds: must be > 1 s, got {clip_seconds}")
     out, sources = Path(out_dir), list(sources)

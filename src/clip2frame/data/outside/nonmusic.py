@@ -31,7 +31,6 @@ from math import gcd
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from ...errors import ConfigError, DatasetError
 from ...extras import require
@@ -93,6 +92,8 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
 
 def load_audio(path: str | Path, sr: int) -> np.ndarray:
     """A sound file as mono float32 at ``sr`` (shape (N,)); :class:`DatasetError` naming the file if unreadable."""
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     resample_poly = require("scipy.signal", what="non-music corpus rendering").resample_poly
 
     try:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import soundfile as sf
 
 from ..manifest import Manifest
 from ._common import rel
@@ -20,6 +19,8 @@ log = logging.getLogger(__name__)
 
 def audio_duration(path: Path) -> float:
     """Duration in seconds from the file header (soundfile), else from the container (PyAV)."""
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     try:
         return float(sf.info(str(path)).duration)
     except Exception as sf_error:  # libsndfile raises several types; PyAV is the fallback

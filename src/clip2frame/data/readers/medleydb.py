@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
-import soundfile as sf
 import yaml
 
 from ...errors import DatasetError
@@ -360,6 +359,8 @@ def read(root: str | Path, *, label_map: Literal["mtt9", "ch4"] | Mapping[str, s
     Clip tags are the labels active somewhere in the track (from the activations; from the stems' metadata
     when the activation file is missing, then ``events=None``). ``extra["artists"]`` maps track → artist.
     """
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     root_p = Path(root).expanduser()
     for opt, val in (("metadata_dir", metadata_dir), ("audio_dir", audio_dir), ("annotation_dir", annotation_dir)):
         if val is not None and not Path(val).is_dir():

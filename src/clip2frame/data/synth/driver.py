@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
-import soundfile as sf
 from tqdm import tqdm
 
 from ...errors import ConfigError, OutputError
@@ -132,6 +131,8 @@ def records_to_clips(out_dir: Path, records: Iterable[dict], split_order: Sequen
 
 def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
     """16-bit PCM WAV bytes of ``audio`` ([n] or [n, channels] float, clipped to [-1, 1]) at ``sr`` Hz."""
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     # Imported here, not at module top: soundfile loads its own libsndfile, and when that happens before
     # FluidSynth is loaded the synth binds to it, and some clips render to other bytes (measured: 2 of 6
     # clips of `synth music --hours 0.01 --clip-seconds 6 --splits test --seed 3`).

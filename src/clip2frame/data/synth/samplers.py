@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import soxr
 
 from ...errors import DatasetError
@@ -51,6 +50,8 @@ def _category(name: str) -> str | None:
 
 @lru_cache(maxsize=512)
 def _load_sample(path: str, sr: int) -> np.ndarray:
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     try:
         x, rate = sf.read(path, dtype="float32", always_2d=True)
     except Exception as e:  # noqa: BLE001 - libsndfile raises several types

@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ...eval.metrics import roc_auc
+from ...eval import metrics as eval_metrics
 from ...extras import require
 
 
@@ -27,7 +27,7 @@ def defined_auc(y_true, y_score) -> float:
     y = np.asarray(y_true).astype(bool).ravel()
     if y.all() or not y.any():
         return float("nan")
-    return roc_auc(y, np.asarray(y_score, dtype=np.float64).ravel())
+    return eval_metrics.roc_auc(y, np.asarray(y_score, dtype=np.float64).ravel())
 
 
 def upsample_map(heatmap: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
