@@ -42,7 +42,8 @@ def main(argv=None) -> int:
 
     from clip2frame.data.synth import compose, label_agreement, render_clip, render_music_corpus
     from clip2frame.data.synth.engine import get_engine
-    from clip2frame.data.synth.render import RENDERER_V4, RENDERER_VERSION, corpus_clip_spec, stem_renderer, varied_clip_spec
+    from clip2frame.data.synth.render import RENDERER_V4, RENDERER_VERSION, corpus_clip_spec, varied_clip_spec
+    from clip2frame.data.synth.sources import stem_renderer
 
     info = print_machine_info()
     random = args.timbres == "random"

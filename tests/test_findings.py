@@ -186,9 +186,9 @@ def test_finding_over_seeds_end_to_end(toy, tmp_path, monkeypatch):
     assert cache[f"shift/thresholds:target {json.dumps(THESIS_PROTOCOL, sort_keys=True)}"]["thesis9_n_labels"] == 2
     assert csv_path.read_text().splitlines()[0].startswith("Final pooling,Early conv,Threshold source")
     # a second run reuses every seed: nothing is trained again
-    import clip2frame.train.trainer as trainer
+    import clip2frame.experiments.runner as runner_mod
 
-    monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished seed"))
+    monkeypatch.setattr(runner_mod, "train", lambda *a, **k: pytest.fail("retrained a finished seed"))
     run_finding(f, Runner(s), [0, 1])
 
 
@@ -449,9 +449,9 @@ def test_findings_driver_smoke(toy, tmp_path, monkeypatch):
     text = results.read_text()
     assert "\nold\n" not in text and text.endswith("tail\n") and "| # | claim" in text
     # resumable: a second run trains nothing
-    import clip2frame.train.trainer as trainer
+    import clip2frame.experiments.runner as runner_mod
 
-    monkeypatch.setattr(trainer, "train", lambda *a, **k: pytest.fail("retrained a finished run"))
+    monkeypatch.setattr(runner_mod, "train", lambda *a, **k: pytest.fail("retrained a finished run"))
     assert cli_main(args) == 0
 
 

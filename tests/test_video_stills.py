@@ -70,7 +70,7 @@ def test_stills_join_only_the_object_models_frame_batches():
 def test_stills_hit_rate_counts_a_peak_inside_the_box_as_a_hit(tmp_path, monkeypatch):
     """evaluate_stills scores maps against the stills' boxes: peaks at the box centres hit every time,
     peaks in a far corner that no box covers never do."""
-    import clip2frame.video.inference.predict as predict
+    import clip2frame.video.training.evaluate as evaluate
     from clip2frame.video.training.evaluate import evaluate_stills
     from clip2frame.models.visual import VisualFCN, VisualFCNConfig, heatmap_size
     from clip2frame.video.training.training import save_visual
@@ -93,11 +93,11 @@ def test_stills_hit_rate_counts_a_peak_inside_the_box_as_a_hit(tmp_path, monkeyp
     def cell(b):  # the map cell whose centre is nearest the box centre
         return min(h - 1, int((b[1] + b[3]) / 2 / 192 * h)), min(w - 1, int((b[0] + b[2]) / 2 / 256 * w))
 
-    monkeypatch.setattr(predict, "predict_visual", peaks_at(cell))
+    monkeypatch.setattr(evaluate, "predict_visual", peaks_at(cell))
     row = evaluate_stills(path, n=12)
     n_pairs = sum(len(st.boxes) for st in stills.values())
     assert sum(v["n"] for v in row.per_instrument.values()) == n_pairs > 0
     inside = row.hit_rate
-    monkeypatch.setattr(predict, "predict_visual", peaks_at(lambda b: (0, 0) if b[0] > 40 or b[1] > 40 else (h - 1, w - 1)))
+    monkeypatch.setattr(evaluate, "predict_visual", peaks_at(lambda b: (0, 0) if b[0] > 40 or b[1] > 40 else (h - 1, w - 1)))
     outside = evaluate_stills(path, n=12).hit_rate
     assert inside > 0.9 and outside < 0.1

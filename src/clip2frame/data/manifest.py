@@ -31,6 +31,8 @@ WEAK_HEADER: tuple[str, ...] = ("filename", "event_labels")
 
 @dataclass(frozen=True)
 class Event:
+    """One labelled event: ``onset`` and ``offset`` in seconds from the clip start, and its label."""
+
     onset: float
     offset: float
     label: str
@@ -50,6 +52,8 @@ class ClipRecord:
 
 @dataclass
 class Manifest:
+    """A dataset: its labels and their kinds, its clips (every split) and the root their paths are relative to."""
+
     name: str
     root: Path
     labels: list[str]
@@ -58,16 +62,19 @@ class Manifest:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def split(self, name: str) -> list[ClipRecord]:
+        """The clips of split ``name``, in manifest order."""
         return [c for c in self.clips if c.split == name]
 
     @property
     def splits(self) -> list[str]:
+        """The split names, in order of first appearance."""
         seen: dict[str, None] = {}
         for c in self.clips:
             seen.setdefault(c.split, None)
         return list(seen)
 
     def summary(self) -> dict[str, Any]:
+        """Name, root, label count and clips per split, as a JSON-able dict."""
         return {
             "name": self.name,
             "root": str(self.root),

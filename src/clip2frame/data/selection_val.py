@@ -14,6 +14,7 @@ Layout: a manifest directory with one split ``val`` (``val.weak.tsv``, ``val.str
 """
 from __future__ import annotations
 
+import importlib
 import logging
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ..errors import ConfigError
 from ..fileio import atomic_write_bytes
 from ..tags import MUSIC_TAG_KINDS, MUSIC_TAGS
 from .manifest import ClipRecord, Manifest, load_manifest, write_manifest
+from .synth import timbres
 
 log = logging.getLogger(__name__)
 
@@ -36,15 +38,11 @@ def render_selection_val(out_dir: str | Path, *, seed: int, clips: int, clip_sec
     Manifest
         Split ``val`` with clip tags and frame truth from the arrangements.
     """
-    import importlib
-
     try:  # imported by name: the generator is another deliverable of issue #24 (clip2frame.data.outside)
         outside = importlib.import_module("clip2frame.data.outside.render")
     except ImportError:
         raise ConfigError("selection set: needs the outside-renderer generator clip2frame.data.outside "
                           "(issue #24, deliverable 1)") from None
-    from .synth import timbres
-
     if clips < 1 or not clip_seconds > 1:
         raise ConfigError(f"selection set: clips must be >= 1 and clip_seconds > 1, got {clips}, {clip_seconds}")
     sfs = [s for s in timbres.pool_for("train", "piano") if s.kind == "soundfont" and not s.heldout]

@@ -5,6 +5,7 @@ only a fixture with exact frame truth.
 """
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,14 @@ def _source(label: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray
 
 def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = 16000,
                     p_active: float = 0.6) -> tuple[np.ndarray, list[Event]]:
+    """One toy clip: noise plus each toy label's sound with probability ``p_active``.
+
+    Returns
+    -------
+    wave : np.ndarray, shape (int(duration_s·sr),), float32
+    events : list of Event
+        Onsets and offsets in seconds.
+    """
     n = int(duration_s * sr)
     wave = 0.003 * rng.standard_normal(n)
     events: list[Event] = []
@@ -50,9 +59,7 @@ def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = 16
 def make_toy_corpus(root: str | Path, *, n_clips: dict[str, int] | None = None, duration_s: float = 6.0,
                     sr: int = 16000, seed: int = 0) -> Manifest:
     """Write a manifest directory of procedurally rendered clips with exact event truth."""
-    import io
-
-    import soundfile as sf
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
 
     root = Path(root)
     n_clips = n_clips or {"train": 24, "validation": 8, "test": 8}

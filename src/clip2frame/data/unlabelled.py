@@ -26,10 +26,12 @@ from typing import Iterable
 
 import numpy as np
 
+from ..audio.io import AUDIO_EXTENSIONS, load_audio
 from ..errors import AudioError, ConfigError
 from ..fileio import atomic_write_bytes
 from ..tags import MUSIC_TAG_KINDS, MUSIC_TAGS
 from .manifest import ClipRecord, Manifest, load_manifest, write_manifest
+from .synth import timbres
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +55,12 @@ def check_source(path: str | Path) -> None:
     if any(r in low for r in RESERVED):
         raise ConfigError(f"{p}: reserved for independent evaluation (fretsonfire-songs-*, wesnoth-*-music); "
                           "never used")
-    from .synth import timbres
-
     is_eval_only = getattr(timbres, "is_eval_only", None)   # the outside-renderer's evaluation recordings
     if is_eval_only is not None and is_eval_only(p):
         raise ConfigError(f"{p}: an evaluation-only recording directory; never used for training")
 
 
 def _tracks(sources: Iterable[str | Path]) -> list[Path]:
-    from ..audio.io import AUDIO_EXTENSIONS
-
     out: list[Path] = []
     for s in sources:
         p = Path(s)
@@ -97,9 +95,7 @@ def build_unlabelled_manifest(sources: Iterable[str | Path], out_dir: str | Path
     Manifest
         One split, ``unlabelled``, whose clips have no tags and no frame truth.
     """
-    import soundfile as sf
-
-    from ..audio.io import load_audio
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
 
     if not clip_seconds > 1:
         raise ConfigError(f"clip_seconds: must be > 1 s, got {clip_seconds}")

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..data.manifest import EVENTS_HEADER, WEAK_HEADER
+from ..data.manifest import EVENTS_HEADER, WEAK_HEADER, ClipRecord
+from ..data.readers import get_reader
+from ..data.synth import render_music_corpus
+from ..data.synth.everyday import render_everyday_corpus
 from ..fileio import atomic_write_text
 
 
 def prepare_embedded(out: Path, *, hours: float, seed: int, jobs: int = 1, progress: bool = False) -> Path:
     """Render (or resume, or reuse) the embedded corpus shared by all recipes: ``<out>/corpus``."""
-    from ..data.synth import render_music_corpus
-
     root = out / "corpus"
     meta = root / "metadata.json"
     if meta.is_file() and json.loads(meta.read_text()).get("complete", True):
@@ -24,8 +25,6 @@ def prepare_embedded(out: Path, *, hours: float, seed: int, jobs: int = 1, progr
 def prepare_everyday(out: Path, *, hours: float, seed: int, jobs: int = 1, progress: bool = False) -> Path:
     """Render (or resume, or reuse) the embedded everyday-sound corpus (the UrbanSound analogue, 44.1 kHz)
     for Tables 3.7/3.8: ``<out>/corpus-everyday``."""
-    from ..data.synth.everyday import render_everyday_corpus
-
     root = out / "corpus-everyday"
     meta = root / "metadata.json"
     if meta.is_file() and json.loads(meta.read_text()).get("complete", True):
@@ -38,9 +37,6 @@ def prepare_dataset(name: str, root: str, out: Path, *, options: dict | None = N
     """Read a real dataset through ``READERS[name]`` and write it as a manifest directory under
     ``<out>/data/<name>`` (absolute audio paths), adding ``validation`` / ``test`` splits carved from
     ``train`` (every 10th / every 5th clip per label) when the reader does not provide them."""
-    from ..data.manifest import ClipRecord
-    from ..data.readers import get_reader
-
     m = get_reader(name)(root, **(options or {}))
     clips = list(m.clips)
     if "train" in m.splits and ("validation" not in m.splits or "test" not in m.splits):

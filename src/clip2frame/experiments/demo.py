@@ -11,20 +11,31 @@ import json
 import logging
 import shutil
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..data.events import events_to_frames
+from ..data.synth import render_music_corpus
 from ..errors import Clip2FrameError
+from ..eval.metrics import MetricWarning
+from ..eval.protocol import evaluate_split, split_outputs
 from ..fileio import atomic_write_text
 from ..timebase import frame_boundaries
+from ..train.config import resolve_config
+from ..train.data import load_split
+from ..train.trainer import train
+from .figures import bar_figure, taggram_figure
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class DemoSettings:
+    """The settings of ``clip2frame demo``: corpus hours, training budget, seed, preset, figures."""
+
     hours: float = 1.0
     epochs: int = 30
     oracle_epochs: int = 30  # same budget as the weak model, so the weak/oracle ratio is fair
@@ -56,10 +67,6 @@ def _step(msg: str) -> None:
 
 def run_demo(out_dir: str | Path, settings: DemoSettings = DemoSettings(), *, progress: bool = True) -> Path:
     """Run the whole demo into ``out_dir``; returns the path of ``report.md``."""
-    from ..data.synth import render_music_corpus
-    from ..train.config import resolve_config
-    from ..train.trainer import train
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -105,10 +112,6 @@ ROWS = (("baseline", "all-positive baseline"), ("weak", "weak (clip tags), upsam
 
 def evaluate_models(models: dict, manifest, out: Path, *, progress: bool = False) -> dict:
     """Frame/clip scores per split for each model, plus the all-positive baseline and patching."""
-    import warnings
-
-    from ..eval.metrics import MetricWarning
-
     # Tags absent from a small split make some scores undefined: the report shows them as "–".
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", MetricWarning)
@@ -117,9 +120,6 @@ def evaluate_models(models: dict, manifest, out: Path, *, progress: bool = False
 
 
 def _evaluate_split_rows(models: dict, manifest, split: str, out: Path, progress: bool) -> dict:
-    from ..eval.protocol import evaluate_split
-    from ..train.data import load_split
-
     weak = models["weak"]
     data = load_split(manifest, split, weak.feature_spec, list(weak.labels), total_stride=weak.total_stride,
                       run_dir=out, progress=progress)
@@ -136,11 +136,9 @@ def _evaluate_split_rows(models: dict, manifest, split: str, out: Path, progress
 
 
 def make_figures(tagger, manifest, fig_dir: Path, results: dict, *, n_taggrams: int) -> dict[str, list[Path]]:
-    from ..data.events import events_to_frames
-    from ..eval.protocol import split_outputs
-    from ..train.data import load_split
-    from .figures import bar_figure, taggram_figure
-
+    """The demo's figures in ``fig_dir``: taggrams of the first ``n_taggrams`` test clips against their frame
+    truth, and bar charts of ``results``; returns their paths by kind (``taggrams``, ``other``).
+    """
     figs: dict[str, list[Path]] = {"taggrams": [], "other": []}
     labels = list(tagger.labels)
     data = load_split(manifest, "test", tagger.feature_spec, labels, total_stride=tagger.total_stride,
@@ -180,6 +178,7 @@ def _listing(d: dict, unit: str = "") -> str:
 
 
 def render_report(summary: dict, tagger, figs: dict[str, list[Path]]) -> str:
+    """The demo report (Markdown) from the run's ``summary``, the weak model and the figures."""
     s = summary["settings"]
     clips = summary["corpus"]["clips"]
     lines = [

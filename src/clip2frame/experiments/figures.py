@@ -7,12 +7,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..extras import require
 from ..fileio import atomic_write_bytes
 
 
 def _plt():
-    from ..extras import require
-
     require("matplotlib", what="report figures").use("Agg")
     return require("matplotlib.pyplot", what="report figures")
 
@@ -49,6 +48,7 @@ def taggram_figure(path: Path, *, title: str, labels: Sequence[str], probs: np.n
 
 def bar_figure(path: Path, *, title: str, labels: Sequence[str], series: Mapping[str, Sequence[float] | np.ndarray],
                ylabel: str) -> Path:
+    """A grouped bar chart, one bar per label and series (NaN drawn as 0), saved to ``path``; returns ``path``."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(max(6, 0.55 * len(labels) + 2), 3.6))
     x = np.arange(len(labels))

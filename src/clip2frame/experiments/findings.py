@@ -21,65 +21,18 @@ import io
 import json
 import logging
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from ..fileio import atomic_write_text
-from .grids import F1_AUC, PRF, Recipe, Row, get_recipe
-from .runner import THESIS_PROTOCOL, THESIS_TRAINING, Runner, run_rows
+from .claims import Claim, Finding, Side, finish_claims, interval_dict
 from .findings_report import claims_markdown
-from .stats import Comparison, Interval, decide, mean_ci, paired_over_seeds
+from .grids import F1_AUC, PRF, Recipe, Row, get_recipe
+from .runner import Runner, run_rows
+from .stats import Interval, mean_ci, paired_over_seeds
+from .video_findings import video_findings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Side:
-    """One side of a comparison: the row whose label contains ``row``, its ``metric`` on ``split``."""
-
-    row: tuple[tuple[str, str], ...]
-    metric: str
-    split: str = "test"
-
-    def describe(self) -> str:
-        return ", ".join(v for _, v in self.row) + f": {self.metric} ({self.split})"
-
-
-@dataclass(frozen=True)
-class Claim:
-    text: str
-    better: Side
-    worse: Side
-    thesis: tuple[float | None, float | None] = (None, None)  # the thesis' (better, worse) figures
-    lower_is_better: bool = False
-    # the trivial predictor of the metric (always-on F1, chance AUC, the centre guess): a side of the
-    # worse row, or a constant; a claim whose baseline loses to it is marked
-    trivial: tuple[str, "Side | float"] | None = None
-    refs: tuple[tuple[str, "Side | float"], ...] = ()  # other baselines shown beside (e.g. sound alone)
-    beside: str | None = None   # another metric of the same rows shown beside (the all-label frame F1)
-    check: bool = False         # a manipulation check: reported, decided alone (not in the Holm family)
-
-    @property
-    def thesis_effect(self) -> float | None:
-        """The thesis' difference in the claim's direction (> 0 when the thesis found the claim)."""
-        b, w = self.thesis
-        if b is None or w is None:
-            return None
-        return (w - b) if self.lower_is_better else (b - w)
-
-
-@dataclass(frozen=True)
-class Finding:
-    key: str                    # "1" .. "10"
-    name: str                   # short name, also accepted on the command line
-    source: str                 # thesis table / figure
-    title: str
-    claims: tuple[Claim, ...]
-    recipe: Recipe | None = None  # chapter 3; None for the video findings
-    corpus: str = "embedded"    # embedded | everyday | video
-    protocol: dict = field(default_factory=lambda: dict(THESIS_PROTOCOL))
-    training: tuple[str, ...] = THESIS_TRAINING
-    cap: int = 200              # epochs at most (the thesis: 200 epochs, 300 on everyday sounds)
 
 
 PATIENCE = 20  # findings 1-7: epochs without a better validation score before a run stops
@@ -209,8 +162,7 @@ AUDIO_FINDINGS = (_f1, _f2, _f3, _f4, _f5, _f6, _f7)
 
 
 def all_findings() -> list[Finding]:
-    from .video_findings import video_findings
-
+    """The ten findings: 1-7 (chapter 3) then 8-10 (chapter 4, :func:`.video_findings.video_findings`)."""
     return [f() for f in AUDIO_FINDINGS] + video_findings()
 
 
@@ -225,6 +177,7 @@ def find(name: str) -> Finding | None:
 
 # ---- running over seeds (chapter 3) ---------------------------------------------------------------------
 def seed_runners(runner: Runner, seeds: list[int]) -> list[tuple[int, Runner]]:
+    """A runner per seed, each in its own directory ``<out>/seed<k>``."""
     return [(sd, runner.for_seed(sd, runner.s.out / f"seed{sd}")) for sd in seeds]
 
 
@@ -254,51 +207,6 @@ def _values(per_seed: dict[int, list[dict | None]], i: int, split: str, metric: 
     return vals
 
 
-def _iv(x: Interval) -> dict:
-    return vars(x)
-
-
-def finish_claims(claims, comparisons: list[Comparison], get_values, extra: list[dict]) -> list[dict]:
-    """The report dicts of one finding's claims: Holm within the finding (manipulation checks decided
-    alone), each side's interval, the trivial predictor and other baselines beside, and a mark when the
-    claim's baseline (or its better side) does not beat the trivial predictor.
-
-    ``get_values(side_or_constant)`` -> (per-seed values, their :class:`Interval`)."""
-    fam = [i for i, c in enumerate(claims) if not c.check]
-    decided = dict(zip(fam, decide([comparisons[i] for i in fam])))
-    for i, c in enumerate(claims):
-        if c.check:
-            decided[i] = decide([comparisons[i]])[0]
-    out = []
-    for i, (c, ex) in enumerate(zip(claims, extra)):
-        d = decided[i]
-        sign = -1.0 if c.lower_is_better else 1.0
-        row = {"claim": c.text, "check": c.check, "thesis_better": c.thesis[0], "thesis_worse": c.thesis[1],
-               "thesis_effect": c.thesis_effect, "lower_is_better": c.lower_is_better,
-               **{k: (_iv(v) if isinstance(v, Interval) else v) for k, v in vars(d).items()},
-               "trivial": None, "mark": "", "refs": [], **ex}
-        better, worse = row["better"]["mean"], row["worse"]["mean"]
-        marks = []
-        if c.trivial is not None:
-            name, src = c.trivial
-            tv = get_values(src)[1]
-            row["trivial"] = {"name": name, **_iv(tv)}
-            if math.isfinite(tv.mean):
-                if math.isfinite(worse) and sign * (worse - tv.mean) <= 0:
-                    marks.append(f"the baseline ({worse:.3f}) does not beat {name} ({tv.mean:.3f})")
-                if math.isfinite(better) and sign * (better - tv.mean) <= 0:
-                    marks.append(f"the better side ({better:.3f}) does not beat {name} ({tv.mean:.3f})")
-        for name, src in c.refs:
-            rv = get_values(src)[1]
-            above = math.isfinite(rv.mean) and math.isfinite(better) and sign * (better - rv.mean) > 0
-            row["refs"].append({"name": name, **_iv(rv), "better_above": above})
-            if math.isfinite(rv.mean) and not above:
-                marks.append(f"not above {name} ({rv.mean:.3f})")
-        row["mark"] = "; ".join(marks)
-        out.append(row)
-    return out
-
-
 def _stops(per_seed: dict[int, list[dict | None]], i: int) -> list[int | None]:
     return [(r or {}).get("stop_epoch") for r in (per_seed[sd][i] for sd in sorted(per_seed))]
 
@@ -320,13 +228,14 @@ def chapter3_claims(f: Finding, per_seed: dict[int, list[dict | None]]) -> list[
         (a, _), (b, _) = get(c.better), get(c.worse)
         comps.append(paired_over_seeds(a, b, lower_is_better=c.lower_is_better, thesis_effect=c.thesis_effect))
         ib, iw = _row_index(recipe, c.better.row), _row_index(recipe, c.worse.row)
-        ex = {"better": _iv(mean_ci(a)), "worse": _iv(mean_ci(b)), "values_better": a, "values_worse": b,
+        ex = {"better": interval_dict(mean_ci(a)), "worse": interval_dict(mean_ci(b)),
+              "values_better": a, "values_worse": b,
               "n_seeds": len(per_seed), "stop_epochs": {"better": _stops(per_seed, ib), "worse": _stops(per_seed, iw)},
               "best_in_last_10pct": len({(sd, r["run"]) for sd in per_seed for j in (ib, iw)
                                          if (r := per_seed[sd][j]) and r.get("best_in_last_10pct")})}
         if c.beside:
-            ex["beside"] = {"metric": c.beside, "better": _iv(get(replace(c.better, metric=c.beside))[1]),
-                            "worse": _iv(get(replace(c.worse, metric=c.beside))[1])}
+            ex["beside"] = {"metric": c.beside, "better": interval_dict(get(replace(c.better, metric=c.beside))[1]),
+                            "worse": interval_dict(get(replace(c.worse, metric=c.beside))[1])}
         extra.append(ex)
     return finish_claims(f.claims, comps, get, extra)
 
@@ -365,6 +274,9 @@ def _num(v) -> str:
 
 def write_report(stem: str, title: str, recipe: Recipe, per_seed: dict[int, list[dict | None]], claims: list[dict],
                  s) -> tuple[Path, Path]:
+    """Write ``<stem>.csv``, ``<stem>.md`` and ``<stem>.json`` (every cell as mean and 95% CI over seeds, then
+    the claims); returns the CSV and Markdown paths.
+    """
     seeds = sorted(per_seed)
     metrics = list(recipe.metrics) + (list(EVENT_METRICS) if s.events and recipe.metrics in (PRF, F1_AUC) else [])
     splits = list(dict.fromkeys(sp for res in per_seed.values() for r in res if r for sp in r["scores"]))

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
+from .findings import all_findings, run_finding
 from .findings_report import render_findings_table
+from .video_findings import run_video_findings
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +75,6 @@ def run_findings(keys: list[str], runner_for, out: Path, work: Path, seeds: list
     -------
     Path of ``out/findings_table.md``.
     """
-    from .findings import all_findings, run_finding
-
     todo = [f for f in all_findings() if not keys or f.key in keys]
     if keys and len(todo) != len(set(keys)):
         raise ConfigError(f"findings: unknown finding in {', '.join(keys)} (1-10)")
@@ -96,8 +96,6 @@ def run_findings(keys: list[str], runner_for, out: Path, work: Path, seeds: list
     if vids and video is None:
         log.warning("findings %s: video findings not requested; skipped", ", ".join(f.key for f in vids))
     elif vids:
-        from .video_findings import run_video_findings
-
         assert video is not None
         run_video_findings(vids, work, seeds, **video)
         for f in vids:

@@ -39,6 +39,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Recipe:
+    """A thesis table as rows to train and evaluate: its metrics, the dataset it needs and the splits shown."""
+
     name: str                   # "3.3"
     title: str
     metrics: tuple[tuple[str, str], ...]

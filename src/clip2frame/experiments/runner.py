@@ -29,12 +29,25 @@ import hashlib
 import json
 import logging
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ..config import to_dict
+from ..data.manifest import load_manifest
+from ..data.readers.medleydb import MTT9_MAP
+from ..errors import ConfigError, DatasetError
+from ..eval.protocol import evaluate_split, split_outputs
 from ..fileio import atomic_write_text
+from ..models.inspect import describe
+from ..models.io import load_model
+from ..models.registry import get_preset
+from ..train.config import PLACEMENT_KEYS, resolve_config, settings_dict
+from ..train.data import load_split
+from ..train.thresholds import fit_model_thresholds
+from ..train.trainer import train
 from .datasets import write_manifest_abs
 from .grids import Recipe, Row
 from .tables import write_table
@@ -44,6 +57,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Settings:
+    """What every row of a recipe shares: data, output directory, training budget, seed, overrides, row filters
+    and the evaluation protocol switches.
+    """
+
     data: str                      # manifest directory
     out: Path
     epochs: int | None = None
@@ -68,6 +85,7 @@ class Settings:
     shared: Path | None = None          # where data derived once for all seeds lives (default: out)
 
     def selects(self, row: Row) -> bool:
+        """Whether ``row`` matches every ``where`` filter (only those rows are trained)."""
         lab = dict(row.label)
         return all(lab.get(k) == v for k, v in self.where)
 
@@ -91,15 +109,11 @@ def thesis9_labels(labels) -> list[str]:
     """The labels of a dataset that are among the thesis' 9 frame-level instruments (chapter 3, MedleyDB
     names or their MagnaTagATune tags, :data:`clip2frame.data.readers.medleydb.MTT9_MAP`; the embedded
     corpus spells 6 of them the same way and has no singers), in the dataset's order."""
-    from ..data.readers.medleydb import MTT9_MAP
-
     names = set(MTT9_MAP) | set(MTT9_MAP.values())
     return [lab for lab in labels if lab in names]
 
 
 def _early_override(preset_name: str, n: int) -> str:
-    from ..models.registry import get_preset
-
     layer = get_preset(preset_name).model.early[0]
     one = f"{{filters: {layer.filters}, kernel: {layer.kernel}, pool: {layer.pool}}}"
     return "model.early=[" + ", ".join([one] * n) + "]"
@@ -107,11 +121,6 @@ def _early_override(preset_name: str, n: int) -> str:
 
 def row_config(row: Row, s: Settings):
     """The row's resolved TrainConfig and its run directory (named after the config itself)."""
-    from dataclasses import replace
-
-    from ..config import to_dict
-    from ..train.config import PLACEMENT_KEYS, resolve_config, settings_dict
-
     data = s.data
     if row.data == "scarce":
         data = str(scarce_manifest_dir(s))
@@ -151,8 +160,6 @@ class Runner:
     """Trains (or reuses) rows and caches their evaluations; shared by every recipe of one invocation."""
 
     def __init__(self, s: Settings, *, _shared: tuple | None = None):
-        from ..data.manifest import load_manifest
-
         self.s = s
         if _shared is None:
             self.manifest = load_manifest(s.data)
@@ -164,16 +171,12 @@ class Runner:
     def for_seed(self, seed: int, out: Path) -> "Runner":
         """The same experiment for another seed, its runs and tables under ``out``; loaded splits and
         models are shared, data derived once (the scarce set) stays under the first runner's ``shared``."""
-        from dataclasses import replace
-
         s = replace(self.s, seed=seed, out=out, shared=self.s.shared or self.s.out)
         return Runner(s, _shared=(self.manifest, self._splits, self._models))
 
     # -- training
     def model(self, cfg):
-        from ..models.io import load_model
-        from ..train.trainer import train
-
+        """The trained model of ``cfg`` (loaded from its run directory when there, trained otherwise), cached."""
         run = Path(cfg.out)
         if cfg.out not in self._models:
             if (run / "model.safetensors").is_file():
@@ -187,9 +190,6 @@ class Runner:
 
     def split(self, name: str, tagger):
         """A loaded split; ``"target"`` is the held-out half of ``shift`` (the target domain's test songs)."""
-        from ..config import to_dict
-        from ..train.data import load_split
-
         if name == "target":
             return _halves(self.split("shift", tagger))[1]
         if name == "shift":
@@ -203,6 +203,7 @@ class Runner:
 
     # -- evaluation (cached per run directory in eval.json)
     def evaluate(self, row: Row, cfg, split: str) -> dict[str, float]:
+        """Scores of ``row`` on ``split`` under the settings' protocol, cached in the run's ``eval.json``."""
         run = Path(cfg.out)
         cache_path = run / "eval.json"
         cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
@@ -223,10 +224,6 @@ class Runner:
     def _thresholds(self, tagger, cfg, how: str) -> np.ndarray:
         """The thresholds an evaluation uses: the run's own, or refitted (Settings.thresholds /
         source_thresholds), then floored at Settings.threshold_floor."""
-        import torch
-
-        from ..train.thresholds import fit_model_thresholds
-
         thr = np.asarray(tagger.thresholds, dtype=np.float64)
         if cfg.data != self.s.data:  # trained on another set (the scarce one): keep its own held-in thresholds
             pass
@@ -239,8 +236,6 @@ class Runner:
         return np.maximum(np.asarray(thr, dtype=np.float64), self.s.threshold_floor)
 
     def _evaluate(self, how: str, tagger, cfg, split: str) -> dict[str, float]:
-        from ..eval.protocol import evaluate_split
-
         if how == "sigma":
             return sigma_summary(tagger)
         data = self.split(split, tagger)
@@ -252,10 +247,6 @@ class Runner:
             # "target" is already the held-out half of the target-domain split: fit on the other half
             fit, held = _halves(self.split("shift", tagger) if split == "target" else data)
             if how == "thresholds:target":
-                import torch
-
-                from ..train.thresholds import fit_model_thresholds
-
                 thr = fit_model_thresholds(tagger.net, tagger.standardizer, fit, cfg, torch.device("cpu"))
                 thr = np.maximum(thr, self.s.threshold_floor)
             else:
@@ -276,8 +267,6 @@ class Runner:
 def sigma_summary(tagger) -> dict[str, float]:
     """Learned sigma per tag (seconds) and its mean over tempo tags and over the other tags (Fig. 3.4);
     empty when the model has no Gaussian."""
-    from ..models.inspect import describe
-
     info = describe(tagger)
     out: dict[str, float] = {}
     tempo: list[float] = []
@@ -307,10 +296,6 @@ def make_scarce_manifest(s: Settings, manifest) -> Path:
     dest = scarce_manifest_dir(s)
     if (dest / "metadata.json").is_file():
         return dest
-    from dataclasses import replace
-
-    from ..errors import DatasetError
-
     shift = sorted(manifest.split(s.shift_split), key=lambda c: c.clip_id)
     if not shift or any(c.events is None for c in shift):
         raise DatasetError(f"{manifest.root}: the scarce frame-supervised baseline needs a '{s.shift_split}' split "
@@ -346,8 +331,6 @@ def _halves(data):
 
 def _clip_accuracy(tagger, data) -> dict[str, float]:
     """Single-label accuracy (thesis §3.5: UrbanSound8K), over clips with exactly one tag."""
-    from ..eval.protocol import split_outputs
-
     one = np.flatnonzero(data.clip_labels.sum(axis=1) == 1)
     if len(data) == 0 or len(one) < 0.9 * len(data):
         return {}
@@ -371,8 +354,6 @@ def recipe_splits(recipe: Recipe, runner: Runner) -> list[str]:
         have |= {"shift", "target"}
     splits = [sp for sp in recipe.splits if sp in have]
     if not splits:
-        from ..errors import DatasetError
-
         raise DatasetError(f"{runner.s.data}: none of the splits {list(recipe.splits)} needed by Table {recipe.name}")
     return splits
 
@@ -385,8 +366,6 @@ def run_rows(recipe: Recipe, runner: Runner) -> list[dict | None]:
     columns = {k for k, _ in recipe.rows[0].label}
     bad = [k for k, _ in s.where if k not in columns]
     if bad:
-        from ..errors import ConfigError
-
         raise ConfigError(f"--where '{bad[0]}': Table {recipe.name} has no such column "
                           f"(columns: {', '.join(sorted(columns))})")
     results: list[dict | None] = [None] * len(recipe.rows)

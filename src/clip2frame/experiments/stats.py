@@ -104,12 +104,15 @@ def normal_quantile(p: float) -> float:
 
 
 def normal_cdf(x: float) -> float:
+    """The standard normal distribution function at ``x``."""
     return NormalDist().cdf(x)
 
 
 # ---- intervals --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Interval:
+    """A mean with its interval ``[low, high]`` over ``n`` values."""
+
     mean: float
     low: float
     high: float

@@ -20,6 +20,7 @@ spatial), the sound model alone ("S", temporal) and the weak sound model alone (
 """
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -29,6 +30,17 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write_text
+from ..models.io import load_model, load_visual_model
+from ..tags import VIDEO_INSTRUMENTS
+from ..video.inference.fusion import fuse
+from ..video.inference.metrics import centre_baseline, evaluate_maps
+from ..video.inference.predict import fit_len, predict_sound, predict_visual
+from ..video.rendering.corpus import render_corpus
+from ..video.training.data import load_item, load_truth
+from ..video.training.demo import demo_configs, demo_settings
+from ..video.training.evaluate import truths_of
+from ..video.training.training import train
+from .claims import Claim, Finding, Side, finish_claims
 from .findings_report import claims_markdown
 from .stats import two_level_bootstrap, two_level_ci
 
@@ -39,8 +51,7 @@ WEAK = "ST05-weak"  # ST05 trained from the weak sound model
 
 
 def video_findings():
-    from .findings import Claim, Finding, Side
-
+    """Findings 8-10 (chapter 4): their claims over the video methods' map metrics."""
     def s(method: str, metric: str = "temporal_auc") -> Side:
         return Side((("method", method),), metric, "test")
 
@@ -88,6 +99,10 @@ def video_findings():
 
 @dataclass
 class PairScore:
+    """The scores of one (video, instrument) test pair: temporal AUC and the sum and count of spatial
+    distances (px).
+    """
+
     video: str
     instrument: str
     auc: float
@@ -99,9 +114,6 @@ def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool, th
                ) -> dict[str, Path]:
     """Every model of one seed (finished runs are skipped by the video trainer); returns run directories.
     ``threads``: CPU threads of each training (default: the recipe's; not part of a run's identity)."""
-    from ..video.training.demo import demo_configs, demo_settings
-    from ..video.training.training import train
-
     cfgs = {k: replace(c, seed=seed, **({"threads": threads} if threads else {})) for k, c in demo_configs(quick).items()}
     runs.mkdir(parents=True, exist_ok=True)
     cmd = "clip2frame experiment (video findings)"
@@ -122,15 +134,6 @@ def train_seed(data: Path, runs: Path, seed: int, quick: bool, *, weak: bool, th
 
 def score_pairs(data: Path, runs: dict[str, Path], split: str = "test") -> dict[str, list[PairScore]]:
     """Per method ("VT A", "SOT0503 A*O*S", ...) the scores of every test (video, instrument) pair."""
-    from ..tags import VIDEO_INSTRUMENTS
-    from ..video.training.evaluate import truths_of
-    from ..video.inference.fusion import fuse
-    from ..video.inference.metrics import centre_baseline, evaluate_maps
-    from ..video.training.data import load_truth
-    from ..models.io import load_model, load_visual_model
-    from ..video.inference.predict import fit_len, predict_sound, predict_visual
-    from ..video.training.data import load_item
-
     onet = load_visual_model(runs["object"], kind="object")
     sounds = {"sound": load_model(runs["sound"], kind="sound")}
     if "sound-weak" in runs:
@@ -171,8 +174,6 @@ def video_training_record(run: Path) -> dict:
     """How a video run trained, from its ``metrics.csv`` (fixed epoch budgets): ``stop_epoch`` (epochs run),
     ``best_epoch`` (the last epoch marked best on validation), ``stopped_by`` "cap" and
     ``best_in_last_10pct``; empty when the run has no metrics."""
-    import csv
-
     path = run / "metrics.csv"
     rows = list(csv.DictReader(path.open())) if path.is_file() else []
     if not rows:
@@ -212,9 +213,6 @@ def run_video_findings(findings, out: Path, seeds: list[int], *, quick: bool, n_
 
     Seeds may also run as separate processes into the same ``out`` (``--seed K --seeds 1`` each, e.g. one
     thread each on a 2-core CPU); a last run over all seeds then only scores and writes the tables."""
-    from ..video.training.demo import demo_settings
-    from ..video.rendering.corpus import render_corpus
-
     out.mkdir(parents=True, exist_ok=True)
     st = demo_settings(quick)
     data = render_corpus(out / "video-corpus", st["synth"], jobs=st["jobs"])
@@ -243,8 +241,6 @@ def video_claims(f, per_seed: dict[int, dict[str, list[PairScore]]], seeds: list
     """Every claim of a chapter-4 finding: seed-averaged aggregates with two-level bootstrap intervals
     (seeds, then test pairs), the paired two-level comparison, Holm within the finding; with ``training``
     (per seed, run name -> :func:`video_training_record`) the epochs of the runs behind both sides."""
-    from .findings import Side, finish_claims
-
     n_items = len(next(iter(per_seed[seeds[0]].values())))
     every = np.arange(n_items)
 

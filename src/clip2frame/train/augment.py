@@ -28,6 +28,8 @@ from ..config import check_keys
 
 @dataclass(frozen=True)
 class AugmentConfig:
+    """Feature augmentation of the training crops: random EQ and SpecAugment masks (all off by default)."""
+
     eq_db: float = 0.0            # random EQ: control-point gains uniform in [-eq_db, +eq_db] dB (0 = off)
     eq_points: int = 8            # control points over the mel bands (linear interpolation between them)
     freq_masks: int = 0           # SpecAugment frequency masks per crop
@@ -37,9 +39,11 @@ class AugmentConfig:
 
     @property
     def enabled(self) -> bool:
+        """Whether any augmentation is on."""
         return self.eq_db > 0 or self.freq_masks > 0 or self.time_masks > 0
 
     def validate(self) -> "AugmentConfig":
+        """``self`` when every field is in range; :class:`ConfigError` naming the key otherwise."""
         checks = [
             ("eq_db", self.eq_db >= 0, f"must be >= 0, got {self.eq_db}"),
             ("eq_points", self.eq_points >= 2, f"must be >= 2, got {self.eq_points}"),

@@ -15,6 +15,10 @@ from .mean_teacher import MeanTeacherConfig
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Everything a training run uses (the ``train --config`` YAML): data, model, features, optimiser, budget,
+    selection, thresholds and the optional training switches.
+    """
+
     data: str = ""                       # manifest directory (clip2frame synth music, or a reader's output)
     out: str = "runs/clip2frame"         # run directory
     preset: str = "thesis-best"
@@ -55,6 +59,7 @@ class TrainConfig:
     mean_teacher: MeanTeacherConfig = field(default_factory=MeanTeacherConfig)
 
     def validate(self) -> "TrainConfig":
+        """``self`` when every field is in range; :class:`ConfigError` naming the key otherwise."""
         checks = [
             ("lr", self.lr > 0, f"must be > 0, got {self.lr}"),
             ("sigma_lr_mult", self.sigma_lr_mult > 0, f"must be > 0, got {self.sigma_lr_mult}"),

@@ -28,10 +28,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from ..audio.features import MultiScaleLogMel
 from ..audio.io import load_audio
 from ..config import to_dict
+from ..data.events import events_to_frames
 from ..data.manifest import ClipRecord, Manifest
 from ..errors import Clip2FrameError
 from ..fileio import atomic_write_bytes, atomic_write_text
@@ -64,6 +66,7 @@ class ClipFeatures(Sequence):
         return np.load(self.paths[i], mmap_mode="r", allow_pickle=False)
 
     def take(self, idx) -> "ClipFeatures":
+        """The clips ``idx`` (in that order), still on disk."""
         idx = [int(i) for i in idx]
         return ClipFeatures([self.paths[i] for i in idx], self.lengths[idx] if idx else [])
 
@@ -106,6 +109,7 @@ class SplitData:
 
     @property
     def lengths(self) -> np.ndarray:
+        """Frames T_i of every clip, shape [N]."""
         return feature_lengths(self.feats, self.time_axis)
 
     def subset(self, idx: Sequence[int]) -> "SplitData":
@@ -272,8 +276,6 @@ def cache_clips(todo: Sequence[tuple[str, Any, str | Path]], compute: Callable[[
         The kept clips as a :class:`ClipFeatures` (memory-mapped on access), the skipped ones, the count
         computed now. Each file is written atomically when done, so a killed build resumes where it stopped.
     """
-    from tqdm import tqdm
-
     state: dict[str, tuple[int | None, str | None]] = {}
     paths = {cid: Path(p) for cid, _, p in todo}
     work = []
@@ -322,8 +324,6 @@ def load_split(manifest: Manifest, split: str, spec, labels: list[str], *, total
                jobs: int = 1) -> SplitData:
     """Features (on disk, see :class:`ClipFeatures`), clip labels and (when the manifest has it) frame truth
     of ``split``. ``jobs``: processes computing clips not cached yet."""
-    from ..data.events import events_to_frames
-
     clips = manifest.split(split)
     if not clips:
         raise Clip2FrameError(f"{manifest.root}: split '{split}' has no clips")
@@ -356,6 +356,7 @@ def load_split(manifest: Manifest, split: str, spec, labels: list[str], *, total
 
 
 def write_skipped(run_dir: Path, skipped: list[tuple[str, str, str]]) -> None:
+    """Write ``run_dir/skipped.tsv`` (split, clip, reason) when any clip was skipped."""
     if skipped:
         atomic_write_text(run_dir / "skipped.tsv", "split\tclip\treason\n" +
                           "".join(f"{s}\t{c}\t{r}\n" for s, c, r in skipped))

@@ -45,6 +45,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 import torch
+import torch.distributed as dist
+
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -63,17 +66,18 @@ class Distributed:
 
     @property
     def enabled(self) -> bool:
+        """Whether more than one process trains."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0 (the one that writes files)."""
         return self.rank == 0
 
     # ------------------------------------------------------------------------------------- collectives
     def barrier(self) -> None:
+        """Wait for every rank (no-op in a single process)."""
         if self.enabled:
-            import torch.distributed as dist
-
             dist.barrier()
 
     @contextlib.contextmanager
@@ -89,8 +93,6 @@ class Distributed:
         """Rank 0's ``obj`` on every rank (picklable objects)."""
         if not self.enabled:
             return obj
-        import torch.distributed as dist
-
         box = [obj if self.is_main else None]
         dist.broadcast_object_list(box, src=0)
         return box[0]
@@ -103,8 +105,6 @@ class Distributed:
         """Make every rank start from rank 0's parameters and buffers."""
         if not self.enabled:
             return
-        import torch.distributed as dist
-
         with torch.no_grad():
             for t in list(module.parameters()) + list(module.buffers()):
                 dist.broadcast(t.data, src=0)
@@ -142,8 +142,6 @@ class Distributed:
         torch.Tensor
             The global batch's mean loss (0-d, identical on every rank), for logging.
         """
-        import torch.distributed as dist
-
         first = batch[0]
         if first is None:
             raise ValueError("backward_shard: the first tensor of the batch is needed (its size shards it)")
@@ -184,9 +182,8 @@ class Distributed:
         return device
 
     def close(self) -> None:
+        """Destroy the process group if this object created it."""
         if self.enabled and self.owns_group:
-            import torch.distributed as dist
-
             if dist.is_initialized():
                 dist.destroy_process_group()
             self.owns_group = False
@@ -196,8 +193,6 @@ def env_world() -> tuple[int, int, int] | None:
     """(rank, world_size, local_rank) from torchrun's variables, or None outside torchrun."""
     if not all(k in os.environ for k in ENV_VARS):
         return None
-    from ..errors import ConfigError
-
     try:
         rank, world, local = (int(os.environ[k]) for k in ENV_VARS)
     except ValueError:
@@ -214,8 +209,6 @@ def init_from_env(device: torch.device) -> Distributed:
     ``device`` is the trainer's resolved device; with CUDA each rank uses GPU ``LOCAL_RANK``. A process
     group someone else initialised is used as is (and left open).
     """
-    import torch.distributed as dist
-
     world = env_world()
     if world is None or world[1] == 1:
         return Distributed()
@@ -225,8 +218,6 @@ def init_from_env(device: torch.device) -> Distributed:
     if dist.is_initialized():
         ctx.backend = dist.get_backend()
         return ctx
-    from ..errors import ConfigError
-
     missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k)]
     if missing:
         raise ConfigError(f"environment {'/'.join(missing)}: not set although WORLD_SIZE={size} (start "

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Iterable
 
 from ..data.manifest import Manifest, load_manifest
+from ..data.synth import timbres
 from ..errors import ConfigError
+from .data import SplitData, load_split
 
 DOMAIN_CHOICES = ("held-in", "extra", "all")
 
@@ -35,8 +37,6 @@ def parse_extra_val(entry: str) -> tuple[Path, str]:
 
 
 def _heldout_names() -> set[str]:
-    from ..data.synth import timbres
-
     names = {c.name for c in timbres._candidates() if c.heldout}
     return names | {Path(c.path).name for c in timbres._candidates() if c.heldout}
 
@@ -73,8 +73,6 @@ def load_extra_val(entries: Iterable[str], labels: list[str], features, **common
 
     Every set must use the model's labels (its own may be a superset, the rest is ignored).
     """
-    from .data import SplitData, load_split
-
     parts = []
     for entry in entries:
         path, split = parse_extra_val(entry)
@@ -89,8 +87,6 @@ def load_extra_val(entries: Iterable[str], labels: list[str], features, **common
 
 def pick(choice: str, held_in, extra):
     """The data a choice of :data:`DOMAIN_CHOICES` names: the held-in split, the extra sets, or both pooled."""
-    from .data import SplitData
-
     if choice == "held-in" or extra is None:
         if choice != "held-in":
             raise ConfigError(f"'{choice}' needs config key 'extra_val' (no extra validation set given)")

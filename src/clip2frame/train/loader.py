@@ -45,7 +45,9 @@ class InputTransform(Protocol):
     """What turns a read crop into the model's input: ``apply(x [1, *crop]) -> [1, *input]`` (float32), the
     time axis kept (a fitted :class:`~clip2frame.audio.features.Standardizer` is one)."""
 
-    def apply(self, x: torch.Tensor) -> torch.Tensor: ...
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """One batch's features -> the network's input."""
+        ...
 
 
 def epoch_plan(lengths: Sequence[int] | np.ndarray, batch_size: int, crop: int, stride: int,

@@ -27,10 +27,13 @@ from dataclasses import dataclass
 import torch
 
 from ..config import check_keys
+from .loader import CropDataset, collate, epoch_plan
 
 
 @dataclass(frozen=True)
 class MeanTeacherConfig:
+    """Mean-teacher training on unlabelled clips (``mean_teacher.*`` keys; off when ``data`` is empty)."""
+
     data: str = ""                # manifest directory of unlabelled clips ("" = mean teacher off)
     split: str = "unlabelled"     # its split
     ema_decay: float = 0.999      # α of the teacher's moving average (DCASE baseline: 0.999)
@@ -41,9 +44,11 @@ class MeanTeacherConfig:
 
     @property
     def enabled(self) -> bool:
+        """Whether mean teacher is on (an unlabelled manifest is given)."""
         return bool(self.data)
 
     def validate(self) -> "MeanTeacherConfig":
+        """``self`` when every field is in range; :class:`ConfigError` naming the key otherwise."""
         check_keys([
             ("ema_decay", 0.0 <= self.ema_decay < 1.0, f"must be in [0, 1), got {self.ema_decay}"),
             ("weight", self.weight >= 0, f"must be >= 0, got {self.weight}"),
@@ -103,8 +108,6 @@ class MeanTeacher:
 
     def __init__(self, cfg: MeanTeacherConfig, student: torch.nn.Module, data, std, *, stride: int,
                  crop_frames: int, batch_size: int):
-        from .loader import CropDataset
-
         self.cfg = cfg
         self.teacher = copy.deepcopy(student)
         for p in self.teacher.parameters():
@@ -116,16 +119,12 @@ class MeanTeacher:
 
     def start_epoch(self, seed: int) -> None:
         """The epoch's unlabelled crops: a permutation and crop starts drawn from ``seed``."""
-        from .loader import epoch_plan
-
         gen = torch.Generator().manual_seed(int(seed) + 0x5EED)
         plan = epoch_plan(self.dataset.lengths, self.batch, self.crop, self.stride, gen)
         self._items = plan
 
     def batch_for(self, step: int, device: torch.device):
         """Unlabelled batch ``step`` of the epoch (cycling when the labelled epoch is longer)."""
-        from .loader import collate
-
         items = self._items[step % len(self._items)]
         x, n_valid, _, _ = collate([self.dataset[it] for it in items])
         return x.to(device), n_valid.to(device)
@@ -145,10 +144,13 @@ class MeanTeacher:
         return w * consistency_loss(s_out, t_out, n_valid)
 
     def update(self, student: torch.nn.Module) -> None:
+        """Move the teacher's weights towards ``student``'s (exponential moving average, ``ema_decay``)."""
         ema_update(self.teacher, student, self.cfg.ema_decay)
 
     def state_dict(self) -> dict:
+        """The teacher's weights (CPU copies), for the resume state."""
         return {k: v.detach().cpu().clone() for k, v in self.teacher.state_dict().items()}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the teacher's weights from :meth:`state_dict`."""
         self.teacher.load_state_dict(state)

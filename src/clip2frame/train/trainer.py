@@ -19,6 +19,7 @@ import logging
 import math
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,23 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
+from ..audio.features import fit_standardizer
 from ..config import to_dict
 from ..data.manifest import load_manifest
 from ..errors import Clip2FrameError, DatasetError
+from ..eval.metrics import clip_auc_ap, frame_auc
+from ..eval.protocol import split_outputs
 from ..fileio import atomic_write_text
+from ..infer.predict import resolve_device
 from ..models.fcn import Clip2FrameNet
 from ..models.io import TaggerModel, runtime_versions, save_model
 from ..rundir import RunDir, utc_timestamp
+from . import domains
 from .augment import CropAugmenter, with_seeds
 from .config import PLACEMENT_KEYS, TrainConfig, settings_dict
 from .data import SplitData, load_split, write_skipped
-from . import domains
 from .distributed import init_from_env
 from .loader import CropDataset, PlanSampler, epoch_plan, epoch_seed, make_loader
 from .mean_teacher import MeanTeacher
@@ -49,6 +55,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TrainResult:
+    """What :func:`train` returns: the run directory, the model file, the best epoch and its score, the
+    metrics of every epoch and the trained model.
+    """
+
     run_dir: Path
     model_path: Path
     best_epoch: int
@@ -66,8 +76,6 @@ def _config_hash(cfg: TrainConfig) -> str:
 
 
 def _device(cfg: TrainConfig) -> torch.device:
-    from ..infer.predict import resolve_device
-
     return resolve_device(cfg.device)
 
 
@@ -102,10 +110,6 @@ def _batch_loss(net, cfg: TrainConfig, autocast_dtype, x, n_valid, y, yf) -> tup
 
 
 def _validate(net, std, data: SplitData, cfg: TrainConfig, labels, device) -> dict[str, float]:
-    from ..eval.metrics import clip_auc_ap, frame_auc
-    from ..eval.protocol import split_outputs
-    import warnings
-
     clip_scores, frames = split_outputs(net, std, data, device=device)
     out: dict[str, float] = {}
     loss = F.binary_cross_entropy(torch.from_numpy(clip_scores).float().clamp(1e-7, 1 - 1e-7),
@@ -185,10 +189,6 @@ def train(cfg: TrainConfig, *, progress: bool = True, command: str | None = None
 
 def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progress: bool,
            command: str | None) -> TrainResult:
-    from tqdm import tqdm
-
-    from ..audio.features import fit_standardizer
-
     run = RunDir(run_dir, clean=ddp.is_main)  # rank 0 removes temp files a killed run left
     manifest = load_manifest(cfg.data)
     if manifest.extra.get("evaluation_only"):   # clip2frame synth outside|real|nonmusic (issue #24)

@@ -26,15 +26,20 @@ import logging
 import shutil
 import subprocess
 import tempfile
+from dataclasses import replace
+from math import gcd
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import ConfigError, DatasetError
+from ...extras import require
 from ...fileio import atomic_write_bytes
 from ...tags import MUSIC_TAG_KINDS, MUSIC_TAGS
 from ..manifest import ClipRecord, Manifest, load_manifest, write_manifest
 from ..synth.driver import wav_bytes
+from ..synth.everyday import everyday_clip_spec, render_everyday_clip
+from ..synth.timbres import EVAL_ONLY_RECORDINGS
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +92,9 @@ def _fit(x: np.ndarray, n: int) -> np.ndarray:
 
 def load_audio(path: str | Path, sr: int) -> np.ndarray:
     """A sound file as mono float32 at ``sr`` (shape (N,)); :class:`DatasetError` naming the file if unreadable."""
-    from math import gcd
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
 
-    import soundfile as sf
-    from scipy.signal import resample_poly
+    resample_poly = require("scipy.signal", what="non-music corpus rendering").resample_poly
 
     try:
         y, r = sf.read(str(path), dtype="float32", always_2d=True)
@@ -137,7 +141,7 @@ def _lang(s: str) -> str:
 
 
 def _claps(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
-    from scipy.signal import butter, sosfilt
+    signal = require("scipy.signal", what="non-music corpus rendering")
 
     out = np.zeros(n)
     rate = rng.uniform(20, 200)
@@ -149,14 +153,10 @@ def _claps(rng: np.random.Generator, n: int, sr: int) -> np.ndarray:
         burst = rng.standard_normal(L) * np.exp(-np.arange(L) / (L / 4)) * rng.uniform(0.2, 1.0)
         out[i:i + L] += burst[: n - i]
     lo = rng.uniform(600, 1200)
-    return sosfilt(butter(2, [lo, min(lo * 4, sr / 2 - 100)], "bandpass", fs=sr, output="sos"), out)
+    return signal.sosfilt(signal.butter(2, [lo, min(lo * 4, sr / 2 - 100)], "bandpass", fs=sr, output="sos"), out)
 
 
 def _everyday(seed: int, index: int, n: int, sr: int) -> np.ndarray:
-    from dataclasses import replace
-
-    from ..synth.everyday import everyday_clip_spec, render_everyday_clip
-
     spec = everyday_clip_spec("test", index, seed=seed, sr=sr, duration_s=n / sr)
     spec = replace(spec, background={**spec.background, "kind": "noise", "notes": []})   # no music background
     return render_everyday_clip(spec).audio
@@ -185,8 +185,6 @@ def nonmusic_clip(family: str, index: int, *, seed: int, seconds: float = 10.0, 
             raise ConfigError(f"{family}: '{tool}' is not installed (apt-get install espeak-ng festival)")
         return _at_dbfs(_speech(tool if tool == "espeak-ng" else "festival", rng, n, sr), float(rng.uniform(-26, -16)))
     if family == "applause-recorded":
-        from ..synth.timbres import EVAL_ONLY_RECORDINGS
-
         files = [EVAL_ONLY_RECORDINGS["lmms-common"] / "misc" / f for f in ("applause01.ogg", "raving_crowd01.ogg")]
         if not all(f.is_file() for f in files):
             raise ConfigError(f"{files[0].parent}: recorded applause missing (apt-get install lmms-common)")

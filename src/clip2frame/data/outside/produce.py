@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ConfigError
+from ...extras import require
 
 FADE_S = 0.02
 LEVELS_DB = {"lead": (0.0, 0.0), "drums": (-4.0, 2.0), "bass": (-8.0, -2.0), "comp": (-10.0, -3.0),
@@ -80,7 +81,7 @@ def _pick_index(rng, seq):
 
 def apply(x: np.ndarray, chain: list, sr: int) -> np.ndarray:
     """Run ``x`` (shape (C, N) or (N,), float32) through a pedalboard chain ``[[plugin, {param: v}], ...]``."""
-    import pedalboard
+    pedalboard = require("pedalboard", what="corpus rendering")
 
     plugins: list = []
     for name, params in chain:

@@ -71,6 +71,10 @@ def source_path(package: str, rel: str) -> Path:
 
 @dataclass(frozen=True)
 class PatchSample:
+    """One recorded sample of a patch: float32 audio at its own rate ``sr``, the key range it plays (Hz), its
+    root frequency (Hz) and its loop points (samples), if any.
+    """
+
     data: np.ndarray          # float32 at the patch's own rate
     sr: int
     low_hz: float

@@ -19,8 +19,10 @@ from ...errors import ConfigError
 from ...fileio import atomic_write_bytes
 from ...tags import MUSIC_TAG_KINDS, MUSIC_TAGS
 from ..manifest import ClipRecord, Manifest, load_manifest, write_manifest
+from ..synth import timbres
 from ..synth.compose import RULES
 from ..synth.driver import wav_bytes
+from ..synth.engine import get_engine
 from .arrange import Arrangement
 from .parts import make_arrangement
 from .produce import draw_mix, mix_down
@@ -37,8 +39,6 @@ def heldout_soundfonts() -> dict[str, tuple[str, Path]]:
 
     Raises :class:`ConfigError` when a pool has none, or (a guard) when a source is not marked held-out.
     """
-    from ..synth import timbres
-
     out: dict[str, tuple[str, Path]] = {}
     for short, pool in HELDOUT_SOUNDFONT_POOLS.items():
         srcs = [s for s in timbres.pool_for(pool, "piano") if s.kind == "soundfont"]
@@ -69,8 +69,6 @@ def render_arrangement(arr: Arrangement, plan: dict, soundfont: str | Path, *, s
     placed : {part name: np.ndarray of shape (N,)}
         Each part as it sits in the master (for truth-vs-audio checks).
     """
-    from ..synth.engine import get_engine
-
     eng = get_engine(soundfont, sr=sr)
     n = int(round(arr.duration_s * sr))
     stems: list[np.ndarray] = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ...errors import ConfigError
 from ..manifest import Manifest, load_manifest
 from . import audioset, imagenet, keypoints, magnatagatune, medleydb, urbansound, youtube8m
 from ._common import segment_tags
@@ -42,8 +43,6 @@ READERS: dict[str, Reader] = {
 
 def get_reader(name: str) -> Reader:
     """The reader registered under ``name`` (``ConfigError`` naming the choices otherwise)."""
-    from ...errors import ConfigError
-
     try:
         return READERS[name]
     except KeyError:

@@ -9,6 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import av
+
 from ..manifest import Manifest
 from ._common import rel
 
@@ -17,14 +19,12 @@ log = logging.getLogger(__name__)
 
 def audio_duration(path: Path) -> float:
     """Duration in seconds from the file header (soundfile), else from the container (PyAV)."""
-    try:
-        import soundfile as sf
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
 
+    try:
         return float(sf.info(str(path)).duration)
     except Exception as sf_error:  # libsndfile raises several types; PyAV is the fallback
         try:
-            import av
-
             with av.open(str(path)) as c:
                 if c.duration is not None:
                     return float(c.duration) / 1_000_000

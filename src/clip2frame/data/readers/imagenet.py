@@ -41,6 +41,8 @@ CH4_SYNSETS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Box:
+    """One labelled bounding box, in pixels of its image."""
+
     label: str
     xmin: float
     ymin: float
@@ -48,6 +50,7 @@ class Box:
     ymax: float
 
     def contains(self, x: float, y: float) -> bool:
+        """Whether the point ``(x, y)`` (pixels) lies inside the box, edges included."""
         return self.xmin <= x <= self.xmax and self.ymin <= y <= self.ymax
 
 

@@ -47,6 +47,10 @@ _FRAGMENT = re.compile(r"^(?P<start>\d+(?:\.\d+)?)_(?P<end>\d+(?:\.\d+)?)\.(?P<i
 
 @dataclass(frozen=True)
 class KeyPointFrame:
+    """The annotated key points of one frame at ``time`` (s): points [N, 2] and boxes [M, 4] on the
+    256-long-side frame.
+    """
+
     time: float
     points: np.ndarray            # [N, 2] float32 (x, y) on the 256-long-side frame
     instrument: str | None = None
@@ -55,6 +59,8 @@ class KeyPointFrame:
 
 @dataclass(frozen=True)
 class KeyPointTrack:
+    """The key-point annotation of one video: its frames, frame size, frame rate and instrument."""
+
     video: str
     instrument: str | None
     frame_size: tuple[int, int] | None   # (h, w) of the 256-long-side frame, when known

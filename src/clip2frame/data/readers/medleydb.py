@@ -39,6 +39,7 @@ from ...timebase import frame_boundaries
 from ..events import binary_to_events
 from ..manifest import ClipRecord, Event, Manifest
 from ._common import Issues, check_root, numbered_rows, parse_float, read_text, rel
+from .magnatagatune import tag_kind
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,8 @@ LABEL_MAPS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
 
 @dataclass(frozen=True)
 class TrackFiles:
+    """The files of one MedleyDB track: its metadata YAML, its mix and its activation file (None when missing)."""
+
     track_id: str
     metadata: Path
     mix: Path | None
@@ -98,12 +101,14 @@ class Activations:
 
     @property
     def hop_s(self) -> float:
+        """Seconds between activation frames (median spacing; the MedleyDB hop for a single frame)."""
         if len(self.times) > 1:
             return float(np.median(np.diff(self.times)))
         return ACTIVATION_HOP_S
 
     @property
     def end_s(self) -> float:
+        """End (s) of the last activation frame; 0 when there is none."""
         return float(self.times[-1] + self.hop_s) if len(self.times) else 0.0
 
 
@@ -354,6 +359,8 @@ def read(root: str | Path, *, label_map: Literal["mtt9", "ch4"] | Mapping[str, s
     Clip tags are the labels active somewhere in the track (from the activations; from the stems' metadata
     when the activation file is missing, then ``events=None``). ``extra["artists"]`` maps track → artist.
     """
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     root_p = Path(root).expanduser()
     for opt, val in (("metadata_dir", metadata_dir), ("audio_dir", audio_dir), ("annotation_dir", annotation_dir)):
         if val is not None and not Path(val).is_dir():
@@ -422,8 +429,6 @@ def read(root: str | Path, *, label_map: Literal["mtt9", "ch4"] | Mapping[str, s
         duration = None
         if read_durations and mix.is_file():
             try:
-                import soundfile as sf
-
                 duration = float(sf.info(str(mix)).duration)
             except Exception as e:  # soundfile raises several types for a corrupt header
                 issues.bad_file(mix, f"cannot read audio header ({e})")
@@ -484,8 +489,6 @@ def read(root: str | Path, *, label_map: Literal["mtt9", "ch4"] | Mapping[str, s
     extra["activation_files"] = {tf.track_id: rel(tf.activation, root_p) for tf in tracks if tf.activation}
     name = "medleydb" + (f"-{label_map}" if isinstance(label_map, str) else "")
     if label_map == "mtt9":
-        from .magnatagatune import tag_kind
-
         kinds = {lab: tag_kind(lab) for lab in labels}
     else:
         kinds = {lab: "instrument" for lab in labels}

@@ -71,6 +71,7 @@ SPLIT_CODES = {"train": 0, "validation": 1, "test": 2, "shift": 3}
 
 
 def split_code(split: str) -> int:
+    """A stable integer of ``split`` for seeding random streams (fixed codes for the known splits)."""
     if split in SPLIT_CODES:
         return SPLIT_CODES[split]
     return 1000 + int.from_bytes(hashlib.sha1(split.encode()).digest()[:3], "big")
@@ -94,6 +95,7 @@ class Part:
 
     @property
     def is_drum(self) -> bool:
+        """Whether the part is the drum kit (rendered on the percussion channel)."""
         return ins.INSTRUMENTS[self.tag].is_drum
 
 
@@ -113,6 +115,7 @@ class ClipSpec:
     mix: dict = field(default_factory=dict)             # snr_db, loudness_dbfs, compress ratio, noise colour
 
     def to_dict(self) -> dict:
+        """The spec as a JSON-able dict (:func:`dataclasses.asdict`)."""
         return asdict(self)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError
+from ...extras import require
 from ...fileio import atomic_write_text
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,9 @@ class Work:
 
 
 def default_cache_dir() -> Path:
+    """Where parsed works are cached: ``$CLIP2FRAME_CACHE`` or ``$XDG_CACHE_HOME/clip2frame`` (default
+    ``~/.cache/clip2frame``), then ``synth``.
+    """
     root = os.environ.get("CLIP2FRAME_CACHE") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "clip2frame")
     return Path(root) / "synth"
@@ -119,8 +123,8 @@ def estimate_key(lines) -> tuple[int, str]:
 
 
 def _parse_work(work_id: str) -> list[list[tuple[float, float, int]]]:
-    from music21 import converter, stream
-
+    converter = require("music21.converter", what="corpus rendering")
+    stream = require("music21.stream", what="corpus rendering")
     root, _ = _corpus_root_and_works()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

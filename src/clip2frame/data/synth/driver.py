@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Generator, Iterable, Mapping, Sequence, TypeVar
 
 import numpy as np
+from tqdm import tqdm
 
 from ...errors import ConfigError, OutputError
 from ...fileio import atomic_write_text
@@ -94,8 +95,6 @@ def drive(tasks: Sequence[T], render_one: Callable[[T], R], *, jobs: int, desc: 
     records: list[R] = []
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(tasks), unit=unit, desc=desc, dynamic_ncols=True)
     results = run_tasks(render_one, tasks, jobs)
     try:
@@ -132,11 +131,11 @@ def records_to_clips(out_dir: Path, records: Iterable[dict], split_order: Sequen
 
 def wav_bytes(audio: np.ndarray, sr: int) -> bytes:
     """16-bit PCM WAV bytes of ``audio`` ([n] or [n, channels] float, clipped to [-1, 1]) at ``sr`` Hz."""
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
     # Imported here, not at module top: soundfile loads its own libsndfile, and when that happens before
     # FluidSynth is loaded the synth binds to it, and some clips render to other bytes (measured: 2 of 6
     # clips of `synth music --hours 0.01 --clip-seconds 6 --splits test --seed 3`).
-    import soundfile as sf
-
     buf = io.BytesIO()
     sf.write(buf, np.clip(audio, -1.0, 1.0), sr, subtype="PCM_16", format="WAV")
     return buf.getvalue()

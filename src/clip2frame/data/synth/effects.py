@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ConfigError
+from ...extras import require
 
 Chain = list  # [[name, {param: value}], ...]
 
@@ -93,7 +94,7 @@ def apply_chain(x: np.ndarray, chain: Chain, *, sr: int) -> np.ndarray:
     """Run ``x`` (mono float32) through ``chain``; the output has the input's length and alignment."""
     if not chain or not np.any(x):
         return x
-    import pedalboard
+    pedalboard = require("pedalboard", what="corpus rendering")
 
     plugins = []
     for name, params in chain:

@@ -19,6 +19,7 @@ quantisation in the stems; the left and right outputs are averaged to mono.
 from __future__ import annotations
 
 import logging
+from ctypes import c_int, c_void_p
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,8 +78,6 @@ class SynthEngine:
         self.soundfont = check_soundfont(soundfont)
         self.sr = int(sr)
         fs = _import_fluidsynth()
-        from ctypes import c_int, c_void_p
-
         self._write_float = fs.cfunc(
             "fluid_synth_write_float", c_int, ("synth", c_void_p, 1), ("len", c_int, 1),
             ("lout", c_void_p, 1), ("loff", c_int, 1), ("lincr", c_int, 1),
@@ -93,6 +92,7 @@ class SynthEngine:
             raise DatasetError(f"{self.soundfont}: FluidSynth cannot load this SoundFont")
 
     def close(self) -> None:
+        """Free the FluidSynth instance (idempotent)."""
         if self._synth is not None:
             self._synth.delete()
             self._synth = None

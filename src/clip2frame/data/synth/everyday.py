@@ -93,15 +93,18 @@ class EverydaySpec:
 
     @property
     def tags(self) -> tuple[str, ...]:
+        """The clip's tags: labels with at least one event, in ``EVERYDAY_LABELS`` order."""
         present = {s.label for s in self.sources if s.events}
         return tuple(lab for lab in EVERYDAY_LABELS if lab in present)
 
     @property
     def events(self) -> tuple[Event, ...]:
+        """Every event of the clip (seconds rounded to 1 ms), sorted by onset then label."""
         evs = [Event(round(a, 3), round(b, 3), s.label) for s in self.sources for a, b in s.events]
         return tuple(sorted(evs, key=lambda e: (e.onset, e.label)))
 
     def to_dict(self) -> dict:
+        """The spec as a JSON-able dict (:func:`dataclasses.asdict`)."""
         return asdict(self)
 
 

@@ -99,6 +99,7 @@ class EverydayClass:
 
     @property
     def is_drum(self) -> bool:
+        """Whether the class plays from the percussion kit (no General MIDI program)."""
         return self.program is None
 
 

@@ -47,6 +47,10 @@ from ...tags import INSTRUMENT_TAGS
 
 @dataclass(frozen=True)
 class Instrument:
+    """One instrument tag of the corpus: its General MIDI programs, pitch range, roles and whether it is the
+    drum kit.
+    """
+
     tag: str
     programs: tuple[int, ...]   # General MIDI programs (0-based); one is drawn per clip
     low: int                    # lowest MIDI pitch played
@@ -56,6 +60,7 @@ class Instrument:
 
     @property
     def centre(self) -> int:
+        """The middle of the played pitch range (MIDI pitch)."""
         return (self.low + self.high) // 2
 
 

@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 
+from ...extras import require
 from ...timebase import HOP_LENGTH
 
 EPS = 1e-12
@@ -12,8 +13,6 @@ EPS = 1e-12
 
 def _lfilter() -> Any:
     """``scipy.signal.lfilter`` (the IIR filters of the mixer; scipy comes with the 'synth' extra)."""
-    from ...extras import require
-
     return require("scipy.signal", what="corpus rendering", extra="synth").lfilter
 
 

@@ -19,6 +19,7 @@ PROGRESSIONS = {
 
 
 def chord_pcs(tonic: int, mode: str, degree: int) -> tuple[int, int, int]:
+    """Pitch classes (root, third, fifth) of the triad on scale ``degree`` of ``tonic`` in ``mode``."""
     sc = SCALES[mode]
     return tuple((tonic + sc[(degree + k) % 7]) % 12 for k in (0, 2, 4))  # type: ignore[return-value]
 
@@ -30,6 +31,7 @@ def near(pc: int, target: int) -> int:
 
 
 def fold(p: int, low: int, high: int) -> int:
+    """``p`` moved by octaves into ``[low, high]`` (``low`` when the range is under an octave)."""
     while p < low:
         p += 12
     while p > high:
@@ -60,9 +62,11 @@ class TempoMap:
         self.n_beats = float(np.interp(duration_s, self._t, self._b))
 
     def time(self, beat: float) -> float:
+        """Seconds at ``beat``."""
         return float(np.interp(beat, self._b, self._t))
 
     def beat(self, t: float) -> float:
+        """Beat at ``t`` seconds."""
         return float(np.interp(t, self._t, self._b))
 
 
@@ -112,6 +116,9 @@ def line_notes(rng, work: Work | None, inst: ins.Instrument, key: tuple[int, str
 
 
 def comp_notes(rng, inst, chords, b0, b1):
+    """Chord accompaniment over beats [b0, b1) (block, arpeggio or strum), as ``(onset, offset, pitch,
+    velocity)`` in beats.
+    """
     style = rng.choice(["block", "arpeggio", "strum"])
     vel0 = int(rng.integers(60, 100))
     centre = inst.centre - 5
@@ -145,6 +152,9 @@ def comp_notes(rng, inst, chords, b0, b1):
 
 
 def power_notes(rng, inst, chords, b0, b1):
+    """Power chords (root, fifth, octave; sustained or in eighths) over beats [b0, b1), as ``(onset, offset,
+    pitch, velocity)`` in beats.
+    """
     vel0 = int(rng.integers(85, 115))
     sustained = rng.random() < 0.3
     out = []
@@ -160,6 +170,9 @@ def power_notes(rng, inst, chords, b0, b1):
 
 
 def bass_notes(rng, inst, chords, key, b0, b1):
+    """A bass line (quarters, eighths, root-fifth or walking) over beats [b0, b1), as ``(onset, offset, pitch,
+    velocity)`` in beats.
+    """
     pattern = rng.choice(["quarters", "eighths", "root-fifth", "walking"])
     vel0 = int(rng.integers(80, 115))
     sc = SCALES[key[1]]
@@ -186,6 +199,9 @@ def bass_notes(rng, inst, chords, key, b0, b1):
 
 
 def drum_notes(rng, b0, b1):
+    """A drum pattern (rock, half-time, disco or ride) over beats [b0, b1), as ``(onset, offset, GM drum
+    note, velocity)`` in beats.
+    """
     style = rng.choice(["rock", "half", "disco", "ride"])
     vel0 = int(rng.integers(85, 115))
     out = []
@@ -214,6 +230,7 @@ def drum_notes(rng, b0, b1):
 
 
 def pad_notes(rng, inst, chords, b0, b1):
+    """Sustained chords, one per bar, over beats [b0, b1), as ``(onset, offset, pitch, velocity)`` in beats."""
     vel0 = int(rng.integers(60, 95))
     out = []
     bar = int(b0 // 4)

@@ -39,11 +39,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ...audio.io import load_audio
 from ...errors import ConfigError
 from ...tags import INSTRUMENT_TAGS
 from . import compose, effects, timbres, variety
 from .driver import clip_id_for
+from .everyday import everyday_clip_spec, render_everyday_clip
 from .mix import active_rms, coloured_noise
+from .sources import pick_work, stem_renderer
 from .splits import V4_SPLITS
 
 log = logging.getLogger(__name__)
@@ -109,6 +112,9 @@ def parse_features(text: str | None) -> tuple[str, ...]:
 
 
 def feature_rng(seed: int, split: str, index: int, feature: str) -> np.random.Generator:
+    """The random stream of one production ``feature`` of clip ``index`` of ``split`` (one stream per
+    feature).
+    """
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, compose.split_code(split), int(index), _STREAMS[feature]])
 
 
@@ -248,8 +254,6 @@ def is_negative(seed: int, split: str, index: int) -> bool:
 def v5_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
                  cache_dir=None, features: tuple[str, ...] = FEATURES) -> compose.ClipSpec:
     """The spec of clip ``index`` of ``split`` in a ``synth-music-5`` corpus with ``features`` on."""
-    from .render import pick_work
-
     if split not in V4_SPLITS:
         raise ConfigError(f"splits: unknown split '{split}' (expected one of {', '.join(V4_SPLITS)})")
     score_split, pool, profile = V4_SPLITS[split]
@@ -314,8 +318,6 @@ def _place(x: np.ndarray, n: int, start_s: float, end_s: float, sr: int, *, tile
 
 
 def _speech(e: dict, sr: int) -> np.ndarray:
-    from ...audio.io import load_audio
-
     if shutil.which("espeak-ng") is None:
         raise ConfigError("production: 'espeak-ng' is not installed (apt-get install espeak-ng)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -327,8 +329,6 @@ def _speech(e: dict, sr: int) -> np.ndarray:
 
 
 def _applause(e: dict, n: int, sr: int) -> np.ndarray:
-    from .render import stem_renderer
-
     srcs = _training_soundfonts(TRAINING_NONMUSIC["applause_soundfonts"])
     if srcs:
         return stem_renderer(srcs[0].name, sr=sr).render([(0.0, n / sr, 60, 110)], program=126, n_samples=n)
@@ -356,8 +356,6 @@ def _extra_audio(e: dict, spec: compose.ClipSpec, n: int) -> np.ndarray:
     if kind == "silence":
         return np.zeros(n, dtype=np.float32)
     if kind == "distractor":
-        from .render import stem_renderer
-
         return stem_renderer(e["source"], sr=sr).render(e["notes"], program=e["program"], n_samples=n)
     if kind == "speech":
         return _place(_speech(e, sr), n, e["start_s"], e["end_s"], sr, tile=True)
@@ -366,8 +364,6 @@ def _extra_audio(e: dict, spec: compose.ClipSpec, n: int) -> np.ndarray:
     if kind == "noise":
         return _place(_noise(e, n, sr), n, e["start_s"], e["end_s"], sr, tile=False)
     if kind == "everyday":
-        from .everyday import everyday_clip_spec, render_everyday_clip
-
         ev = everyday_clip_spec(TRAINING_NONMUSIC["everyday_split"][0], e["index"], seed=spec.seed, sr=sr,
                                 duration_s=dur)
         return _place(render_everyday_clip(ev).audio, n, 0.0, dur, sr, tile=False)

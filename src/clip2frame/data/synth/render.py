@@ -1,33 +1,34 @@
 """Render clips and whole corpora: specs → FluidSynth stems → mix → wav + manifest."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from dataclasses import dataclass
-from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
 from ...errors import ConfigError
+from ...extras import require
 from ...fileio import atomic_write_bytes
 from ...tags import INSTRUMENT_TAGS, MUSIC_TAG_KINDS, MUSIC_TAGS
 from ..manifest import Event, Manifest, load_manifest, write_manifest
-from . import compose, corpus
+from . import compose, corpus, effects, production as prod, timbres as tb, variety
 from .driver import claim_output_dir, clip_id_for, drive, log_plan, records_to_clips, split_tasks, wav_bytes
-from .splits import SPLIT_ORDER, V4_PROPORTIONS, V4_SPLITS, plan_clips
 from .effects import apply_chain
 from .engine import DEFAULT_SOUNDFONT, SHIFT_SOUNDFONT, SynthEngine, check_soundfont, get_engine
 from .instruments import GM_PROGRAMS, INSTRUMENTS
 from .mix import active_rms, coloured_noise, compress, gate, shelf_eq
+from .production import render_extras, v5_clip_spec
+from .sources import pick_work, stem_renderer
+from .splits import SPLIT_ORDER, V4_PROPORTIONS, V4_SPLITS, plan_clips
 
 log = logging.getLogger(__name__)
 
 RENDERER_VERSION = "synth-music-3"          # one soundfont per split (``timbres="fixed"``)
 RENDERER_V4 = "synth-music-4"               # timbre-randomised (``timbres="random"``), see variety.py
-WORK_POOL = 128          # works drawn from per split and composer group (parsed lazily, only when a clip picks one)
 
 
 @dataclass
@@ -79,8 +80,6 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
         mix += x
     m = spec.mix
     if m.get("extras"):  # synth-music-5: untagged distractors and non-music, on the parts' gain scale
-        from .production import render_extras
-
         mix += render_extras(spec, n)
     gain = 1.0
     if stems:
@@ -100,23 +99,6 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
         gain *= 0.99 / peak
     stems = {t: (x * gain).astype(np.float32) for t, x in stems.items()}
     return RenderedClip(mix.astype(np.float32), stems, tags, events, spec)
-
-
-_SAMPLERS: dict[tuple[str, int], object] = {}
-
-
-def stem_renderer(source_name: str, *, sr: int = 16000):
-    """The per-process cached renderer of a timbre source: a :class:`SynthEngine` or a sampler."""
-    from . import samplers, timbres
-
-    src = timbres.source(source_name)
-    if src.kind == "soundfont":
-        return get_engine(src.path, sr=sr)
-    key = (src.name, int(sr))
-    if key not in _SAMPLERS:
-        cls = samplers.DrumKitSampler if src.kind == "drumkit" else samplers.PianoSampler
-        _SAMPLERS[key] = cls(src.path, sr=sr)
-    return _SAMPLERS[key]
 
 
 def render_notes(events: Iterable, program: int, *, is_drum: bool = False, duration_s: float,
@@ -165,44 +147,6 @@ def render_instrument_clip(instrument: str, *, duration_s: float, seed: int, sr:
 
 
 # -------------------------------------------------------------------------------------- corpus level
-# Composer groups a clip's work is drawn from (weights renormalised over the groups a split has), so
-# the 1,300 Palestrina masses and 1,000 folk tunes do not crowd out Bach and the classical quartets.
-WORK_GROUPS: dict[str, tuple[tuple[str, ...], float]] = {
-    "bach": (("bach",), 0.30),
-    "renaissance": (("palestrina", "monteverdi"), 0.25),
-    "classical": (("mozart", "haydn", "beethoven", "schumann_robert"), 0.20),
-    "folk": (("ryansMammoth",), 0.25),
-}
-
-
-@lru_cache(maxsize=64)
-def _work_pools(split: str, seed: int) -> tuple[tuple[tuple[str, ...], float], ...]:
-    pools = []
-    works = corpus.works_for_split(split)
-    for composers, weight in WORK_GROUPS.values():
-        ws = sorted((w for w in works if w.split("/")[0] in composers),
-                    key=lambda w: hashlib.sha1(f"{seed}:{w}".encode()).digest())[:WORK_POOL]
-        if ws:
-            pools.append((tuple(ws), weight))
-    return tuple(pools)
-
-
-def pick_work(split: str, *, seed: int, index: int, cache_dir=None) -> corpus.Work | None:
-    """The corpus work a clip draws its lines from (only works of ``split``; None if none parses)."""
-    pools = _work_pools(split, int(seed))
-    if not pools:
-        return None
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, compose.split_code(split), int(index), 7])
-    weights = np.array([w for _, w in pools])
-    cands = pools[int(rng.choice(len(pools), p=weights / weights.sum()))][0]
-    j = int(rng.integers(len(cands)))
-    for k in range(8):
-        w = corpus.load_work(cands[(j + k) % len(cands)], cache_dir=cache_dir)
-        if w is not None:
-            return w
-    return None
-
-
 def corpus_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
                      soundfont: str | Path | None = None, cache_dir=None) -> compose.ClipSpec:
     """The spec of clip ``index`` of ``split`` in a corpus rendered with ``seed``."""
@@ -216,8 +160,6 @@ def corpus_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float =
 def varied_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
                      cache_dir=None) -> compose.ClipSpec:
     """The spec of clip ``index`` of ``split`` in a timbre-randomised (``synth-music-4``) corpus."""
-    from . import variety
-
     if split not in V4_SPLITS:
         raise ConfigError(f"splits: unknown split '{split}' (expected one of {', '.join(V4_SPLITS)})")
     score_split, pool, profile = V4_SPLITS[split]
@@ -239,8 +181,6 @@ def _render_task(task) -> dict:
     """Worker: build the spec, render + write the wav unless it exists, return the record as a dict."""
     split, index, cfg = task
     if cfg.get("renderer") == "synth-music-5":
-        from .production import v5_clip_spec
-
         spec = v5_clip_spec(split, index, seed=cfg["seed"], clip_seconds=cfg["clip_seconds"], sr=cfg["sr"],
                             cache_dir=cfg["cache_dir"], features=tuple(cfg["production"]))
     elif cfg.get("renderer") == RENDERER_V4:
@@ -275,14 +215,10 @@ _V5_KEYS = ("density", "levels", "nonmusic")
 def _versions() -> dict:
     out = {"renderer": RENDERER_VERSION}
     try:
-        import music21
-
-        out["music21"] = music21.__version__
+        out["music21"] = require("music21", what="corpus rendering").__version__
     except Exception:  # pragma: no cover
         pass
     try:
-        from importlib.metadata import version
-
         out["pyfluidsynth"] = version("pyfluidsynth")
     except Exception:  # pragma: no cover
         pass
@@ -303,8 +239,6 @@ def _write(out_dir: Path, records: list[dict], extra: dict, complete: bool) -> N
 
 
 def _plan_v4(*, hours, seed, clip_seconds, splits, sr, production=None):
-    from . import effects, timbres as tb, variety
-
     plan = plan_clips(hours=hours, clip_seconds=clip_seconds, splits=splits, defaults=V4_PROPORTIONS)
     skipped: dict[str, str] = {}
     if splits is None:   # the default plan leaves out a held-out split whose optional sources are missing
@@ -331,8 +265,6 @@ def _plan_v4(*, hours, seed, clip_seconds, splits, sr, production=None):
                        "'shift' partition (never trained on) for every held-out split",
     }
     if production is not None:  # renderer synth-music-5 (production.py)
-        from . import production as prod
-
         feats = list(prod.parse_features(production))
         signature.update(renderer=prod.RENDERER_V5, production=feats)
         cfg.update(renderer=prod.RENDERER_V5, production=feats)

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import soxr
 
 from ...errors import DatasetError
 
@@ -49,8 +50,7 @@ def _category(name: str) -> str | None:
 
 @lru_cache(maxsize=512)
 def _load_sample(path: str, sr: int) -> np.ndarray:
-    import soundfile as sf
-    import soxr
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
 
     try:
         x, rate = sf.read(path, dtype="float32", always_2d=True)
@@ -124,6 +124,7 @@ class DrumKitSampler:
         return self.layers[cat]
 
     def render(self, events, *, n_samples: int, **_: object) -> np.ndarray:
+        """Mono float32 [n_samples] of drum events ``(onset_s, offset_s, GM drum note, velocity)``."""
         out = np.zeros(n_samples, dtype=np.float32)
         for on, off, pitch, vel in events:
             cat = GM_DRUM_CATEGORY.get(int(pitch), "snare")
@@ -155,8 +156,6 @@ class PianoSampler:
 
     @lru_cache(maxsize=128)
     def _note(self, pitch: int) -> np.ndarray:
-        import soxr
-
         q = int(self._keys[np.argmin(np.abs(self._keys - pitch))])
         x = _load_sample(str(self.notes[q]), self.sr)
         if q == pitch:
@@ -165,6 +164,7 @@ class PianoSampler:
         return soxr.resample(x, self.sr * r, self.sr).astype(np.float32)
 
     def render(self, events, *, n_samples: int, **_: object) -> np.ndarray:
+        """Mono float32 [n_samples] of note events ``(onset_s, offset_s, MIDI pitch, velocity)``."""
         out = np.zeros(n_samples, dtype=np.float32)
         for on, off, pitch, vel in events:
             v = min(1.0, max(0.0, vel / 127.0))

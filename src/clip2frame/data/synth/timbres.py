@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from ...errors import ConfigError
+from ...tags import INSTRUMENT_TAGS
 
 SF2 = Path("/usr/share/sounds/sf2")
 SF3 = Path("/usr/share/sounds/sf3")
@@ -75,6 +76,7 @@ class TimbreSource:
     heldout: bool
 
     def plays(self, tag: str) -> bool:
+        """Whether the source may play ``tag`` (a source without a tag list plays every tag)."""
         return self.tags is None or tag in self.tags
 
 
@@ -119,6 +121,7 @@ def available_sources() -> dict[str, TimbreSource]:
 
 
 def source(name: str) -> TimbreSource:
+    """The installed timbre source ``name``; :class:`ConfigError` when it is unknown or not installed."""
     srcs = available_sources()
     if name not in srcs:
         known = {s.name for s in _candidates()}
@@ -181,8 +184,6 @@ def pool_problem(pool: str) -> str | None:
     The held-out pools' sources are optional installs; :func:`clip2frame.data.synth.render_music_corpus`
     skips a default split whose pool has a problem instead of failing the whole corpus.
     """
-    from ...tags import INSTRUMENT_TAGS
-
     for tag in INSTRUMENT_TAGS:
         try:
             pool_for(pool, tag)
@@ -193,6 +194,4 @@ def pool_problem(pool: str) -> str | None:
 
 def pool_sources(pool: str) -> dict[str, list[str]]:
     """``{tag: [source names]}`` of a pool, for the corpus metadata."""
-    from ...tags import INSTRUMENT_TAGS
-
     return {t: [s.name for s in pool_for(pool, t)] for t in INSTRUMENT_TAGS}

@@ -46,6 +46,7 @@ MAX_INSTRUMENTS = 5
 
 
 def variety_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The random stream of the timbre and style draws of clip ``index`` of ``split``."""
     return np.random.default_rng([int(seed) & 0xFFFFFFFF, split_code(split), int(index), 4])
 
 

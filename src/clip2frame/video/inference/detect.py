@@ -15,6 +15,7 @@ formats of :mod:`clip2frame.results.writers`.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import queue
 import threading
@@ -26,10 +27,15 @@ import numpy as np
 
 from ..._version import __version__
 from ...errors import ConfigError
+from ...infer.batch import TagOptions, tag_files
+from ...infer.predict import predict
+from ...models.io import load_model, load_visual_model, weights_sha256
+from ...results.activations import FrameActivations
 from ...tags import VIDEO_INSTRUMENTS, VIDEO_KIND
 from ...timebase import frame_boundaries
+from .flow import iter_model_inputs
 from .fusion import FUSIONS, frame_scores, fuse
-from .io import FRAME_DURATION_S, OUTPUT_STRIDE, n_output_frames, probe_video
+from .io import FRAME_DURATION_S, OUTPUT_STRIDE, n_output_frames, probe_video, read_frames_at
 from .overlay import write_overlay_format  # noqa: F401 - registers the overlay format
 from .predict import VISUAL_BATCH, fit_len, predict_visual
 
@@ -61,10 +67,6 @@ class VideoDetector:
     def weights_sha256(self) -> str:
         """The detection's identity for provenance: SHA-256 of its streams' weight hashes
         (:func:`clip2frame.models.io.weights_sha256`), the fusion and the threshold."""
-        import hashlib
-
-        from ...models.io import weights_sha256
-
         parts = [f"{s}={weights_sha256(m) if m is not None else '-'}" for s, m in
                  (("action", self.action), ("object", self.object), ("sound", self.sound))]
         parts += [f"fusion={self.fusion}", f"threshold={float(self.threshold)!r}"]
@@ -88,8 +90,6 @@ def load_detector(*, action: Any = "default", object: Any = "default", sound: An
         A fusion that needs a stream left out, a bad threshold, a missing or wrong-kind model file, a sound
         model whose frames are not the video time base's.
     """
-    from ...models.io import load_model, load_visual_model
-
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"--threshold {threshold}: must be in [0, 1]")
     if not _use(action):
@@ -134,8 +134,6 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     VideoError, AudioError
         The file cannot be decoded (one line naming it).
     """
-    from ...results.activations import FrameActivations
-
     p = Path(path)
     info = probe_video(p)
     fusion = model.fusion
@@ -153,8 +151,6 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
     else:
         duration = info.duration_s
     if not duration or duration <= 0:  # the container does not say: decode once to find out
-        from .io import read_frames_at
-
         _none, duration = read_frames_at(p, np.zeros(0))
     T = max(1, n_output_frames(duration))
     A, O, frame_size = _visual_streams(p, model, T, use_o=use_o, batch_size=batch_size)
@@ -178,8 +174,6 @@ def detect_video(path: str | Path, *, model: VideoDetector, device: str = "cpu",
 
 def _sound_stream(path: Path, sound: Any, device: str) -> tuple[np.ndarray, float]:
     """S [T, K] of the video's audio track and the track's duration (s), through infer.predict."""
-    from ...infer.predict import predict
-
     # chunks of a minute: memory stays flat in the length (the result does not depend on chunk_s)
     acts = predict(path, model=sound, device=device, chunk_s=SOUND_CHUNK_S)
     return acts.probs, float(acts.duration)
@@ -190,8 +184,6 @@ def _visual_streams(path: Path, model: VideoDetector, n_frames: int, *, use_o: b
     """Action maps A [T, K, h, w] (and object maps O when ``use_o``) of output frames ``0 … n_frames-1``, and the
     frame size (H, W). The inputs are decoded and their flow computed in a producer thread, in batches of
     ``batch_size`` frames at most two batches ahead of the networks, so memory holds a few batches."""
-    from .flow import iter_model_inputs
-
     q: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -260,8 +252,6 @@ def detect_files(inputs: Sequence[str | Path], *, out_dir: str | Path, action: A
     written, and only when some video is still to do. ``result_hook``: the batch's
     (:class:`~clip2frame.infer.batch.ResultHook`). Returns the :class:`~clip2frame.infer.batch.BatchReport`.
     """
-    from ...infer.batch import TagOptions, tag_files
-
     def load(_model: Any, *, device: str) -> VideoDetector:
         return load_detector(action=action, object=object, sound=sound, fusion=fusion, threshold=threshold,
                              device=device)

@@ -14,6 +14,7 @@ from typing import Iterator
 
 import numpy as np
 
+from ...extras import require
 from .io import FLOW_RATE_FACTOR, LONG_SIDE, flow_times, iter_frames_at, rgb_times
 
 log = logging.getLogger(__name__)
@@ -37,17 +38,17 @@ class FlowParams:
 
 def to_grey(rgb: np.ndarray) -> np.ndarray:
     """RGB uint8 [H, W, 3] -> grey uint8 [H, W] (``cv2.COLOR_RGB2GRAY``)."""
-    import cv2
+    cv2 = require("cv2", what="video detection")
 
     return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
 def farneback(prev_grey: np.ndarray, next_grey: np.ndarray, *, params: FlowParams = FlowParams()) -> np.ndarray:
     """Dense flow from ``prev_grey`` to ``next_grey`` (uint8 [H, W]) -> float32 [H, W, 2] (dx, dy), clipped."""
-    import cv2
+    cv2 = require("cv2", what="video detection")
 
-    # None: cv2 allocates the output (its stubs want an array there)
-    flow = cv2.calcOpticalFlowFarneback(prev_grey, next_grey, None,  # type: ignore[call-overload]
+    # None: cv2 allocates the output
+    flow = cv2.calcOpticalFlowFarneback(prev_grey, next_grey, None,
                                         params.pyr_scale, params.levels,
                                         params.winsize, params.iterations, params.poly_n,
                                         params.poly_sigma, 0)

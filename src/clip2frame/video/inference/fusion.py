@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 FUSIONS: tuple[str, ...] = ("A", "A*O", "A*S", "A*O*S")
 
@@ -12,9 +14,6 @@ FUSIONS: tuple[str, ...] = ("A", "A*O", "A*S", "A*O*S")
 def _match(O: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if O.shape[-2:] == tuple(shape[-2:]):
         return O
-    import torch
-    import torch.nn.functional as F
-
     t = torch.as_tensor(np.asarray(O, dtype=np.float32))
     return F.interpolate(t, size=tuple(shape[-2:]), mode="bilinear", align_corners=False).numpy()
 

@@ -22,11 +22,14 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import av
 import numpy as np
 
+from ...audio.io import load_audio
 from ...errors import AudioError, Clip2FrameError, VideoError
 from ...fileio import atomic_path
 from ...models.registry import SOUND_PRESET, get_preset
@@ -79,8 +82,6 @@ def resized_size(width: int, height: int, *, long_side: int = LONG_SIDE) -> tupl
 
 
 def _open(path: Path):
-    import av
-
     if not path.is_file():
         raise VideoError(path, "file not found")
     try:
@@ -129,6 +130,7 @@ class DecodedVideo:
 
     @property
     def times(self) -> np.ndarray:
+        """Time (s) of every decoded frame, shape [n_frames] (:func:`rgb_times`)."""
         return rgb_times(self.n_frames)
 
 
@@ -160,8 +162,6 @@ def iter_frames_at(path: str | Path, times_s: np.ndarray, *, long_side: int = LO
     When the generator is exhausted, ``info`` (if given) holds ``duration_s`` (end of the last frame: its
     timestamp + the mean frame spacing) and ``n_decoded``.
     """
-    import av
-
     p = Path(path)
     times = np.asarray(times_s, dtype=np.float64)
     if times.size and np.any(np.diff(times) < 0):
@@ -271,8 +271,6 @@ def load_video_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
 
     Raises :class:`AudioError` naming the file when there is no audio stream.
     """
-    from ...audio.io import load_audio
-
     p = Path(path)
     info = probe_video(p)
     if not info.has_audio:
@@ -286,10 +284,6 @@ def load_video_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
 def write_mp4(path: str | Path, frames: Iterable[np.ndarray], *, fps: float, audio: np.ndarray | None, sr: int = 16000,
               crf: int = 20) -> None:
     """Write RGB frames (iterable of uint8 [H, W, 3]) and mono audio as H.264 + AAC MP4 (atomically)."""
-    from fractions import Fraction
-
-    import av
-
     with atomic_path(path, suffix=".mp4") as tmp:
         with av.open(tmp, "w", format="mp4") as c:
             rate = Fraction(fps).limit_denominator(1001)

@@ -17,21 +17,22 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from ...eval import metrics as eval_metrics
+from ...extras import require
+
 
 def defined_auc(y_true, y_score) -> float:
     """:func:`clip2frame.eval.metrics.roc_auc` (the one ROC-AUC), ``nan`` without a warning when ``y_true``
     holds one class only: a video whose frames all play (or none does) simply has no temporal AUC."""
-    from ...eval.metrics import roc_auc
-
     y = np.asarray(y_true).astype(bool).ravel()
     if y.all() or not y.any():
         return float("nan")
-    return roc_auc(y, np.asarray(y_score, dtype=np.float64).ravel())
+    return eval_metrics.roc_auc(y, np.asarray(y_score, dtype=np.float64).ravel())
 
 
 def upsample_map(heatmap: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray:
     """Bilinear up-sampling of one map [h, w] to the frame (H, W) (half-pixel centres)."""
-    import cv2
+    cv2 = require("cv2", what="video detection")
 
     H, W = frame_size
     return cv2.resize(np.asarray(heatmap, dtype=np.float32), (int(W), int(H)), interpolation=cv2.INTER_LINEAR)
@@ -104,6 +105,10 @@ class VideoTruth:
 
 @dataclass
 class Scores:
+    """Map metrics of a set of videos: temporal AUC, mean spatial distance (px), hit rate, and the same
+    per instrument, with the counts of videos and frames they average over.
+    """
+
     temporal_auc: float
     spatial_px: float
     hit_rate: float

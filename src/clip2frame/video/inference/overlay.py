@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from ...errors import OutputError
+from ...extras import require
 from ...results.writers import register_writer
 from .io import OUTPUT_FPS, iter_frames_at, rgb_times, write_mp4
 from .metrics import upsample_map
@@ -25,7 +26,7 @@ from .metrics import upsample_map
 def overlay_frame(img: np.ndarray, fused_t: np.ndarray, score_t: np.ndarray, labels: list[str], *, norm: float,
                   threshold: float, time_s: float) -> np.ndarray:
     """One RGB frame [H, W, 3] with the top instrument's map ``fused_t`` [K, h, w] blended in, labels written."""
-    import cv2
+    cv2 = require("cv2", what="video detection")
 
     H, W = img.shape[:2]
     k = int(np.argmax(score_t))

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ...errors import ConfigError
+from ...infer.predict import predict
 from ...models.visual import flow_to_input, rgb_to_input
 from ...timebase import SAMPLE_RATE
 
@@ -73,8 +74,6 @@ def predict_sound(model: Any, audio: Any, n_frames: int | None = None, *, sr: in
     video's audio track is streamed from the file), cut or edge-padded to ``n_frames``.
 
     Goes through :func:`clip2frame.infer.predict.predict`, so the result does not depend on ``chunk_s``."""
-    from ...infer.predict import predict
-
     if sr is None and isinstance(audio, np.ndarray):
         sr = SAMPLE_RATE  # what load_video_audio returns
     acts = predict(audio, model=model, sr=sr, device=device, chunk_s=chunk_s)

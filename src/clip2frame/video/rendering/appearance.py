@@ -26,8 +26,16 @@ import math
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
+
 import numpy as np
 
+try:  # Pillow draws the emoji pictures (it is no declared dependency): without it every picture is a stand-in
+    from PIL import Image, ImageDraw, ImageFont
+    HAVE_PIL = True
+except ImportError:  # pragma: no cover - depends on the environment
+    HAVE_PIL = False
+
+from ...extras import require
 from .settings import VideoSynthConfig
 
 log = logging.getLogger(__name__)
@@ -110,7 +118,7 @@ def draw_look(cfg: VideoSynthConfig, index: int, *, heldout: bool = False) -> tu
 # ---------------------------------------------------------------------------------------------- pictures
 
 def _rotate_rgba(img: np.ndarray, deg: float) -> tuple[np.ndarray, np.ndarray]:
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     h, w = img.shape[:2]
     M = cv2.getRotationMatrix2D((w / 2, h / 2), deg, 1.0)
@@ -128,11 +136,7 @@ def glyph_available(ch: str) -> bool:
 
 @lru_cache(maxsize=None)
 def _render_glyph(ch: str) -> np.ndarray | None:
-    try:
-        from PIL import Image, ImageDraw, ImageFont
-    except ImportError:
-        return None
-    if not FONT_PATH.is_file():
+    if not HAVE_PIL or not FONT_PATH.is_file():
         return None
     font = ImageFont.truetype(str(FONT_PATH), 109)
     im = Image.new("RGBA", (150, 150), (0, 0, 0, 0))
@@ -146,7 +150,7 @@ def _render_glyph(ch: str) -> np.ndarray | None:
 
 def _stand_in(inst: str) -> np.ndarray:
     """A stand-in picture when the font lacks the glyph: a coloured body and a neck."""
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     img = np.zeros((100, 100, 4), np.float32)
     col = {"flute": (0.85, 0.7, 0.3), "accordion": (0.85, 0.2, 0.2)}.get(inst, (0.8, 0.5, 0.2))
@@ -190,7 +194,7 @@ _N = 120  # drawing canvas (px) of drawn and sketched pictures
 def _draw_instrument(inst: str, tint: tuple[float, float, float], outline: bool) -> np.ndarray:
     """A line drawing of ``inst`` on a transparent canvas [_N, _N, 4], laid out on its anchors: filled
     shapes in ``tint`` (``drawn``) or dark outlines over a pale fill (``sketch``)."""
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     img = np.zeros((_N, _N, 4), np.float32)
     body = (*tint, 1.0)
@@ -289,7 +293,7 @@ def picture(inst: str, look: Look) -> tuple[np.ndarray, dict[str, tuple[float, f
     if look.pictures == "emoji":
         img, anchors = glyph(inst)
         if look.hue_shift:
-            import cv2
+            cv2 = require("cv2", what="video rendering")
 
             rgb = (np.clip(img[..., :3], 0, 1) * 255).astype(np.uint8)
             hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
@@ -308,7 +312,7 @@ def picture(inst: str, look: Look) -> tuple[np.ndarray, dict[str, tuple[float, f
 def paste(canvas: np.ndarray, rgba: np.ndarray, x0: float, y0: float, w: float, h: float) -> None:
     """Alpha-blend picture ``rgba`` [h, w, 4] resized to ``w`` x ``h`` onto ``canvas`` [H, W, 3] at (x0, y0), in
     place (clipped at the borders)."""
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     iw, ih = max(1, int(round(w))), max(1, int(round(h)))
     g = cv2.resize(rgba, (iw, ih), interpolation=cv2.INTER_AREA)
@@ -326,7 +330,7 @@ def paste(canvas: np.ndarray, rgba: np.ndarray, x0: float, y0: float, w: float, 
 # ---------------------------------------------------------------------------------------------- backgrounds
 
 def _gradient(rng: np.random.Generator, W: int, H: int) -> np.ndarray:
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     c0, c1 = rng.uniform(0.25, 0.85, 3), rng.uniform(0.25, 0.85, 3)
     g = np.linspace(0, 1, H)[:, None, None]
@@ -355,7 +359,7 @@ def _stripes(rng: np.random.Generator, W: int, H: int) -> np.ndarray:
 
 
 def _noise(rng: np.random.Generator, W: int, H: int) -> np.ndarray:
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     cells = int(rng.integers(4, 16))
     small = rng.uniform(0, 1, (cells, max(2, cells * W // H), 3)).astype(np.float32)
@@ -365,7 +369,7 @@ def _noise(rng: np.random.Generator, W: int, H: int) -> np.ndarray:
 
 
 def _room(rng: np.random.Generator, W: int, H: int) -> np.ndarray:
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     wall, floor = rng.uniform(0.3, 0.9, 3), rng.uniform(0.15, 0.7, 3)
     horizon = int(H * float(rng.uniform(0.55, 0.75)))
@@ -410,7 +414,7 @@ SKINS = ((0.95, 0.8, 0.65), (0.8, 0.6, 0.45), (0.55, 0.38, 0.25), (0.4, 0.27, 0.
 
 def draw_player(img: np.ndarray, head, size: float, shirt, skin, body: str = "block") -> None:
     """The body and head of a player whose head is at ``head`` (instrument size ``size`` px), in place."""
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     u = size / 100.0
 

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ...data.synth.instruments import INSTRUMENTS
+from ...extras import require
 from ...tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, Look, background, draw_player, paste, picture
 from .settings import VideoSynthConfig
@@ -63,6 +64,7 @@ class Source:
 
     # -------- timing
     def note_at(self, t: float) -> int | None:
+        """Index of the note sounding at ``t`` (s), or None between notes."""
         for i, (on, off, _) in enumerate(self.notes):
             if on <= t < off:
                 return i
@@ -73,6 +75,7 @@ class Source:
         return float(sum(max(0.0, min(off, t) - on) for on, off, _ in self.notes if on < t))
 
     def last_onset(self, t: float) -> tuple[int, float] | None:
+        """``(index, onset_s)`` of the last note started at or before ``t`` (s), or None before the first."""
         best = None
         for i, (on, _, _) in enumerate(self.notes):
             if on <= t:
@@ -80,6 +83,7 @@ class Source:
         return best
 
     def sound_fraction(self, a: float, b: float) -> float:
+        """Fraction of ``[a, b)`` (s) during which the source sounds, in [0, 1]."""
         cover = sum(max(0.0, min(off, b) - max(on, a)) for on, off, _ in self.notes)
         return float(min(1.0, cover / (b - a)))
 
@@ -125,6 +129,10 @@ def _tri(x: float) -> float:
 
 @dataclass
 class Scene:
+    """One video's scene: its sound sources (players), background [H, W, 3], moving distractors, camera
+    shake, duration (s) and look.
+    """
+
     sources: list[Source]
     background: np.ndarray
     walkers: list[dict]
@@ -135,6 +143,7 @@ class Scene:
 
     @property
     def tags(self) -> list[str]:
+        """The video's tags: instruments on screen that play, in ``VIDEO_INSTRUMENTS`` order."""
         return sorted({s.inst for s in self.sources if s.onscreen and s.played},
                       key=VIDEO_INSTRUMENTS.index)
 
@@ -427,7 +436,7 @@ def _pt(p) -> tuple[int, int]:
 
 def render_frame(scene: Scene, cfg: VideoSynthConfig, t: float) -> tuple[np.ndarray, dict]:
     """RGB uint8 [H, W, 3] of the scene at time t, and its truth (camera applied)."""
-    import cv2
+    cv2 = require("cv2", what="video rendering")
 
     img = scene.background.copy()
     for wk in scene.walkers:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...extras import require
 from ...tags import VIDEO_INSTRUMENTS
 from .appearance import SKINS, background, draw_player, paste, picture, pool_look
 from .scene import SIZE_FACTOR
@@ -61,7 +62,7 @@ def _arms(img: np.ndarray, rng: np.random.Generator, head: np.ndarray, size: flo
           reach: tuple[float, float, float, float] | None) -> None:
     """Both arms of the player whose head is at ``head``, each ending at a random point (inside ``reach``
     when given: the box of the instrument the player stands behind), drawn as the scenes draw arms."""
-    import cv2
+    cv2 = require("cv2", what="instrument stills")
 
     u = size / 100.0
     thick, hand = max(2, int(3 * u * limb_width)), max(2, int(4 * u * limb_width))

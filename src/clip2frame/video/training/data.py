@@ -73,6 +73,7 @@ class VideoItem:
 
     @property
     def n_frames(self) -> int:
+        """Frames T of the decoded RGB or flow arrays (axis 0); 0 when neither is loaded."""
         for a in (self.rgb, self.flow):
             if a is not None:
                 return int(a.shape[0])
@@ -160,6 +161,7 @@ class VisualInput:
         self.kind = kind
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """One item's frames [1, ...] -> the network's input (:func:`rgb_to_input` or :func:`flow_to_input`)."""
         return (rgb_to_input if self.kind == "object" else flow_to_input)(x[0])[None]
 
 

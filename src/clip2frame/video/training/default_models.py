@@ -8,14 +8,22 @@ carry the command, every setting and a model card with the measured figures. Run
 """
 from __future__ import annotations
 
+import argparse
 import datetime as _dt
 import logging
 import math
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch
+
 from ...config import to_dict
 from ...fileio import atomic_write_text
+from ...models.io import load_model, load_visual_model, save_model
+from ..rendering.corpus import render_corpus
+from .demo import demo_configs, demo_settings
+from .evaluate import evaluate_corpus, write_results
+from .training import train
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +88,6 @@ def train_default_models(out_dir: str | Path, *, assets_dir: str | Path, quick: 
 
     ``out_dir`` keeps the corpus, the run directories and ``evaluation/results.{md,csv,json}``; a rerun resumes
     every finished step. Returns model kind -> written file."""
-    import torch
-
-    from ...models.io import load_model, load_visual_model, save_model
-    from .demo import demo_configs, demo_settings
-    from .evaluate import evaluate_corpus, write_results
-    from ..rendering.corpus import render_corpus
-    from .training import train
-
     out, assets = Path(out_dir), Path(assets_dir)
     st = demo_settings(quick)
     cfgs = demo_configs(quick)
@@ -122,8 +122,6 @@ def train_default_models(out_dir: str | Path, *, assets_dir: str | Path, quick: 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m clip2frame.video.training.default_models --out WORK --assets DIR [--quick]`` (the script's entry)."""
-    import argparse
-
     p = argparse.ArgumentParser(prog="python -m clip2frame.video.training.default_models", description=__doc__)
     p.add_argument("--out", required=True, help="work directory (corpus, runs, evaluation); resumable")
     p.add_argument("--assets", required=True, help="where the video_<kind>.safetensors files are written")

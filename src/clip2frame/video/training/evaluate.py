@@ -19,16 +19,26 @@ from typing import Sequence
 import numpy as np
 
 from ...fileio import atomic_write_text
+from ...models.io import load_model, load_visual_model
 from ...tags import VIDEO_INSTRUMENTS
 from ...timebase import SAMPLE_RATE
 from ..inference.fusion import fuse
-from ..inference.metrics import Scores, VideoTruth, centre_baseline, evaluate_maps
+from ..inference.metrics import Scores, VideoTruth, centre_baseline, evaluate_maps, hit
+from ..inference.predict import fit_len, predict_sound, predict_visual
+from ..rendering.stills import render_stills
+from .cache import cache_flows
+from .data import corpus_cache_dir, load_item, load_truth
+from .targets import parse_target
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ResultRow:
+    """One row of the video results table: a method, its thresholds and its map metrics (overall and per
+    instrument).
+    """
+
     method: str
     sound_threshold: str
     object_threshold: str
@@ -59,10 +69,6 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
                     sound_run=None, split: str = "test", fusions: Sequence[str] = ("A", "A*O", "A*S", "A*O*S"),
                     limit: int = 0, jobs: int = 1) -> list[ResultRow]:
     """Evaluate the given runs on ``split``; returns the table rows."""
-    from ...models.io import load_model, load_visual_model
-    from ..inference.predict import fit_len, predict_sound, predict_visual
-    from .data import corpus_cache_dir, load_item, load_truth
-
     root = Path(data_dir)
     truths = load_truth(root, split)
     if limit:
@@ -95,8 +101,6 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
             names.append(name)
 
     if "flow" in need:
-        from .cache import cache_flows
-
         cache_flows([(tr["path"], tr["duration_s"]) for tr in truths], cache_dir=corpus_cache_dir(root), jobs=jobs)
     for tr in truths:
         item = load_item(tr["path"], need=need, cache_dir=corpus_cache_dir(root), tags=tr["tags"], truth=tr)
@@ -127,8 +131,6 @@ def evaluate_corpus(data_dir: str | Path, *, action_runs: Sequence[str | Path] =
         v = u = "NA"
         tname = name.split(" ")[0].split("-")[0]
         if tname[:2] in ("ST", "OT", "SO", "VT"):
-            from .targets import parse_target
-
             try:
                 spec = parse_target(tname)
                 v = "NA" if spec.sound_threshold is None else f"{spec.sound_threshold:.1f}"
@@ -145,11 +147,6 @@ def evaluate_stills(object_run: str | Path, *, n: int = 300, seed: int = 99) -> 
     arg-max of that instrument's map, up-sampled to the still, lies in one of its boxes; mean per instrument,
     then over instruments. The stills are drawn from ``[seed, 7]``, a stream no training run draws from
     (training stills: ``[training seed, 5]``)."""
-    from ...models.io import load_visual_model
-    from ..inference.metrics import hit
-    from ..inference.predict import predict_visual
-    from ..rendering.stills import render_stills
-
     model = load_visual_model(object_run, kind="object")
     hits: dict[str, list[float]] = {}
     for st in render_stills([seed, 7], n):
@@ -178,6 +175,7 @@ def format_table(rows: Sequence[ResultRow]) -> str:
 
 
 def format_per_instrument(rows: Sequence[ResultRow], key: str = "temporal_auc") -> str:
+    """A Markdown table of ``key`` (``temporal_auc``, ``spatial_px``, ``hit_rate``) per method and instrument."""
     insts = sorted({i for r in rows for i in r.per_instrument}, key=VIDEO_INSTRUMENTS.index)
     lines = ["| Method | " + " | ".join(insts) + " |", "|---|" + "---|" * len(insts)]
     for r in rows:

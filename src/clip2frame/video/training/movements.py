@@ -10,8 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from ...extras import require
 from ...fileio import atomic_write_bytes
+from ...models.io import load_visual_model
+from ...models.visual import flow_to_input
+from ..inference.predict import fit_len
+from .data import corpus_cache_dir, load_item, load_truth
 
 
 def average_movements(conv1_weight: np.ndarray) -> np.ndarray:
@@ -25,7 +31,7 @@ def average_movements(conv1_weight: np.ndarray) -> np.ndarray:
 
 def draw_movements(mov: np.ndarray, *, cell: int = 64, cols: int = 12) -> np.ndarray:
     """A grid image (RGB uint8) with one stacked-arrow drawing per filter (colour: early → late flow)."""
-    import cv2
+    cv2 = require("cv2", what="video training")
 
     F, J, _ = mov.shape
     rows = -(-F // cols)
@@ -50,10 +56,6 @@ def draw_movements(mov: np.ndarray, *, cell: int = 64, cols: int = 12) -> np.nda
 def filter_responses(net, flows_by_instrument: dict[str, list[np.ndarray]]) -> tuple[list[str], np.ndarray]:
     """Thesis Fig. 4.11: for instrument m and conv1 filter n, the mean over m's positive frames of the
     spatial max of the rectified conv1 output. Returns (instruments, [M, F])."""
-    import torch
-
-    from ...models.visual import flow_to_input
-
     names, rows = [], []
     with torch.no_grad():
         for inst, stacks in flows_by_instrument.items():
@@ -76,9 +78,7 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
     """``conv1_movements.png`` (and ``.npy``) of an action run, plus ``instrument_movements.png`` (top 5
     characterising filters per instrument, one row each, order in ``instrument_movements.txt``) when a corpus
     with truth is given; returns the first PNG's path."""
-    import cv2
-
-    from ...models.io import load_visual_model
+    cv2 = require("cv2", what="video training")
 
     net = load_visual_model(action_run, kind="action").net
     if net.cfg.in_channels != 10:
@@ -92,9 +92,6 @@ def write_movements(action_run: str | Path, out_dir: str | Path, *, data_dir=Non
     atomic_write_bytes(path, buf.tobytes())
     np.save(out / "conv1_movements.npy", mov)
     if data_dir is not None:
-        from .data import corpus_cache_dir, load_item, load_truth
-        from ..inference.predict import fit_len
-
         by_inst: dict[str, list[np.ndarray]] = {}
         for tr in load_truth(data_dir, split):
             it = load_item(tr["path"], need={"flow"}, cache_dir=corpus_cache_dir(data_dir), tags=tr["tags"], truth=tr)

@@ -106,14 +106,17 @@ class TargetSpec:
 
     @property
     def name(self) -> str:
+        """The target's name on the command line (:func:`target_name`)."""
         return target_name(self)
 
     @property
     def needs_sound(self) -> bool:
+        """Whether the target reads the sound model's activations (ST, SOT)."""
         return self.kind in ("ST", "SOT")
 
     @property
     def needs_object(self) -> bool:
+        """Whether the target reads the object model's maps (OT, SOT)."""
         return self.kind in ("OT", "SOT")
 
     def loss(self, A: torch.Tensor, *, V: torch.Tensor | None = None, S: torch.Tensor | None = None,

@@ -36,17 +36,18 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from ...config import from_dict, to_dict
-from ...errors import ConfigError, DatasetError
 from ...audio.features import FeatureSpec, fit_standardizer
+from ...config import from_dict, load_yaml, to_dict
+from ...errors import ConfigError, DatasetError
 from ...models.fcn import Clip2FrameNet
-from ...models.io import TaggerModel, load_model, load_visual_model, save_model
+from ...models.io import TaggerModel, VisualModel, load_model, load_visual_model, runtime_versions, save_model
 from ...models.registry import fit_model_to_features, get_preset
+from ...models.visual import VisualFCN, VisualFCNConfig, heatmap_size
 from ...rundir import RunDir, utc_timestamp
 from ...tags import VIDEO_INSTRUMENTS
-from ...models.visual import VisualFCN, VisualFCNConfig, heatmap_size
 from ...train.loader import CropDataset, PlanSampler, build_batch, epoch_plan, epoch_seed, make_loader
 from ...train.optim import make_optimizer
+from ..inference.metrics import defined_auc
 from ..inference.predict import predict_sound, predict_visual
 from .batches import flip_batch, still_items, visual_plan
 from .data import (VideoItem, VisualInput, load_split, oracle_object_maps, sound_split, visual_frames,
@@ -120,8 +121,6 @@ def default_config(model: str, **overrides: Any) -> VideoTrainConfig:
 
 def _clip_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Macro ROC-AUC over the labels that have both classes (nan when none)."""
-    from ..inference.metrics import defined_auc
-
     vals = [defined_auc(labels[:, k], scores[:, k]) for k in range(labels.shape[1])]
     vals = [v for v in vals if not math.isnan(v)]
     return float(np.mean(vals)) if vals else float("nan")
@@ -135,8 +134,6 @@ def _make_optimizer(cfg: VideoTrainConfig, params) -> torch.optim.Optimizer:
 
 
 def _provenance(cfg: VideoTrainConfig, data_dir: Path, command: str | None) -> dict:
-    from ...models.io import runtime_versions
-
     return {"command": command or "", "config": to_dict(cfg), "dataset": str(data_dir), "seed": cfg.seed,
             "versions": runtime_versions(),
             "created": utc_timestamp()}
@@ -228,8 +225,6 @@ def train_sound(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfig
 def save_visual(path: Path, net: VisualFCN, *, target: TargetSpec | None, provenance: dict,
                 name: str = "clip2frame-video") -> Path:
     """The model file of an object/action FCN (:func:`clip2frame.models.io.save_model`, kind = the net's)."""
-    from ...models.io import VisualModel, save_model
-
     tgt = None if target is None else {**to_dict(target), "name": target.name}
     model = VisualModel(net, net.cfg.kind, list(VIDEO_INSTRUMENTS), np.full(len(VIDEO_INSTRUMENTS), 0.5, np.float32),
                         {k: "instrument" for k in VIDEO_INSTRUMENTS}, tgt, f"{name}-{net.cfg.kind}",
@@ -430,8 +425,6 @@ def train_visual(data_dir: str | Path, out_dir: str | Path, cfg: VideoTrainConfi
 
 def _finished(out: Path, cfg: VideoTrainConfig) -> bool:
     """A run whose state already holds ``cfg.epochs`` epochs (and the same settings) needs no data."""
-    from ...config import load_yaml
-
     st, cf, model = out / "train_state.pt", out / "config.yaml", out / "model.safetensors"
     if not (st.is_file() and cf.is_file() and model.is_file()):
         return False
