@@ -62,51 +62,16 @@ LAZY_IMPORTS_KEPT = {
     # until then soundfile loads only where a file is decoded, as before.
     ("audio/io.py", "soundfile"),
     ("infer/batch.py", "soundfile"),
+    ("data/synth/driver.py", "soundfile"),
+    ("data/synth/samplers.py", "soundfile"),
+    ("data/readers/check.py", "soundfile"),
+    ("data/readers/medleydb.py", "soundfile"),
+    ("data/outside/nonmusic.py", "soundfile"),
+    ("data/toy.py", "soundfile"),
+    ("data/unlabelled.py", "soundfile"),
     # optional, but no extra of pyproject.toml declares pandas (FrameActivations.to_dataframe); issue #26: to
     # remove once an extra lists it (then it goes through EXTRA_OF_MODULE like the others).
     ("results/activations.py", "pandas"),
-}
-
-#: Files of the other half of issue #26 (video/, experiments/, data/, train/) whose function-level imports were
-#: not yet moved when this test was written. issue #26: to remove — each entry is checked to still hold such an
-#: import, so a file that is done must leave this list.
-LAZY_IMPORTS_TODO = {  # issue #26: to remove
-    "data/outside/nonmusic.py",
-    "data/outside/render.py",
-    "data/readers/__init__.py",
-    "data/readers/check.py",
-    "data/readers/medleydb.py",
-    "data/selection_val.py",
-    "data/synth/driver.py",
-    "data/synth/engine.py",
-    "data/synth/production.py",
-    "data/synth/render.py",
-    "data/synth/samplers.py",
-    "data/synth/timbres.py",
-    "data/toy.py",
-    "data/unlabelled.py",
-    "experiments/datasets.py",
-    "experiments/demo.py",
-    "experiments/findings.py",
-    "experiments/findings_driver.py",
-    "experiments/runner.py",
-    "experiments/video_findings.py",
-    "train/data.py",
-    "train/distributed.py",
-    "train/domains.py",
-    "train/mean_teacher.py",
-    "train/trainer.py",
-    "video/inference/detect.py",
-    "video/inference/fusion.py",
-    "video/inference/io.py",
-    "video/inference/metrics.py",
-    "video/inference/predict.py",
-    "video/rendering/appearance.py",
-    "video/rendering/soundtrack.py",
-    "video/training/default_models.py",
-    "video/training/evaluate.py",
-    "video/training/movements.py",
-    "video/training/training.py",
 }
 
 
@@ -155,12 +120,9 @@ def _lazy_import_offenders(pkg: Path) -> dict[str, list[str]]:
 
 
 def test_imports_inside_functions_are_optional_or_cli():
-    offenders = _lazy_import_offenders(PKG)
-    bad = {f: v for f, v in offenders.items() if f not in LAZY_IMPORTS_TODO}
+    bad = _lazy_import_offenders(PKG)
     assert not bad, "imports inside functions (move them to the module top; an optional package goes through " \
         "clip2frame.extras.require):\n" + "\n".join(f"src/clip2frame/{f}:{x}" for f, v in bad.items() for x in v)
-    stale = sorted(f for f in LAZY_IMPORTS_TODO if f not in offenders)
-    assert not stale, f"LAZY_IMPORTS_TODO lists files without an import inside a function: remove {stale}"
     kept = {(f, n) for f, v in _kept_lazy_imports(PKG).items() for n in v}
     assert kept == LAZY_IMPORTS_KEPT, f"LAZY_IMPORTS_KEPT is stale: {sorted(LAZY_IMPORTS_KEPT - kept)}"
 
