@@ -254,6 +254,15 @@ def read_heatmaps_npz(path: Path) -> tuple[list[str], np.ndarray, np.ndarray, np
     return labels, boundaries, probs, thresholds
 
 
+def _tsv_rows(p: Path, what: str) -> list[list[str]]:
+    """The non-empty rows of a UTF-8 TSV result file (no quoting), or a one-line OutputError naming it."""
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise OutputError(f"{p}: cannot read {what} ({e})") from None
+    return [r for r in csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE) if r]
+
+
 def read_scores_tsv(path: str | Path, *, thresholds: Sequence[float] | float = DEFAULT_THRESHOLD
                     ) -> FrameActivations:
     """Read a ``scores.tsv`` back into :class:`FrameActivations` (labels, probs [T, K], boundaries [T+1]).
@@ -267,11 +276,7 @@ def read_scores_tsv(path: str | Path, *, thresholds: Sequence[float] | float = D
         The file is missing or not in the scores format.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise OutputError(f"{p}: cannot read scores ({e})") from None
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE) if r]
+    rows = _tsv_rows(p, "scores")
     if not rows or tuple(rows[0][:2]) != SCORES_HEADER or len(rows[0]) < 3:
         raise OutputError(f"{p}: not a scores.tsv (header must be onset, offset, <tags...>)")
     labels = rows[0][2:]
@@ -291,11 +296,7 @@ def read_scores_tsv(path: str | Path, *, thresholds: Sequence[float] | float = D
 def read_events_tsv(path: str | Path) -> list[tuple[str, float, float, str]]:
     """Rows ``(filename, onset, offset, event_label)`` of a DCASE events TSV (header required)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise OutputError(f"{p}: cannot read events ({e})") from None
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE) if r]
+    rows = _tsv_rows(p, "events")
     if not rows or tuple(rows[0]) != EVENTS_HEADER:
         raise OutputError(f"{p}: not a DCASE events.tsv (header must be {' '.join(EVENTS_HEADER)})")
     out = []
