@@ -21,7 +21,7 @@ from clip2frame.data.events import mask_runs
 from clip2frame.index.ingest import batch_index_hook
 from clip2frame.index.query import subtract
 from clip2frame.index.schema import parse_location
-from clip2frame.index.store import decode_scores, encode_scores, event_stats
+from clip2frame.index.records import decode_scores, encode_scores, event_stats
 from clip2frame.infer import batch
 from clip2frame.data.events import binary_to_events
 from clip2frame.results.activations import FrameActivations
@@ -607,7 +607,7 @@ def test_same_audio_in_a_folder_and_as_a_loose_file_is_listed_once(index_url, tm
 
 def test_an_index_of_schema_version_1_gets_the_clear_error(index_url, tmp_path, capsys):
     from clip2frame.index.schema import SCHEMA_VERSION
-    from clip2frame.index.store import IndexStoreError
+    from clip2frame.index.schema import IndexStoreError
 
     assert SCHEMA_VERSION == 2
     with IndexStore(index_url) as s:  # make it look like a version 1 index (no model_sha256 column)

@@ -24,7 +24,8 @@ from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..infer.summary import FileResult, one_line
 from ..results.provenance import from_meta
 from ..results.readers import NotInside, find_result, iter_results, read_result_data
-from .store import FileRecord, IndexStore, open_index
+from .records import FileRecord
+from .store import IndexStore, open_index
 
 log = logging.getLogger(__name__)
 
