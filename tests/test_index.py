@@ -23,6 +23,7 @@ from clip2frame.index.query import subtract
 from clip2frame.index.schema import parse_location
 from clip2frame.index.records import decode_scores, encode_scores, event_stats
 from clip2frame.infer import batch
+from clip2frame.infer.options import TagOptions
 from clip2frame.data.events import binary_to_events
 from clip2frame.results.activations import FrameActivations
 from clip2frame.results.readers import read_events_tsv
@@ -341,7 +342,7 @@ def _fake_tag(root: Path, out: Path, index_url: str, **kw):
     from clip2frame.audio.io import load_audio
 
     fake = FakeBackend()
-    opts = batch.TagOptions(**kw)
+    opts = TagOptions(**kw)
     return batch.tag_files([root], out_dir=out, options=opts, result_hook=batch_index_hook(index_url, opts.formats),
                            load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio), fake
 
@@ -394,7 +395,8 @@ sys.path.insert(0, {tests!r})
 from test_tag_cli import FakeBackend
 from clip2frame.audio.io import load_audio
 from clip2frame.index.ingest import batch_index_hook
-from clip2frame.infer.batch import TagOptions, tag_files
+from clip2frame.infer.batch import tag_files
+from clip2frame.infer.options import TagOptions
 fake = FakeBackend(delay_s={delay})
 opts = TagOptions(shard={shard!r})
 rep = tag_files([{root!r}], out_dir={out!r}, options=opts, result_hook=batch_index_hook({index!r}, opts.formats),
