@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from clip2frame.data.readers import medleydb
+from clip2frame.data.readers import medleydb, medleydb_activations
 from clip2frame.data.events import events_to_frames
 from clip2frame.data.manifest import Event
 from clip2frame.errors import DatasetError
@@ -138,7 +138,7 @@ def test_threshold_and_frame_rate(tmp_path):
 def test_resample_holds_value_when_frames_are_finer_than_the_hop():
     times = np.array([0.0, 0.1, 0.2])
     curves = np.array([[0.0], [1.0], [0.0]])
-    out = medleydb.resample_to_frames(times, curves, frame_rate_hz=40.0, end_s=0.3)
+    out = medleydb_activations.resample_to_frames(times, curves, frame_rate_hz=40.0, end_s=0.3)
     assert out.shape == (12, 1)
     assert out[:, 0].tolist() == [0] * 4 + [1] * 4 + [0] * 4
 
@@ -198,10 +198,10 @@ def test_errors(tmp_path):
     bad = tmp_path / "bad.lab"
     bad.write_text("t,S01\n0,1\n")
     with pytest.raises(DatasetError, match="header must be 'time,S01"):
-        medleydb.read_activation_conf(bad)
+        medleydb_activations.read_activation_conf(bad)
     bad.write_text("time,S01\n0,1.5\n")
     with pytest.raises(DatasetError, match=r"bad\.lab:2: confidence outside"):
-        medleydb.read_activation_conf(bad)
+        medleydb_activations.read_activation_conf(bad)
 
 
 def test_broken_yaml_is_listed_not_fatal(tmp_path):

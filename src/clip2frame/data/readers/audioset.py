@@ -20,7 +20,7 @@ import io
 import json
 import logging
 from pathlib import Path
-from typing import Literal, Mapping, Sequence
+from typing import Literal, Mapping, NamedTuple, Sequence
 
 from ...errors import DatasetError
 from ..manifest import ClipRecord, Manifest
@@ -136,6 +136,117 @@ def candidate_stems(ytid: str, start_s: float, end_s: float) -> list[str]:
     return base + ["Y" + b for b in base]
 
 
+def _splits_to_read(root: Path, splits: Sequence[str] | None) -> tuple[dict[str, Path], Sequence[str]]:
+    """``(split → segments CSV of those present, the splits to read)``: every present one for ``None``."""
+    present = {s: root / f for s, f in SEGMENT_FILES.items() if (root / f).is_file()}
+    if splits is None:
+        if not present:
+            raise missing_index(root / SEGMENT_FILES["eval"], dataset="AudioSet",
+                                expected="at least one of " + ", ".join(SEGMENT_FILES.values()))
+        splits = list(present)
+    for s in splits:
+        if s not in SEGMENT_FILES:
+            raise DatasetError(f"splits: unknown AudioSet split {s!r} (expected {', '.join(SEGMENT_FILES)})")
+        if s not in present:
+            raise missing_index(root / SEGMENT_FILES[s], dataset="AudioSet", expected=SEGMENT_FILES[s])
+    return present, splits
+
+
+def _chosen_classes(classes: Sequence[tuple[int, str, str]], labels: str | Sequence[str] | Mapping[str, str] | None,
+                    *, lab_path: Path) -> dict[str, str]:
+    """Chosen class MID → our label, for the ``labels`` option of :func:`read` (``classes`` from ``lab_path``)."""
+    name_of = {mid: name for _, mid, name in classes}
+    if labels is None:
+        return name_of
+    mid_of = {name: mid for _, mid, name in classes}
+    wanted = CH4_LABELS if labels == "ch4" else (
+        dict(labels) if isinstance(labels, Mapping) else {x: None for x in labels})
+    chosen = {}
+    for key, out in wanted.items():
+        mid = key if key in name_of else mid_of.get(key)
+        if mid is None:
+            raise DatasetError(f"{lab_path}: label {key!r} is neither a display_name nor a mid")
+        chosen[mid] = out or name_of[mid]
+    return chosen
+
+
+def _fold(chosen: Mapping[str, str], *, root: Path, descend: bool) -> dict[str, list[str]]:
+    """Class MID → the labels it counts for: each chosen class, and with ``descend`` its ontology descendants."""
+    fold: dict[str, list[str]] = {mid: [lab] for mid, lab in chosen.items()}
+    if not descend:
+        return fold
+    onto_path = root / ONTOLOGY
+    if not onto_path.is_file():
+        raise DatasetError(f"{onto_path}: not found — needed to fold descendants into the chosen labels "
+                           f"(pass include_descendants=False to use the classes alone)")
+    onto = read_ontology(onto_path)
+    for mid, lab in chosen.items():
+        for d in descendants(onto, mid):
+            fold.setdefault(d, [])
+            if lab not in fold[d]:
+                fold[d].append(lab)
+    return fold
+
+
+class _Audio(NamedTuple):
+    """The user's audio: its folder, file stem → path, and the YTIDs that have a file."""
+
+    folder: Path
+    by_stem: dict[str, Path]
+    ytids: set[str]
+
+    def find(self, ytid: str, start_s: float, end_s: float) -> Path | None:
+        """The audio file of segment (ytid, start, end); None when there is none."""
+        if len(ytid) != 11 or ytid in self.ytids:
+            return next((self.by_stem[c] for c in candidate_stems(ytid, start_s, end_s) if c in self.by_stem), None)
+        return None
+
+
+def _index_audio(root: Path, audio_dir: str | Path | None) -> _Audio:
+    """Index the audio under ``audio_dir`` (default ``<root>/audio``); a warning when there is none."""
+    adir = Path(audio_dir) if audio_dir is not None else root / "audio"
+    if audio_dir is not None and not adir.is_dir():
+        raise DatasetError(f"{adir}: audio_dir is not a directory")
+    found = index_audio_files(adir)
+    if not found:
+        log.warning("AudioSet: no audio files under %s", adir)
+    # YTIDs are 11 characters: a cheap pre-filter so millions of segments without audio cost little.
+    ytids_present = {s[:11] for s in found} | {s[1:12] for s in found if s.startswith("Y")}
+    return _Audio(adir, found, ytids_present)
+
+
+def _clips(splits: Sequence[str], present: Mapping[str, Path], *, fold: Mapping[str, Sequence[str]],
+           name_of: Mapping[str, str], label_list: Sequence[str], audio: _Audio, issues: Issues) -> list[ClipRecord]:
+    """One clip per segment with a chosen label and audio (split by split, file order); the others are
+    recorded in ``issues`` (a second segment on the same audio file of a split is dropped)."""
+    clips = []
+    seen: set[tuple[str, str]] = set()
+    for split in splits:
+        path = present[split]
+        for ytid, start, end, mids, line in read_segments(path, issues):
+            unknown = [m for m in mids if m not in name_of]
+            if unknown:
+                issues.bad_row(path, line, f"unknown label mid {unknown[0]!r} (not in {LABELS_CSV})")
+                continue
+            tags = tuple(dict.fromkeys(lab for m in mids for lab in fold.get(m, ())))
+            if not tags:
+                issues.drop("no_label_in_subset")
+                continue
+            tags = tuple(lab for lab in label_list if lab in tags)
+            audio_path = audio.find(ytid, start, end)
+            if audio_path is None:
+                issues.missing.append(f"{split}/{ytid}_{start:g}")
+                continue
+            seen_key = (split, audio_path.stem)
+            if seen_key in seen:
+                issues.drop("duplicate_segment")
+                continue
+            seen.add(seen_key)
+            clips.append(ClipRecord(clip_id=f"{ytid}_{start:g}", audio_path=audio_path, tags=tags, split=split,
+                                    duration=max(end - start, 0.0)))
+    return clips
+
+
 def read(root: str | Path, *, splits: Sequence[str] | None = None,
          labels: Literal["ch4"] | Sequence[str] | Mapping[str, str] | None = None,
          include_descendants: bool = True, audio_dir: str | Path | None = None) -> Manifest:
@@ -157,87 +268,19 @@ def read(root: str | Path, *, splits: Sequence[str] | None = None,
     lab_path = root / LABELS_CSV
     if not lab_path.is_file():
         raise missing_index(lab_path, dataset="AudioSet", expected=f"{LABELS_CSV} and *_segments.csv")
-    present = {s: root / f for s, f in SEGMENT_FILES.items() if (root / f).is_file()}
-    if splits is None:
-        if not present:
-            raise missing_index(root / SEGMENT_FILES["eval"], dataset="AudioSet",
-                                expected="at least one of " + ", ".join(SEGMENT_FILES.values()))
-        splits = list(present)
-    for s in splits:
-        if s not in SEGMENT_FILES:
-            raise DatasetError(f"splits: unknown AudioSet split {s!r} (expected {', '.join(SEGMENT_FILES)})")
-        if s not in present:
-            raise missing_index(root / SEGMENT_FILES[s], dataset="AudioSet", expected=SEGMENT_FILES[s])
+    present, splits = _splits_to_read(root, splits)
     classes = read_class_labels(lab_path)
-    name_of = {mid: name for _, mid, name in classes}
-    mid_of = {name: mid for _, mid, name in classes}
-
-    # chosen class MID → our label
-    if labels is None:
-        chosen = {mid: name for _, mid, name in classes}
-    else:
-        wanted = CH4_LABELS if labels == "ch4" else (
-            dict(labels) if isinstance(labels, Mapping) else {x: None for x in labels})
-        chosen = {}
-        for key, out in wanted.items():
-            mid = key if key in name_of else mid_of.get(key)
-            if mid is None:
-                raise DatasetError(f"{lab_path}: label {key!r} is neither a display_name nor a mid")
-            chosen[mid] = out or name_of[mid]
-    fold: dict[str, list[str]] = {mid: [lab] for mid, lab in chosen.items()}
-    if include_descendants and labels is not None:
-        onto_path = root / ONTOLOGY
-        if not onto_path.is_file():
-            raise DatasetError(f"{onto_path}: not found — needed to fold descendants into the chosen labels "
-                               f"(pass include_descendants=False to use the classes alone)")
-        onto = read_ontology(onto_path)
-        for mid, lab in chosen.items():
-            for d in descendants(onto, mid):
-                fold.setdefault(d, [])
-                if lab not in fold[d]:
-                    fold[d].append(lab)
+    chosen = _chosen_classes(classes, labels, lab_path=lab_path)
+    fold = _fold(chosen, root=root, descend=include_descendants and labels is not None)
     label_list = list(dict.fromkeys(chosen.values()))
-
-    adir = Path(audio_dir) if audio_dir is not None else root / "audio"
-    if audio_dir is not None and not adir.is_dir():
-        raise DatasetError(f"{adir}: audio_dir is not a directory")
-    found = index_audio_files(adir)
-    if not found:
-        log.warning("AudioSet: no audio files under %s", adir)
-    # YTIDs are 11 characters: a cheap pre-filter so millions of segments without audio cost little.
-    ytids_present = {s[:11] for s in found} | {s[1:12] for s in found if s.startswith("Y")}
+    audio = _index_audio(root, audio_dir)
     issues = Issues(root)
-    clips = []
-    seen: set[tuple[str, str]] = set()
-    for split in splits:
-        path = present[split]
-        for ytid, start, end, mids, line in read_segments(path, issues):
-            unknown = [m for m in mids if m not in name_of]
-            if unknown:
-                issues.bad_row(path, line, f"unknown label mid {unknown[0]!r} (not in {LABELS_CSV})")
-                continue
-            tags = tuple(dict.fromkeys(lab for m in mids for lab in fold.get(m, ())))
-            if not tags:
-                issues.drop("no_label_in_subset")
-                continue
-            tags = tuple(lab for lab in label_list if lab in tags)
-            audio = None
-            if len(ytid) != 11 or ytid in ytids_present:
-                audio = next((found[c] for c in candidate_stems(ytid, start, end) if c in found), None)
-            if audio is None:
-                issues.missing.append(f"{split}/{ytid}_{start:g}")
-                continue
-            seen_key = (split, audio.stem)
-            if seen_key in seen:
-                issues.drop("duplicate_segment")
-                continue
-            seen.add(seen_key)
-            clips.append(ClipRecord(clip_id=f"{ytid}_{start:g}", audio_path=audio, tags=tags, split=split,
-                                    duration=max(end - start, 0.0)))
+    name_of = {mid: name for _, mid, name in classes}
+    clips = _clips(splits, present, fold=fold, name_of=name_of, label_list=label_list, audio=audio, issues=issues)
     kind = "instrument" if labels == "ch4" else "sound"
     extra = issues.to_extra(reader="audioset", options={
         "splits": list(splits), "labels": labels if labels is None or isinstance(labels, str) else list(labels),
-        "include_descendants": include_descendants, "audio_dir": str(adir)})
+        "include_descendants": include_descendants, "audio_dir": str(audio.folder)})
     extra["mids"] = {lab: [m for m, ls in fold.items() if lab in ls and m in name_of] for lab in label_list}
     return Manifest("audioset" + ("-ch4" if labels == "ch4" else ""), root, label_list,
                     {lab: kind for lab in label_list}, clips, extra)

@@ -17,9 +17,9 @@ Accepted layouts (searched in this order; the first hit per track wins)::
                <root>/medleydb/data/Annotations/Activation_Confidence/<T>_ACTIVATION_CONF.lab
                beside the metadata file or the mix
 
-The activation file is CSV with header ``time,S01,S02,...``: one row per hop of 2048 samples at 44.1 kHz
-(46.4 ms), a confidence in [0, 1] per stem. Stems map to instruments through the YAML ``stems`` section
-(``instrument`` is a string, or a list in v2). YAML files that are not UTF-8 are decoded as Latin-1.
+The activation file (its format and the events it gives: :mod:`.medleydb_activations`) holds a confidence
+per stem every 46.4 ms. Stems map to instruments through the YAML ``stems`` section (``instrument`` is a
+string, or a list in v2). YAML files that are not UTF-8 are decoded as Latin-1.
 """
 from __future__ import annotations
 
@@ -28,23 +28,19 @@ import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, NamedTuple, Sequence
 
 import numpy as np
 import yaml
 
 from ...errors import DatasetError
 from ...tags import VIDEO_INSTRUMENTS
-from ...timebase import frame_boundaries
-from ..events import binary_to_events
 from ..manifest import ClipRecord, Event, Manifest
-from ._common import Issues, check_root, numbered_rows, parse_float, read_text, rel
+from ._common import Issues, check_root, read_text, rel
 from .magnatagatune import tag_kind
+from .medleydb_activations import DEFAULT_THRESHOLD, Activations, activation_events, read_activation_conf
 
 log = logging.getLogger(__name__)
-
-ACTIVATION_HOP_S = 2048 / 44100
-DEFAULT_THRESHOLD = 0.5
 
 #: Thesis ch. 3: the 9 MedleyDB instruments evaluated, mapped to MagnaTagATune tags (this order).
 MTT9_MAP: dict[str, str] = {
@@ -89,27 +85,6 @@ class TrackFiles:
     metadata: Path
     mix: Path | None
     activation: Path | None
-
-
-@dataclass(frozen=True)
-class Activations:
-    """Activation confidences of one track: ``times`` [T] (s), ``conf`` [T, S], ``stems`` (S ids)."""
-
-    times: np.ndarray
-    conf: np.ndarray
-    stems: tuple[str, ...]
-
-    @property
-    def hop_s(self) -> float:
-        """Seconds between activation frames (median spacing; the MedleyDB hop for a single frame)."""
-        if len(self.times) > 1:
-            return float(np.median(np.diff(self.times)))
-        return ACTIVATION_HOP_S
-
-    @property
-    def end_s(self) -> float:
-        """End (s) of the last activation frame; 0 when there is none."""
-        return float(self.times[-1] + self.hop_s) if len(self.times) else 0.0
 
 
 # ---------------------------------------------------------------------------------------------- discovery
@@ -199,103 +174,6 @@ def stem_instruments(meta: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def read_activation_conf(path: str | Path, *, issues: Issues | None = None) -> Activations:
-    """Parse ``<T>_ACTIVATION_CONF.lab``. Malformed rows are skipped (recorded in ``issues``) when given,
-    else raise :class:`DatasetError`; a bad header always raises."""
-    path = Path(path)
-    text, _ = read_text(path)
-    rows = numbered_rows(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise DatasetError(f"{path}: empty activation file")
-    header = [h.strip() for h in rows[0][1]]
-    if header[0].lower() != "time" or len(header) < 2:
-        raise DatasetError(f"{path}: header must be 'time,S01,S02,...', got {','.join(header[:4])}")
-    times, values = [], []
-    for line, r in rows[1:]:
-        problem = None
-        if len(r) != len(header):
-            problem = f"expected {len(header)} comma-separated values, got {len(r)}"
-        else:
-            try:
-                nums = [parse_float(c) for c in r]
-            except ValueError:
-                problem = f"non-numeric value in {','.join(r)[:60]!r}"
-            else:
-                if any(not 0.0 <= v <= 1.0 for v in nums[1:]):
-                    problem = "confidence outside [0, 1]"
-        if problem:
-            if issues is None:
-                raise DatasetError(f"{path}:{line}: {problem}")
-            issues.bad_row(path, line, problem)
-            continue
-        times.append(nums[0])
-        values.append(nums[1:])
-    t = np.asarray(times, dtype=np.float64)
-    conf = np.asarray(values, dtype=np.float64).reshape(len(times), len(header) - 1)
-    if len(t) > 1 and np.any(np.diff(t) <= 0):
-        order = np.argsort(t, kind="stable")
-        t, conf = t[order], conf[order]
-    return Activations(t, conf, tuple(header[1:]))
-
-
-def label_curves(act: Activations, stem_labels: Mapping[str, Sequence[str]],
-                 labels: Sequence[str]) -> np.ndarray:
-    """Per-label confidence [T, K]: the max over the stems carrying that label (0 when none)."""
-    out = np.zeros((len(act.times), len(labels)), dtype=np.float64)
-    index = {lab: k for k, lab in enumerate(labels)}
-    for s, sid in enumerate(act.stems):
-        for lab in stem_labels.get(sid, ()):
-            k = index.get(lab)
-            if k is not None:
-                out[:, k] = np.maximum(out[:, k], act.conf[:, s])
-    return out
-
-
-def resample_to_frames(act_times: np.ndarray, curves: np.ndarray, *, frame_rate_hz: float,
-                       end_s: float) -> np.ndarray:
-    """Confidence curves [T, K] sampled every ~46 ms → frames [F, K] at ``frame_rate_hz``.
-
-    Frame ``j`` spans ``[j/fr, (j+1)/fr)``; its value is the max of the samples whose time falls in it,
-    or — when none does (frames shorter than the hop) — the sample in force at the frame start.
-    """
-    if frame_rate_hz <= 0:
-        raise ValueError("frame_rate_hz must be > 0")
-    n_frames = max(int(np.ceil(end_s * frame_rate_hz - 1e-9)), 0)
-    out = np.full((n_frames, curves.shape[1]), -1.0)
-    if n_frames == 0 or len(act_times) == 0:
-        return np.zeros((n_frames, curves.shape[1]))
-    idx = np.floor(act_times * frame_rate_hz + 1e-9).astype(np.int64)
-    ok = (idx >= 0) & (idx < n_frames)
-    np.maximum.at(out, idx[ok], curves[ok])
-    empty = out[:, 0] < 0
-    if empty.any():
-        starts = np.flatnonzero(empty) / frame_rate_hz
-        held = np.clip(np.searchsorted(act_times, starts + 1e-9, side="right") - 1, 0, len(act_times) - 1)
-        out[empty] = curves[held]
-    return out
-
-
-def activation_events(act: Activations, stem_labels: Mapping[str, Sequence[str]], labels: Sequence[str], *,
-                      threshold: float = DEFAULT_THRESHOLD, frame_rate_hz: float | None = None) -> list[Event]:
-    """Events per label from activation confidences ≥ ``threshold``.
-
-    With ``frame_rate_hz=None`` each sample spans ``[t_i, t_i + hop)`` (native 46 ms resolution); else the
-    curves are first brought to that frame grid (:func:`resample_to_frames`), so event boundaries fall on
-    frame boundaries. The last boundary is clipped to the end of the annotation.
-    """
-    curves = label_curves(act, stem_labels, labels)
-    end = act.end_s
-    if frame_rate_hz is None:
-        bounds = np.append(act.times, end)
-    else:
-        curves = resample_to_frames(act.times, curves, frame_rate_hz=frame_rate_hz, end_s=end)
-        bounds = frame_boundaries(curves.shape[0], 1.0 / frame_rate_hz, duration_s=end)
-    events: list[Event] = []
-    for k, lab in enumerate(labels):
-        events += binary_to_events(curves[:, k] >= threshold, bounds, lab)
-    return sorted(events, key=lambda e: (e.onset, e.label))
-
-
 # ---------------------------------------------------------------------------------------------- split
 
 def artist_split(track_artists: Mapping[str, str], *, seed: int = 0,
@@ -332,7 +210,178 @@ def _read_split_file(path: Path) -> dict[str, str]:
     return out
 
 
+
+def _split_of(split: Mapping[str, str] | str | Path, artists: Mapping[str, str], *, seed: int) -> dict[str, str]:
+    """Track id → split for the ``split`` option of :func:`read` (``artists``: track id → artist)."""
+    if isinstance(split, Mapping):
+        return dict(split)
+    if split == "artist":
+        return artist_split(artists, seed=seed)
+    if split == "none":
+        return {tid: "test" for tid in artists}
+    sp = Path(split)
+    if not sp.is_file():
+        raise DatasetError(f"{sp}: split file not found (expected 'artist', 'none' or a TSV track_id<TAB>split)")
+    return _read_split_file(sp)
+
+
+# ---------------------------------------------------------------------------------------------- one track
+
+class _Track(NamedTuple):
+    """A usable track: its mix, labels per stem, activations (None without a usable file), duration (s)."""
+
+    track_id: str
+    artist: str
+    mix: Path
+    stem_labels: dict[str, tuple[str, ...]]
+    act: Activations | None
+    duration: float | None
+
+
+#: A track with its clip tags and events (see :func:`_track_truth`).
+_Tagged = tuple[_Track, tuple[str, ...], tuple[Event, ...] | None]
+
+
+def _stem_keys(meta: Mapping[str, Any]) -> set[str]:
+    return {str(k) for k in (meta.get("stems") or {})}
+
+
+def _to_labels(names: Sequence[str], mapping: Mapping[str, str] | None) -> tuple[str, ...]:
+    """MedleyDB instrument names → our labels (those outside ``mapping`` dropped; every name without one)."""
+    if mapping is None:
+        return tuple(names)
+    return tuple(dict.fromkeys(mapping[n] for n in names if n in mapping))
+
+
+def _locate_mix(tf: TrackFiles, meta: Mapping[str, Any], *, root: Path, keep_missing: bool,
+                issues: Issues) -> Path | None:
+    """The track's mix (the YAML's ``mix_filename`` preferred); when missing it is recorded and its expected
+    path returned with ``keep_missing``, else None."""
+    mix_name = str(meta.get("mix_filename") or f"{tf.track_id}_MIX.wav")
+    mix = tf.mix
+    if mix is None or mix.name != mix_name:
+        alt = next((p for p in (tf.metadata.parent / mix_name,
+                                (tf.mix.parent / mix_name) if tf.mix else None) if p and p.is_file()), None)
+        mix = alt or mix
+    if mix is not None:
+        return mix
+    guess = (root / "Audio" if (root / "Audio").is_dir() else root) / tf.track_id / mix_name
+    issues.missing_file(guess)
+    return guess if keep_missing else None
+
+
+def _track_activations(tf: TrackFiles, meta: Mapping[str, Any], stem_labels: Mapping[str, Sequence[str]], *,
+                       root: Path, issues: Issues) -> Activations | None:
+    """The track's activations; None when the file is missing or unreadable (recorded in ``issues``)."""
+    if tf.activation is None:
+        issues.missing_file(root / "Annotations" / "Instrument_Activations" / "ACTIVATION_CONF"
+                            / f"{tf.track_id}_ACTIVATION_CONF.lab")
+        return None
+    try:
+        act = read_activation_conf(tf.activation, issues=issues)
+    except DatasetError as e:
+        issues.bad_file(tf.activation, str(e).split(": ", 1)[-1])
+        return None
+    unknown = [s for s in act.stems if s not in stem_labels and s not in _stem_keys(meta)]
+    if unknown:
+        issues.bad_file(tf.activation, f"stems {unknown} not in {tf.metadata.name}")
+    return act
+
+
+def _mix_duration(mix: Path, issues: Issues) -> float | None:
+    """The mix's duration (s) from its header; None when the header cannot be read (recorded in ``issues``)."""
+    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
+
+    try:
+        return float(sf.info(str(mix)).duration)
+    except Exception as e:  # soundfile raises several types for a corrupt header
+        issues.bad_file(mix, f"cannot read audio header ({e})")
+        return None
+
+
+def _load_track(tf: TrackFiles, *, root: Path, mapping: Mapping[str, str] | None, keep_missing: bool,
+                read_durations: bool, issues: Issues) -> _Track | None:
+    """Read one track's metadata, mix and activations; None when it cannot be used (recorded in ``issues``)."""
+    try:
+        meta = read_metadata(tf.metadata)
+    except DatasetError as e:
+        issues.bad_file(tf.metadata, str(e).split(": ", 1)[-1])
+        return None
+    stem_labels = {sid: _to_labels(names, mapping) for sid, names in stem_instruments(meta).items()}
+    mix = _locate_mix(tf, meta, root=root, keep_missing=keep_missing, issues=issues)
+    if mix is None:
+        return None
+    act = _track_activations(tf, meta, stem_labels, root=root, issues=issues)
+    duration = None
+    if read_durations and mix.is_file():
+        duration = _mix_duration(mix, issues)
+        if duration is None:
+            return None
+    artist = str(meta.get("artist") or tf.track_id.split("_", 1)[0])
+    return _Track(tf.track_id, artist, mix, stem_labels, act, duration)
+
+
+def _track_truth(track: _Track, labels: Sequence[str], *, threshold: float,
+                 frame_rate_hz: float | None) -> tuple[tuple[str, ...], tuple[Event, ...] | None]:
+    """``(tags, events)`` of a track: the labels active somewhere (``labels`` order) and its events; without
+    activations the labels of its stems and ``None``."""
+    if track.act is None:
+        present = {x for v in track.stem_labels.values() for x in v}
+        return tuple(lab for lab in labels if lab in present), None
+    events = tuple(activation_events(track.act, track.stem_labels, labels, threshold=threshold,
+                                     frame_rate_hz=frame_rate_hz))
+    return tuple(lab for lab in labels if any(e.label == lab for e in events)), events
+
+
 # ---------------------------------------------------------------------------------------------- reader
+
+def _label_map_of(label_map: str | Mapping[str, str] | None) -> tuple[dict[str, str] | None, tuple[str, ...] | None]:
+    """``(instrument → label mapping, fixed label order)`` of the ``label_map`` option; both None for None."""
+    if isinstance(label_map, str):
+        if label_map not in LABEL_MAPS:
+            raise DatasetError(f"label_map: expected 'mtt9', 'ch4', a mapping or None, got {label_map!r}")
+        return LABEL_MAPS[label_map]
+    if label_map is None:
+        return None, None
+    mapping = dict(label_map)
+    return mapping, tuple(dict.fromkeys(mapping.values()))
+
+
+def _checked_root(root: str | Path, *, threshold: float, dirs: Mapping[str, str | Path | None]) -> Path:
+    """The MedleyDB root, once the folder options ``dirs`` (option → value), the root and ``threshold`` pass."""
+    root_p = Path(root).expanduser()
+    for opt, val in dirs.items():
+        if val is not None and not Path(val).is_dir():
+            raise DatasetError(f"{val}: {opt} is not a directory")
+    root_p = check_root(root_p, dataset="MedleyDB")
+    if not 0.0 <= threshold <= 1.0:
+        raise DatasetError(f"threshold: must lie in [0, 1], got {threshold}")
+    return root_p
+
+
+def _labels_by_frequency(tracks: Sequence[_Track]) -> list[str]:
+    """Every label of the tracks' stems, the one in most tracks first (ties by name)."""
+    counts: dict[str, int] = {}
+    for t in tracks:
+        for lab in {x for v in t.stem_labels.values() for x in v}:
+            counts[lab] = counts.get(lab, 0) + 1
+    return sorted(counts, key=lambda x: (-counts[x], x))
+
+
+def _clips(tagged: Sequence[_Tagged], split_of: Mapping[str, str], issues: Issues) -> list[ClipRecord]:
+    """One clip per tagged track that has a split (others dropped): validation, test, then other splits."""
+    clips = []
+    for t, tags, events in tagged:
+        s = split_of.get(t.track_id)
+        if s is None:
+            issues.drop("not_in_split")
+            continue
+        clips.append(ClipRecord(clip_id=t.track_id, audio_path=t.mix, tags=tags, split=s, events=events,
+                                duration=t.duration))
+    order = {"validation": 0, "test": 1}
+    clips.sort(key=lambda c: (order.get(c.split, 2), c.split, c.clip_id))
+    return clips
+
 
 def read(root: str | Path, *, label_map: Literal["mtt9", "ch4"] | Mapping[str, str] | None = "mtt9",
          threshold: float = DEFAULT_THRESHOLD, frame_rate_hz: float | None = None,
@@ -359,27 +408,12 @@ def read(root: str | Path, *, label_map: Literal["mtt9", "ch4"] | Mapping[str, s
     Clip tags are the labels active somewhere in the track (from the activations; from the stems' metadata
     when the activation file is missing, then ``events=None``). ``extra["artists"]`` maps track → artist.
     """
-    import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
-
-    root_p = Path(root).expanduser()
-    for opt, val in (("metadata_dir", metadata_dir), ("audio_dir", audio_dir), ("annotation_dir", annotation_dir)):
-        if val is not None and not Path(val).is_dir():
-            raise DatasetError(f"{val}: {opt} is not a directory")
-    root_p = check_root(root_p, dataset="MedleyDB")
-    if not 0.0 <= threshold <= 1.0:
-        raise DatasetError(f"threshold: must lie in [0, 1], got {threshold}")
-    if isinstance(label_map, str):
-        if label_map not in LABEL_MAPS:
-            raise DatasetError(f"label_map: expected 'mtt9', 'ch4', a mapping or None, got {label_map!r}")
-        mapping, fixed_labels = LABEL_MAPS[label_map]
-    elif label_map is None:
-        mapping, fixed_labels = None, None
-    else:
-        mapping = dict(label_map)
-        fixed_labels = tuple(dict.fromkeys(mapping.values()))
-    tracks, orphans = find_tracks(root_p, metadata_dir=metadata_dir, audio_dir=audio_dir,
-                                  annotation_dir=annotation_dir)
-    if not tracks:
+    root_p = _checked_root(root, threshold=threshold, dirs={
+        "metadata_dir": metadata_dir, "audio_dir": audio_dir, "annotation_dir": annotation_dir})
+    mapping, fixed_labels = _label_map_of(label_map)
+    track_files, orphans = find_tracks(root_p, metadata_dir=metadata_dir, audio_dir=audio_dir,
+                                       annotation_dir=annotation_dir)
+    if not track_files:
         raise DatasetError(
             f"{root_p}: no MedleyDB metadata found — expected <Track>/<Track>_METADATA.yaml, "
             f"Audio/<Track>/<Track>_METADATA.yaml or Metadata/<Track>_METADATA.yaml")
@@ -387,113 +421,28 @@ def read(root: str | Path, *, label_map: Literal["mtt9", "ch4"] | Mapping[str, s
     for o in orphans:
         near = next((p for p in sorted(o.parent.iterdir()) if p.suffix.lower() in (".yaml", ".yml")), None)
         issues.missing_file(o, near=near)
-
-    def to_labels(names: Sequence[str]) -> tuple[str, ...]:
-        if mapping is None:
-            return tuple(names)
-        return tuple(dict.fromkeys(mapping[n] for n in names if n in mapping))
-
-    loaded = []  # (track_id, artist, mix, stem_labels, activations | None, duration)
-    for tf in tracks:
-        try:
-            meta = read_metadata(tf.metadata)
-        except DatasetError as e:
-            issues.bad_file(tf.metadata, str(e).split(": ", 1)[-1])
-            continue
-        stem_labels = {sid: to_labels(names) for sid, names in stem_instruments(meta).items()}
-        mix_name = str(meta.get("mix_filename") or f"{tf.track_id}_MIX.wav")
-        mix = tf.mix
-        if mix is None or mix.name != mix_name:
-            alt = next((p for p in (tf.metadata.parent / mix_name,
-                                    (tf.mix.parent / mix_name) if tf.mix else None) if p and p.is_file()), None)
-            mix = alt or mix
-        if mix is None:
-            guess = (root_p / "Audio" if (root_p / "Audio").is_dir() else root_p) / tf.track_id / mix_name
-            issues.missing_file(guess)
-            if not keep_missing:
-                continue
-            mix = guess
-        act = None
-        if tf.activation is None:
-            issues.missing_file(root_p / "Annotations" / "Instrument_Activations" / "ACTIVATION_CONF"
-                                / f"{tf.track_id}_ACTIVATION_CONF.lab")
-        else:
-            try:
-                act = read_activation_conf(tf.activation, issues=issues)
-            except DatasetError as e:
-                issues.bad_file(tf.activation, str(e).split(": ", 1)[-1])
-            else:
-                unknown = [s for s in act.stems if s not in stem_labels and s not in _stem_keys(meta)]
-                if unknown:
-                    issues.bad_file(tf.activation, f"stems {unknown} not in {tf.metadata.name}")
-        duration = None
-        if read_durations and mix.is_file():
-            try:
-                duration = float(sf.info(str(mix)).duration)
-            except Exception as e:  # soundfile raises several types for a corrupt header
-                issues.bad_file(mix, f"cannot read audio header ({e})")
-                continue
-        artist = str(meta.get("artist") or tf.track_id.split("_", 1)[0])
-        loaded.append((tf.track_id, artist, mix, stem_labels, act, duration))
-
-    if fixed_labels is not None:
-        labels = list(fixed_labels)
-    else:
-        counts: dict[str, int] = {}
-        for *_, stem_labels, _a, _d in loaded:
-            for lab in {x for v in stem_labels.values() for x in v}:
-                counts[lab] = counts.get(lab, 0) + 1
-        labels = sorted(counts, key=lambda x: (-counts[x], x))
-
-    records = []
-    for tid, artist, mix, stem_labels, act, duration in loaded:
-        if act is not None:
-            events = tuple(activation_events(act, stem_labels, labels, threshold=threshold,
-                                             frame_rate_hz=frame_rate_hz))
-            tags = tuple(lab for lab in labels if any(e.label == lab for e in events))
-        else:
-            events = None
-            present = {x for v in stem_labels.values() for x in v}
-            tags = tuple(lab for lab in labels if lab in present)
+    loaded = []
+    for tf in track_files:
+        track = _load_track(tf, root=root_p, mapping=mapping, keep_missing=keep_missing,
+                            read_durations=read_durations, issues=issues)
+        if track is not None:
+            loaded.append(track)
+    labels = list(fixed_labels) if fixed_labels is not None else _labels_by_frequency(loaded)
+    tagged: list[_Tagged] = []
+    for track in loaded:
+        tags, events = _track_truth(track, labels, threshold=threshold, frame_rate_hz=frame_rate_hz)
         if drop_unlabelled and mapping is not None and not tags:
             issues.drop("no_label_in_map")
             continue
-        records.append((tid, artist, mix, tags, events, duration))
-
-    artists = {tid: artist for tid, artist, *_ in records}
-    if isinstance(split, Mapping):
-        split_of = dict(split)
-    elif split == "artist":
-        split_of = artist_split(artists, seed=seed)
-    elif split == "none":
-        split_of = {tid: "test" for tid in artists}
-    else:
-        sp = Path(split)
-        if not sp.is_file():
-            raise DatasetError(f"{sp}: split file not found (expected 'artist', 'none' or a TSV track_id<TAB>split)")
-        split_of = _read_split_file(sp)
-    clips = []
-    for tid, artist, mix, tags, events, duration in records:
-        s = split_of.get(tid)
-        if s is None:
-            issues.drop("not_in_split")
-            continue
-        clips.append(ClipRecord(clip_id=tid, audio_path=mix, tags=tags, split=s, events=events, duration=duration))
-    order = {"validation": 0, "test": 1}
-    clips.sort(key=lambda c: (order.get(c.split, 2), c.split, c.clip_id))
+        tagged.append((track, tags, events))
+    artists = {t.track_id: t.artist for t, _, _ in tagged}
+    clips = _clips(tagged, _split_of(split, artists, seed=seed), issues)
     extra = issues.to_extra(reader="medleydb", options={
         "label_map": label_map, "threshold": threshold, "frame_rate_hz": frame_rate_hz,
         "split": split if isinstance(split, str) else "custom", "seed": seed,
         "drop_unlabelled": drop_unlabelled, "keep_missing": keep_missing})
     extra["artists"] = {c.clip_id: artists[c.clip_id] for c in clips}
-    extra["activation_files"] = {tf.track_id: rel(tf.activation, root_p) for tf in tracks if tf.activation}
+    extra["activation_files"] = {tf.track_id: rel(tf.activation, root_p) for tf in track_files if tf.activation}
     name = "medleydb" + (f"-{label_map}" if isinstance(label_map, str) else "")
-    if label_map == "mtt9":
-        kinds = {lab: tag_kind(lab) for lab in labels}
-    else:
-        kinds = {lab: "instrument" for lab in labels}
-    return Manifest(name, root_p, labels, kinds, clips, extra)
-
-
-def _stem_keys(meta: Mapping[str, Any]) -> set[str]:
-    return {str(k) for k in (meta.get("stems") or {})}
+    kind_of = tag_kind if label_map == "mtt9" else (lambda _lab: "instrument")
+    return Manifest(name, root_p, labels, {lab: kind_of(lab) for lab in labels}, clips, extra)
