@@ -240,6 +240,7 @@ class _Session:
 
 def _train(cfg: TrainConfig, ddp, run_dir: Path, device: torch.device, *, progress: bool,
            command: str | None) -> TrainResult:
+    """One rank's run: load the data, set up (or resume) the run, train epoch by epoch, finish."""
     run = RunDir(run_dir, clean=ddp.is_main)  # rank 0 removes temp files a killed run left
     data = _load_splits(cfg, ddp, run_dir, progress=progress)
     if ddp.is_main:
@@ -394,7 +395,7 @@ def _train_epoch(cfg: TrainConfig, ddp, sess: _Session, epoch: int, device: torc
 
 def _selection_score(cfg: TrainConfig, scores: dict[str, float]) -> float:
     """The validation score the best epoch is chosen on (``select_on``/``select_metric``; the negated loss
-    when the metric is the loss or not finite, e.g. a validation set too small for AUC)."""
+    when the metric is the loss or not finite)."""
     pre = _SELECT_PREFIX[cfg.select_on]
     metric = scores.get(pre + cfg.select_metric, scores[pre + "clip_auc"])
     if cfg.select_metric == "loss" or not np.isfinite(metric):  # e.g. a validation set too small for AUC
