@@ -67,7 +67,8 @@ def child(args: argparse.Namespace) -> None:
     t_import = time.perf_counter()
     import torch
 
-    from clip2frame.infer.batch import TagOptions, tag_files
+    from clip2frame.infer.batch import tag_files
+    from clip2frame.infer.options import TagOptions
     from clip2frame.infer.predict import load_tagger
 
     if args.threads:

@@ -210,7 +210,8 @@ def test_jams_without_the_package_fails_up_front(tmp_path, fake, capsys, monkeyp
         "error: format jams: the 'jams' package is not installed (pip install 'clip2frame[jams]')"]
     assert not out.exists() and fake.calls == 0
     from clip2frame.errors import ConfigError
-    from clip2frame.infer.batch import TagOptions, tag_files
+    from clip2frame.infer.batch import tag_files
+    from clip2frame.infer.options import TagOptions
 
     with pytest.raises(ConfigError, match=r"clip2frame\[jams\]"):  # the library checks it before any work too
         tag_files([tmp_path / "a.wav"], out_dir=out, options=TagOptions(formats="scores,jams"))

@@ -21,8 +21,9 @@ from clip2frame.data.events import mask_runs
 from clip2frame.index.ingest import batch_index_hook
 from clip2frame.index.query import subtract
 from clip2frame.index.schema import parse_location
-from clip2frame.index.store import decode_scores, encode_scores, event_stats
+from clip2frame.index.records import decode_scores, encode_scores, event_stats
 from clip2frame.infer import batch
+from clip2frame.infer.options import TagOptions
 from clip2frame.data.events import binary_to_events
 from clip2frame.results.activations import FrameActivations
 from clip2frame.results.readers import read_events_tsv
@@ -341,7 +342,7 @@ def _fake_tag(root: Path, out: Path, index_url: str, **kw):
     from clip2frame.audio.io import load_audio
 
     fake = FakeBackend()
-    opts = batch.TagOptions(**kw)
+    opts = TagOptions(**kw)
     return batch.tag_files([root], out_dir=out, options=opts, result_hook=batch_index_hook(index_url, opts.formats),
                            load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio), fake
 
@@ -394,7 +395,8 @@ sys.path.insert(0, {tests!r})
 from test_tag_cli import FakeBackend
 from clip2frame.audio.io import load_audio
 from clip2frame.index.ingest import batch_index_hook
-from clip2frame.infer.batch import TagOptions, tag_files
+from clip2frame.infer.batch import tag_files
+from clip2frame.infer.options import TagOptions
 fake = FakeBackend(delay_s={delay})
 opts = TagOptions(shard={shard!r})
 rep = tag_files([{root!r}], out_dir={out!r}, options=opts, result_hook=batch_index_hook({index!r}, opts.formats),
@@ -607,7 +609,7 @@ def test_same_audio_in_a_folder_and_as_a_loose_file_is_listed_once(index_url, tm
 
 def test_an_index_of_schema_version_1_gets_the_clear_error(index_url, tmp_path, capsys):
     from clip2frame.index.schema import SCHEMA_VERSION
-    from clip2frame.index.store import IndexStoreError
+    from clip2frame.index.schema import IndexStoreError
 
     assert SCHEMA_VERSION == 2
     with IndexStore(index_url) as s:  # make it look like a version 1 index (no model_sha256 column)

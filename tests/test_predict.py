@@ -122,7 +122,7 @@ def test_corrupt_model_files(tmp_path):
 
 def test_resolve_device_is_the_one_rule():
     from clip2frame.errors import ConfigError
-    from clip2frame.infer.batch import check_device
+    from clip2frame.infer.options import check_device
     from clip2frame.infer.predict import resolve_device
 
     assert resolve_device("cpu") == torch.device("cpu") and check_device("cpu") == "cpu"

@@ -18,6 +18,8 @@ import soundfile as sf
 
 from clip2frame.cli import main
 from clip2frame.infer import batch
+from clip2frame.infer.options import TagOptions
+from clip2frame.infer.summary import FileResult
 from clip2frame.infer.discover import discover
 from clip2frame.results import writers
 from clip2frame.results.activations import FrameActivations
@@ -322,7 +324,7 @@ def test_interrupted_run_resumes_with_the_remaining_files(tmp_path, monkeypatch)
 
     with pytest.raises(Stop):
         batch.tag_files([root], out_dir=out, load_model_fn=fake.load, predict_fn=fake.predict,
-                        load_audio_fn=load_audio, on_result=stop_after_two, options=batch.TagOptions(jobs=2))
+                        load_audio_fn=load_audio, on_result=stop_after_two, options=TagOptions(jobs=2))
     assert len(fake.calls) == 2
     fake.calls.clear()
     rep = batch.tag_files([root], out_dir=out, load_model_fn=fake.load, predict_fn=fake.predict,
@@ -335,7 +337,8 @@ import sys, time
 sys.path.insert(0, {tests!r})
 from test_tag_cli import FakeBackend
 from clip2frame.audio.io import load_audio
-from clip2frame.infer.batch import TagOptions, tag_files
+from clip2frame.infer.batch import tag_files
+from clip2frame.infer.options import TagOptions
 fake = FakeBackend(delay_s=0.25)
 tag_files([{root!r}], out_dir={out!r}, options=TagOptions(formats=("scores", "events", "npz")), load_model_fn=fake.load,
           predict_fn=fake.predict, load_audio_fn=load_audio)
@@ -365,7 +368,7 @@ def test_sigkill_leaves_complete_files_and_a_rerun_finishes(tmp_path):
     fake = FakeBackend()
     from clip2frame.audio.io import load_audio
 
-    rep = batch.tag_files([root], out_dir=out, options=batch.TagOptions(formats=("scores", "events", "npz")),
+    rep = batch.tag_files([root], out_dir=out, options=TagOptions(formats=("scores", "events", "npz")),
                           load_model_fn=fake.load, predict_fn=fake.predict, load_audio_fn=load_audio)
     assert len(rep.skipped) == len(done) and len(fake.calls) == n - len(done) and rep.exit_code == 0
     assert len(list(out.glob("f*.npz"))) == n
@@ -378,7 +381,8 @@ import os, signal, sys
 sys.path.insert(0, {tests!r})
 from test_tag_cli import FakeBackend
 from clip2frame.audio.io import load_audio
-from clip2frame.infer.batch import TagOptions, tag_files
+from clip2frame.infer.batch import tag_files
+from clip2frame.infer.options import TagOptions
 
 def crashing_load(path, **kw):  # a decoder that kills its process on one file (a segfault, the OOM killer)
     if "poison" in str(path):
@@ -515,7 +519,7 @@ def test_optional_keywords_passed_only_when_accepted(tmp_path, monkeypatch):
     opaque = _Opaque(fb.predict)  # FakeBackend.predict has no batch_size: passing it would fail each file
     monkeypatch.setattr(batch, "load_backend", lambda model, dev, *a: (fb.model, opaque, load_audio))
     rep = batch.tag_files([_wav(tmp_path / "in" / "a.wav")], out_dir=tmp_path / "out",
-                          options=batch.TagOptions(device="cpu"))
+                          options=TagOptions(device="cpu"))
     assert rep.exit_code == 0 and len(rep.tagged) == 1
     assert opaque.kwargs == [["device", "model", "resolution", "sr"]]
 
@@ -676,13 +680,13 @@ def test_tag_options_refuse_bad_values_when_made(kwargs, match):
     from clip2frame.errors import ConfigError
 
     with pytest.raises(ConfigError, match=match):
-        batch.TagOptions(**kwargs)
+        TagOptions(**kwargs)
 
 
 def test_tag_options_are_one_frozen_parsed_object():
     import dataclasses
 
-    opt = batch.TagOptions(formats="scores, events,scores", shard="1/3")
+    opt = TagOptions(formats="scores, events,scores", shard="1/3")
     assert opt.formats == ("scores", "events") and opt.shard == (1, 3)
     with pytest.raises(dataclasses.FrozenInstanceError):
         opt.jobs = 4  # type: ignore[misc]
@@ -705,7 +709,7 @@ def test_result_hook_sees_every_result_and_can_fail_one(tmp_path):
         def __call__(self, r):
             calls.append(f"{r.status}:{r.key}")
             if r.key == "f1":
-                return batch.FileResult(r.path, r.key, "failed", r.outputs, error="hook: f1 refused")
+                return FileResult(r.path, r.key, "failed", r.outputs, error="hook: f1 refused")
             return r
 
         def close(self):

@@ -827,7 +827,8 @@ def test_tag_results_with_any_name_are_listed_viewable_and_show_their_model(tmp_
     viewable; the viewer did not show which model made a result. Start-up sync of a tagged folder."""
     from urllib.parse import quote
 
-    from clip2frame.infer.batch import TagOptions, tag_files
+    from clip2frame.infer.batch import tag_files
+    from clip2frame.infer.options import TagOptions
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()

@@ -113,7 +113,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``clip2frame tag``; the exit code (the module docstring of :mod:`clip2frame.cli`: "Exit codes")."""
     from ..index.ingest import batch_index_hook
-    from ..infer.batch import TagOptions, report_json, tag_files
+    from ..infer.batch import report_json, tag_files
+    from ..infer.options import TagOptions
 
     options = TagOptions(model=args.model, formats=args.formats, resolution=args.resolution,
                          min_duration=args.min_event, merge_gap=args.merge_gap, device=args.device,

@@ -24,7 +24,8 @@ from ..errors import Clip2FrameError, ConfigError, OutputError
 from ..infer.summary import FileResult, one_line
 from ..results.provenance import from_meta
 from ..results.readers import NotInside, find_result, iter_results, read_result_data
-from .store import FileRecord, IndexStore, open_index
+from .records import FileRecord
+from .store import IndexStore, open_index
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def _exists(root: Path, result_id: str) -> bool:
 # ------------------------------------------------------------------------------------------- the batch's hook
 class BatchIndexHook:
     """The event index of a ``clip2frame tag`` batch, attached through the batch's result hook
-    (:class:`clip2frame.infer.batch.ResultHook`): opened once the output folder exists (before any output
+    (:class:`clip2frame.infer.options.ResultHook`): opened once the output folder exists (before any output
     is written: a bad URL is a setup error), every tagged file indexed from its outputs right after they
     are written, one transaction per file, a skipped (already done) one when its rows are missing or older
     than its outputs (so a run killed between the two is completed by the next); a file that cannot be

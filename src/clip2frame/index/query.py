@@ -37,7 +37,8 @@ import numpy as np
 
 from ..data.events import mask_runs
 from ..errors import Clip2FrameError, ConfigError
-from .store import IndexStore, decode_scores, listed_sql
+from .records import decode_scores
+from .store import IndexStore, listed_sql
 
 MAX_LIMIT = 10000
 MAX_TAGS = 16

@@ -21,20 +21,18 @@ import shlex
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generator, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from ..errors import Clip2FrameError, ConfigError
+from .records import FileRecord, decode_scores, event_stats, quantise
 from .schema import (DEFAULT_INDEX_NAME, SQLITE, IndexLocation, IndexNeedsRebuild, IndexStoreError,
                      check_schema_version, connect, create_schema, parse_location, table_names)
 
 log = logging.getLogger(__name__)
 
-#: Frame scores are stored as uint16: probability * SCORE_SCALE, rounded.
-SCORE_SCALE = 65535
 SORT_KEYS = {"tagged": "tagged_at", "name": "name", "duration": "duration_s", "path": "path"}
 
 
@@ -46,38 +44,6 @@ def rebuild_command(loc: IndexLocation, out_dir: str | Path | None = None) -> st
     if loc.dialect is SQLITE and Path(loc.target) == Path(out_dir) / DEFAULT_INDEX_NAME:
         return f"clip2frame index {shlex.quote(str(out_dir))} --rebuild"
     return f"clip2frame index {shlex.quote(str(out_dir))} --index {shlex.quote(loc.display)} --rebuild"
-
-
-@dataclass
-class FileRecord:
-    """Everything the index keeps of one tagged file.
-
-    ``path`` is the result's id in the catalogue (its output stem relative to the catalogue folder, e.g.
-    ``live/a``); ``probs`` [T, K] and ``boundaries`` [T+1] are the frame scores; ``events`` are
-    ``(label, onset_s, offset_s)`` as the events file has them; ``thresholds`` [K] made those events.
-    """
-
-    path: str
-    name: str
-    labels: list[str]
-    probs: np.ndarray
-    boundaries: np.ndarray
-    thresholds: np.ndarray
-    events: list[tuple[str, float, float]]
-    kinds: dict[str, str] = field(default_factory=dict)
-    kind: str = "tagging"
-    source: str | None = None
-    content_hash: str | None = None
-    model_name: str = ""
-    model_version: str = ""
-    model_sha256: str = ""
-    tagged_at: float = 0.0
-    outputs_mtime_ns: int | None = None
-
-    @property
-    def duration_s(self) -> float:
-        """The recording's duration in seconds (its last frame boundary; 0 without frames)."""
-        return float(self.boundaries[-1]) if len(self.boundaries) else 0.0
 
 
 #: PostgreSQL types of the bulk-inserted columns (binary COPY sends values in these exact types; schema.py).
@@ -113,49 +79,6 @@ def listed_sql(model: str | None = None) -> tuple[str, list[Any]]:
     return (f"{cond_f} AND (f.content_hash IS NULL OR NOT EXISTS (SELECT 1 FROM files g WHERE "
             f"g.content_hash = f.content_hash AND {cond_g} AND (g.tagged_at > f.tagged_at OR "
             f"(g.tagged_at = f.tagged_at AND g.path < f.path))))", p_f + p_g)
-
-
-def encode_scores(p: np.ndarray) -> bytes:
-    """Probabilities [T] -> little-endian uint16 bytes (``round(p * 65535)``, clipped to [0, 1])."""
-    return quantise(p).tobytes()
-
-
-def quantise(p: np.ndarray) -> np.ndarray:
-    """Probabilities (any shape) -> uint16 ``round(p * 65535)``, NaN -> 0, clipped to [0, 1]."""
-    q = np.asarray(p, dtype=np.float32) * np.float32(SCORE_SCALE)
-    np.nan_to_num(q, copy=False, nan=0.0)
-    np.clip(q, 0.0, SCORE_SCALE, out=q)
-    return np.rint(q).astype("<u2")
-
-
-def decode_scores(data: bytes) -> np.ndarray:
-    """Inverse of :func:`encode_scores` -> float32 [T]."""
-    return np.frombuffer(bytes(data), dtype="<u2").astype(np.float32) / SCORE_SCALE
-
-
-def event_stats(probs: np.ndarray, boundaries: np.ndarray, tag_index: np.ndarray, onsets: np.ndarray,
-                offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Peak and mean score of each event over the frames that start inside ``[onset, offset)``.
-
-    ``probs`` [T, K], ``boundaries`` [T+1]; events given as arrays (tag column, onset, offset). An event
-    shorter than a frame uses the frame it starts in. Vectorised: cumulative sums for the means,
-    ``maximum.reduceat`` on the tag-major flattened scores for the peaks."""
-    T, K = probs.shape
-    if len(onsets) == 0 or T == 0:
-        return np.zeros(len(onsets)), np.zeros(len(onsets))
-    starts = np.asarray(boundaries[:-1], dtype=np.float64)
-    i0 = np.clip(np.searchsorted(starts, onsets - 1e-6, side="left"), 0, T - 1)
-    i1 = np.clip(np.searchsorted(starts, offsets - 1e-6, side="left"), 0, T)
-    i1 = np.maximum(i1, i0 + 1)
-    p = np.asarray(probs, dtype=np.float64)
-    cs = np.concatenate([np.zeros((1, K)), np.cumsum(p, axis=0)])
-    mean = (cs[i1, tag_index] - cs[i0, tag_index]) / (i1 - i0)
-    flat = np.concatenate([p.T.ravel(), [0.0]])
-    idx = np.empty(2 * len(i0), dtype=np.int64)
-    idx[0::2] = tag_index * T + i0
-    idx[1::2] = tag_index * T + i1
-    peak = np.maximum.reduceat(flat, idx)[0::2]
-    return peak, mean
 
 
 class IndexStore:

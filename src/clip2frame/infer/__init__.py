@@ -1,1 +1,1 @@
-"""Inference: :mod:`.predict` (one recording -> frame activations), :mod:`.stream` (live), :mod:`.batch` (the batch of ``tag`` and ``detect``), :mod:`.discover`, :mod:`.resume`, :mod:`.summary`."""
+"""Inference: :mod:`.predict` (one recording -> frame activations), :mod:`.stream` (live), :mod:`.batch` (the batch of ``tag`` and ``detect``), :mod:`.options` (its options and result hook), :mod:`.discover`, :mod:`.resume`, :mod:`.summary`."""

@@ -1,7 +1,8 @@
 """Catalogue tagging: many files -> a mirrored tree of per-file outputs, resumable, failures listed.
 
 ``tag_files(inputs, out_dir=..., options=TagOptions(...))`` is the one call behind ``clip2frame tag`` and
-``clip2frame detect`` (and any other batch driver; a shard is ``TagOptions(shard=...)``):
+``clip2frame detect`` (and any other batch driver; a shard is ``TagOptions(shard=...)``; the options and the
+:class:`~.options.ResultHook` protocol are :mod:`clip2frame.infer.options`):
 
 * inputs are files, folders (walked recursively for audio/video extensions) and ``@list.txt`` files, see
   :mod:`clip2frame.infer.discover` for the output-tree rule, collisions and ``shard``;
@@ -15,7 +16,7 @@
 * at the end, ``events.tsv`` (DCASE, every done file of the run, skipped ones included) is rebuilt from
   the per-file events files, so it is complete after a resume. With ``shard=(I, N)`` the two summary
   files are ``events.shard-I-of-N.tsv`` and ``failures.shard-I-of-N.tsv``, so shards can share ``out_dir``;
-* a ``result_hook`` (:class:`ResultHook`) sees every result as it is decided: ``clip2frame tag`` passes the
+* a ``result_hook`` (:class:`~.options.ResultHook`) sees every result as it is decided: ``clip2frame tag`` passes the
   event index's (:class:`clip2frame.index.ingest.BatchIndexHook`: every tagged file indexed from its
   outputs right after they are written, a skipped one whose rows are missing or stale too); this module
   imports no index;
@@ -35,24 +36,21 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import av
 from tqdm import tqdm
 
 from . import predict as _pred
 from ..audio.io import load_audio, tried_with_soundfile
-from ..errors import Clip2FrameError, ConfigError, OutputError
-from ..results.formats import DEFAULT_FORMATS, parse_formats
+from ..errors import Clip2FrameError, OutputError
 from ..results.provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
 from ..results.writers import output_paths, write_outputs
 from ..signatures import accepts_keyword
-from ..timebase import RESOLUTIONS
 from .discover import InputItem, discover, require_inputs
-from .predict import resolve_device
+from .options import ResultHook, TagOptions, check_device
 from .resume import (CRASH_LIMIT, attempts, clear_attempt, crashed_message, decode_hashed, mark_attempt, plan_items,
                      remove_attempts_dir)
-from .shards import parse_shard
 from .summary import FileResult, one_line, summary_names, write_combined_events, write_failures_tsv
 
 log = logging.getLogger(__name__)
@@ -61,8 +59,6 @@ log = logging.getLogger(__name__)
 def warn_failure(path, error: str) -> None:
     """Log a failed input once: errors from the decoder already start with the file's path."""
     log.warning("%s", error if str(error).startswith(str(path)) else f"{path}: {error}")
-
-
 
 
 @dataclass
@@ -118,13 +114,6 @@ class BatchReport:
 
 
 # ------------------------------------------------------------------------------------------- setup
-def check_device(device: str) -> str:
-    """``device`` resolved by :func:`clip2frame.infer.predict.resolve_device` (``auto`` -> ``cuda`` or
-    ``cpu``), as a name that worker processes take; a bad name or a missing GPU is a
-    ``ConfigError``."""
-    return str(resolve_device(device))
-
-
 def prepare_out_dir(out_dir: str | Path) -> Path:
     """Create ``out_dir`` and prove it writable with a throw-away temp file.
 
@@ -183,87 +172,6 @@ def probe_duration(path: Path) -> float | None:
     except Exception:
         pass
     return None
-
-
-# ------------------------------------------------------------------------------------------- options
-@dataclass(frozen=True)
-class TagOptions:
-    """The options of one batch (:func:`tag_files`), checked when made: a bad value is a ``ConfigError``
-    before anything is loaded or written. ``clip2frame tag``, ``clip2frame detect`` and a library caller
-    (a local run, or one shard of many) pass the same object.
-
-    Attributes
-    ----------
-    model : ``"default"``, a model file path or a loaded ``TaggerModel``
-    formats : names or ``"scores,events"``
-        Any of :data:`~clip2frame.results.formats.FORMATS`; kept as the parsed tuple.
-    resolution : ``"model"`` (one row per model frame) or ``"frame"`` (31.25 rows/s)
-    min_duration, merge_gap : float
-        Seconds, >= 0: event post-processing (see :func:`~clip2frame.results.writers.write_outputs`).
-    device : ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``
-    batch_size : int
-        Chunks per forward pass inside ``predict`` (>= 1).
-    jobs : int
-        Decoding threads running ahead of the model (0: decode in the calling thread).
-    overwrite : bool
-        Redo files whose outputs all exist (default: skip them).
-    shard : ``"I/N"``, ``(I, N)`` or None
-        Process only ``sorted(items)[I::N]`` (0-based ``I``); kept as ``(I, N)``.
-    progress : bool
-        tqdm bar (files, ETA) on stderr.
-    prefetch_max_s : float
-        Files longer than this (seconds, from the header) are not decoded ahead but passed to ``predict``
-        as paths, which streams them.
-    progress_desc : str
-        The progress bar's label.
-    """
-
-    model: Any = "default"
-    formats: str | Iterable[str] = DEFAULT_FORMATS
-    resolution: str = "model"
-    min_duration: float = 0.0
-    merge_gap: float = 0.0
-    device: str = "auto"
-    batch_size: int = 8
-    jobs: int = 1
-    overwrite: bool = False
-    shard: str | tuple[int, int] | None = None
-    progress: bool = False
-    prefetch_max_s: float = 600.0
-    progress_desc: str = "tagging"
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "formats", parse_formats(self.formats))
-        if self.resolution not in RESOLUTIONS:
-            raise ConfigError(f"--resolution {self.resolution!r}: choose from {', '.join(RESOLUTIONS)}")
-        if self.min_duration < 0 or self.merge_gap < 0:
-            raise ConfigError(f"--min-event {self.min_duration} / --merge-gap {self.merge_gap}: must be >= 0 seconds")
-        if self.batch_size < 1:
-            raise ConfigError(f"--batch-size {self.batch_size}: must be >= 1")
-        if self.jobs < 0:
-            raise ConfigError(f"--jobs {self.jobs}: must be >= 0")
-        object.__setattr__(self, "shard", parse_shard(self.shard))
-
-    @property
-    def shard_range(self) -> tuple[int, int] | None:
-        """``shard`` as parsed: ``(I, N)``, or None for every input."""
-        return parse_shard(self.shard)
-
-
-class ResultHook(Protocol):
-    """What a batch calls around its results (``clip2frame tag``: the event index, see
-    :class:`clip2frame.index.ingest.BatchIndexHook`): ``open(out_dir)`` once the model is loaded and the
-    output folder exists, before any output is written (a failure there is a setup error); the hook itself
-    with each decided :class:`FileResult` (tagged, skipped or failed), returning it or a replacement (a
-    ``"failed"`` one when the hook's own work failed); ``close()`` after the last."""
-
-    def open(self, out_dir: Path) -> None:
-        """Prepare for ``out_dir`` (before any output is written); a failure is a setup error."""
-
-    def __call__(self, result: FileResult) -> FileResult: ...
-
-    def close(self) -> None:
-        """Finish after the batch's last file."""
 
 
 # ------------------------------------------------------------------------------------------- the batch

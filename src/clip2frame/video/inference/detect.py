@@ -27,7 +27,8 @@ import numpy as np
 
 from ..._version import __version__
 from ...errors import ConfigError
-from ...infer.batch import TagOptions, tag_files
+from ...infer.batch import tag_files
+from ...infer.options import TagOptions
 from ...infer.predict import predict
 from ...models.io import load_model, load_visual_model, weights_sha256
 from ...results.activations import FrameActivations
@@ -250,7 +251,7 @@ def detect_files(inputs: Sequence[str | Path], *, out_dir: str | Path, action: A
     The batch is :func:`clip2frame.infer.batch.tag_files` (see there: resume, shards, failures.tsv, the
     combined events.tsv, exit code 1 when a video failed); the detector is loaded once, before anything is
     written, and only when some video is still to do. ``result_hook``: the batch's
-    (:class:`~clip2frame.infer.batch.ResultHook`). Returns the :class:`~clip2frame.infer.batch.BatchReport`.
+    (:class:`~clip2frame.infer.options.ResultHook`). Returns the :class:`~clip2frame.infer.batch.BatchReport`.
     """
     def load(_model: Any, *, device: str) -> VideoDetector:
         return load_detector(action=action, object=object, sound=sound, fusion=fusion, threshold=threshold,
