@@ -238,11 +238,11 @@ def test_blocks_equal_whole_file_compressed(tmp_path):
 def test_blocks_stream_without_holding_the_file(tmp_path, monkeypatch):
     # The reader hands out blocks as the decoder produces them: with a tiny native read size, the first
     # block arrives after reading only a little more than one block of the file.
-    import clip2frame.audio.io as io
+    import clip2frame.audio.decoders as decoders
 
     p = tmp_path / "long.wav"
     sf.write(p, np.zeros(16000 * 20, np.float32), 16000, subtype="PCM_16")
-    monkeypatch.setattr(io, "_NATIVE_BLOCK", 4000)
+    monkeypatch.setattr(decoders, "_NATIVE_BLOCK", 4000)
     reads = []
     orig = sf.SoundFile.read
 
@@ -345,9 +345,9 @@ def test_non_finite_samples(tmp_path, monkeypatch, bad):
     p = tmp_path / "nonfinite.wav"
     sf.write(p, x, 16000, subtype="FLOAT")
     _expect_error(p, r"NaN or infinite samples \(first at 0.750 s\)")
-    import clip2frame.audio.io as io
+    import clip2frame.audio.decoders as decoders
 
-    monkeypatch.setattr(io, "_NATIVE_BLOCK", 4000)  # small reads, so the good first half is handed out
+    monkeypatch.setattr(decoders, "_NATIVE_BLOCK", 4000)  # small reads, so the good first half is handed out
     blocks = iter_audio_blocks(p, block_s=0.5)
     assert len(next(blocks)) == 8000  # the first half is fine; the error comes with the bad block
     with pytest.raises(AudioError, match="NaN"):

@@ -61,6 +61,7 @@ LAZY_IMPORTS_KEPT = {
     # music demo differed). The renderer's outputs must not depend on import order (issue for data/synth);
     # until then soundfile loads only where a file is decoded, as before.
     ("audio/io.py", "soundfile"),
+    ("audio/decoders.py", "soundfile"),
     ("infer/batch.py", "soundfile"),
     ("data/synth/driver.py", "soundfile"),
     ("data/synth/samplers.py", "soundfile"),

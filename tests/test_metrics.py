@@ -22,9 +22,9 @@ from clip2frame.eval import (
     frame_auc,
     frame_prf,
     roc_auc,
-    segment_f1,
     validate_scores,
 )
+from clip2frame.eval.segments import segment_f1
 from clip2frame.data.events import binary_to_events, events_to_frames
 from clip2frame.results.activations import FrameActivations
 

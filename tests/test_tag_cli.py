@@ -589,6 +589,57 @@ def test_resume_retags_outputs_of_another_model_and_says_so(tmp_path, capsys, ca
         assert from_npz_field(z["provenance"]).model.weights_sha256 == hash_b
 
 
+def test_resume_retags_outputs_made_with_other_thresholds_or_settings(tmp_path, capsys, caplog):
+    """Outputs made by the same network with other thresholds (a `clip2frame thresholds` copy of the model) or
+    another --resolution / --min-event / --merge-gap were kept on resume: events cut at the old thresholds."""
+    from clip2frame.models.io import load_model, save_model
+
+    a = _tiny_model(tmp_path / "a.safetensors", 0)
+    refit = save_model(tmp_path / "refit.safetensors",
+                       load_model(a).with_thresholds([0.2, 0.8], source="test"))
+    assert load_model(refit).weights_sha256 == load_model(a).weights_sha256  # same network
+    root, out = tmp_path / "in", tmp_path / "out"
+    _wav(root / "x.wav", 1.0, 0.5), _wav(root / "y.wav", 0.5, 1.0, freq=880.0)
+    base = [root, "--out", out, "--device", "cpu", "--format", "scores,events"]
+    rc, summary, _ = _run(capsys, *base, "--model", a)
+    assert rc == 0 and summary["tagged"] == 2
+    side = json.loads((out / "x.meta.json").read_text())
+    assert side["provenance"]["settings"] == {"resolution": "model", "min_duration": 0.0, "merge_gap": 0.0}
+    caplog.set_level("INFO", logger="clip2frame.infer")
+    steps = [  # (arguments, re-tagged?, what the log line names)
+        (["--model", a], False, None),
+        (["--model", refit], True, "other thresholds"),
+        (["--model", refit], False, None),
+        (["--model", refit, "--min-event", "0.5"], True, "min_duration 0.0 -> 0.5"),
+        (["--model", refit, "--min-event", "0.5", "--merge-gap", "1"], True, "merge_gap 0.0 -> 1.0"),
+        (["--model", refit, "--min-event", "0.5", "--merge-gap", "1", "--resolution", "frame"], True,
+         "resolution 'model' -> 'frame'"),
+        (["--model", refit, "--min-event", "0.5", "--merge-gap", "1", "--resolution", "frame"], False, None),
+    ]
+    for args, redone, why in steps:
+        caplog.clear()
+        rc, summary, _ = _run(capsys, *base, *args)
+        assert rc == 0, args
+        if redone:
+            assert summary["tagged"] == 2 and summary["other_settings"] == 2 and summary["retagged"] == 0, args
+            assert sum(why in r.getMessage() for r in caplog.records) == 2, (args, [r.getMessage() for r in caplog.records])
+        else:
+            assert summary["skipped"] == 2 and summary["tagged"] == 0, args
+    side = json.loads((out / "x.meta.json").read_text())
+    assert side["thresholds"] == {"piano": 0.2, "drums": 0.8}
+    assert side["provenance"]["settings"] == {"resolution": "frame", "min_duration": 0.5, "merge_gap": 1.0}
+    # a sidecar from before the settings were recorded: re-tagged once, said so
+    for p in out.glob("*.meta.json"):
+        doc = json.loads(p.read_text())
+        doc["provenance"].pop("settings")
+        p.write_text(json.dumps(doc))
+    caplog.clear()
+    rc, summary, _ = _run(capsys, *base, "--model", refit, "--min-event", "0.5", "--merge-gap", "1",
+                          "--resolution", "frame")
+    assert summary["other_settings"] == 2
+    assert sum("settings not recorded" in r.getMessage() for r in caplog.records) == 2
+
+
 def test_outputs_without_provenance_are_an_unknown_model_counted_warned_and_retagged(catalogue, fake, tmp_path,
                                                                                     capsys, caplog):
     """Old result folders (no sidecar) never pass for the current model's results silently."""

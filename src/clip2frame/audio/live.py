@@ -18,7 +18,7 @@ import numpy as np
 import soxr
 
 from ..errors import AudioError, Clip2FrameError
-from .io import _check_path
+from .io import check_path
 
 log = logging.getLogger(__name__)
 
@@ -222,5 +222,5 @@ def open_input(spec: str, *, sr: int, rate: int | None = None, channels: int = 1
     if spec.startswith("mic:"):
         return iter_soundcard(spec[4:] or None, sr=sr)
     if "://" not in spec:
-        _check_path(spec)  # missing, empty, a folder, unreadable: the one-line errors of load_audio
+        check_path(spec)  # missing, empty, a folder, unreadable: the one-line errors of load_audio
     return iter_container(spec, sr=sr)

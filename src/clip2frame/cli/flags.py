@@ -103,6 +103,12 @@ def model_of(args: argparse.Namespace) -> str:
     return str(positional)
 
 
+def add_corpus_out(p: argparse.ArgumentParser) -> None:
+    """``--out DIR`` (the manifest directory a ``synth`` kind renders into) and ``--seed`` (default 0)."""
+    p.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "a manifest directory"))
+    p.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "same audio bytes (default: 0)"))
+
+
 def add_device(p: argparse.ArgumentParser) -> None:
     """``--device``: auto / cpu / cuda (``cuda:N`` is checked by ``resolve_device``)."""
     p.add_argument("--device", default="auto", metavar="{auto,cpu,cuda[:N]}",

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ConfigError
-from .flags import flag_help
+from .flags import add_corpus_out, flag_help
 
 DEFAULT_HOURS = 1.0
 
@@ -15,13 +15,12 @@ def register(kinds) -> None:
                     "shot, door knock, ..., helicopter, seashore - over noise / music backgrounds at -5..+20 dB, "
                     "with exact onset/offset truth; splits train/validation/test (70/15/15 %). Resumable: rerun "
                     "the same command to continue a killed render.")
-    p.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "a manifest directory"))
+    add_corpus_out(p)
     size = p.add_mutually_exclusive_group()
     size.add_argument("--hours", type=float, default=None,
                       help=flag_help("--hours", f"over all splits (default: {DEFAULT_HOURS:g} unless --clips)"))
     size.add_argument("--clips", type=int, default=None, metavar="N",
                       help="total number of clips, split 70/15/15 %% train/validation/test")
-    p.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "same audio bytes (default: 0)"))
     p.add_argument("--jobs", type=int, default=1, help=flag_help("--jobs", "render processes (default: 1)"))
     p.add_argument("--sr", type=int, default=44100,
                    help="sample rate: 44100 (the thesis' UrbanSound rate; default) or 16000")

@@ -1,7 +1,7 @@
 """``clip2frame synth outside|real|nonmusic``: the evaluation-only corpora of :mod:`clip2frame.data.outside`."""
 from __future__ import annotations
 
-from .flags import flag_help
+from .flags import add_corpus_out, flag_help
 
 
 def register(kinds) -> None:
@@ -13,8 +13,7 @@ def register(kinds) -> None:
                     "15-25 dB under the lead, effects, panning folded to mono, bus compression, mastering), each "
                     "rendered with MuseScore General and with TimGM6mb; splits val and test (disjoint seeds), "
                     "exact frame truth. Never for training or fitting. Resumable.")
-    o.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "a manifest directory"))
-    o.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "default 0"))
+    add_corpus_out(o)
     o.add_argument("--test-clips", type=int, default=48, help="arrangements in test (x2 soundfonts; default 48)")
     o.add_argument("--val-clips", type=int, default=16, help="arrangements in val (x2 soundfonts; default 16)")
     o.add_argument("--clip-seconds", type=float, default=30.0, help=flag_help("--clip-seconds", "default 30"))
@@ -24,8 +23,7 @@ def register(kinds) -> None:
         description="Sequence real one-shots, phrases and loops of Debian's sonic-pi-samples, lmms-common and "
                     "freepats into parts of held-out arrangements; truth where a part's stem, as mixed, is within "
                     "40 dB of the mix's active level. Split 'real'. Never for training or fitting. Resumable.")
-    r.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "a manifest directory"))
-    r.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "default 0"))
+    add_corpus_out(r)
     r.add_argument("--minutes", type=float, default=32.0, help="total minutes (default 32)")
     r.add_argument("--clip-seconds", type=float, default=30.0, help=flag_help("--clip-seconds", "default 30"))
     r.set_defaults(handler=run_real)
@@ -33,8 +31,7 @@ def register(kinds) -> None:
         "nonmusic", help="EVALUATION ONLY: silence, noise, hum, speech, applause, everyday sounds, tones, sweeps",
         description="Clips without any instrument (empty frame truth), family per clip in metadata.json "
                     "'family_of'. Split 'nonmusic'.")
-    n.add_argument("--out", required=True, metavar="DIR", help=flag_help("--out", "a manifest directory"))
-    n.add_argument("--seed", type=int, default=0, help=flag_help("--seed", "default 0"))
+    add_corpus_out(n)
     n.add_argument("--clips-per-family", type=int, default=3, help="clips per family (default 3)")
     n.add_argument("--clip-seconds", type=float, default=10.0, help=flag_help("--clip-seconds", "default 10"))
     n.add_argument("--families", default=None, help="comma-separated families (default: all)")

@@ -28,9 +28,10 @@ outputs (per input, below --out):
 
 resume:
   a file whose requested outputs all exist and whose .meta.json names the same model (same weights
-  hash) is skipped (unless --overwrite); outputs of another model are re-tagged (logged, counted as
-  "retagged"), and so are outputs without a readable .meta.json (an older clip2frame: "unknown_model",
-  one warning). Every file is written atomically and indexed in one transaction, so a killed run can
+  hash), the model's thresholds and this run's --resolution, --min-event and --merge-gap is skipped
+  (unless --overwrite); outputs of another model are re-tagged (logged, counted as "retagged"), so are
+  those made with other thresholds or settings ("other_settings", e.g. after `clip2frame thresholds`)
+  and outputs without a readable .meta.json (an older clip2frame: "unknown_model", one warning). Every file is written atomically and indexed in one transaction, so a killed run can
   simply be started again (a skipped file missing from the index, or older there than on disk, is
   indexed from its outputs).
 
@@ -42,8 +43,8 @@ sharding:
 
 stdout / exit code:
   stdout gets one line of JSON when the run ends: {"out_dir", "inputs", "tagged", "skipped", "failed",
-  "retagged", "unknown_model", "events", "failures", "audio_seconds", "seconds", "x_realtime"}; progress
-  and logs go to stderr.
+  "retagged", "unknown_model", "other_settings", "events", "failures", "audio_seconds", "seconds",
+  "x_realtime"}; progress and logs go to stderr.
   Exit 0: all inputs tagged or already done; 1: some inputs failed (see failures.tsv);
   2: usage or setup error (bad option, output folder not writable, model missing), nothing written.
 """

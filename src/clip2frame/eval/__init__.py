@@ -17,11 +17,11 @@ from .metrics import (
     frame_auc,
     frame_prf,
     roc_auc,
-    segment_f1,
     validate_events,
     validate_predictions,
     validate_scores,
 )
+from .segments import segment_f1
 from .thresholds import clip_labels, cut_clips, f1_curves, fit_thresholds, pool_clips, threshold_grid
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Event-level metrics beside the thesis' frame metrics (issue #12 item 3), through the reference libraries.
 
-(The segment-based F1 at 1 s is :func:`clip2frame.eval.metrics.segment_f1`, equal to sed_eval's
+(The segment-based F1 at 1 s is :func:`clip2frame.eval.segments.segment_f1`, equal to sed_eval's
 ``SegmentBasedMetrics`` by test; :func:`clip2frame.eval.protocol.segment_scores` adds it to every split.)
 
 * **Event-based F1, 1-s onset collar** — ``sed_eval.sound_event.EventBasedMetrics(t_collar=1.0,

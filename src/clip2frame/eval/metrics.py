@@ -22,23 +22,21 @@ Conventions
 """
 from __future__ import annotations
 
-import math
 import sys
 import warnings
 from types import FrameType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from ..data.events import check_events
 from ..data.manifest import Event
 from ..errors import MetricInputError
-from ..timebase import frame_boundaries
 
 __all__ = [
     "MetricInputError", "MetricWarning", "validate_scores", "validate_predictions", "validate_events",
     "roc_auc", "average_precision", "clip_auc_ap", "frame_prf", "frame_auc", "all_positive_baseline",
-    "segment_f1", "evaluate_frames", "evaluate_clips", "evaluate",
+    "evaluate_frames", "evaluate_clips", "evaluate",
 ]
 
 # Above this many matrix elements, column-wise metrics work on blocks of columns to bound memory.
@@ -207,6 +205,14 @@ def _mean_defined(values: np.ndarray, what: str, items: str) -> float:
 # ---------------------------------------------------------------------------------------- ranking metrics
 
 
+def _one_problem(name: str, y_true, y_score) -> tuple[np.ndarray, np.ndarray]:
+    """Validated truth and scores of one binary problem as columns [N, 1] (``name`` in the shape error)."""
+    t, s = validate_scores(y_true, y_score)
+    if t.ndim != 1:
+        raise MetricInputError(f"y_true: {name} expects shape [N], got {t.shape}")
+    return t[:, None], s[:, None]
+
+
 def roc_auc(y_true, y_score) -> float:
     """Area under the ROC curve of one binary problem (equals ``sklearn.metrics.roc_auc_score``).
 
@@ -219,10 +225,8 @@ def roc_auc(y_true, y_score) -> float:
     y_true : array-like [N], binary.
     y_score : array-like [N], real.
     """
-    t, s = validate_scores(y_true, y_score)
-    if t.ndim != 1:
-        raise MetricInputError(f"y_true: roc_auc expects shape [N], got {t.shape}")
-    auc = _auc_columns(t[:, None], s[:, None])[0]
+    t, s = _one_problem("roc_auc", y_true, y_score)
+    auc = _auc_columns(t, s)[0]
     if np.isnan(auc):
         _warn(f"roc_auc: y_true has {int(t.sum())} positives and {int((~t).sum())} negatives; AUC undefined, NaN")
     return float(auc)
@@ -239,10 +243,8 @@ def average_precision(y_true, y_score) -> float:
     y_true : array-like [N], binary.
     y_score : array-like [N], real.
     """
-    t, s = validate_scores(y_true, y_score)
-    if t.ndim != 1:
-        raise MetricInputError(f"y_true: average_precision expects shape [N], got {t.shape}")
-    ap = _ap_columns(t[:, None], s[:, None])[0]
+    t, s = _one_problem("average_precision", y_true, y_score)
+    ap = _ap_columns(t, s)[0]
     if np.isnan(ap):
         _warn(f"average_precision: y_true has no positives among {t.size} items; AP undefined, NaN")
     return float(ap)
@@ -372,137 +374,6 @@ def all_positive_baseline(y_true) -> dict:
     """
     t = _as_binary(y_true, "y_true")
     return frame_prf(t, np.ones_like(t, dtype=bool))
-
-
-# ---------------------------------------------------------------------------------- segment-based metrics
-
-
-def _event_roll(events: Iterable[Event], label_index: Mapping[str, int], n_segments: int,
-                segment_s: float) -> np.ndarray:
-    roll = np.zeros((n_segments, len(label_index)), dtype=bool)
-    for e in events:
-        # sed_eval's convention: a segment is active if the event touches it (floor onset, ceil offset)
-        on = int(math.floor(e.onset * 1 / float(segment_s)))
-        off = int(math.ceil(e.offset * 1 / float(segment_s)))
-        roll[on:min(off, n_segments), label_index[e.label]] = True
-    return roll
-
-
-def segment_f1(reference: Mapping[str, Sequence[Event]], estimated: Mapping[str, Sequence[Event]], *,
-               labels: Sequence[str], segment_s: float = 1.0,
-               durations: Mapping[str, float] | None = None, empty_output: str = "nan") -> dict:
-    """Segment-based F1 / precision / recall / error rate (DCASE; equals ``sed_eval.sound_event.
-    SegmentBasedMetrics(event_label_list=labels, time_resolution=segment_s)`` fed file by file).
-
-    Each file is cut into segments ``[i·segment_s, (i+1)·segment_s)``; a label is active in a segment
-    when any of its events touches it (onset floored, offset ceiled, as sed_eval). The number of
-    segments of a file is ``ceil(duration / segment_s)`` with ``duration = durations[file]`` when given
-    (events beyond it are cut), else — sed_eval's default — the largest event offset in the reference
-    and estimated lists of that file, so trailing silence is not counted: pass ``durations`` whenever
-    you know them. Files present in only one of the two dicts count with an empty list in the other.
-
-    Counts are summed over all files, then: micro P = ΣTP/ΣSys, R = ΣTP/ΣRef, F1 from P and R; the
-    error rate ER = (S + D + I) / (ΣRef + eps) from per-segment substitutions/deletions/insertions.
-    Macro F1 is the mean of per-class F1 over classes where it is defined. Like sed_eval, a class
-    without reference segments, or (with ``empty_output="nan"``, sed_eval's default) without any
-    output segments, has F1 NaN and is left out of the macro mean (a :class:`MetricWarning` names
-    them); ``empty_output="zero"`` (sed_eval's ``empty_system_output_handling='zero_score'``) scores
-    precision 0 for an empty output instead, so a missed class counts F1 = 0.
-
-    Parameters
-    ----------
-    reference, estimated : dict filename -> list of Event
-    labels : sequence of str, the K classes evaluated (every event label must be one of them).
-    segment_s : float, segment length in seconds (DESIGN.md: 1 s).
-    durations : dict filename -> seconds, optional (see above).
-    empty_output : {"nan", "zero"}
-
-    Returns
-    -------
-    dict
-        ``micro_f1``, ``micro_precision``, ``micro_recall``, ``error_rate``, ``substitution_rate``,
-        ``deletion_rate``, ``insertion_rate``, ``macro_f1``, ``macro_precision``, ``macro_recall``,
-        ``macro_error_rate`` (floats); ``f1_values``, ``precision_values``, ``recall_values`` ([K]);
-        ``n_files``, ``n_segments``.
-    """
-    if not segment_s > 0:
-        raise MetricInputError(f"segment_s: must be > 0, got {segment_s}")
-    if empty_output not in ("nan", "zero"):
-        raise MetricInputError(f"empty_output: expected 'nan' or 'zero', got {empty_output!r}")
-    labels = list(labels)
-    if len(set(labels)) != len(labels):
-        raise MetricInputError("labels: contains duplicates")
-    validate_events(reference, labels, "reference")
-    validate_events(estimated, labels, "estimated")
-    label_index = {lab: k for k, lab in enumerate(labels)}
-    files = list(dict.fromkeys([*reference, *estimated]))
-    K = len(labels)
-    tp = np.zeros(K, np.int64)
-    fp = np.zeros(K, np.int64)
-    fn = np.zeros(K, np.int64)
-    n_ref = np.zeros(K, np.int64)
-    n_sys = np.zeros(K, np.int64)
-    S = D = I = 0
-    n_segments = 0
-    for f in files:
-        ref, est = list(reference.get(f, ())), list(estimated.get(f, ()))
-        if durations is not None:
-            if f not in durations:
-                raise MetricInputError(f"durations: no duration for file '{f}'")
-            length = float(durations[f])
-            if not (math.isfinite(length) and length >= 0):
-                raise MetricInputError(f"durations: '{f}' has duration {length}")
-        else:
-            length = max([0.0] + [e.offset for e in ref] + [e.offset for e in est])
-        n = int(math.ceil(length * 1 / float(segment_s)))
-        r = _event_roll(ref, label_index, n, segment_s)
-        e = _event_roll(est, label_index, n, segment_s)
-        n_segments += n
-        tp += (r & e).sum(0)
-        fp += (~r & e).sum(0)
-        fn += (r & ~e).sum(0)
-        n_ref += r.sum(0)
-        n_sys += e.sum(0)
-        nr, ns, nt = r.sum(1), e.sum(1), (r & e).sum(1)
-        S += int((np.minimum(nr, ns) - nt).sum())
-        D += int(np.maximum(0, nr - ns).sum())
-        I += int(np.maximum(0, ns - nr).sum())
-
-    eps = np.spacing(1)  # sed_eval's guard in the rate denominators
-
-    def prf(tp_, nsys, nref):
-        p = (0.0 if empty_output == "zero" else np.nan) if nsys == 0 else tp_ / nsys
-        r_ = np.nan if nref == 0 else tp_ / nref
-        f_ = 0.0 if (p == 0 and r_ == 0) else 2 * p * r_ / (p + r_)
-        return p, r_, f_
-
-    TP, SYS, REF = int(tp.sum()), int(n_sys.sum()), int(n_ref.sum())
-    mp, mr, mf = prf(TP, SYS, REF)
-    if math.isnan(mf):
-        _warn(f"segment_f1: {REF} reference and {SYS} estimated active segments; micro F1 undefined, NaN")
-    per = np.array([prf(int(tp[k]), int(n_sys[k]), int(n_ref[k])) for k in range(K)], dtype=float).reshape(K, 3)
-    er_k = (fn + fp) / (n_ref + eps)
-    out: dict[str, Any] = {
-        "micro_f1": float(mf), "micro_precision": float(mp), "micro_recall": float(mr),
-        "error_rate": float(S / (REF + eps) + D / (REF + eps) + I / (REF + eps)),
-        "substitution_rate": float(S / (REF + eps)), "deletion_rate": float(D / (REF + eps)),
-        "insertion_rate": float(I / (REF + eps)),
-    }
-    undefined = [labels[k] for k in range(K) if np.isnan(per[k, 2])]
-    if undefined and len(undefined) < K:
-        _warn(f"segment_f1: class-wise F1 undefined (no reference or no output segments) for "
-              f"{', '.join(undefined)}; left out of the macro mean")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MetricWarning)
-        out["macro_f1"] = _mean_defined(per[:, 2], "", "classes")
-        out["macro_precision"] = _mean_defined(per[:, 0], "", "classes")
-        out["macro_recall"] = _mean_defined(per[:, 1], "", "classes")
-        out["macro_error_rate"] = _mean_defined(er_k.astype(float), "", "classes")
-    if len(undefined) == K and K:
-        _warn("segment_f1: class-wise F1 undefined for every class; macro F1 NaN")
-    out.update(precision_values=per[:, 0], recall_values=per[:, 1], f1_values=per[:, 2],
-               n_files=len(files), n_segments=n_segments)
-    return out
 
 
 # --------------------------------------------------------------------------------------- named scores

@@ -26,7 +26,8 @@ from ..infer.predict import frames_from_features
 from ..results.activations import FrameActivations
 from ..timebase import RESOLUTIONS, frame_boundaries
 from .events import event_metrics
-from .metrics import evaluate_clips, evaluate_frames, segment_f1
+from .metrics import evaluate_clips, evaluate_frames
+from .segments import segment_f1
 
 
 def standardised(tagger_or_std, feats: np.ndarray, device="cpu") -> torch.Tensor:
@@ -98,7 +99,7 @@ def segment_scores(data, labels: list[str], frames: list[np.ndarray], thresholds
                    clip_s: float, segment_s: float = 1.0) -> dict[str, float]:
     """``segment_f1``, ``segment_macro_f1``, ``segment_error_rate``: the events of the thresholded
     ``frames`` (step ``step_s``) against the split's events, in ``segment_s`` segments (DCASE,
-    :func:`~clip2frame.eval.metrics.segment_f1`); a clip lasts its feature frames × ``clip_s`` seconds."""
+    :func:`~clip2frame.eval.segments.segment_f1`); a clip lasts its feature frames × ``clip_s`` seconds."""
     reference, estimated, durations = {}, {}, {}
     for i, (ev, fr, feats) in enumerate(zip(data.events, frames, data.feats)):
         acts = FrameActivations(list(labels), fr, frame_boundaries(fr.shape[0], step_s), thresholds)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Callable
 
 from ..data.manifest import EVENTS_HEADER, WEAK_HEADER, ClipRecord
 from ..data.readers import get_reader
@@ -14,22 +15,21 @@ from ..fileio import atomic_write_text
 
 def prepare_embedded(out: Path, *, hours: float, seed: int, jobs: int = 1, progress: bool = False) -> Path:
     """Render (or resume, or reuse) the embedded corpus shared by all recipes: ``<out>/corpus``."""
-    root = out / "corpus"
-    meta = root / "metadata.json"
-    if meta.is_file() and json.loads(meta.read_text()).get("complete", True):
-        return root
-    render_music_corpus(root, hours=hours, seed=seed, jobs=jobs, progress=progress)
-    return root
+    return _render_once(out / "corpus", render_music_corpus, hours=hours, seed=seed, jobs=jobs, progress=progress)
 
 
 def prepare_everyday(out: Path, *, hours: float, seed: int, jobs: int = 1, progress: bool = False) -> Path:
     """Render (or resume, or reuse) the embedded everyday-sound corpus (the UrbanSound analogue, 44.1 kHz)
     for Tables 3.7/3.8: ``<out>/corpus-everyday``."""
-    root = out / "corpus-everyday"
+    return _render_once(out / "corpus-everyday", render_everyday_corpus, hours=hours, seed=seed, jobs=jobs,
+                        progress=progress)
+
+
+def _render_once(root: Path, render: Callable[..., Any], **options: Any) -> Path:
+    """``render(root, **options)`` unless ``root`` holds a complete corpus (its metadata says so); ``root``."""
     meta = root / "metadata.json"
-    if meta.is_file() and json.loads(meta.read_text()).get("complete", True):
-        return root
-    render_everyday_corpus(root, hours=hours, seed=seed, jobs=jobs, progress=progress)
+    if not (meta.is_file() and json.loads(meta.read_text()).get("complete", True)):
+        render(root, **options)
     return root
 
 

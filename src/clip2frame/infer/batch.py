@@ -6,9 +6,10 @@
 
 * inputs are files, folders (walked recursively for audio/video extensions) and ``@list.txt`` files, see
   :mod:`clip2frame.infer.discover` for the output-tree rule, collisions and ``shard``;
-* a file is *done* when all its requested outputs exist and its sidecar names this run's model
-  (:mod:`clip2frame.infer.resume`); done files are skipped unless ``overwrite``, outputs of another or an
-  unknown model are re-tagged (``retagged`` / ``unknown_model`` in the report). Every output is written
+* a file is *done* when all its requested outputs exist and its sidecar names this run's model, its
+  thresholds and this run's resolution and event post-processing (:mod:`clip2frame.infer.resume`); done
+  files are skipped unless ``overwrite``, outputs of another or an unknown model, or made with other
+  thresholds or settings, are re-tagged (``retagged`` / ``unknown_model`` / ``other_settings`` in the report). Every output is written
   atomically, the provenance sidecar last (:mod:`clip2frame.results.provenance`), and only after the
   prediction succeeded, so a killed run (even SIGKILL) leaves complete files only and a re-run resumes;
 * a file that cannot be decoded, predicted or written is recorded in ``failures.tsv`` (``path<TAB>error``)
@@ -44,13 +45,13 @@ from tqdm import tqdm
 from . import predict as _pred
 from ..audio.io import load_audio, tried_with_soundfile
 from ..errors import Clip2FrameError, OutputError
-from ..results.provenance import ModelIdentity, model_identity, sidecar_path, source_provenance
+from ..results.provenance import ModelIdentity, OutputSettings, model_identity, sidecar_path, source_provenance
 from ..results.writers import output_paths, write_outputs
 from ..signatures import accepts_keyword
 from .discover import InputItem, discover, require_inputs
 from .options import ResultHook, TagOptions, check_device
-from .resume import (CRASH_LIMIT, attempts, clear_attempt, crashed_message, decode_hashed, mark_attempt, plan_items,
-                     remove_attempts_dir)
+from .resume import (CRASH_LIMIT, attempts, clear_attempt, crashed_message, decode_hashed, mark_attempt,
+                     model_thresholds, plan_items, remove_attempts_dir)
 from .summary import FileResult, one_line, summary_names, write_combined_events, write_failures_tsv
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class BatchReport:
             "failed": len(self.failed),
             "retagged": sum(r.retagged == "other model" for r in self.results),
             "unknown_model": sum(r.retagged == "unknown model" for r in self.results),
+            "other_settings": sum(r.retagged == "other settings" for r in self.results),
             "events": str(self.events_path) if self.events_path else None,
             "failures": str(self.failures_path),
             "audio_seconds": round(audio_s, 3),
@@ -222,7 +224,8 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
     # the outputs there are its own.
     backend = load_backend(opt.model, dev, load_model_fn, predict_fn, load_audio_fn) if items else None
     ident = model_identity(backend[0]) if backend else ModelIdentity()
-    todo, retag = plan_items(items, out, fmts, ident, overwrite=opt.overwrite)
+    todo, retag = plan_items(items, out, fmts, ident, overwrite=opt.overwrite, settings=opt.output_settings,
+                             thresholds=model_thresholds(backend[0]) if backend else None)
     tried = {} if opt.overwrite else {id(it): n for it in todo if (n := attempts(out, it))}
     crashed = [it for it in todo if tried.get(id(it), 0) >= CRASH_LIMIT]
     # suspects (the process died once while they were in flight) go last, each alone
@@ -341,7 +344,7 @@ def _tag_todo(run: _Run, todo: list[InputItem], retag: dict[int, str], backend: 
             r = tag_one(it, fut, decode, predict, tagger, sr=sr, out=out, fmts=fmts,
                         paths=output_paths(out / it.key.parent, it.key.name, fmts), resolution=opt.resolution,
                         device=dev, batch_size=opt.batch_size, min_duration=opt.min_duration,
-                        merge_gap=opt.merge_gap, model=ident)
+                        merge_gap=opt.merge_gap, model=ident, settings=opt.output_settings)
             r.retagged = retag.get(id(it), "")
             clear_attempt(out, it)  # its fate is decided (outputs written, or a failure): no longer in flight
             it = None
@@ -364,9 +367,11 @@ def _tag_todo(run: _Run, todo: list[InputItem], retag: dict[int, str], backend: 
 
 def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callable, tagger: Any, *, sr: int,
             out: Path, fmts: tuple[str, ...], paths: dict[str, Path], resolution: str, device: str,
-            batch_size: int, min_duration: float, merge_gap: float, model: ModelIdentity | None = None) -> FileResult:
+            batch_size: int, min_duration: float, merge_gap: float, model: ModelIdentity | None = None,
+            settings: OutputSettings | None = None) -> FileResult:
     """Decode (or take the prefetched ``fut`` of :func:`decode_hashed`), predict and write one input with its
-    provenance (``model``: the tagger's identity, computed once per batch); any failure becomes a
+    provenance (``model``: the tagger's identity, computed once per batch; ``settings``: the batch's
+    :attr:`~clip2frame.infer.options.TagOptions.output_settings`); any failure becomes a
     ``"failed"`` :class:`FileResult` with a one-line error and no partial outputs."""
     t = time.perf_counter()
     try:
@@ -383,7 +388,7 @@ def tag_one(it: InputItem, fut: Future | None, decode: Callable, predict: Callab
         acts.source = str(it.path)
         ident = model if model is not None else model_identity(tagger)
         acts.meta = {"model_name": ident.name, "model_version": ident.version, **(acts.meta or {})}
-        prov = source_provenance(ident, it.path, content_sha256=digest, source_bytes=size)
+        prov = source_provenance(ident, it.path, content_sha256=digest, source_bytes=size, settings=settings)
         _remove_stale_temps([*paths.values(), sidecar_path(out / it.key.parent, it.key.name)])
         written = write_outputs(acts, out / it.key.parent, formats=fmts, stem=it.key.name,
                                 min_duration=min_duration, merge_gap=merge_gap, provenance=prov)

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Protocol
 
 from ..errors import ConfigError
 from ..results.formats import DEFAULT_FORMATS, parse_formats
+from ..results.provenance import OutputSettings
 from ..timebase import RESOLUTIONS
 from .predict import resolve_device
 from .shards import parse_shard
@@ -84,6 +85,12 @@ class TagOptions:
         if self.jobs < 0:
             raise ConfigError(f"--jobs {self.jobs}: must be >= 0")
         object.__setattr__(self, "shard", parse_shard(self.shard))
+
+    @property
+    def output_settings(self) -> OutputSettings:
+        """The settings recorded with each file's provenance and compared on resume (resolution, event
+        post-processing)."""
+        return OutputSettings(self.resolution, float(self.min_duration), float(self.merge_gap))
 
     @property
     def shard_range(self) -> tuple[int, int] | None:

@@ -2,9 +2,11 @@
 hash of an input, computed while it is decoded.
 
 An input is *done* when all its requested outputs exist and its sidecar
-(:mod:`clip2frame.results.provenance`) names the model of this run (same weights hash). Outputs of another
-model are re-tagged (one log line each), and so are outputs without a readable sidecar (an older
-clip2frame, or a run killed between the outputs and the sidecar: one warning with their count).
+(:mod:`clip2frame.results.provenance`) names the model of this run (same weights hash), its decision
+thresholds and this run's :class:`~clip2frame.results.provenance.OutputSettings` (resolution, event
+post-processing). Outputs of another model, or of this one with other thresholds or settings, are re-tagged
+(one log line each), and so are outputs without a readable sidecar (an older clip2frame, or a run killed
+between the outputs and the sidecar: one warning with their count).
 
 Attempts. A file that kills the process (a segfault in a decoder, the out-of-memory killer) must not
 kill every resume of its batch or shard. Before a file's decoding starts, :func:`mark_attempt` writes
@@ -21,10 +23,12 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
 
 from ..fileio import file_sha256
-from ..results.provenance import ModelIdentity, compare, sidecar_path
+from ..results.provenance import ModelIdentity, OutputSettings, compare, sidecar_path
 from ..results.writers import output_paths
 from .discover import InputItem
 
@@ -32,11 +36,14 @@ log = logging.getLogger(__name__)
 
 
 def plan_items(items: Sequence[InputItem], out: Path, fmts: Sequence[str], model: ModelIdentity, *,
-               overwrite: bool = False) -> tuple[list[InputItem], dict[int, str]]:
+               overwrite: bool = False, thresholds: Mapping[str, float] | None = None,
+               settings: OutputSettings | None = None) -> tuple[list[InputItem], dict[int, str]]:
     """Which items to tag: those missing an output, and (resume) those whose outputs another or an unknown
-    model made (see the module doc); everything with ``overwrite``. Returns the items to tag and, for those
-    whose outputs all existed, why they are redone (``{id(item): "other model" | "unknown model"}``), after
-    one log line per other-model file and one warning counting the unknown ones."""
+    model made, or this model with other ``thresholds`` / ``settings`` (see the module doc and
+    :func:`clip2frame.results.provenance.compare`); everything with ``overwrite``. Returns the items to tag
+    and, for those whose outputs all existed, why they are redone (``{id(item): "other model" | "other
+    settings" | "unknown model"}``), after one log line per other-model or other-settings file and one
+    warning counting the unknown ones."""
     todo: list[InputItem] = []
     retag: dict[int, str] = {}
     unknown: list[InputItem] = []
@@ -45,7 +52,7 @@ def plan_items(items: Sequence[InputItem], out: Path, fmts: Sequence[str], model
         if overwrite or not all(p.exists() for p in output_paths(d, it.key.name, fmts).values()):
             todo.append(it)
             continue
-        state, old = compare(sidecar_path(d, it.key.name), model)
+        state, old, why = compare(sidecar_path(d, it.key.name), model, thresholds=thresholds, settings=settings)
         if state == "same":
             continue
         todo.append(it)
@@ -53,6 +60,9 @@ def plan_items(items: Sequence[InputItem], out: Path, fmts: Sequence[str], model
             retag[id(it)] = "other model"
             log.info("%s: outputs made by %s; re-tagging with %s", d / it.key.name, old.describe(),
                      model.describe())
+        elif state == "settings":
+            retag[id(it)] = "other settings"
+            log.info("%s: outputs made with %s; re-tagging", d / it.key.name, why)
         else:
             retag[id(it)] = "unknown model"
             unknown.append(it)
@@ -61,6 +71,15 @@ def plan_items(items: Sequence[InputItem], out: Path, fmts: Sequence[str], model
                     "clip2frame, or a run killed before the sidecar): re-tagging them with %s, e.g. %s",
                     len(unknown), out, model.describe(), unknown[0].path)
     return todo, retag
+
+
+def model_thresholds(model: Any) -> dict[str, float] | None:
+    """A loaded model's decision thresholds ``{tag: t}`` (what its events are cut at), or ``None`` for a model
+    without per-tag ``thresholds`` (a video detector: its threshold is part of its identity)."""
+    labels, thr = getattr(model, "labels", None), getattr(model, "thresholds", None)
+    if labels is None or thr is None:
+        return None
+    return {str(lab): float(t) for lab, t in zip(labels, np.asarray(thr, dtype=np.float64).reshape(-1))}
 
 
 def decode_hashed(decode: Callable[[InputItem], Any], it: InputItem) -> tuple[Any, str, int]:

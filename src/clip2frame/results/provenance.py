@@ -14,7 +14,10 @@ What is recorded (:class:`Provenance`, the ``provenance`` object)::
      "source": "/data/in/live/a.wav",            the input as the batch found it
      "content_sha256": "9b1c...",                SHA-256 of the input file's bytes (streamed), or null
      "source_bytes": 123456,                     its size in bytes, or null
-     "clip2frame_version": "0.1.0"}              the package that wrote the outputs
+     "clip2frame_version": "0.1.0",              the package that wrote the outputs
+     "settings": {"resolution": "model",         how the batch asked for them (OutputSettings): the frame
+                  "min_duration": 0.0,           resolution asked of predict, the event post-processing in
+                  "merge_gap": 0.0}}             seconds; null when not recorded (a clip2frame before it)
 
 No timestamp: the same input and model give byte-identical outputs, the sidecar included (when a file was
 tagged is its outputs' modification time, which the index keeps as ``tagged_at``).
@@ -29,9 +32,12 @@ Where it is stored:
 * the JAMS: ``annotation_metadata.annotator`` ``{name, version, weights_sha256}`` and ``sandbox.provenance``.
 
 Resume (:func:`compare`): a file whose sidecar names another model (another ``weights_sha256``; for models
-without one, another name or version) is re-tagged; outputs without a readable sidecar (written by a
-clip2frame before provenance, or a run killed between the outputs and the sidecar) are of an *unknown
-model* and are re-tagged too, never kept silently.
+without one, another name or version) is re-tagged; so is one made by the same network with other settings:
+other decision thresholds (the sidecar's ``thresholds`` against the model's, e.g. after ``clip2frame
+thresholds``) or other :class:`OutputSettings` (``--resolution``, ``--min-event``, ``--merge-gap``; a sidecar
+that records none counts as other settings). Outputs without a readable sidecar (written by a clip2frame
+before provenance, or a run killed between the outputs and the sidecar) are of an *unknown model* and are
+re-tagged too. Nothing is kept silently.
 """
 from __future__ import annotations
 
@@ -88,6 +94,28 @@ class ModelIdentity:
 
 
 @dataclass(frozen=True)
+class OutputSettings:
+    """How a batch asked for a file's outputs, beside its model: the frame ``resolution`` asked of ``predict``
+    (:data:`clip2frame.timebase.RESOLUTIONS`) and the event post-processing, seconds (``merge_gap``: gaps merged
+    first; ``min_duration``: shorter events dropped). Two runs with equal settings and the same model write
+    the same outputs."""
+
+    resolution: str = "model"
+    min_duration: float = 0.0
+    merge_gap: float = 0.0
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "OutputSettings | None":
+        """The settings of a provenance record's ``settings`` field; ``None`` when it has none or a malformed one."""
+        if not isinstance(d, Mapping):
+            return None
+        try:
+            return cls(str(d["resolution"]), float(d["min_duration"]), float(d["merge_gap"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True)
 class Provenance:
     """The provenance object of one tagged file (see the module doc)."""
 
@@ -96,6 +124,7 @@ class Provenance:
     content_sha256: str | None = None
     source_bytes: int | None = None
     clip2frame_version: str = ""
+    settings: OutputSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (the sidecar's ``provenance``)."""
@@ -115,7 +144,7 @@ class Provenance:
                    str(d["source"]) if d.get("source") is not None else None,
                    str(d["content_sha256"]) if d.get("content_sha256") else None,
                    int(size) if isinstance(size, int) and not isinstance(size, bool) else None,
-                   str(d.get("clip2frame_version") or ""))
+                   str(d.get("clip2frame_version") or ""), OutputSettings.from_dict(d.get("settings")))
 
 
 def model_identity(model: Any) -> ModelIdentity:
@@ -134,9 +163,9 @@ def model_identity(model: Any) -> ModelIdentity:
 
 
 def source_provenance(model: ModelIdentity, source: str | Path | None, *, content_sha256: str | None = None,
-                      source_bytes: int | None = None) -> Provenance:
+                      source_bytes: int | None = None, settings: OutputSettings | None = None) -> Provenance:
     """The provenance of outputs made by ``model`` from ``source`` (hashed here, streamed, unless the caller
-    hashed it already)."""
+    hashed it already) with ``settings``."""
     if source is not None and content_sha256 is None:
         try:
             content_sha256 = file_sha256(source)
@@ -144,7 +173,7 @@ def source_provenance(model: ModelIdentity, source: str | Path | None, *, conten
         except OSError as e:
             log.warning("%s: content not hashed (%s)", source, e.strerror or e)
     return Provenance(model, str(source) if source is not None else None, content_sha256, source_bytes,
-                      __version__)
+                      __version__, settings)
 
 
 def sidecar_path(out_dir: str | Path, stem: str) -> Path:
@@ -190,6 +219,13 @@ def read_sidecar(path: str | Path) -> Provenance | None:
     OutputError
         The file exists but is not a readable sidecar with a provenance object.
     """
+    found = _read_sidecar_doc(path)
+    return None if found is None else found[0]
+
+
+def _read_sidecar_doc(path: str | Path) -> tuple[Provenance, dict[str, Any]] | None:
+    """The provenance and the whole document of a sidecar; ``None`` when the file is missing (errors as
+    :func:`read_sidecar`)."""
     p = Path(path)
     try:
         doc = json.loads(p.read_text(encoding="utf-8"))
@@ -198,22 +234,48 @@ def read_sidecar(path: str | Path) -> Provenance | None:
     except (OSError, ValueError) as e:
         raise OutputError(f"{p}: unreadable provenance sidecar ({e})") from None
     try:
-        return Provenance.from_dict(doc.get("provenance") if isinstance(doc, dict) else None)
+        return Provenance.from_dict(doc.get("provenance") if isinstance(doc, dict) else None), doc
     except (ValueError, TypeError) as e:
         raise OutputError(f"{p}: not a provenance sidecar ({e})") from None
 
 
-def compare(path: str | Path, model: ModelIdentity) -> tuple[str, ModelIdentity | None]:
-    """How the outputs whose sidecar is ``path`` stand against ``model``: ``("same", old)``,
-    ``("other", old)`` (another model made them) or ``("unknown", None)`` (no readable sidecar)."""
+def compare(path: str | Path, model: ModelIdentity, *, thresholds: Mapping[str, float] | None = None,
+            settings: OutputSettings | None = None) -> tuple[str, ModelIdentity | None, str]:
+    """How the outputs whose sidecar is ``path`` stand against a run of ``model`` with ``settings`` and the
+    model's decision ``thresholds`` ``{tag: t}`` (``None``: not compared, e.g. a video detector's threshold
+    is part of its identity).
+
+    Returns ``(state, old model, why)``: ``("same", old, "")``; ``("other", old, "")`` (another model made
+    them); ``("settings", old, why)`` (the same model with other thresholds or settings; ``why`` says which);
+    ``("unknown", None, "")`` (no readable sidecar)."""
     try:
-        prov = read_sidecar(path)
+        found = _read_sidecar_doc(path)
     except OutputError as e:
         log.warning("%s", e)
-        return "unknown", None
-    if prov is None:
-        return "unknown", None
-    return ("same" if prov.model.same_as(model) else "other"), prov.model
+        return "unknown", None, ""
+    if found is None:
+        return "unknown", None, ""
+    prov, doc = found
+    if not prov.model.same_as(model):
+        return "other", prov.model, ""
+    why = []
+    if thresholds is not None and _rounded(doc.get("thresholds")) != _rounded(thresholds):
+        why.append("other thresholds")
+    if settings is not None and prov.settings != settings:
+        why.append("settings not recorded" if prov.settings is None else
+                   "other settings (" + ", ".join(f"{k} {getattr(prov.settings, k)!r} -> {v!r}" for k, v in
+                                                  asdict(settings).items() if getattr(prov.settings, k) != v) + ")")
+    return ("settings", prov.model, "; ".join(why)) if why else ("same", prov.model, "")
+
+
+def _rounded(thresholds: Any) -> dict[str, float] | None:
+    """``{tag: t}`` rounded as the sidecar stores it (6 decimals); ``None`` when it is not such a mapping."""
+    if not isinstance(thresholds, Mapping):
+        return None
+    try:
+        return {str(k): round(float(v), 6) for k, v in thresholds.items()}
+    except (TypeError, ValueError):
+        return None
 
 
 def npz_field(prov: Provenance) -> str:
