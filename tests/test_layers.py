@@ -212,3 +212,46 @@ def test_docstring_coverage_counts_what_is_missing(tmp_path):
     items = {(f, name): ok for f, _, name, ok in _public_api(pkg)}
     assert items == {("__init__.py", "<module>"): True, ("mod.py", "<module>"): True, ("mod.py", "A"): False,
                      ("mod.py", "A.m"): False, ("mod.py", "g"): True}
+
+
+# ------------------------------------------------------------------------------------------------- sizes
+MAX_MODULE_LINES = 500
+MAX_FUNCTION_LINES = 100
+#: The docstring phrase that states why a module may be longer than MAX_MODULE_LINES.
+SIZE_REASON = "Longer than 500 lines because"
+
+
+def _oversized(pkg: Path) -> list[str]:
+    """Modules over MAX_MODULE_LINES lines whose docstring gives no reason, and functions (methods and nested
+    functions too) over MAX_FUNCTION_LINES lines, from ``def`` to the body's last line."""
+    out = []
+    for path in sorted(pkg.rglob("*.py")):
+        rel = path.relative_to(pkg).as_posix()
+        text = path.read_text(encoding="utf-8")
+        tree = ast.parse(text)
+        n_lines = text.count("\n")
+        if n_lines > MAX_MODULE_LINES and SIZE_REASON not in (ast.get_docstring(tree) or ""):
+            out.append(f"{rel}: {n_lines} lines")
+        for n in ast.walk(tree):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (n.end_lineno or n.lineno) - n.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    out.append(f"{rel}:{n.lineno} {n.name}: {length} lines")
+    return out
+
+
+def test_modules_and_functions_stay_small():
+    """Issue #26's targets: no module over 500 lines without a stated reason, no function over 100 lines."""
+    big = _oversized(PKG)
+    assert not big, "split by concern (or state the reason in the module docstring):\n" + "\n".join(big)
+
+
+def test_size_check_can_fail(tmp_path):
+    pkg = tmp_path / "clip2frame"
+    pkg.mkdir()
+    body = "".join(f"    x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    (pkg / "long_function.py").write_text(f'"""Module."""\n\n\ndef f():\n{body}')
+    filler = "".join(f"Y{i} = {i}\n" for i in range(MAX_MODULE_LINES))
+    (pkg / "long_module.py").write_text(f'"""Module."""\n{filler}')
+    (pkg / "long_but_said.py").write_text(f'"""Module. {SIZE_REASON} it is a table."""\n{filler}')
+    assert _oversized(pkg) == ["long_function.py:4 f: 101 lines", f"long_module.py: {MAX_MODULE_LINES + 1} lines"]
