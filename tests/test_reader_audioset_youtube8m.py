@@ -92,6 +92,21 @@ def test_audioset_ch4_subset_folds_descendants(tmp_path):
     assert m2.extra["n_missing"] == 1                        # the one segment labelled Guitar itself
 
 
+def test_audioset_result_does_not_depend_on_the_hash_seed(tmp_path):
+    """extra["mids"] followed set order (string hashing): two runs of the same read differed."""
+    import os
+    import subprocess
+    import sys
+
+    root = make_audioset(tmp_path / "as")
+    code = ("import json, sys; from clip2frame.data.readers import audioset; "
+            "m = audioset.read(sys.argv[1], labels=['Musical instrument', 'Guitar']); "
+            "print(json.dumps(m.extra['mids']))")
+    outs = {subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(outs) == 1, outs
+
+
 def test_audioset_errors(tmp_path):
     (tmp_path / "e").mkdir()
     with pytest.raises(DatasetError, match=r"class_labels_indices\.csv: not found"):

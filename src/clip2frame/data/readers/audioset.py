@@ -181,7 +181,7 @@ def _fold(chosen: Mapping[str, str], *, root: Path, descend: bool) -> dict[str, 
                            f"(pass include_descendants=False to use the classes alone)")
     onto = read_ontology(onto_path)
     for mid, lab in chosen.items():
-        for d in descendants(onto, mid):
+        for d in sorted(descendants(onto, mid)):  # sorted: not the hash seed's set order
             fold.setdefault(d, [])
             if lab not in fold[d]:
                 fold[d].append(lab)
