@@ -83,7 +83,7 @@ def _bce(p: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None) -> 
     loss = F.binary_cross_entropy(p.float().clamp(1e-7, 1 - 1e-7), y.float(), reduction="none")
     if mask is None:
         return loss.mean()
-    return (loss * mask).sum() / mask.sum().clamp_min(1.0) / 1.0
+    return (loss * mask).sum() / mask.sum().clamp_min(1.0)
 
 
 def mixed_precision(cfg: TrainConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
@@ -287,7 +287,8 @@ def _load_splits(cfg: TrainConfig, ddp, run_dir: Path, *, progress: bool) -> _Sp
         if len(keep) < len(tr):
             log.warning("%d training clips have no tag and are left out (as in the thesis' MTT protocol)",
                         len(tr) - len(keep))
-            skipped += [(cfg.train_split, tr.clip_ids[i], "no tag") for i in range(len(tr)) if i not in set(keep)]
+            kept = set(keep)
+            skipped += [(cfg.train_split, tr.clip_ids[i], "no tag") for i in range(len(tr)) if i not in kept]
             tr = tr.subset(keep)
     elif tr.frame_truth is None:
         raise Clip2FrameError(f"{cfg.data}: supervision 'frame' needs frame truth (a strong-label file) "
