@@ -80,17 +80,18 @@ def test_audio_and_video_trainers_share_the_factory():
     from clip2frame.models import PRESETS, Clip2FrameNet
     from clip2frame.train.optim import audio_param_groups, make_optimizer
     from clip2frame.video.training import training as vt
+    from clip2frame.video.training.config import VideoTrainConfig
 
     net = Clip2FrameNet(PRESETS["tiny"].model, 3)
     opt = make_optimizer(audio_param_groups(net, lr=0.01, sigma_lr_mult=30.0), name="adagrad", lr=0.01)
     assert isinstance(opt, torch.optim.Adagrad) and [g["lr"] for g in opt.param_groups] == [0.01, 0.3]
     lin = torch.nn.Linear(3, 2)
     lin.bias.requires_grad_(False)  # frozen: left out by the video trainer
-    cfg = vt.VideoTrainConfig(model="action", optimizer="sgd", lr=0.001, momentum=0.9, weight_decay=1e-4)
+    cfg = VideoTrainConfig(model="action", optimizer="sgd", lr=0.001, momentum=0.9, weight_decay=1e-4)
     sgd = vt._make_optimizer(cfg, lin.parameters())
     assert isinstance(sgd, torch.optim.SGD) and sgd.param_groups[0]["momentum"] == 0.9
     assert sgd.param_groups[0]["weight_decay"] == 1e-4 and len(sgd.param_groups[0]["params"]) == 1
-    adam = vt._make_optimizer(vt.VideoTrainConfig(model="action", optimizer="adam", lr=0.01), lin.parameters())
+    adam = vt._make_optimizer(VideoTrainConfig(model="action", optimizer="adam", lr=0.01), lin.parameters())
     assert isinstance(adam, torch.optim.Adam) and "momentum" not in adam.param_groups[0]
     from clip2frame.errors import ConfigError
 

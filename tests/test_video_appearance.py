@@ -102,7 +102,7 @@ def test_corpus_with_a_held_out_style_split(tmp_path):
 
 def test_frame_batches_never_mix_frame_sizes():
     from clip2frame.video.training.batches import epoch_batches
-    from clip2frame.video.training.training import VideoTrainConfig
+    from clip2frame.video.training.config import VideoTrainConfig
 
     class Item:
         def __init__(self, T, H, W):
@@ -124,7 +124,7 @@ def test_frame_batches_never_mix_frame_sizes():
 def test_single_size_frame_batches_are_one_pool_permuted_pass_after_pass():
     """A corpus of one frame size batches exactly as before size grouping existed (same draws, same order)."""
     from clip2frame.video.training.batches import epoch_batches
-    from clip2frame.video.training.training import VideoTrainConfig
+    from clip2frame.video.training.config import VideoTrainConfig
 
     class Item:
         def __init__(self, T):

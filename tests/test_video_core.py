@@ -240,7 +240,7 @@ def test_average_movements_hand_computed():
 
 def test_configs_round_trip_and_refuse_unknown_keys():
     from clip2frame.config import from_dict, to_dict
-    from clip2frame.video.training.training import VideoTrainConfig, default_config
+    from clip2frame.video.training.config import VideoTrainConfig, default_config
 
     cfg = VisualFCNConfig.for_action(0.125)
     assert from_dict(VisualFCNConfig, to_dict(cfg)) == cfg
@@ -258,7 +258,7 @@ def test_configs_round_trip_and_refuse_unknown_keys():
 def test_batches_and_flip():
     from clip2frame.video.training.data import VideoItem
     from clip2frame.video.training.batches import epoch_batches, flip_batch
-    from clip2frame.video.training.training import VideoTrainConfig
+    from clip2frame.video.training.config import VideoTrainConfig
 
     items = [VideoItem(f"v{i}", "", np.zeros(9, np.float32), flow=np.zeros((n, 10, 4, 4), np.float16))
              for i, n in enumerate((12, 7, 20))]
@@ -331,7 +331,8 @@ def test_detection_frame_scores_are_the_geometric_mean_of_the_streams():
 def test_a_finished_run_is_finished_whatever_its_thread_count(tmp_path):
     """``threads`` (and a settings key added since the run was made) is not part of what a run trains."""
     from clip2frame.config import save_yaml, to_dict
-    from clip2frame.video.training.training import _finished, default_config
+    from clip2frame.video.training.config import default_config
+    from clip2frame.video.training.training import _finished
     from dataclasses import replace
 
     cfg = default_config("object", epochs=3, threads=2)

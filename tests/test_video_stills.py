@@ -56,7 +56,7 @@ def test_pool_looks_never_draw_the_held_out_style():
 
 def test_stills_join_only_the_object_models_frame_batches():
     from clip2frame.video.training.batches import still_items
-    from clip2frame.video.training.training import default_config
+    from clip2frame.video.training.config import default_config
 
     items = still_items(default_config("object", stills=3, batch_mode="frames", seed=2))
     assert len(items) == 3 and all(it.rgb is not None and it.rgb.shape == (1, 192, 256, 3) for it in items)

@@ -13,7 +13,8 @@ from clip2frame.train import loader as loader_mod
 from clip2frame.train.config import resolve_config
 from clip2frame.train.data import ClipFeatures
 from clip2frame.train.trainer import train as train_audio
-from clip2frame.video.training.training import default_config, train as train_video
+from clip2frame.video.training.config import default_config
+from clip2frame.video.training.training import train as train_video
 
 TOY = ["preset=tiny", "crop_frames=64", "batch_size=4", "model.sigma_init_input_frames=32", "num_threads=1",
        "epochs=1"]

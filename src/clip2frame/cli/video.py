@@ -63,7 +63,8 @@ def run_train(args) -> int:
     """Run ``clip2frame video train``; the exit code."""
     from ..config import apply_overrides, from_dict, to_dict
     from ..video.training.targets import make_target, parse_target
-    from ..video.training.training import VideoTrainConfig, default_config, train
+    from ..video.training.config import VideoTrainConfig, default_config
+    from ..video.training.training import train
 
     kw: dict = {}
     if args.kind == "action":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -15,10 +14,8 @@ import torch
 from ...errors import ConfigError
 from ...train.loader import Item
 from ..rendering.stills import render_stills
+from .config import VideoTrainConfig
 from .data import VideoItem, visual_frames
-
-if TYPE_CHECKING:
-    from .training import VideoTrainConfig
 
 log = logging.getLogger(__name__)
 

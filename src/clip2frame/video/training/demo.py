@@ -22,7 +22,8 @@ from .data import load_truth
 from .evaluate import evaluate_corpus, format_per_instrument, format_table, write_results
 from .movements import write_movements
 from .targets import parse_target
-from .training import default_config, train
+from .config import default_config
+from .training import train
 
 log = logging.getLogger(__name__)
 
