@@ -31,9 +31,10 @@ resume:
   hash), the model's thresholds and this run's --resolution, --min-event and --merge-gap is skipped
   (unless --overwrite); outputs of another model are re-tagged (logged, counted as "retagged"), so are
   those made with other thresholds or settings ("other_settings", e.g. after `clip2frame thresholds`)
-  and outputs without a readable .meta.json (an older clip2frame: "unknown_model", one warning). Every file is written atomically and indexed in one transaction, so a killed run can
-  simply be started again (a skipped file missing from the index, or older there than on disk, is
-  indexed from its outputs).
+  and outputs without a readable .meta.json (an older clip2frame: "unknown_model", one warning). Every
+  file is written atomically and indexed in one transaction, so a killed run can simply be started
+  again (a skipped file missing from the index, or older there than on disk, is indexed from its
+  outputs).
 
 sharding:
   --shard I/N sorts the inputs by output name and takes every N-th starting at I (0-based), e.g.

@@ -9,9 +9,10 @@
 * a file is *done* when all its requested outputs exist and its sidecar names this run's model, its
   thresholds and this run's resolution and event post-processing (:mod:`clip2frame.infer.resume`); done
   files are skipped unless ``overwrite``, outputs of another or an unknown model, or made with other
-  thresholds or settings, are re-tagged (``retagged`` / ``unknown_model`` / ``other_settings`` in the report). Every output is written
-  atomically, the provenance sidecar last (:mod:`clip2frame.results.provenance`), and only after the
-  prediction succeeded, so a killed run (even SIGKILL) leaves complete files only and a re-run resumes;
+  thresholds or settings, are re-tagged (``retagged`` / ``unknown_model`` / ``other_settings`` in the
+  report). Every output is written atomically, the provenance sidecar last
+  (:mod:`clip2frame.results.provenance`), and only after the prediction succeeded, so a killed run (even
+  SIGKILL) leaves complete files only and a re-run resumes;
 * a file that cannot be decoded, predicted or written is recorded in ``failures.tsv`` (``path<TAB>error``)
   with no partial outputs, and the batch goes on; the report's ``exit_code`` is 1 when anything failed;
 * at the end, ``events.tsv`` (DCASE, every done file of the run, skipped ones included) is rebuilt from
