@@ -3,12 +3,15 @@
 # (two cores: runs side by side cost far more than their sum), in an order that makes each finished run
 # useful as early as possible: first the seeds of v3 itself (every ablation is paired with v3 seed by seed),
 # then the switches that share v3's corpus (no corpus to render), then those that need their own.
-# A run is finished when its generalisation.json exists (the outside axes compare_recipes.py reads);
-# every step of a run resumes, so a killed queue is restarted with the same command and goes on.
+# A run is finished when its generalisation.json exists (the outside axes compare_recipes.py reads), in its
+# run directory or in its committed copy: a finished run's small files (config, curve, summary, the two
+# benchmark JSONs; not the weights) are copied to training/ablations/<recipe>/seed<N>/ to be committed
+# (training/recipes-v3.yaml's committed_run names them). Every step of a run resumes, so a killed queue is
+# restarted with the same command and goes on.
 #   CLIP2FRAME_WORK=/work/v3work bash scripts/ablations_v3.sh          # the whole grid, resumably
 #   ONLY="v3:12 no-negatives:11" bash scripts/ablations_v3.sh          # just these runs, in this order
 #   DRY=1 bash scripts/ablations_v3.sh                                 # print what is finished / left
-# Then: python benchmarks/compare_recipes.py --ablations training/recipes-v3.yaml --runs $WORK/runs --seeds 11,12,13
+# Then: python benchmarks/compare_recipes.py --ablations training/recipes-v3.yaml --runs training/ablations --seeds 11,12,13
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${CLIP2FRAME_WORK:-default_model_work}
@@ -26,9 +29,18 @@ run_dir() {  # recipe seed -> the run directory train_default_model.sh uses
 for item in "${ORDER[@]}"; do
     abl=${item%%:*}; seed=${item##*:}
     dir=$(run_dir "$abl" "$seed")
-    if [ -f "$dir/generalisation.json" ]; then echo "[ablations] $abl seed $seed: finished ($dir)"; continue; fi
+    kept=training/ablations/$abl/seed$seed
+    if [ -f "$dir/generalisation.json" ] || [ -f "$kept/generalisation.json" ]; then
+        echo "[ablations] $abl seed $seed: finished ($dir)"; continue
+    fi
     if [ -n "${DRY:-}" ]; then echo "[ablations] $abl seed $seed: left ($dir)"; continue; fi
     echo "[ablations] $abl seed $seed: $(date -u +%FT%TZ) start -> $dir" >&2
     RECIPE=v3 ABLATION="$abl" SEED="$seed" CLIP2FRAME_WORK="$WORK" bash scripts/train_default_model.sh
+    if [ "$dir" != training/default-model-v3 ]; then
+        mkdir -p "$kept"
+        for f in config.yaml metrics.csv summary.json generalisation.json generalisation-splits.json; do
+            if [ -f "$dir/$f" ]; then cp "$dir/$f" "$kept/$f"; fi
+        done
+    fi
     echo "[ablations] $abl seed $seed: $(date -u +%FT%TZ) done" >&2
 done
