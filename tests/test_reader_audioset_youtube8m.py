@@ -107,6 +107,16 @@ def test_audioset_result_does_not_depend_on_the_hash_seed(tmp_path):
     assert len(outs) == 1, outs
 
 
+def test_audioset_splits_as_a_generator_or_one_name(tmp_path):
+    """A generator of splits was used up by the validity check (no segment read); one name was read as
+    its letters ("unknown AudioSet split 'e'")."""
+    root = make_audioset(tmp_path / "as")
+    want = {c.clip_id for c in audioset.read(root, splits=["eval"]).clips}
+    assert want == {"0123456789a_70"}
+    assert {c.clip_id for c in audioset.read(root, splits=(s for s in ["eval"])).clips} == want
+    assert {c.clip_id for c in audioset.read(root, splits="eval").clips} == want
+
+
 def test_audioset_errors(tmp_path):
     (tmp_path / "e").mkdir()
     with pytest.raises(DatasetError, match=r"class_labels_indices\.csv: not found"):

@@ -144,6 +144,8 @@ def _splits_to_read(root: Path, splits: Sequence[str] | None) -> tuple[dict[str,
             raise missing_index(root / SEGMENT_FILES["eval"], dataset="AudioSet",
                                 expected="at least one of " + ", ".join(SEGMENT_FILES.values()))
         splits = list(present)
+    # one name or any iterable (a generator is read once, here)
+    splits = [splits] if isinstance(splits, str) else list(splits)
     for s in splits:
         if s not in SEGMENT_FILES:
             raise DatasetError(f"splits: unknown AudioSet split {s!r} (expected {', '.join(SEGMENT_FILES)})")
