@@ -24,6 +24,7 @@ import numpy as np
 import soxr
 
 from ..errors import AudioError
+from ..timebase import SAMPLE_RATE
 from .decoders import AVSource, SoundfileSource, Source, error_line
 
 __all__ = [
@@ -247,7 +248,7 @@ class _Pipeline:
             src.close()
 
 
-def load_audio(path: str | Path, *, sr: int | None = 16000, mono: bool = True, offset: float = 0.0,
+def load_audio(path: str | Path, *, sr: int | None = SAMPLE_RATE, mono: bool = True, offset: float = 0.0,
                duration: float | None = None) -> np.ndarray:
     """Decode ``path`` (audio file, or a video's first audio track) to float32.
 
@@ -280,7 +281,7 @@ def load_audio(path: str | Path, *, sr: int | None = 16000, mono: bool = True, o
     return np.ascontiguousarray(x.T, dtype=np.float32)
 
 
-def iter_audio_blocks(path: str | Path, *, sr: int | None = 16000, block_s: float = 60.0, offset: float = 0.0,
+def iter_audio_blocks(path: str | Path, *, sr: int | None = SAMPLE_RATE, block_s: float = 60.0, offset: float = 0.0,
                       duration: float | None = None) -> Iterator[np.ndarray]:
     """Consecutive mono float32 blocks of ``round(block_s · sr)`` samples (the last may be shorter).
 

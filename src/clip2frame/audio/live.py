@@ -18,6 +18,7 @@ import numpy as np
 import soxr
 
 from ..errors import AudioError, Clip2FrameError
+from ..timebase import SAMPLE_RATE
 from .io import check_path
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ class MonoResampler:
         return np.ascontiguousarray(y[:, 0], dtype=np.float32)
 
 
-def iter_pcm(stream: IO[bytes], *, rate: int, channels: int = 1, sample_format: str = "s16le", sr: int = 16000,
+def iter_pcm(stream: IO[bytes], *, rate: int, channels: int = 1, sample_format: str = "s16le", sr: int = SAMPLE_RATE,
              read_bytes: int = 8192, name: str = "stdin") -> Iterator[np.ndarray]:
     """Mono float32 blocks [n] at ``sr`` from interleaved raw PCM read from ``stream`` (e.g. stdin).
 
@@ -109,7 +110,7 @@ class _Read1:
         return self._read(n if n and n > 0 else 65536)
 
 
-def iter_container(source: str | IO[bytes], *, sr: int = 16000, name: str | None = None) -> Iterator[np.ndarray]:
+def iter_container(source: str | IO[bytes], *, sr: int = SAMPLE_RATE, name: str | None = None) -> Iterator[np.ndarray]:
     """Mono float32 blocks [n] at ``sr`` from a container/codec PyAV can read as a stream: a pipe (a file
     object, e.g. ``sys.stdin.buffer``), a URL or a path. Blocks come packet by packet, as decoded.
 
@@ -156,7 +157,8 @@ def _decode(container: Any, label: str, sr: int) -> Iterator[np.ndarray]:
         container.close()
 
 
-def iter_soundcard(device: str | int | None = None, *, sr: int = 16000, block_s: float = 0.1) -> Iterator[np.ndarray]:
+def iter_soundcard(device: str | int | None = None, *, sr: int = SAMPLE_RATE,
+                   block_s: float = 0.1) -> Iterator[np.ndarray]:
     """Mono float32 blocks [n] at ``sr`` from a sound card input (needs the optional ``sounddevice``).
 
     ``device``: a name or index as ``sounddevice`` lists them, or ``None`` for the default input. The

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..fileio import atomic_write_bytes
 from ..tags import MUSIC_TAG_KINDS, MUSIC_TAGS
+from ..timebase import SAMPLE_RATE
 from .manifest import ClipRecord, Manifest, load_manifest, write_manifest
 from .synth import timbres
 
@@ -30,7 +31,7 @@ SPLIT = "val"
 
 
 def render_selection_val(out_dir: str | Path, *, seed: int, clips: int, clip_seconds: float = 30.0,
-                         sr: int = 16000) -> Manifest:
+                         sr: int = SAMPLE_RATE) -> Manifest:
     """Render ``clips`` ``val`` arrangements of the outside generator (``seed``) with training soundfonts.
 
     Returns

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..fileio import atomic_write_bytes
+from ..timebase import SAMPLE_RATE
 from .manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
 
 TOY_LABELS = ("tone", "noise", "clicks")
@@ -32,7 +33,7 @@ def _source(label: str, n: int, sr: int, rng: np.random.Generator) -> np.ndarray
     return np.convolve(x, np.exp(-np.arange(200) / 30.0), mode="same")
 
 
-def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = 16000,
+def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = SAMPLE_RATE,
                     p_active: float = 0.6) -> tuple[np.ndarray, list[Event]]:
     """One toy clip: noise plus each toy label's sound with probability ``p_active``.
 
@@ -57,7 +58,7 @@ def render_toy_clip(rng: np.random.Generator, *, duration_s: float, sr: int = 16
 
 
 def make_toy_corpus(root: str | Path, *, n_clips: dict[str, int] | None = None, duration_s: float = 6.0,
-                    sr: int = 16000, seed: int = 0) -> Manifest:
+                    sr: int = SAMPLE_RATE, seed: int = 0) -> Manifest:
     """Write a manifest directory of procedurally rendered clips with exact event truth."""
     import soundfile as sf  # lazy: libsndfile load order (see tests/test_layers.py LAZY_IMPORTS_KEPT)
 

@@ -30,6 +30,7 @@ from ..audio.io import AUDIO_EXTENSIONS, load_audio
 from ..errors import AudioError, ConfigError
 from ..fileio import atomic_write_bytes
 from ..tags import MUSIC_TAG_KINDS, MUSIC_TAGS
+from ..timebase import SAMPLE_RATE
 from .manifest import ClipRecord, Manifest, load_manifest, write_manifest
 from .synth import timbres
 
@@ -76,7 +77,7 @@ def _tracks(sources: Iterable[str | Path]) -> list[Path]:
 
 
 def build_unlabelled_manifest(sources: Iterable[str | Path], out_dir: str | Path, *, clip_seconds: float = 30.0,
-                              sr: int = 16000, max_clips: int = 0) -> Manifest:
+                              sr: int = SAMPLE_RATE, max_clips: int = 0) -> Manifest:
     """Cut every audio track under ``sources`` (files or directories) into clips of a manifest directory.
 
     Parameters

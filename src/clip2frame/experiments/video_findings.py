@@ -32,6 +32,7 @@ import numpy as np
 from ..fileio import atomic_write_text
 from ..models.io import load_model, load_visual_model
 from ..tags import VIDEO_INSTRUMENTS
+from ..timebase import SAMPLE_RATE
 from ..video.inference.fusion import fuse
 from ..video.inference.metrics import centre_baseline, evaluate_maps
 from ..video.inference.predict import fit_len, predict_sound, predict_visual
@@ -145,8 +146,8 @@ def score_pairs(data: Path, runs: dict[str, Path], split: str = "test") -> dict[
         T = len(tr["frames"])
         assert item.rgb is not None and item.flow is not None and item.wave is not None  # all three were asked for
         O = fit_len(predict_visual(onet, item.rgb), T)
-        S = predict_sound(sounds["sound"], item.wave, T, sr=16000)
-        Ss = {n: S if n == "sound" else predict_sound(m, item.wave, T, sr=16000) for n, m in sounds.items()}
+        S = predict_sound(sounds["sound"], item.wave, T, sr=SAMPLE_RATE)
+        Ss = {n: S if n == "sound" else predict_sound(m, item.wave, T, sr=SAMPLE_RATE) for n, m in sounds.items()}
         for vt in truths_of(tr):
             k = VIDEO_INSTRUMENTS.index(vt.instrument)
             c = centre_baseline([vt])

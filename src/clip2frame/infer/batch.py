@@ -43,6 +43,7 @@ from typing import Any, Callable, Iterable, Sequence
 import av
 from tqdm import tqdm
 
+from ..timebase import SAMPLE_RATE
 from . import predict as _pred
 from ..audio.io import load_audio, tried_with_soundfile
 from ..errors import Clip2FrameError, OutputError
@@ -307,7 +308,7 @@ def _tag_todo(run: _Run, todo: list[InputItem], retag: dict[int, str], backend: 
     result is recorded. Items in ``alone`` (by ``id``; the suspects, last in ``todo``) are decoded inline,
     one at a time, nothing else in flight."""
     tagger, predict, load_audio = backend
-    sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", 16000))
+    sr = int(getattr(getattr(tagger, "feature_spec", None), "sr", SAMPLE_RATE))
     fmts = tuple(opt.formats)
     bar = progress_bar(n_items, n_items - len(todo), opt.progress, desc=opt.progress_desc)
 

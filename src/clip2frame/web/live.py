@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from ..audio.live import MonoResampler
 from ..errors import Clip2FrameError
 from ..infer.stream import StreamTagger
+from ..timebase import SAMPLE_RATE
 from .results import group_by_kind
 
 MAX_SESSIONS = 4
@@ -100,7 +101,7 @@ def live_router(model: str | Path = "default") -> APIRouter:
                 sessions.pop(sid, None)
 
     @router.post("/api/live", status_code=201)
-    def start(rate: int = 16000) -> dict[str, Any]:
+    def start(rate: int = SAMPLE_RATE) -> dict[str, Any]:
         if not 4000 <= rate <= 192000:
             raise HTTPException(400, f"rate {rate}: expected 4000..192000 Hz")
         with guard:

@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from ..audio.io import iter_audio_blocks
+from ..timebase import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def has_video_stream(path: str | Path) -> bool:
         return False
 
 
-def file_envelope(path: str | Path, *, sr: int = 16000, buckets_per_s: float = 100.0,
+def file_envelope(path: str | Path, *, sr: int = SAMPLE_RATE, buckets_per_s: float = 100.0,
                   max_buckets: int = 8000, block_s: float = 60.0) -> dict:
     """Downsampled min/max envelope of any audio/video file, for drawing.
 

@@ -36,6 +36,7 @@ from ...errors import ConfigError, DatasetError
 from ...extras import require
 from ...fileio import atomic_write_bytes
 from ...tags import MUSIC_TAG_KINDS, MUSIC_TAGS
+from ...timebase import SAMPLE_RATE
 from ..manifest import ClipRecord, Manifest, load_manifest, write_manifest
 from ..synth.driver import wav_bytes
 from ..synth.everyday import everyday_clip_spec, render_everyday_clip
@@ -162,7 +163,7 @@ def _everyday(seed: int, index: int, n: int, sr: int) -> np.ndarray:
     return render_everyday_clip(spec).audio
 
 
-def nonmusic_clip(family: str, index: int, *, seed: int, seconds: float = 10.0, sr: int = 16000) -> np.ndarray:
+def nonmusic_clip(family: str, index: int, *, seed: int, seconds: float = 10.0, sr: int = SAMPLE_RATE) -> np.ndarray:
     """One clip of ``family`` (shape (round(seconds·sr),), float32); deterministic from the arguments."""
     if family not in FAMILIES:
         raise ConfigError(f"family: expected one of {', '.join(FAMILIES)}, got '{family}'")
@@ -202,7 +203,7 @@ def nonmusic_clip(family: str, index: int, *, seed: int, seconds: float = 10.0, 
 
 
 def render_nonmusic_corpus(out_dir: str | Path, *, seed: int = 0, clips_per_family: int = 3,
-                           clip_seconds: float = 10.0, sr: int = 16000,
+                           clip_seconds: float = 10.0, sr: int = SAMPLE_RATE,
                            families: tuple[str, ...] = FAMILIES) -> Manifest:
     """Write ``clips_per_family`` clips of each of ``families`` (split ``nonmusic``, empty frame truth)."""
     if clips_per_family < 1 or not clip_seconds > 0:

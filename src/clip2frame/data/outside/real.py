@@ -23,7 +23,7 @@ import numpy as np
 from ...errors import ConfigError, DatasetError
 from ...fileio import atomic_write_bytes
 from ...tags import INSTRUMENT_FAMILY, INSTRUMENT_TAGS
-from ...timebase import frame_seconds
+from ...timebase import SAMPLE_RATE, frame_seconds
 from ..manifest import ClipRecord, Event, Manifest, load_manifest, write_manifest
 from ..synth.compose import MERGE_GAP_S, MIN_ACTIVE_S, merge_spans
 from ..synth.driver import wav_bytes
@@ -59,7 +59,7 @@ def _entry_ok(entry) -> bool:
     return p.is_dir() if entry[2] == "kit" else p.is_file()
 
 
-def real_clip(index: int, *, seed: int, clip_seconds: float = 30.0, sr: int = 16000):
+def real_clip(index: int, *, seed: int, clip_seconds: float = 30.0, sr: int = SAMPLE_RATE):
     """Render real clip ``index``: ``(audio (N,), tags, events, description)``."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, REAL_STREAM, int(index)])
     arr = make_arrangement(rng, duration_s=clip_seconds)
@@ -104,7 +104,7 @@ def real_clip(index: int, *, seed: int, clip_seconds: float = 30.0, sr: int = 16
 
 
 def render_real_corpus(out_dir: str | Path, *, seed: int = 0, minutes: float = 32.0, clip_seconds: float = 30.0,
-                       sr: int = 16000) -> Manifest:
+                       sr: int = SAMPLE_RATE) -> Manifest:
     """Write ``ceil(minutes·60 / clip_seconds)`` real clips (split ``real``) with energy-based frame truth."""
     if not (minutes > 0 and clip_seconds > 1):
         raise ConfigError("synth real: --minutes must be > 0 and --clip-seconds > 1")

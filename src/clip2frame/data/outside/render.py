@@ -18,6 +18,7 @@ import numpy as np
 from ...errors import ConfigError
 from ...fileio import atomic_write_bytes
 from ...tags import MUSIC_TAG_KINDS, MUSIC_TAGS
+from ...timebase import SAMPLE_RATE
 from ..manifest import ClipRecord, Manifest, load_manifest, write_manifest
 from ..synth import timbres
 from ..synth.compose import RULES
@@ -59,7 +60,7 @@ def arrangement_for(split: str, index: int, *, seed: int, clip_seconds: float = 
     return arr, draw_mix(rng, arr.parts)
 
 
-def render_arrangement(arr: Arrangement, plan: dict, soundfont: str | Path, *, sr: int = 16000
+def render_arrangement(arr: Arrangement, plan: dict, soundfont: str | Path, *, sr: int = SAMPLE_RATE
                        ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Render an arrangement with one soundfont.
 
@@ -94,7 +95,7 @@ def _describe(arr: Arrangement, plan: dict) -> dict:
 
 
 def render_outside_corpus(out_dir: str | Path, *, seed: int = 0, test_clips: int = 48, val_clips: int = 16,
-                          clip_seconds: float = 30.0, sr: int = 16000, progress: bool = True) -> Manifest:
+                          clip_seconds: float = 30.0, sr: int = SAMPLE_RATE, progress: bool = True) -> Manifest:
     """Render ``test_clips`` / ``val_clips`` arrangements, each with every held-out soundfont.
 
     Resumable: a clip whose wav exists is not rendered again (its truth comes from the arrangement).

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import ConfigError, DatasetError
+from ...timebase import SAMPLE_RATE
 from .instruments import DRUM_CHANNEL, PERCUSSION_BANK
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def check_soundfont(path: str | Path) -> Path:
 class SynthEngine:
     """One FluidSynth instance with one SoundFont loaded, rendering stems offline."""
 
-    def __init__(self, soundfont: str | Path = DEFAULT_SOUNDFONT, *, sr: int = 16000):
+    def __init__(self, soundfont: str | Path = DEFAULT_SOUNDFONT, *, sr: int = SAMPLE_RATE):
         self.soundfont = check_soundfont(soundfont)
         self.sr = int(sr)
         fs = _import_fluidsynth()
@@ -200,7 +201,7 @@ class SynthEngine:
 _ENGINES: dict[tuple[str, int], SynthEngine] = {}
 
 
-def get_engine(soundfont: str | Path | None = None, *, sr: int = 16000) -> SynthEngine:
+def get_engine(soundfont: str | Path | None = None, *, sr: int = SAMPLE_RATE) -> SynthEngine:
     """A per-process cached :class:`SynthEngine` for ``(soundfont, sr)``."""
     sf = check_soundfont(DEFAULT_SOUNDFONT if soundfont is None else soundfont)
     key = (str(sf.resolve()), int(sr))

@@ -6,7 +6,7 @@ from typing import Any
 import numpy as np
 
 from ...extras import require
-from ...timebase import HOP_LENGTH
+from ...timebase import HOP_LENGTH, SAMPLE_RATE
 
 EPS = 1e-12
 
@@ -99,7 +99,7 @@ def frame_energy(x: np.ndarray, *, hop: int = HOP_LENGTH) -> np.ndarray:
     return np.einsum("ij,ij->i", y, y, dtype=np.float64) / hop
 
 
-def label_agreement(stems: dict[str, np.ndarray], events, *, sr: int = 16000, hop: int = HOP_LENGTH,
+def label_agreement(stems: dict[str, np.ndarray], events, *, sr: int = SAMPLE_RATE, hop: int = HOP_LENGTH,
                     threshold_db: float = -60.0) -> dict[str, float]:
     """Fraction of frames where "label active" agrees with "stem energy above threshold".
 

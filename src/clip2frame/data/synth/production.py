@@ -42,6 +42,7 @@ import numpy as np
 from ...audio.io import load_audio
 from ...errors import ConfigError
 from ...tags import INSTRUMENT_TAGS
+from ...timebase import SAMPLE_RATE
 from . import compose, effects, timbres, variety
 from .driver import clip_id_for
 from .everyday import everyday_clip_spec, render_everyday_clip
@@ -251,7 +252,7 @@ def is_negative(seed: int, split: str, index: int) -> bool:
     return split in NEGATIVE_SPLITS and feature_rng(seed, score_split, index, "negatives").random() < NEGATIVE_P
 
 
-def v5_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
+def v5_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = SAMPLE_RATE,
                  cache_dir=None, features: tuple[str, ...] = FEATURES) -> compose.ClipSpec:
     """The spec of clip ``index`` of ``split`` in a ``synth-music-5`` corpus with ``features`` on."""
     if split not in V4_SPLITS:

@@ -14,6 +14,7 @@ from ...errors import ConfigError
 from ...extras import require
 from ...fileio import atomic_write_bytes
 from ...tags import INSTRUMENT_TAGS, MUSIC_TAG_KINDS, MUSIC_TAGS
+from ...timebase import SAMPLE_RATE
 from ..manifest import Event, Manifest, load_manifest, write_manifest
 from . import compose, corpus, effects, production as prod, timbres as tb, variety
 from .driver import claim_output_dir, clip_id_for, drive, log_plan, records_to_clips, split_tasks, wav_bytes
@@ -102,7 +103,7 @@ def render_clip(spec: compose.ClipSpec, *, engine: SynthEngine | None = None) ->
 
 
 def render_notes(events: Iterable, program: int, *, is_drum: bool = False, duration_s: float,
-                 sr: int = 16000, soundfont: str | Path | None = None, bank: int | None = None) -> np.ndarray:
+                 sr: int = SAMPLE_RATE, soundfont: str | Path | None = None, bank: int | None = None) -> np.ndarray:
     """Render note events ``(onset_s, offset_s, midi_pitch, velocity)`` with one General MIDI program.
 
     Returns
@@ -119,7 +120,7 @@ def render_notes(events: Iterable, program: int, *, is_drum: bool = False, durat
                       is_drum=is_drum, bank=bank)
 
 
-def instrument_spec(instrument: str, *, duration_s: float, seed: int, sr: int = 16000,
+def instrument_spec(instrument: str, *, duration_s: float, seed: int, sr: int = SAMPLE_RATE,
                     soundfont: str | Path | None = None) -> compose.ClipSpec:
     """A spec with ``instrument`` alone, playing over the whole clip (generated material, no corpus)."""
     if instrument not in INSTRUMENTS:
@@ -136,7 +137,7 @@ def instrument_spec(instrument: str, *, duration_s: float, seed: int, sr: int = 
     return spec
 
 
-def render_instrument_clip(instrument: str, *, duration_s: float, seed: int, sr: int = 16000,
+def render_instrument_clip(instrument: str, *, duration_s: float, seed: int, sr: int = SAMPLE_RATE,
                            soundfont: str | Path | None = None) -> np.ndarray:
     """A short clip of one instrument tag (from ``INSTRUMENT_TAGS``) playing throughout, mono float32.
 
@@ -147,7 +148,7 @@ def render_instrument_clip(instrument: str, *, duration_s: float, seed: int, sr:
 
 
 # -------------------------------------------------------------------------------------- corpus level
-def corpus_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
+def corpus_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = SAMPLE_RATE,
                      soundfont: str | Path | None = None, cache_dir=None) -> compose.ClipSpec:
     """The spec of clip ``index`` of ``split`` in a corpus rendered with ``seed``."""
     sf = soundfont if soundfont is not None else (SHIFT_SOUNDFONT if split == "shift" else DEFAULT_SOUNDFONT)
@@ -157,7 +158,7 @@ def corpus_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float =
                              profile="shift" if split == "shift" else "default")
 
 
-def varied_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = 16000,
+def varied_clip_spec(split: str, index: int, *, seed: int, clip_seconds: float = 29.1, sr: int = SAMPLE_RATE,
                      cache_dir=None) -> compose.ClipSpec:
     """The spec of clip ``index`` of ``split`` in a timbre-randomised (``synth-music-4``) corpus."""
     if split not in V4_SPLITS:
@@ -297,7 +298,7 @@ def _plan_v3(*, hours, seed, clip_seconds, splits, sr, soundfont, shift_soundfon
 
 
 def render_music_corpus(out_dir: str | Path, *, hours: float, seed: int, jobs: int = 1,
-                        clip_seconds: float = 29.1, splits=None, sr: int = 16000,
+                        clip_seconds: float = 29.1, splits=None, sr: int = SAMPLE_RATE,
                         soundfont: str | Path | None = None, shift_soundfont: str | Path | None = None,
                         cache_dir: str | Path | None = None, progress: bool = True,
                         timbres: str = "fixed", production: str | None = None) -> Manifest:

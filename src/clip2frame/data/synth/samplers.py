@@ -17,6 +17,7 @@ import numpy as np
 import soxr
 
 from ...errors import DatasetError
+from ...timebase import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class _Layer:
 class DrumKitSampler:
     """A Hydrogen drum kit (``drumkit.xml`` + samples) played from General MIDI percussion keys."""
 
-    def __init__(self, kit_dir: str | Path, *, sr: int = 16000):
+    def __init__(self, kit_dir: str | Path, *, sr: int = SAMPLE_RATE):
         self.kit_dir = Path(kit_dir)
         self.sr = int(sr)
         xml = self.kit_dir / "drumkit.xml"
@@ -142,7 +143,7 @@ _PC = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 class PianoSampler:
     """A multi-sampled piano (files named like ``C4v10.ogg``, ``D#4v10.ogg``); other pitches by resampling."""
 
-    def __init__(self, sample_dir: str | Path, *, sr: int = 16000):
+    def __init__(self, sample_dir: str | Path, *, sr: int = SAMPLE_RATE):
         self.dir = Path(sample_dir)
         self.sr = int(sr)
         self.notes: dict[int, Path] = {}

@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from ...timebase import SAMPLE_RATE
 from . import compose, corpus, samplers, timbres
 from .engine import get_engine
 
@@ -18,7 +19,7 @@ WORK_POOL = 128          # works drawn from per split and composer group (parsed
 _SAMPLERS: dict[tuple[str, int], object] = {}
 
 
-def stem_renderer(source_name: str, *, sr: int = 16000):
+def stem_renderer(source_name: str, *, sr: int = SAMPLE_RATE):
     """The per-process cached renderer of a timbre source: a :class:`SynthEngine` or a sampler."""
     src = timbres.source(source_name)
     if src.kind == "soundfont":

@@ -281,8 +281,8 @@ def load_video_audio(path: str | Path, *, sr: int = SAMPLE_RATE) -> np.ndarray:
     return wave
 
 
-def write_mp4(path: str | Path, frames: Iterable[np.ndarray], *, fps: float, audio: np.ndarray | None, sr: int = 16000,
-              crf: int = 20) -> None:
+def write_mp4(path: str | Path, frames: Iterable[np.ndarray], *, fps: float, audio: np.ndarray | None,
+              sr: int = SAMPLE_RATE, crf: int = 20) -> None:
     """Write RGB frames (iterable of uint8 [H, W, 3]) and mono audio as H.264 + AAC MP4 (atomically)."""
     with atomic_path(path, suffix=".mp4") as tmp:
         with av.open(tmp, "w", format="mp4") as c:

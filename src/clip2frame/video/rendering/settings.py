@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...tags import VIDEO_INSTRUMENTS
+from ...timebase import SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class VideoSynthConfig:
     # forearm at this scale; 3.0 was chosen by measurement (RESULTS.md, "Why the action map alone ...")
     limb_width: float = 3.0
     zoom: float = 0.04
-    sr: int = 16000
+    sr: int = SAMPLE_RATE
     crf: int = 20
     instruments: tuple[str, ...] = VIDEO_INSTRUMENTS
     # "fixed": every video looks alike (the only look before 2026-12-06); "random": each video draws its look
