@@ -226,7 +226,8 @@ def tag_files(inputs: Sequence[str | Path], *, out_dir: str | Path, options: Tag
     # the outputs there are its own.
     backend = load_backend(opt.model, dev, load_model_fn, predict_fn, load_audio_fn) if items else None
     ident = model_identity(backend[0]) if backend else ModelIdentity()
-    todo, retag = plan_items(items, out, fmts, ident, overwrite=opt.overwrite, settings=opt.output_settings,
+    settings = opt.output_settings
+    todo, retag = plan_items(items, out, fmts, ident, overwrite=opt.overwrite, settings=settings,
                              thresholds=model_thresholds(backend[0]) if backend else None)
     tried = {} if opt.overwrite else {id(it): n for it in todo if (n := attempts(out, it))}
     crashed = [it for it in todo if tried.get(id(it), 0) >= CRASH_LIMIT]

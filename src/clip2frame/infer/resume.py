@@ -28,7 +28,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from ..fileio import file_sha256
-from ..results.provenance import ModelIdentity, OutputSettings, compare, sidecar_path
+from ..results.provenance import ModelIdentity, OutputSettings, compare, sidecar_path, sidecar_thresholds
 from ..results.writers import output_paths
 from .discover import InputItem
 
@@ -79,7 +79,7 @@ def model_thresholds(model: Any) -> dict[str, float] | None:
     labels, thr = getattr(model, "labels", None), getattr(model, "thresholds", None)
     if labels is None or thr is None:
         return None
-    return {str(lab): float(t) for lab, t in zip(labels, np.asarray(thr, dtype=np.float64).reshape(-1))}
+    return sidecar_thresholds(labels, np.asarray(thr, dtype=np.float64).reshape(-1))
 
 
 def decode_hashed(decode: Callable[[InputItem], Any], it: InputItem) -> tuple[Any, str, int]:

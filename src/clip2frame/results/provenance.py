@@ -181,12 +181,17 @@ def sidecar_path(out_dir: str | Path, stem: str) -> Path:
     return Path(out_dir) / f"{stem}{SIDECAR_SUFFIX}"
 
 
+def sidecar_thresholds(labels: Iterable[str], thresholds: Iterable[float]) -> dict[str, float]:
+    """``{tag: threshold}`` as the sidecar stores it (6 decimals), the form :func:`compare` expects."""
+    return {str(lab): round(float(t), 6) for lab, t in zip(labels, thresholds)}
+
+
 def render_sidecar(acts: Any, prov: Provenance, *, source_name: str, outputs: Iterable[str | Path]) -> bytes:
     """The sidecar's JSON (``acts``: the :class:`~clip2frame.results.activations.FrameActivations` written)."""
     kinds = getattr(acts, "kinds", None) or {}
     doc = {"format": SIDECAR_FORMAT, "format_version": SIDECAR_FORMAT_VERSION, "source_name": source_name,
            "labels": list(acts.labels), "kinds": {lab: str(kinds[lab]) for lab in acts.labels if lab in kinds},
-           "thresholds": {lab: round(float(t), 6) for lab, t in zip(acts.labels, acts.thresholds)},
+           "thresholds": sidecar_thresholds(acts.labels, acts.thresholds),
            "duration_s": round(float(acts.duration), 6), "outputs": [Path(p).name for p in outputs],
            "provenance": prov.to_dict()}
     return (json.dumps(doc, indent=1, ensure_ascii=True) + "\n").encode("ascii")
@@ -242,7 +247,7 @@ def _read_sidecar_doc(path: str | Path) -> tuple[Provenance, dict[str, Any]] | N
 def compare(path: str | Path, model: ModelIdentity, *, thresholds: Mapping[str, float] | None = None,
             settings: OutputSettings | None = None) -> tuple[str, ModelIdentity | None, str]:
     """How the outputs whose sidecar is ``path`` stand against a run of ``model`` with ``settings`` and the
-    model's decision ``thresholds`` ``{tag: t}`` (``None``: not compared, e.g. a video detector's threshold
+    model's decision ``thresholds`` (:func:`sidecar_thresholds`; ``None``: not compared, e.g. a video detector's threshold
     is part of its identity).
 
     Returns ``(state, old model, why)``: ``("same", old, "")``; ``("other", old, "")`` (another model made
@@ -259,23 +264,13 @@ def compare(path: str | Path, model: ModelIdentity, *, thresholds: Mapping[str, 
     if not prov.model.same_as(model):
         return "other", prov.model, ""
     why = []
-    if thresholds is not None and _rounded(doc.get("thresholds")) != _rounded(thresholds):
+    if thresholds is not None and doc.get("thresholds") != thresholds:
         why.append("other thresholds")
     if settings is not None and prov.settings != settings:
         why.append("settings not recorded" if prov.settings is None else
                    "other settings (" + ", ".join(f"{k} {getattr(prov.settings, k)!r} -> {v!r}" for k, v in
                                                   asdict(settings).items() if getattr(prov.settings, k) != v) + ")")
     return ("settings", prov.model, "; ".join(why)) if why else ("same", prov.model, "")
-
-
-def _rounded(thresholds: Any) -> dict[str, float] | None:
-    """``{tag: t}`` rounded as the sidecar stores it (6 decimals); ``None`` when it is not such a mapping."""
-    if not isinstance(thresholds, Mapping):
-        return None
-    try:
-        return {str(k): round(float(v), 6) for k, v in thresholds.items()}
-    except (TypeError, ValueError):
-        return None
 
 
 def npz_field(prov: Provenance) -> str:
